@@ -1,0 +1,179 @@
+// The fused activations and their derivatives, for host and device code.
+// Definitions follow keras.activations (Keras 3) with default arguments.
+#ifndef TF_CONV1D_OP_CORE_ACTIVATIONS_H_
+#define TF_CONV1D_OP_CORE_ACTIVATIONS_H_
+
+#include <cmath>
+#include <string>
+
+#if defined(__CUDACC__)
+#define CONV1D_HD __host__ __device__ __forceinline__
+#else
+#define CONV1D_HD inline
+#endif
+
+namespace conv1d {
+
+enum class Activation {
+  kLinear,
+  kRelu,
+  kRelu6,
+  kLeakyRelu,
+  kElu,
+  kSelu,
+  kGelu,      // exact: 0.5 x (1 + erf(x / sqrt(2)))
+  kGeluTanh,  // tanh approximation
+  kSilu,
+  kSigmoid,
+  kHardSigmoid,  // Keras 3: relu6(x + 3) / 6
+  kTanh,
+  kSoftplus,
+};
+
+struct ActivationSpec {
+  Activation kind = Activation::kLinear;
+  float negative_slope = 0.2f;  // leaky_relu only
+};
+
+// Parses the op attribute names ("linear", "relu", ...); false if unknown.
+bool ParseActivation(const std::string& name, Activation* out);
+
+// The backward pass gets either the forward output y or the pre-activation z.
+// y suffices wherever the derivative is a function of y; the rest (gelu,
+// silu, and leaky_relu with a negative slope, which is not monotone) need z.
+CONV1D_HD bool NeedsPreactivation(const ActivationSpec& a) {
+  switch (a.kind) {
+    case Activation::kGelu:
+    case Activation::kGeluTanh:
+    case Activation::kSilu:
+      return true;
+    case Activation::kLeakyRelu:
+      return a.negative_slope < 0.0f;
+    default:
+      return false;
+  }
+}
+
+namespace detail {
+// Explicit overloads so host and device code pick the right precision.
+CONV1D_HD float Exp(float x) { return expf(x); }
+CONV1D_HD double Exp(double x) { return exp(x); }
+CONV1D_HD float Expm1(float x) { return expm1f(x); }
+CONV1D_HD double Expm1(double x) { return expm1(x); }
+CONV1D_HD float Log1p(float x) { return log1pf(x); }
+CONV1D_HD double Log1p(double x) { return log1p(x); }
+CONV1D_HD float Erf(float x) { return erff(x); }
+CONV1D_HD double Erf(double x) { return erf(x); }
+CONV1D_HD float Tanh(float x) { return tanhf(x); }
+CONV1D_HD double Tanh(double x) { return tanh(x); }
+
+template <typename A>
+CONV1D_HD A Sigmoid(A x) {
+  // Stable on both tails.
+  if (x >= A(0)) return A(1) / (A(1) + Exp(-x));
+  const A e = Exp(x);
+  return e / (A(1) + e);
+}
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
+constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
+constexpr double kSqrt2OverPi = 0.79788456080286535587989211986876;
+constexpr double kGeluCubic = 0.044715;
+}  // namespace detail
+
+// y = activation(z), computed in the accumulator type A (float or double).
+template <typename A>
+CONV1D_HD A Activate(const ActivationSpec& a, A z) {
+  using namespace detail;
+  switch (a.kind) {
+    case Activation::kLinear:
+      return z;
+    case Activation::kRelu:
+      return z > A(0) ? z : A(0);
+    case Activation::kRelu6:
+      return z > A(0) ? (z < A(6) ? z : A(6)) : A(0);
+    case Activation::kLeakyRelu:
+      return z > A(0) ? z : A(a.negative_slope) * z;
+    case Activation::kElu:
+      return z > A(0) ? z : Expm1(z);
+    case Activation::kSelu:
+      return A(kSeluScale) * (z > A(0) ? z : A(kSeluAlpha) * Expm1(z));
+    case Activation::kGelu:
+      return A(0.5) * z * (A(1) + Erf(z * A(kSqrtHalf)));
+    case Activation::kGeluTanh: {
+      const A inner = A(kSqrt2OverPi) * (z + A(kGeluCubic) * z * z * z);
+      return A(0.5) * z * (A(1) + Tanh(inner));
+    }
+    case Activation::kSilu:
+      return z * Sigmoid(z);
+    case Activation::kSigmoid:
+      return Sigmoid(z);
+    case Activation::kHardSigmoid: {
+      const A t = z + A(3);
+      return (t > A(0) ? (t < A(6) ? t : A(6)) : A(0)) / A(6);
+    }
+    case Activation::kTanh:
+      return Tanh(z);
+    case Activation::kSoftplus:
+      // max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|.
+      return (z > A(0) ? z : A(0)) + Log1p(Exp(z > A(0) ? -z : z));
+  }
+  return z;
+}
+
+// d activation / dz, given `operand`: the pre-activation z when
+// NeedsPreactivation(a), otherwise the output y. Subgradients at kinks match
+// TF's own gradient kernels (ReluGrad, Relu6Grad, EluGrad, ...).
+template <typename A>
+CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
+  using namespace detail;
+  const A y = operand;
+  switch (a.kind) {
+    case Activation::kLinear:
+      return A(1);
+    case Activation::kRelu:
+      return y > A(0) ? A(1) : A(0);
+    case Activation::kRelu6:
+      return (y > A(0) && y < A(6)) ? A(1) : A(0);
+    case Activation::kLeakyRelu:  // z itself when the slope is negative
+      return y > A(0) ? A(1) : A(a.negative_slope);
+    case Activation::kElu:
+      return y > A(0) ? A(1) : y + A(1);
+    case Activation::kSelu:
+      return y > A(0) ? A(kSeluScale) : y + A(kSeluScale * kSeluAlpha);
+    case Activation::kGelu: {
+      const A z = operand;
+      return A(0.5) * (A(1) + Erf(z * A(kSqrtHalf))) +
+             z * A(kInvSqrt2Pi) * Exp(A(-0.5) * z * z);
+    }
+    case Activation::kGeluTanh: {
+      const A z = operand;
+      const A z2 = z * z;
+      const A t = Tanh(A(kSqrt2OverPi) * (z + A(kGeluCubic) * z2 * z));
+      return A(0.5) * (A(1) + t) +
+             A(0.5) * z * (A(1) - t * t) * A(kSqrt2OverPi) *
+                 (A(1) + A(3 * kGeluCubic) * z2);
+    }
+    case Activation::kSilu: {
+      const A z = operand;
+      const A s = Sigmoid(z);
+      return s * (A(1) + z * (A(1) - s));
+    }
+    case Activation::kSigmoid:
+      return y * (A(1) - y);
+    case Activation::kHardSigmoid:
+      return (y > A(0) && y < A(1)) ? A(1.0 / 6.0) : A(0);
+    case Activation::kTanh:
+      return A(1) - y * y;
+    case Activation::kSoftplus:
+      // sigmoid(z) = 1 - exp(-y), accurate on both tails via expm1.
+      return -Expm1(-y);
+  }
+  return A(1);
+}
+
+}  // namespace conv1d
+
+#endif  // TF_CONV1D_OP_CORE_ACTIVATIONS_H_

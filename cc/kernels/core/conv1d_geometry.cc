@@ -1,0 +1,89 @@
+#include "cc/kernels/core/conv1d_geometry.h"
+
+#include <limits>
+
+namespace conv1d {
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+bool MulOverflows(int64_t a, int64_t b, int64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+bool ParsePadding(const std::string& name, Padding* out) {
+  if (name == "VALID") { *out = Padding::kValid; return true; }
+  if (name == "SAME") { *out = Padding::kSame; return true; }
+  if (name == "CAUSAL") { *out = Padding::kCausal; return true; }
+  return false;
+}
+
+bool ParseLayout(const std::string& name, Layout* out) {
+  if (name == "NWC") { *out = Layout::kNWC; return true; }
+  if (name == "NCW") { *out = Layout::kNCW; return true; }
+  return false;
+}
+
+std::string ResolveGeometry(Conv1DGeometry* g) {
+  if (g->stride < 1) return "stride must be >= 1, got " + Str(g->stride);
+  if (g->dilation < 1) return "dilation must be >= 1, got " + Str(g->dilation);
+  if (g->kernel_size < 1) {
+    return "kernel_size (filter dimension 0) must be >= 1, got " +
+           Str(g->kernel_size);
+  }
+  if (g->out_channels < 1) {
+    return "the number of filters (filter dimension 2) must be >= 1, got " +
+           Str(g->out_channels);
+  }
+  if (g->batch < 0 || g->in_steps < 0 || g->in_channels < 0) {
+    return "input dimensions must be non-negative";
+  }
+  int64_t span;
+  if (MulOverflows(g->kernel_size - 1, g->dilation, &span) || span >= kMax) {
+    return "(kernel_size - 1) * dilation overflows 64 bits (kernel_size " +
+           Str(g->kernel_size) + ", dilation " + Str(g->dilation) + ")";
+  }
+  g->kernel_extent = span + 1;
+  const int64_t w = g->in_steps;
+  const int64_t s = g->stride;
+  switch (g->padding) {
+    case Padding::kValid:
+      if (w < g->kernel_extent) {
+        return "VALID padding needs at least (kernel_size - 1) * dilation + 1 "
+               "= " + Str(g->kernel_extent) + " input steps, got " + Str(w);
+      }
+      g->pad_left = 0;
+      g->out_steps = (w - g->kernel_extent) / s + 1;
+      break;
+    case Padding::kSame: {
+      // TF's rule: out = ceil(w / s); the odd padding element goes right.
+      g->out_steps = w == 0 ? 0 : (w - 1) / s + 1;
+      // (out - 1) * s lies in (w - s, w), so this cannot overflow.
+      const int64_t needed =
+          g->out_steps == 0 ? 0 : (g->out_steps - 1) * s - w + g->kernel_extent;
+      g->pad_left = needed > 0 ? needed / 2 : 0;
+      break;
+    }
+    case Padding::kCausal:
+      // Left-pad by the kernel span: output[t] sees input[.. t * stride] only.
+      g->pad_left = span;
+      g->out_steps = w == 0 ? 0 : (w - 1) / s + 1;
+      break;
+  }
+  int64_t tmp;
+  if (MulOverflows(g->batch, g->out_steps, &tmp) ||
+      MulOverflows(tmp, g->out_channels, &tmp)) {
+    return "the output would have more than 2^63 elements";
+  }
+  if (MulOverflows(g->kernel_size, g->in_channels, &tmp) ||
+      MulOverflows(tmp, g->out_channels, &tmp)) {
+    return "the filter would have more than 2^63 elements";
+  }
+  return "";
+}
+
+}  // namespace conv1d

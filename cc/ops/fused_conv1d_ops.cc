@@ -1,0 +1,165 @@
+// Op definitions and shape functions of the fused 1D convolution.
+#include "cc/kernels/core/activations.h"
+#include "cc/kernels/core/conv1d_geometry.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+namespace tensorflow {
+namespace {
+
+using shape_inference::DimensionHandle;
+using shape_inference::InferenceContext;
+using shape_inference::ShapeHandle;
+
+// Attributes shared by the forward and both backward ops.
+#define FUSED_CONV1D_ATTRS                                                   \
+  Attr("T: {half, bfloat16, float, double}")                                 \
+      .Attr("stride: int = 1")                                               \
+      .Attr("dilation: int = 1")                                             \
+      .Attr("padding: {'VALID', 'SAME', 'CAUSAL'}")                          \
+      .Attr("data_format: {'NWC', 'NCW'} = 'NWC'")                           \
+      .Attr("activation: {'linear', 'relu', 'relu6', 'leaky_relu', 'elu', "  \
+            "'selu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', "               \
+            "'hard_sigmoid', 'tanh', 'softplus'} = 'linear'")                \
+      .Attr("negative_slope: float = 0.2")
+
+struct ShapeAttrs {
+  conv1d::Conv1DGeometry geometry;  // stride, dilation, padding, layout
+  conv1d::ActivationSpec activation;
+};
+
+absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
+  std::string padding, data_format, activation;
+  TF_RETURN_IF_ERROR(c->GetAttr("stride", &out->geometry.stride));
+  TF_RETURN_IF_ERROR(c->GetAttr("dilation", &out->geometry.dilation));
+  TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
+  TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
+  TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation));
+  TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &out->activation.negative_slope));
+  if (!conv1d::ParsePadding(padding, &out->geometry.padding) ||
+      !conv1d::ParseLayout(data_format, &out->geometry.layout) ||
+      !conv1d::ParseActivation(activation, &out->activation.kind)) {
+    return absl::InvalidArgumentError("FusedConv1D: unknown attribute value");
+  }
+  if (out->geometry.stride < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FusedConv1D: stride must be >= 1, got ", out->geometry.stride));
+  }
+  if (out->geometry.dilation < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FusedConv1D: dilation must be >= 1, got ", out->geometry.dilation));
+  }
+  return absl::OkStatus();
+}
+
+// [batch, steps, channels] in the op's layout.
+ShapeHandle MakeActivationShape(InferenceContext* c, conv1d::Layout layout,
+                                DimensionHandle batch, DimensionHandle steps,
+                                DimensionHandle channels) {
+  return layout == conv1d::Layout::kNWC ? c->MakeShape({batch, steps, channels})
+                                        : c->MakeShape({batch, channels, steps});
+}
+
+absl::Status ForwardShape(InferenceContext* c) {
+  ShapeAttrs attrs;
+  TF_RETURN_IF_ERROR(ReadShapeAttrs(c, &attrs));
+  const bool nwc = attrs.geometry.layout == conv1d::Layout::kNWC;
+  ShapeHandle input, filter, bias;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &input));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &filter));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &bias));
+  DimensionHandle batch = c->Dim(input, 0);
+  DimensionHandle steps = c->Dim(input, nwc ? 1 : 2);
+  DimensionHandle in_channels = c->Dim(input, nwc ? 2 : 1);
+  DimensionHandle kernel_size = c->Dim(filter, 0);
+  DimensionHandle out_channels = c->Dim(filter, 2);
+  DimensionHandle merged;
+  TF_RETURN_IF_ERROR(c->Merge(in_channels, c->Dim(filter, 1), &merged));
+  if (c->ValueKnown(c->Dim(bias, 0)) && c->Value(c->Dim(bias, 0)) != 0) {
+    TF_RETURN_IF_ERROR(c->Merge(out_channels, c->Dim(bias, 0), &out_channels));
+  }
+  DimensionHandle out_steps = c->UnknownDim();
+  if (c->ValueKnown(steps) && c->ValueKnown(kernel_size)) {
+    conv1d::Conv1DGeometry g = attrs.geometry;
+    g.batch = 0;
+    g.in_steps = c->Value(steps);
+    g.in_channels = 1;
+    g.kernel_size = c->Value(kernel_size);
+    g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : 1;
+    const std::string error = conv1d::ResolveGeometry(&g);
+    if (!error.empty()) return absl::InvalidArgumentError("FusedConv1D: " + error);
+    out_steps = c->MakeDim(g.out_steps);
+  }
+  ShapeHandle output = MakeActivationShape(c, attrs.geometry.layout, batch,
+                                           out_steps, out_channels);
+  c->set_output(0, output);
+  c->set_output(1, conv1d::NeedsPreactivation(attrs.activation)
+                       ? output
+                       : c->MakeShape({c->MakeDim(0)}));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("FusedConv1D")
+    .Input("input: T")
+    .Input("filter: T")
+    .Input("bias: T")
+    .Output("output: T")
+    .Output("preactivation: T")
+    .FUSED_CONV1D_ATTRS
+    .SetShapeFn(ForwardShape)
+    .Doc(R"doc(
+output = activation(conv1d(input, filter) + bias), computed in one kernel.
+
+input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps] (NCW).
+filter: [kernel_size, in_channels, out_channels], the Keras kernel layout.
+bias: [out_channels], or [0] for no bias.
+preactivation: conv1d(input, filter) + bias where the activation's derivative
+  needs it (gelu, gelu_tanh, silu, leaky_relu with a negative slope), else an
+  empty tensor. Only the registered gradient reads it.
+padding: CAUSAL left-pads by (kernel_size - 1) * dilation, so output step t
+  depends on input steps up to t * stride only.
+)doc");
+
+REGISTER_OP("FusedConv1DBackpropInput")
+    .Input("input_sizes: int64")
+    .Input("filter: T")
+    .Input("grad_output: T")
+    .Input("activation_operand: T")
+    .Output("grad_input: T")
+    .FUSED_CONV1D_ATTRS
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle input;
+      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(0, &input));
+      TF_RETURN_IF_ERROR(c->WithRank(input, 3, &input));
+      c->set_output(0, input);
+      return absl::OkStatus();
+    })
+    .Doc(R"doc(
+Gradient of FusedConv1D with respect to its input. activation_operand is the
+forward output, or its preactivation output where the activation needs it.
+)doc");
+
+REGISTER_OP("FusedConv1DBackpropFilter")
+    .Input("input: T")
+    .Input("filter_sizes: int64")
+    .Input("grad_output: T")
+    .Input("activation_operand: T")
+    .Output("grad_filter: T")
+    .Output("grad_bias: T")
+    .FUSED_CONV1D_ATTRS
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle filter;
+      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(1, &filter));
+      TF_RETURN_IF_ERROR(c->WithRank(filter, 3, &filter));
+      c->set_output(0, filter);
+      c->set_output(1, c->Vector(c->Dim(filter, 2)));
+      return absl::OkStatus();
+    })
+    .Doc(R"doc(
+Gradients of FusedConv1D with respect to its filter and bias (grad_bias has
+out_channels elements even when the forward op had no bias).
+)doc");
+
+}  // namespace tensorflow

@@ -1,0 +1,52 @@
+"""Finds and loads the compiled op library that sits next to this package."""
+import glob
+import os
+
+import tensorflow as tf
+
+from tf_conv1d_op import _build_info
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+REBUILD_HINT = (
+    "Rebuild it against the installed TensorFlow with "
+    "`pip install --no-build-isolation --force-reinstall --no-deps .` "
+    "(or `pip install --no-build-isolation -e .`) from the tf_conv1d_op source tree."
+)
+
+
+def library_path():
+    found = sorted(glob.glob(os.path.join(_HERE, "_fused_conv1d_ops*.so")))
+    if not found:
+        raise ImportError(
+            "tf_conv1d_op: the compiled op library (_fused_conv1d_ops*.so) is missing "
+            f"from {_HERE}. " + REBUILD_HINT)
+    return found[-1]
+
+
+def build_info():
+    """What the library was built for: TF version, CUDA archs, ..."""
+    path = library_path()
+    try:
+        return _build_info.read(path)
+    except (OSError, ValueError) as e:
+        raise ImportError(f"tf_conv1d_op: cannot read the build info of {path} ({e}). "
+                          + REBUILD_HINT) from e
+
+
+def load():
+    """Loads the op library, refusing one built for another TensorFlow."""
+    info = build_info()
+    path = library_path()
+    built_for = info.get("tensorflow_version")
+    if built_for != tf.__version__:
+        raise ImportError(
+            f"tf_conv1d_op was built for TensorFlow {built_for}, but TensorFlow "
+            f"{tf.__version__} is installed. Install tensorflow=={built_for}, or "
+            + REBUILD_HINT[0].lower() + REBUILD_HINT[1:])
+    try:
+        return tf.load_op_library(path)
+    except (tf.errors.NotFoundError, tf.errors.AlreadyExistsError) as e:
+        raise ImportError(f"tf_conv1d_op: cannot load {path}: {e}. " + REBUILD_HINT) from e
+
+
+ops = load()

@@ -1,0 +1,128 @@
+"""`fused_conv1d`: the Python face of the FusedConv1D op."""
+import numbers
+
+import tensorflow as tf
+
+from tf_conv1d_op import activations as _activations
+from tf_conv1d_op._library import ops as _ops
+
+SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+PADDINGS = ("VALID", "SAME", "CAUSAL")
+DATA_FORMATS = ("NWC", "NCW")
+_INT64_MAX = 2**63 - 1
+
+
+def _window_attr(value, what, data_format):
+    """An int, or a list of 1 or 3 ints as tf.nn.conv1d takes for strides."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1:
+            value = value[0]
+        elif len(value) == 3:
+            spatial = 1 if data_format == "NWC" else 2
+            others = [v for i, v in enumerate(value) if i != spatial]
+            if any(v != 1 for v in others):
+                raise ValueError(
+                    f"fused_conv1d: {what} of length 3 must be 1 in the batch and "
+                    f"channel positions, got {list(value)}")
+            value = value[spatial]
+        else:
+            raise ValueError(f"fused_conv1d: {what} must be an int or a list of 1 or "
+                             f"3 ints, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r}")
+    value = int(value)
+    if not 1 <= value <= _INT64_MAX:
+        raise ValueError(f"fused_conv1d: {what} must be in [1, 2**63 - 1], got {value}")
+    return value
+
+
+def _check_choice(value, choices, what):
+    if not isinstance(value, str) or value.upper() not in choices:
+        raise ValueError(f"fused_conv1d: {what} must be one of {list(choices)}, "
+                         f"got {value!r}")
+    return value.upper()
+
+
+def _check_static_shapes(x, filters, bias, data_format):
+    if x.shape.rank is not None and x.shape.rank != 3:
+        raise ValueError(f"fused_conv1d: input must be rank 3 ({data_format}), got "
+                         f"shape {x.shape}")
+    if filters.shape.rank is not None and filters.shape.rank != 3:
+        raise ValueError("fused_conv1d: filters must be rank 3 [kernel_size, "
+                         f"in_channels, out_channels], got shape {filters.shape}")
+    if bias is not None and bias.shape.rank is not None and bias.shape.rank != 1:
+        raise ValueError(f"fused_conv1d: bias must be rank 1, got shape {bias.shape}")
+    if x.shape.rank == 3 and filters.shape.rank == 3:
+        in_channels = x.shape[2 if data_format == "NWC" else 1]
+        if None not in (in_channels, filters.shape[1]) and in_channels != filters.shape[1]:
+            raise ValueError(
+                f"fused_conv1d: input has {in_channels} channels but filters expect "
+                f"{filters.shape[1]} (filters shape {filters.shape})")
+    if filters.shape.rank == 3:
+        if filters.shape[0] == 0:
+            raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1")
+        if filters.shape[2] == 0:
+            raise ValueError("fused_conv1d: the number of filters (filters dimension 2) "
+                             "must be >= 1")
+        if (bias is not None and bias.shape.rank == 1 and
+                None not in (bias.shape[0], filters.shape[2]) and
+                bias.shape[0] != filters.shape[2]):
+            raise ValueError(
+                f"fused_conv1d: bias has {bias.shape[0]} elements but there are "
+                f"{filters.shape[2]} filters")
+
+
+def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations=1,
+                 activation=None, data_format="NWC", name=None, *,
+                 negative_slope=_activations.DEFAULT_NEGATIVE_SLOPE):
+    """activation(conv1d(input, filters) + bias) in one fused op.
+
+    Args:
+      input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps]
+        (NCW); half, bfloat16, float32 or float64.
+      filters: [kernel_size, in_channels, out_channels] (the Keras kernel layout).
+      bias: [out_channels] or None.
+      stride: int, or a list of 1 or 3 ints as in tf.nn.conv1d.
+      padding: "VALID", "SAME" (TF's rule) or "CAUSAL" (output step t sees input
+        steps up to t * stride only).
+      dilations: int, or a list of 1 or 3 ints. Unlike tf.nn.conv1d, stride > 1
+        together with dilation > 1 is supported.
+      activation: None (linear) or one of tf_conv1d_op.FUSED_ACTIVATIONS
+        ("swish" is an alias of "silu").
+      data_format: "NWC" or "NCW".
+      negative_slope: the slope of "leaky_relu" for negative inputs.
+
+    Returns:
+      The output, [batch, out_steps, out_channels] or NCW.
+    """
+    with tf.name_scope(name or "fused_conv1d"):
+        data_format = _check_choice(data_format, DATA_FORMATS, "data_format")
+        padding = _check_choice(padding, PADDINGS, "padding")
+        stride = _window_attr(stride, "stride", data_format)
+        dilation = _window_attr(dilations, "dilations", data_format)
+        activation = _activations.canonical_activation(activation)
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+            raise TypeError(f"fused_conv1d: negative_slope must be a number, "
+                            f"got {negative_slope!r}")
+
+        x = tf.convert_to_tensor(input)
+        if x.dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"fused_conv1d: input dtype must be one of "
+                            f"{[d.name for d in SUPPORTED_DTYPES]}, got {x.dtype.name}")
+        filters = tf.convert_to_tensor(filters, dtype_hint=x.dtype)
+        if filters.dtype != x.dtype:
+            raise TypeError(f"fused_conv1d: filters dtype {filters.dtype.name} does not "
+                            f"match input dtype {x.dtype.name}")
+        if bias is not None:
+            bias = tf.convert_to_tensor(bias, dtype_hint=x.dtype)
+            if bias.dtype != x.dtype:
+                raise TypeError(f"fused_conv1d: bias dtype {bias.dtype.name} does not "
+                                f"match input dtype {x.dtype.name}")
+        _check_static_shapes(x, filters, bias, data_format)
+        if bias is None:
+            bias = tf.zeros([0], dtype=x.dtype)
+        output, _ = _ops.fused_conv1d(
+            x, filters, bias, stride=stride, dilation=dilation, padding=padding,
+            data_format=data_format, activation=activation,
+            negative_slope=float(negative_slope))
+        return output
