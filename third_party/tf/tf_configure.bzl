@@ -7,8 +7,9 @@ Re-run it after changing TensorFlow with `bazel sync --configure` (Bazel 4: or
 `bazel clean --expunge`).
 """
 
-# Inputs of the configuration: a change re-runs it.
+# Inputs of the configuration: a change re-runs it (PATH finds python3 and nvcc).
 _ENVIRON = [
+    "PATH",
     "PYTHON_BIN_PATH",
     "TF_CONV1D_MARCH",
     "TF_CONV1D_CUDA_ARCHS",
