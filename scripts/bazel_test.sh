@@ -30,4 +30,5 @@ if ! bazel=$(find_bazel); then
 fi
 
 trap '"$bazel" shutdown' EXIT
-"$bazel" test --repo_env=PYTHON_BIN_PATH="$python" --test_output=all //:op_tests "$@"
+"$bazel" test --repo_env=PYTHON_BIN_PATH="$python" --test_output=all --nocache_test_results \
+  //:op_tests "$@"

@@ -3,8 +3,7 @@
 TensorFlow is not built from source: this rule runs a Python interpreter
 (PYTHON_BIN_PATH, else python3 on PATH) that imports TensorFlow, reads
 tf.sysconfig and writes the repository (see configure.py next to this file).
-Re-run it after changing TensorFlow with `bazel sync --configure` (Bazel 4: or
-`bazel clean --expunge`).
+Re-run it after installing another TensorFlow: `bazel sync --configure`.
 """
 
 # Inputs of the configuration: a change re-runs it (PATH finds python3 and nvcc).
@@ -38,7 +37,7 @@ def _python(ctx):
 
 def _tf_configure_impl(ctx):
     sources = [ctx.path(Label(s)) for s in _SOURCES]
-    source_root = sources[1].dirname.dirname
+    source_root = ctx.path(Label("//:WORKSPACE")).dirname
     python = _python(ctx)
     result = ctx.execute(
         [python, sources[0], str(source_root), str(ctx.path("."))],
