@@ -86,15 +86,7 @@ def build(output_path, temp_dir, with_cuda=None):
               "building the CPU kernels only", file=sys.stderr)
 
     archs = cuda.target_archs(toolkit) if toolkit else []
-    info = {
-        "package_version": package_version(),
-        "tensorflow_version": tf_version,
-        "cuda": bool(toolkit),
-        "cuda_archs": archs,
-        "cuda_toolkit": toolkit.version if toolkit else None,
-        "cuda_runtime": cuda.RUNTIME_NOTE if toolkit else None,
-        "march": os.environ.get("TF_CONV1D_MARCH", "native"),
-    }
+    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library")
     info_source = os.path.join(temp_dir, "build_info.cc")
     with open(info_source, "w") as f:
         f.write(build_info.embed_source(info))
@@ -117,6 +109,22 @@ def build(output_path, temp_dir, with_cuda=None):
         link += cuda.link_flags(toolkit)
     run(link + tf_link)
     return info
+
+
+def describe_build(tf_version, toolkit, archs, built_with):
+    """The build info embedded in the library (pip and Bazel builds alike)."""
+    from build_tools import cuda
+
+    return {
+        "package_version": package_version(),
+        "tensorflow_version": tf_version,
+        "cuda": bool(toolkit),
+        "cuda_archs": archs,
+        "cuda_toolkit": toolkit.version if toolkit else None,
+        "cuda_runtime": cuda.RUNTIME_NOTE if toolkit else None,
+        "march": os.environ.get("TF_CONV1D_MARCH", "native"),
+        "built_with": built_with,
+    }
 
 
 def package_version():
