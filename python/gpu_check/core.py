@@ -5,7 +5,7 @@ import ctypes
 
 import numpy as np
 
-import reference
+from gpu_check import reference
 
 DTYPE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2, "float64": 3}
 FORWARD, BACKPROP_INPUT, BACKPROP_FILTER = 0, 1, 2

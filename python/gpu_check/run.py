@@ -17,11 +17,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import build  # noqa: E402
-import core  # noqa: E402
-import report  # noqa: E402
-import sweep  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gpu_check import build, core, reference, report, sweep  # noqa: E402
 
 
 def parse_args(argv):
@@ -39,6 +36,8 @@ def parse_args(argv):
                         help="--emulate thread order after barriers: 0 forward, 1 reverse, "
                              "2 shuffled")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtypes", default=",".join(reference.DTYPES),
+                        help="comma-separated subset of " + ",".join(reference.DTYPES))
     parser.add_argument("--no-bench", action="store_true", help="skip the timing")
     parser.add_argument("--archs", default="",
                         help="CUDA architectures to build, e.g. 90 (default: this GPU's)")
@@ -69,7 +68,11 @@ def main(argv=None):
 
     print(f"device: {device}\nlibrary: {library.path}\n")
     log = print if args.verbose else None
-    results = sweep.sweep(library, memory, rng, full=not args.quick, log=log)
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    unknown = set(dtypes) - set(reference.DTYPES)
+    if unknown:
+        sys.exit(f"unknown dtypes {sorted(unknown)}")
+    results = sweep.sweep(library, memory, rng, full=not args.quick, dtypes=dtypes, log=log)
     headers, rows = report.summarize_errors(results)
     print("Max relative error vs the float64 reference "
           f"({'quick' if args.quick else 'full'} sweep, seed {args.seed}):")
@@ -77,10 +80,11 @@ def main(argv=None):
     failed = any(row[-1] != "ok" for row in rows)
 
     if not args.emulate and not args.no_bench:
-        import bench
+        from gpu_check import bench
 
         print("\nTimes on the benchmark shapes (ratio = cuDNN time / ours; > 1: ours faster):")
-        bench_headers, bench_rows, bench_failed = bench.run(library, memory, rng)
+        bench_dtypes = [d for d in dtypes if d in bench.DTYPES]
+        bench_headers, bench_rows, bench_failed = bench.run(library, memory, rng, bench_dtypes)
         print(report.format_table(bench_headers, bench_rows))
         failed = failed or bench_failed
     print("\nFAILED" if failed else "\nall within tolerance")

@@ -5,9 +5,7 @@ import itertools
 
 import numpy as np
 
-import core
-import reference
-import report
+from gpu_check import core, reference, report
 
 PADDINGS = ("VALID", "SAME", "CAUSAL")
 DATA_FORMATS = ("NWC", "NCW")
@@ -130,10 +128,13 @@ def check(library, memory, problem, dtype, rng):
     return errors
 
 
-def sweep(library, memory, rng, full, log=None):
-    """Checks every configuration; returns report rows (dicts)."""
+def sweep(library, memory, rng, full, dtypes=reference.DTYPES, log=None):
+    """Checks every configuration of the given dtypes; returns report rows
+    (dicts)."""
     results = []
     for problem, dtype in configurations(rng, full):
+        if dtype not in dtypes:
+            continue
         if library.resolve(problem) != (problem.out_steps, problem.pad_left):
             raise AssertionError(f"C++ and Python geometry differ for {problem}")
         errors = check(library, memory, problem, dtype, rng)
