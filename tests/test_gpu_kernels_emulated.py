@@ -81,3 +81,22 @@ def test_workspace_is_only_used_where_needed(library):
     assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", ncw) >= 2 * 8 * 4 * 4
     # Filter gradient partial sums, float accumulators even for half.
     assert library.workspace_bytes(core.BACKPROP_FILTER, "float16", nwc) >= (9 + 1) * 4 * 4
+
+
+@pytest.mark.parametrize("sizes,padding,data_format", [
+    ((0, 9, 3, 2, 4), "SAME", "NWC"),     # empty batch
+    ((2, 9, 0, 3, 5), "VALID", "NCW"),    # no input channels: output = activation(bias)
+    ((2, 0, 3, 2, 4), "CAUSAL", "NWC"),   # no steps
+    ((3, 1, 2, 4, 3), "SAME", "NCW"),     # one step, kernel wider than the input
+])
+def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_format):
+    from gpu_check import sweep
+
+    memory = core.EmulatedMemory(library)
+    problem = core.Problem(*sizes, stride=2, dilation=1, padding=padding,
+                           data_format=data_format, activation="elu")
+    try:
+        errors = sweep.check(library, memory, problem, "float32", np.random.default_rng(4))
+    finally:
+        memory.release()
+    assert max(errors.values()) < 1e-5, errors

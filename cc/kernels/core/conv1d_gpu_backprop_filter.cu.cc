@@ -2,8 +2,9 @@
 //   dW[(k, c), co] = sum over (n, o) of x[n, o * stride - pad + k * dilation, c]
 //                    * dz[(n, o), co]
 // is an implicit GEMM whose reduction runs over all batch * out_steps output
-// rows. A extra GEMM row of ones (index kernel_size * Cin) yields the bias
-// gradient, sum over (n, o) of dz, in the same pass. The reduction is split
+// rows. The blocks of the first filter-row tile also add up the dz tiles they
+// load, which gives the bias gradient (sum over (n, o) of dz) in the same
+// pass; it is stored as filter row kernel_size * Cin. The reduction is split
 // into a number of slices fixed by the problem size; every block writes its
 // slice's partial tile with plain stores, and a second kernel adds the
 // partials in slice order. No atomics: results are bitwise reproducible.
@@ -41,7 +42,8 @@ struct BackpropFilterArgs {
 
 // Loads of one block: A = im2col of x transposed (rows are filter rows
 // (k, c), contiguous along c), B = dz rows (contiguous along channels).
-// Groups of kVec elements are single 16-byte loads when kVectorLoads.
+// Groups of kVec elements are single 16-byte loads when kVectorLoads. With
+// sum_bias, each thread also keeps running sums of the dz columns it loads.
 template <typename T, bool kVectorLoads, class Eng>
 struct BackpropFilterTiles {
   using Shape = TileShape<T>;
@@ -50,6 +52,10 @@ struct BackpropFilterTiles {
   using AMap = TileMap<kK, kM, kVec, Shape::kThreads>;  // (output row, filter row)
   using BMap = TileMap<kK, kN, kVec, Shape::kThreads>;  // (output row, channel)
   static_assert(Eng::kAKMajor && Eng::kBKMajor, "K-major tiles");
+  using Acc = typename Num<T>::Acc;
+  // All of a thread's B groups share one column group: threadIdx % kColumnGroups.
+  static constexpr int kColumnGroups = kN / kVec;
+  static_assert(Shape::kThreads % kColumnGroups == 0, "fixed column group per thread");
   struct Fragment {
     Pack<T, kVec> a[AMap::kPerThread];
     Pack<T, kVec> b[BMap::kPerThread];
@@ -61,6 +67,8 @@ struct BackpropFilterTiles {
   int n0;
   int64_t (*item)[kK];   // [slot][j]: offset of output row's batch item in x, -1 past the end
   int64_t (*start)[kK];  // [slot][j]: input step of tap 0
+  bool sum_bias;
+  Acc bias[kVec] = {};   // this thread's sums of its dz column group, chunk by chunk
 
   // The batch item and first input step of each output row of a chunk.
   __device__ __forceinline__ void Prepare(int64_t chunk, int slot) {
@@ -77,7 +85,6 @@ struct BackpropFilterTiles {
   }
 
   __device__ __forceinline__ void Load(int64_t chunk, int slot, Fragment& f) const {
-    const T one = Num<T>::FromAcc(typename Num<T>::Acc(1));
 #pragma unroll
     for (int i = 0; i < AMap::kPerThread; ++i) {
       f.a[i] = Pack<T, kVec>{};
@@ -85,11 +92,7 @@ struct BackpropFilterTiles {
       const int j = AMap::Outer(i);
       const int kk = kk0 + AMap::Inner(i);
       const int64_t x_item = item[slot][j];
-      if (x_item < 0 || kk > p.reduction) continue;
-      if (kk == p.reduction) {  // the bias row; kVectorLoads keeps it first in its group
-        f.a[i].v[0] = one;
-        continue;
-      }
+      if (x_item < 0 || kk >= p.reduction) continue;
       int k = static_cast<int>(p.by_in_channels.Div(kk));
       int c = kk - k * p.in_channels;
       const T* src = p.x + x_item;
@@ -101,10 +104,7 @@ struct BackpropFilterTiles {
       } else {
 #pragma unroll
         for (int e = 0; e < kVec; ++e) {
-          if (kk + e >= p.reduction) {
-            if (kk + e == p.reduction) f.a[i].v[e] = one;
-            break;
-          }
+          if (kk + e >= p.reduction) break;
           const int64_t step = start[slot][j] + k * p.dilation;
           if (step >= 0 && step < p.in_steps) f.a[i].v[e] = src[step * p.in_channels + c];
           if (++c == p.in_channels) {
@@ -134,7 +134,9 @@ struct BackpropFilterTiles {
     }
   }
 
-  __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) const {
+  // Called once per chunk, in chunk order: the bias sums see every dz row
+  // once, in a fixed order.
+  __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) {
 #pragma unroll
     for (int i = 0; i < AMap::kPerThread; ++i) {
       if (!AMap::Active(i)) continue;
@@ -144,6 +146,10 @@ struct BackpropFilterTiles {
     for (int i = 0; i < BMap::kPerThread; ++i) {
       if (!BMap::Active(i)) continue;
       StorePack<T, kVec>(bs + BMap::Outer(i) * Eng::kLdB + BMap::Inner(i), f.b[i]);
+      if (sum_bias) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) bias[e] += Num<T>::ToAcc(f.b[i].v[e]);
+      }
     }
   }
 };
@@ -157,7 +163,7 @@ __host__ __device__ __forceinline__ int64_t SliceBegin(int64_t s, int64_t chunks
 
 // Grid: (filter-row tiles, channel tiles, slices).
 template <typename T, bool kVectorLoads>
-__global__ void __launch_bounds__(TileShape<T>::kThreads)
+__global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
     BackpropFilterKernel(BackpropFilterArgs<T> p) {
   using Shape = TileShape<T>;
   using Eng = typename EngineFor<T, false, false>::type;
@@ -173,7 +179,9 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads)
   const int64_t first = SliceBegin(slice, p.chunks, p.slices);
   const int64_t last = SliceBegin(slice + 1, p.chunks, p.slices);
 
-  BackpropFilterTiles<T, kVectorLoads, Eng> tiles{p, first, kk0, n0, item, start};
+  using Operands = BackpropFilterTiles<T, kVectorLoads, Eng>;
+  const bool sum_bias = blockIdx.x == 0;  // uniform across the block
+  Operands tiles{p, first, kk0, n0, item, start, sum_bias};
   Eng engine;
   RunMainLoop<T>(tiles, engine, smem, last - first);
   Acc* cs = Tiles::C(smem);
@@ -183,9 +191,27 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads)
   Acc* out = p.partials + slice * (p.reduction + 1) * p.out_channels;
   ForEachTileElement<kM, kN, Shape::kThreads>(true, [&](int r, int c) {
     const int kk = kk0 + r, co = n0 + c;
-    if (kk > p.reduction || co >= p.out_channels) return;
+    if (kk >= p.reduction || co >= p.out_channels) return;
     out[static_cast<int64_t>(kk) * p.out_channels + co] = cs[r * Eng::kLdC + c];
   });
+  if (!sum_bias) return;
+
+  // Bias row: the threads' column sums, added across threads in a fixed order.
+  constexpr int kGroups = Operands::kColumnGroups, kVec = VectorWidth<T>();
+  constexpr int kSharers = Shape::kThreads / kGroups;  // threads per column group
+  static_assert(kSharers * kN * sizeof(Acc) <= Tiles::kBytes, "bias sums fit");
+  __syncthreads();  // the epilogue has read the C tile
+  Acc* sums = Tiles::C(smem);  // [kSharers][kN]
+  const int t = static_cast<int>(threadIdx.x);
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) sums[t / kGroups * kN + t % kGroups * kVec + e] = tiles.bias[e];
+  __syncthreads();
+  const int co = n0 + t;
+  if (t < kN && co < p.out_channels) {
+    Acc sum = Acc(0);
+    for (int q = 0; q < kSharers; ++q) sum += sums[q * kN + t];
+    out[static_cast<int64_t>(p.reduction) * p.out_channels + co] = sum;
+  }
 }
 
 // grad_filter, then grad_bias, = the partials summed in slice order.
@@ -208,6 +234,11 @@ __global__ void __launch_bounds__(kSumThreads)
   }
 }
 
+// Filter-row tiles; at least one, whose blocks also compute the bias gradient.
+int64_t RowTiles(int64_t reduction, int64_t tile) {
+  return reduction > 0 ? CeilDiv(reduction, tile) : 1;
+}
+
 template <typename T>
 struct BackpropFilterPlan {
   using Acc = typename Num<T>::Acc;
@@ -224,10 +255,10 @@ BackpropFilterPlan<T> PlanBackpropFilter(const Conv1DGeometry& g, const Activati
   using Shape = TileShape<T>;
   using Acc = typename Num<T>::Acc;
   BackpropFilterPlan<T> plan;
-  const int64_t filter_rows = g.kernel_size * g.in_channels + 1;
-  plan.per_slice = filter_rows * g.out_channels;
+  const int64_t reduction = g.kernel_size * g.in_channels;
+  plan.per_slice = (reduction + 1) * g.out_channels;  // + the bias row
   plan.chunks = CeilDiv(g.batch * g.out_steps, Shape::kK);
-  const int64_t tiles = CeilDiv(filter_rows, Shape::kM) * CeilDiv(g.out_channels, Shape::kN);
+  const int64_t tiles = RowTiles(reduction, Shape::kM) * CeilDiv(g.out_channels, Shape::kN);
   const int64_t by_memory =
       kMaxPartialBytes / (plan.per_slice * static_cast<int64_t>(sizeof(Acc)));
   plan.slices = std::max<int64_t>(
@@ -295,7 +326,7 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g, const Activation
   args.by_in_channels = FastDivmod::Make(static_cast<uint32_t>(g.in_channels > 0 ? g.in_channels : 1));
 
   dim3 grid;
-  if (!MakeGrid(CeilDiv(args.reduction + 1, Shape::kM), CeilDiv(g.out_channels, Shape::kN),
+  if (!MakeGrid(RowTiles(args.reduction, Shape::kM), CeilDiv(g.out_channels, Shape::kN),
                 plan.slices, &grid)) {
     return Unsupported("this many filters");
   }

@@ -159,7 +159,7 @@ struct BackpropInputTiles {
 };
 
 template <typename T, bool kVectorLoads>
-__global__ void __launch_bounds__(TileShape<T>::kThreads)
+__global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
     BackpropInputKernel(BackpropInputArgs<T> p) {
   using Shape = TileShape<T>;
   using Eng = typename EngineFor<T, true, true>::type;

@@ -123,7 +123,7 @@ struct ForwardTiles {
 };
 
 template <typename T, bool kVectorLoads>
-__global__ void __launch_bounds__(TileShape<T>::kThreads)
+__global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
     ForwardKernel(ForwardArgs<T> p) {
   using Shape = TileShape<T>;
   using Eng = typename EngineFor<T, true, false>::type;
