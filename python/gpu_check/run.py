@@ -54,8 +54,10 @@ def main(argv=None):
         memory.set_schedule(args.schedule, args.seed)
         device = "CPU emulation" + (" (FMA engine)" if args.fma else " (emulated WMMA)")
     else:
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            sys.exit("the GPU run needs PyTorch with CUDA; use --emulate to run on the CPU")
         if not torch.cuda.is_available():
             sys.exit("no CUDA device visible to torch; use --emulate to run on the CPU")
         archs = [int(a) for a in args.archs.split(",") if a]
