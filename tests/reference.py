@@ -65,7 +65,8 @@ def _linear_part(x, w, stride, dilation, padding, data_format):
     xp = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     windows = (np.arange(out)[:, None] * stride + np.arange(kernel_size)[None, :] * dilation)
     gathered = tf.gather(xp, windows.reshape(-1).astype(np.int64), axis=1)
-    gathered = tf.reshape(gathered, [-1, out, kernel_size, x.shape[2]])
+    # Explicit sizes: -1 cannot be inferred when the tensor is empty.
+    gathered = tf.reshape(gathered, [x.shape[0], out, kernel_size, x.shape[2]])
     return tf.einsum("nokc,kcf->nof", gathered, w)
 
 

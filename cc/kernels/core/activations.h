@@ -35,6 +35,14 @@ struct ActivationSpec {
   float negative_slope = 0.2f;  // leaky_relu only
 };
 
+// The slope as the op attributes define it: subnormal slopes are zero. TF runs
+// kernels with denormals flushed to zero, so the sign test of
+// NeedsPreactivation on a subnormal slope would depend on the thread's FP mode
+// (and the shape function, the kernel and the Python gradient disagree).
+inline float CanonicalNegativeSlope(float slope) {
+  return std::fabs(slope) < 1.17549435e-38f ? 0.0f : slope;  // FLT_MIN
+}
+
 // Parses the op attribute names ("linear", "relu", ...); false if unknown.
 bool ParseActivation(const std::string& name, Activation* out);
 
@@ -90,10 +98,11 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
   switch (a.kind) {
     case Activation::kLinear:
       return z;
+    // Clamps are written so that NaN falls through unchanged, as in TF.
     case Activation::kRelu:
-      return z > A(0) ? z : A(0);
+      return z < A(0) ? A(0) : z;
     case Activation::kRelu6:
-      return z > A(0) ? (z < A(6) ? z : A(6)) : A(0);
+      return z < A(0) ? A(0) : (z > A(6) ? A(6) : z);
     case Activation::kLeakyRelu:
       return z > A(0) ? z : A(a.negative_slope) * z;
     case Activation::kElu:
@@ -112,7 +121,7 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
       return Sigmoid(z);
     case Activation::kHardSigmoid: {
       const A t = z + A(3);
-      return (t > A(0) ? (t < A(6) ? t : A(6)) : A(0)) / A(6);
+      return (t < A(0) ? A(0) : (t > A(6) ? A(6) : t)) / A(6);
     }
     case Activation::kTanh:
       return Tanh(z);
@@ -124,8 +133,9 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
 }
 
 // d activation / dz, given `operand`: the pre-activation z when
-// NeedsPreactivation(a), otherwise the output y. Subgradients at kinks match
-// TF's own gradient kernels (ReluGrad, Relu6Grad, EluGrad, ...).
+// NeedsPreactivation(a), otherwise the output y. Subgradients at kinks, and
+// the result for a NaN operand, match TF's own gradient kernels (ReluGrad,
+// Relu6Grad, EluGrad, SeluGrad: they test y < 0 for elu and selu).
 template <typename A>
 CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
   using namespace detail;
@@ -140,9 +150,9 @@ CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
     case Activation::kLeakyRelu:  // z itself when the slope is negative
       return y > A(0) ? A(1) : A(a.negative_slope);
     case Activation::kElu:
-      return y > A(0) ? A(1) : y + A(1);
+      return y < A(0) ? y + A(1) : A(1);
     case Activation::kSelu:
-      return y > A(0) ? A(kSeluScale) : y + A(kSeluScale * kSeluAlpha);
+      return y < A(0) ? y + A(kSeluScale * kSeluAlpha) : A(kSeluScale);
     case Activation::kGelu: {
       const A z = operand;
       return A(0.5) * (A(1) + Erf(z * A(kSqrtHalf))) +
