@@ -36,7 +36,7 @@ sources=(tests/native/core_test.cc cc/kernels/core/conv1d_geometry.cc
          cc/kernels/core/activations.cc cc/kernels/core/conv1d_cpu.cc)
 out=build/sanitize/$config
 binary=$out/core_test
-stamp=$(cat "${sources[@]}" cc/kernels/core/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)
+stamp=$(cat "${sources[@]}" cc/kernels/core/*.h tests/native/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)
 if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
   mkdir -p "$out"
   common=(-std=c++17 -g -fno-omit-frame-pointer -march=${TF_CONV1D_MARCH:-native} -I. -isystem "$EIGEN_INCLUDE"

@@ -70,8 +70,8 @@ CONV1D_HD float Expm1(float x) { return expm1f(x); }
 CONV1D_HD double Expm1(double x) { return expm1(x); }
 CONV1D_HD float Log1p(float x) { return log1pf(x); }
 CONV1D_HD double Log1p(double x) { return log1p(x); }
-CONV1D_HD float Erf(float x) { return erff(x); }
-CONV1D_HD double Erf(double x) { return erf(x); }
+CONV1D_HD float Erfc(float x) { return erfcf(x); }
+CONV1D_HD double Erfc(double x) { return erfc(x); }
 CONV1D_HD float Tanh(float x) { return tanhf(x); }
 CONV1D_HD double Tanh(double x) { return tanh(x); }
 
@@ -109,11 +109,14 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
       return z > A(0) ? z : Expm1(z);
     case Activation::kSelu:
       return A(kSeluScale) * (z > A(0) ? z : A(kSeluAlpha) * Expm1(z));
+    // The gelus as 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u): the
+    // same functions, without the cancellation that loses all relative
+    // accuracy in the negative tail.
     case Activation::kGelu:
-      return A(0.5) * z * (A(1) + Erf(z * A(kSqrtHalf)));
+      return A(0.5) * z * Erfc(-z * A(kSqrtHalf));
     case Activation::kGeluTanh: {
       const A inner = A(kSqrt2OverPi) * (z + A(kGeluCubic) * z * z * z);
-      return A(0.5) * z * (A(1) + Tanh(inner));
+      return z * Sigmoid(A(2) * inner);
     }
     case Activation::kSilu:
       return z * Sigmoid(z);
@@ -155,16 +158,18 @@ CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
       return y < A(0) ? y + A(kSeluScale * kSeluAlpha) : A(kSeluScale);
     case Activation::kGelu: {
       const A z = operand;
-      return A(0.5) * (A(1) + Erf(z * A(kSqrtHalf))) +
+      return A(0.5) * Erfc(-z * A(kSqrtHalf)) +
              z * A(kInvSqrt2Pi) * Exp(A(-0.5) * z * z);
     }
     case Activation::kGeluTanh: {
+      // With t = tanh(u): (1 + t) / 2 = sigmoid(2u), (1 - t^2) / 2 =
+      // 2 sigmoid(2u) sigmoid(-2u).
       const A z = operand;
       const A z2 = z * z;
-      const A t = Tanh(A(kSqrt2OverPi) * (z + A(kGeluCubic) * z2 * z));
-      return A(0.5) * (A(1) + t) +
-             A(0.5) * z * (A(1) - t * t) * A(kSqrt2OverPi) *
-                 (A(1) + A(3 * kGeluCubic) * z2);
+      const A u = A(kSqrt2OverPi) * (z + A(kGeluCubic) * z2 * z);
+      const A s = Sigmoid(A(2) * u);
+      return s + A(2) * z * s * Sigmoid(A(-2) * u) * A(kSqrt2OverPi) *
+                     (A(1) + A(3 * kGeluCubic) * z2);
     }
     case Activation::kSilu: {
       const A z = operand;

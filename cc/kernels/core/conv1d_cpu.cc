@@ -100,7 +100,7 @@ const A* InputWindows(const Conv1DGeometry& g, const T* x, int64_t o0,
     for (int64_t k = 0; k < g.kernel_size; ++k) {
       const int64_t i = base + k * g.dilation;
       A* dst = dst_row + k * cin;
-      if (i < 0 || i >= g.in_steps) {
+      if (cin == 0 || i < 0 || i >= g.in_steps) {  // (cin == 0: x may be null)
         std::fill(dst, dst + cin, A(0));
       } else if (channel_stride == 1) {
         const T* src = x + i * step_stride;
