@@ -131,6 +131,8 @@ def test_loader_refuses_other_tensorflow_version(monkeypatch):
 
 
 def test_loader_explains_missing_library(monkeypatch, tmp_path):
+    # The Bazel test run points the loader at its own library; undo that here.
+    monkeypatch.delenv(_library.LIBRARY_OVERRIDE_ENV, raising=False)
     monkeypatch.setattr(_library, "_HERE", str(tmp_path))
     with pytest.raises(ImportError, match=r"missing.*pip install --no-build-isolation"):
         _library.load()
