@@ -179,6 +179,13 @@ class FusedConvBase(keras.layers.Layer):
         dims[self._channel_axis] = self.filters
         return tuple(dims) if IS_KERAS_3 else tf.TensorShape(dims)
 
+    @classmethod
+    def from_config(cls, config):
+        # Refused here too: Keras 3's from_config turns errors into TypeError.
+        config = dict(config)
+        _refuse_unsupported_stock_arguments(config)
+        return super().from_config(config)
+
     def get_config(self):
         config = super().get_config()
         config.update({
