@@ -55,11 +55,20 @@ def python_env(**extra):
     return env
 
 
+def run_script(path, *args, timeout=240, check=True, env=None):
+    """Runs the Python file `path` in a fresh interpreter; returns the
+    CompletedProcess (stdout and stderr captured as text)."""
+    return _run([path, *map(str, args)], timeout, check, env)
+
+
 def run_python(code, *args, timeout=240, check=True, env=None):
     """Runs `code` in a fresh interpreter; returns the CompletedProcess."""
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-        env=env or python_env(), capture_output=True, text=True, timeout=timeout)
+    return _run(["-c", textwrap.dedent(code), *map(str, args)], timeout, check, env)
+
+
+def _run(argv, timeout, check, env):
+    result = subprocess.run([sys.executable, *argv], env=env or python_env(),
+                            capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"child Python failed ({result.returncode}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
