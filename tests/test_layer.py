@@ -413,3 +413,27 @@ def test_registered_for_deserialization():
     restored = keras.layers.deserialize(config)
     assert type(restored) is tf_conv1d_op.Conv1D
     assert keras.utils.get_registered_name(tf_conv1d_op.Conv1D) == "tf_conv1d_op>Conv1D"
+
+
+def test_base_layer_keywords():
+    layer = tf_conv1d_op.Conv1D(4, 3, input_shape=(10, 2), name="named", trainable=False)
+    model = keras.Sequential([layer])
+    assert model.output_shape == (None, 8, 4)
+    assert layer.name == "named"
+    assert not layer.trainable_weights and len(layer.non_trainable_weights) == 2
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_fit_under_a_global_mixed_precision_policy(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = _model(tf_conv1d_op.Conv1D)
+        model.compile(optimizer="adam", loss="mse")
+        x, y = _regression_data(1)
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history.history["loss"]).all()
+    conv = model.layers[0]
+    assert conv.compute_dtype == policy.split("_")[1] and conv.kernel.dtype == "float32"
+    assert model.layers[1](model.layers[0](x)).dtype == tf.as_dtype(policy.split("_")[1])
