@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests.layer_support import IS_KERAS_3, keras, rng_for
+from tests.layer_support import keras, rng_for
 
 
 def randomize(model, seed):
@@ -135,7 +135,6 @@ def test_converted_model_trains_and_saves(tmp_path):
     np.testing.assert_array_equal(again.predict(x, verbose=0), new.predict(x, verbose=0))
 
 
-@pytest.mark.skipif(not IS_KERAS_3, reason="mixed-precision config check is the same in both")
 def test_dtype_policy_is_kept():
     old = keras.Sequential([keras.Input((10, 3)),
                             keras.layers.Conv1D(4, 3, dtype="mixed_float16")])

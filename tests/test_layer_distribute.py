@@ -1,12 +1,10 @@
 """tf_conv1d_op.Conv1D under tf.distribute: the same weights as training on
 one device. Each run is a fresh process (tests/layer_child_distribute.py)."""
-import os
 import socket
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from tests import layer_child_distribute as child
 from tests.layer_support import python_env, run_script
