@@ -16,5 +16,5 @@ def test_demo_trains_compares_saves_and_reloads(tmp_path):
     out = result.stdout
     assert "GunPoint" in out and "50 training and 150 test series" in out
     assert "[tf_conv1d_op] epoch   3/3" in out and "[keras stock] epoch   3/3" in out
-    assert out.count("[ok]") == 3 and "FAILED" not in out
+    assert out.count("[ok]") == 4 and "FAILED" not in out
     assert {"model.keras", "export"} <= set(os.listdir(tmp_path))
