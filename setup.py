@@ -7,6 +7,7 @@ kernels are added when nvcc is found (see build_tools/cuda.py). Environment:
   TF_CONV1D_MARCH   -march value for the CPU code (default "native"; use e.g.
                     "x86-64-v3" for a wheel that runs on other machines)
   TF_CONV1D_CUDA    "0" to skip the CUDA kernels even if nvcc is present
+  TF_CONV1D_CUDA_ARCHS, TF_CONV1D_CUDA_RUNTIME, CUDA_HOME: see docs/cuda.md
 A wheel (`pip wheel --no-build-isolation --no-deps .`) requires exactly the
 TensorFlow it was built against; see docs/packaging.md.
 """

@@ -100,7 +100,7 @@ const A* InputWindows(const Conv1DGeometry& g, const T* x, int64_t o0,
     for (int64_t k = 0; k < g.kernel_size; ++k) {
       const int64_t i = base + k * g.dilation;
       A* dst = dst_row + k * cin;
-      if (i < 0 || i >= g.in_steps) {
+      if (cin == 0 || i < 0 || i >= g.in_steps) {  // (cin == 0: x may be null)
         std::fill(dst, dst + cin, A(0));
       } else if (channel_stride == 1) {
         const T* src = x + i * step_stride;
@@ -260,9 +260,10 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
              [&](int64_t begin, int64_t end) {
     std::vector<A> windows, acc;
     for (int64_t unit = begin; unit < end; ++unit) {
-      int64_t ph = s - 1;
-      while (phases[ph].unit_begin > unit) --ph;
-      const Phase& p = phases[ph];
+      // The last phase that begins at or before `unit` (binary search: there
+      // can be as many phases as input steps).
+      const Phase& p = *(std::upper_bound(phases.begin(), phases.end(), unit,
+                                          [](int64_t u, const Phase& q) { return u < q.unit_begin; }) - 1);
       const int64_t local = unit - p.unit_begin;
       const int64_t n = local / p.tiles;
       const int64_t m0 = (local % p.tiles) * p.tile;
@@ -324,6 +325,11 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   const int64_t tile = TileRows<A>(inner, cout, std::max<int64_t>(g.out_steps, 1));
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
+  if (units == 0) {  // nothing to sum: skip the per-thread scratch entirely
+    std::fill(grad_filter, grad_filter + filter_size, T(0));
+    std::fill(grad_bias, grad_bias + cout, T(0));
+    return;
+  }
 
   // Partial sums: as many as useful for load balance, within 64 MiB; the
   // count depends on the problem only, never on the thread count.
@@ -351,7 +357,11 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         const A* a = InputWindows<T, A>(g, input + n * in_item, o0, rows, windows.data(), &ld);
         const auto dz_view = View(static_cast<const A*>(dz.data()), rows, cout, cout);
         dw_view.noalias() += View(a, rows, inner, ld).transpose() * dz_view;
-        db += dz_view.colwise().sum();
+        // A plain loop, not colwise().sum(): Eigen's reduction order depends
+        // on the buffer's alignment, which would make db vary run to run.
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t co = 0; co < cout; ++co) db[co] += dz[r * cout + co];
+        }
       }
     }
   });
