@@ -8,6 +8,7 @@ shift
 venv=${VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-demo.txt
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 export PATH="$PWD/$venv/bin:$PATH"
 case "$job" in

@@ -1,14 +1,19 @@
-"""tf_conv1d_op: a fused Conv1D + bias + activation TensorFlow op.
+"""tf_conv1d_op: a fused Conv1D + bias + activation TensorFlow op and Keras layer.
 
 Importing the package loads the op library (so SavedModels that use the op
-can be loaded) and registers its gradient (so they can be differentiated).
+can be loaded), registers its gradient (so they can be differentiated) and
+registers tf_conv1d_op.Conv1D with Keras (so .keras files that use it load
+without custom_objects).
 """
 from tf_conv1d_op._version import __version__
 from tf_conv1d_op import _library
 from tf_conv1d_op import _gradients  # noqa: F401  (registers the gradient)
 from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 from tf_conv1d_op.ops import fused_conv1d
+from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.conversion import replace_conv1d
 
 build_info = _library.build_info
 
-__all__ = ["FUSED_ACTIVATIONS", "__version__", "build_info", "fused_conv1d"]
+__all__ = ["Conv1D", "FUSED_ACTIVATIONS", "__version__", "build_info", "fused_conv1d",
+           "replace_conv1d"]

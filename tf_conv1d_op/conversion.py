@@ -1,0 +1,98 @@
+"""replace_conv1d: a trained Keras model with its Conv1D layers swapped for ours."""
+import warnings
+
+from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.layers._keras import keras
+
+
+def _replacement(layer):
+    """Our Conv1D for a stock Conv1D `layer`, or the reason there is none."""
+    if type(layer) is not keras.layers.Conv1D:
+        return None, (f"a subclass of keras.layers.Conv1D ({type(layer).__name__}), "
+                      "whose behaviour may differ from the stock layer's")
+    try:
+        return Conv1D.from_config(layer.get_config()), None
+    except ValueError as e:
+        return None, str(e)
+
+
+class _Cloner:
+    """The clone_function for keras.models.clone_model, remembering what it did."""
+
+    def __init__(self):
+        self.copies = []   # (original layer, new layer) whose weights to copy
+        self.skipped = []  # (layer name, reason)
+        self.replaced = 0
+
+    def __call__(self, layer):
+        if isinstance(layer, keras.Model):
+            return self._nested_model(layer)
+        if isinstance(layer, keras.layers.Conv1D):
+            new, reason = _replacement(layer)
+            if new is None:
+                self.skipped.append((layer.name, reason))
+            else:
+                self.replaced += 1
+        else:
+            new = None
+        if new is None:
+            new = type(layer).from_config(layer.get_config())
+        self.copies.append((layer, new))
+        return new
+
+    def _nested_model(self, model):
+        try:
+            new, skipped, replaced = _replace(model)
+        except TypeError as e:
+            self.skipped.append((model.name, f"{e}; kept as is, shared with the original"))
+            return model
+        self.skipped.extend(skipped)
+        self.replaced += replaced
+        return new
+
+
+def _replace(model):
+    cloner = _Cloner()
+    try:
+        new_model = keras.models.clone_model(model, clone_function=cloner)
+    except ValueError as e:  # a subclassed model
+        raise TypeError(
+            f"replace_conv1d handles Sequential and functional models; {model.name!r} "
+            f"({type(model).__name__}) cannot be rebuilt from its layers ({e}). "
+            "Build subclassed models with tf_conv1d_op.Conv1D directly.") from e
+    for old, new in cloner.copies:
+        if old.weights:
+            new.set_weights(old.get_weights())
+    return new_model, cloner.skipped, cloner.replaced
+
+
+def replace_conv1d(model, *, return_report=False):
+    """A copy of `model` in which each stock keras.layers.Conv1D is ours.
+
+    Works on Sequential and functional models, nested ones included. Every
+    layer is cloned from its config and gets the original's weights, so the
+    new model predicts what the old one did (within float rounding); the
+    original is left untouched. Like keras.models.clone_model, the copy is not
+    compiled.
+
+    A Conv1D that cannot be replaced (groups != 1, LoRA, a subclass of the
+    stock class) is cloned unchanged and reported in a warning; so is a nested
+    subclassed model, which is kept as is.
+
+    Args:
+      model: a built Sequential or functional Keras model.
+      return_report: also return the list of (layer name, reason) left alone.
+
+    Returns:
+      The new model, or (new model, report) when return_report is True.
+
+    Raises:
+      TypeError: `model` is a subclassed model, which cannot be rebuilt.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"replace_conv1d expects a keras.Model, got {type(model).__name__}")
+    new_model, skipped, _ = _replace(model)
+    if skipped:
+        warnings.warn("replace_conv1d left these layers alone:\n" + "\n".join(
+            f"  {name}: {reason}" for name, reason in skipped), stacklevel=2)
+    return (new_model, skipped) if return_report else new_model

@@ -1,0 +1,5 @@
+"""Keras layers built on the fused op (Keras 3, or tf-keras when
+TF_USE_LEGACY_KERAS=1: whichever tf.keras is)."""
+from tf_conv1d_op.layers.conv1d import Conv1D
+
+__all__ = ["Conv1D"]

@@ -1,0 +1,16 @@
+"""The Keras that tf.keras resolves to: Keras 3, or tf-keras (Keras 2) when
+TF_USE_LEGACY_KERAS=1. The layer is written against what both share; the few
+places where they differ read these flags."""
+import tensorflow as tf
+
+keras = tf.keras
+
+# Keras 3 has keras.version(); tf-keras has no such function.
+IS_KERAS_3 = hasattr(keras, "version")
+VERSION = keras.version() if IS_KERAS_3 else "2"
+
+# The stock Conv1D keeps its kernel in `_kernel` under Keras 3 (behind a
+# `kernel` property) and in `kernel` under Keras 2. The attribute name becomes
+# the variable's name in tf.train.Checkpoint files, so ours uses the same one:
+# checkpoints written from a stock model then load into ours.
+KERNEL_ATTRIBUTE = "_kernel" if IS_KERAS_3 else "kernel"

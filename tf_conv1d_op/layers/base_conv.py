@@ -1,0 +1,209 @@
+"""The base class of the fused convolution layers.
+
+Follows Keras' layers/convolutional/base_conv.py: arguments, weights, config
+and shapes live here; Conv1D (conv1d.py) only fixes the public signature.
+The computation is one FusedConv1D op: convolution, bias and, when the op
+implements the Keras activation (activation_fusion.py), the activation.
+"""
+import numbers
+
+import tensorflow as tf
+
+from tf_conv1d_op import ops
+from tf_conv1d_op.layers import activation_fusion
+from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
+
+PADDINGS = ("valid", "same", "causal")
+DATA_FORMATS = {"channels_last": "NWC", "channels_first": "NCW"}
+
+
+def _positive_int_tuple(value, name):
+    """An int or a tuple/list of one int, > 0, as a 1-tuple (Keras' form)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1 or isinstance(items[0], bool) or not isinstance(
+            items[0], numbers.Integral):
+        raise ValueError(f"The `{name}` argument must be a tuple of 1 integers. "
+                         f"Received {name}={value!r}")
+    if items[0] <= 0:
+        raise ValueError(f"The `{name}` argument must be a tuple of 1 integers, "
+                         f"each > 0. Received {name}={value!r}")
+    return (int(items[0]),)
+
+
+def _choice(value, choices, name):
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(f"The `{name}` argument must be one of {list(choices)}. "
+                         f"Received {name}={value!r}")
+    return value.lower()
+
+
+def _refuse_unsupported_stock_arguments(kwargs):
+    """Accepts the stock layer's `groups=1`; refuses what the op cannot do."""
+    groups = kwargs.pop("groups", 1)
+    if groups != 1:
+        raise ValueError(
+            f"tf_conv1d_op.Conv1D does not support grouped convolution (received "
+            f"groups={groups!r}); only groups=1 is accepted. Keep the stock "
+            "keras.layers.Conv1D for this layer.")
+    for name in ("lora_rank", "lora_alpha"):
+        if kwargs.pop(name, None) is not None:
+            raise ValueError(f"tf_conv1d_op.Conv1D does not support LoRA (received "
+                             f"{name}); keep the stock keras.layers.Conv1D for it.")
+
+
+def output_steps(steps, kernel_size, stride, dilation, padding):
+    """The output length for `steps` input steps (None if unknown)."""
+    if steps is None:
+        return None
+    if padding == "valid":
+        extent = (kernel_size - 1) * dilation + 1
+        return max(steps - extent, -1) // stride + 1
+    return -(-steps // stride)  # same and causal: ceil(steps / stride)
+
+
+class FusedConvBase(keras.layers.Layer):
+    """activation(conv1d(inputs, kernel) + bias) as one fused op.
+
+    See tf_conv1d_op.Conv1D for the arguments.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format="channels_last", dilation_rate=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        _refuse_unsupported_stock_arguments(kwargs)
+        super().__init__(activity_regularizer=keras.regularizers.get(activity_regularizer),
+                         **kwargs)
+        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
+                or filters <= 0):
+            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
+                             f"positive integer. Received filters={filters!r}.")
+        self.filters = int(filters)
+        self.kernel_size = _positive_int_tuple(kernel_size, "kernel_size")
+        self.strides = _positive_int_tuple(strides, "strides")
+        self.dilation_rate = _positive_int_tuple(dilation_rate, "dilation_rate")
+        self.padding = _choice(padding, PADDINGS, "padding")
+        if data_format is None:  # what the stock layer's default means
+            data_format = keras.backend.image_data_format()
+        self.data_format = _choice(data_format, tuple(DATA_FORMATS), "data_format")
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        # XLA cannot compile a custom op: this keeps Keras 3's
+        # compile(jit_compile="auto") (XLA when a GPU is visible) off XLA.
+        self.supports_jit = False
+        # Decide (and check, once per process) the fusion now, while eager.
+        activation_fusion.fused_name(self.activation)
+
+    @property
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    @property
+    def _steps_axis(self):
+        return 1 if self.data_format == "channels_last" else 2
+
+    if IS_KERAS_3:
+        # Keras 3's stock layer keeps the variable in `_kernel` (see _keras.py).
+        @property
+        def kernel(self):
+            if not self.built:
+                raise AttributeError("You must build the layer before accessing `kernel`.")
+            return self._kernel
+
+    def build(self, input_shape):
+        input_shape = tf.TensorShape(input_shape)
+        if input_shape.rank != 3:
+            raise ValueError(f"{type(self).__name__} expects inputs of rank 3, received "
+                             f"input shape {input_shape}")
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
+                             f"must be known; received input shape {input_shape} "
+                             f"(data_format={self.data_format}).")
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={self._channel_axis: channels})
+        self.compute_output_shape(input_shape)  # validates the length
+        kernel = self.add_weight(
+            name="kernel", shape=self.kernel_size + (channels, self.filters),
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint, trainable=True, dtype=self.dtype)
+        setattr(self, KERNEL_ATTRIBUTE, kernel)
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                trainable=True, dtype=self.dtype)
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs):
+        dtype = tf.as_dtype(self.compute_dtype)
+        inputs = tf.convert_to_tensor(inputs)
+        if inputs.dtype != dtype:
+            inputs = tf.cast(inputs, dtype)
+        # Variables stay in their own dtype (float32 under mixed precision).
+        kernel = tf.cast(getattr(self, KERNEL_ATTRIBUTE), dtype)
+        bias = tf.cast(self.bias, dtype) if self.use_bias else None
+        fused = activation_fusion.fused_name(self.activation)
+        outputs = ops.fused_conv1d(
+            inputs, kernel, bias, stride=self.strides[0], padding=self.padding.upper(),
+            dilations=self.dilation_rate[0], activation=fused,
+            data_format=DATA_FORMATS[self.data_format])
+        if fused is None and self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        if shape.rank != 3:
+            raise ValueError(f"{type(self).__name__} expects inputs of rank 3, received "
+                             f"input shape {shape}")
+        dims = shape.as_list()
+        steps = output_steps(dims[self._steps_axis], self.kernel_size[0],
+                             self.strides[0], self.dilation_rate[0], self.padding)
+        if steps is not None and steps <= 0:
+            raise ValueError(
+                "Computed output size would be zero or negative. Received inputs shape="
+                f"{tuple(dims)}, kernel_size={self.kernel_size}, strides={self.strides}, "
+                f"dilation_rate={self.dilation_rate}, padding={self.padding}.")
+        dims[self._steps_axis] = steps
+        dims[self._channel_axis] = self.filters
+        return tuple(dims) if IS_KERAS_3 else tf.TensorShape(dims)
+
+    @classmethod
+    def from_config(cls, config):
+        # Refused here too: Keras 3's from_config turns errors into TypeError.
+        config = dict(config)
+        _refuse_unsupported_stock_arguments(config)
+        return super().from_config(config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": 1,  # the stock layer's key; only 1 is supported
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+        })
+        return config
