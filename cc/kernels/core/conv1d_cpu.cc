@@ -1,20 +1,32 @@
-// CPU core: every pass is a loop over tiles of rows, each tile one GEMM.
+// CPU core: every pass is a loop over tiles of rows, each tile a few calls of
+// the register-tiled gemm::Gemm, which reads its operands where they lie.
 //
-// Forward: output rows [o0, o0 + rows) of one batch item are
-//   im2col(input)[rows, K * Cin] x filter[K * Cin, Cout]
-// (the Keras filter layout is already that matrix). For NWC input with
-// dilation 1 the im2col rows are overlapping windows of the input itself, so
-// interior tiles are read in place with leading dimension stride * Cin; other
-// tiles are gathered into a small per-thread buffer. Bias and activation are
-// applied while the output tile is in cache.
+// A tile first takes a "slab": the contiguous run of input steps (or dz
+// rows) its windows cover, as an NWC matrix of the accumulator type. For NWC
+// float/double input away from the padding that is the input itself; at the
+// edges, for NCW and for half/bfloat16 the few steps are copied (zero
+// padding included), which is about `stride` times less than an im2col.
+//
+// Forward: output rows o of one batch item are
+//   sum over taps t: slab[o * stride + t * dilation] x filter[t]
+// With dilation 1 the taps of a window are adjacent, so a window is one row
+// of length K * Cin; otherwise each tap is one depth block. The filter is
+// packed once per call into the kernel's column panels; bias and the
+// piecewise-linear activations are applied in registers, others while the
+// output tile is in cache. NWC float/double output is written in place.
 //
 // Input gradient: input rows are split by phase (i + pad_left) mod stride.
-// Rows of one phase receive contributions from a fixed subset of taps, so
-// each phase is a stride-1 correlation of dz with those taps' transposed
-// filters: no multiplications by the zeros a dilated-dz formulation would have.
+// Rows of one phase receive contributions from a fixed subset of taps, each
+// a shifted run of dz rows, so each phase is a stride-1 correlation of dz
+// with those taps' transposed filters: no multiplications by the zeros a
+// dilated-dz formulation would have.
 //
-// Filter gradient: im2col(input)^T x dz, summed over tiles into a fixed
-// number of partial sums that are added in a fixed order.
+// Filter gradient: slab^T x dz per tile, the kernel's rows being the K * Cin
+// (tap, channel) pairs read down the steps, summed into a fixed number of
+// partial sums that are added in a fixed order.
+//
+// Tiles, depth blocks and partial-sum groups depend on the problem size
+// only, so results are bitwise independent of the number of threads.
 #include "cc/kernels/core/conv1d_cpu.h"
 
 #include <algorithm>
@@ -23,6 +35,7 @@
 #include <vector>
 
 #include "Eigen/Core"
+#include "cc/kernels/core/gemm_kernel.h"
 
 namespace conv1d {
 namespace {
@@ -33,126 +46,223 @@ struct AccumulatorOf { using type = float; };
 template <>
 struct AccumulatorOf<double> { using type = double; };
 
-template <typename A>
-using RowMatrix = Eigen::Matrix<A, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename A>
-using ConstMatrixView = Eigen::Map<const RowMatrix<A>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <typename A>
-using MatrixView = Eigen::Map<RowMatrix<A>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-template <typename A>
-ConstMatrixView<A> View(const A* data, int64_t rows, int64_t cols, int64_t ld) {
-  return ConstMatrixView<A>(data, rows, cols, Eigen::OuterStride<>(ld));
-}
-template <typename A>
-MatrixView<A> View(A* data, int64_t rows, int64_t cols, int64_t ld) {
-  return MatrixView<A>(data, rows, cols, Eigen::OuterStride<>(ld));
-}
-
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
+// Floor and ceiling of a / b for any sign of a (b > 0).
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t CeilDivSigned(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
-// Rows per tile: the gathered tile (rows x inner) and the accumulator tile
-// (rows x cols) should stay within about 512 KiB, the L2 share of one core.
+// Depth of one gemm call at most: a B panel of this depth (x kNr columns)
+// stays in L1 while the rows of a tile stream past it.
+constexpr int64_t kMaxDepth = 320;
+// Working set of one tile (slab + output tile), within the L2 of a core.
+constexpr int64_t kTileBytes = 192 * 1024;
+// Tiles a pass should have at least, where the rows allow, so that any
+// number of threads up to this gets an even share.
+constexpr int64_t kMinUnits = 16;
+
+// Rows per tile for `bytes_per_row` of working set, at most max_rows, a
+// multiple of the kernel's row tile, and small enough for kMinUnits tiles.
 template <typename A>
-int64_t TileRows(int64_t inner, int64_t cols, int64_t max_rows) {
-  const int64_t budget = (512 * 1024 / static_cast<int64_t>(sizeof(A))) /
-                         std::max<int64_t>(1, inner + cols);
-  const int64_t rows = std::min<int64_t>(std::max<int64_t>(budget, 32), 512);
+int64_t TileRows(int64_t bytes_per_row, int64_t max_rows, int64_t batch, int64_t cap) {
+  constexpr int64_t kMr = gemm::Tile<A>::kMr;
+  int64_t rows = kTileBytes / std::max<int64_t>(1, bytes_per_row);
+  rows = std::min(std::max(rows, 4 * kMr), cap);
+  if (batch < kMinUnits) {
+    const int64_t per_item = CeilDiv(kMinUnits, std::max<int64_t>(batch, 1));
+    rows = std::min(rows, std::max(2 * kMr, CeilDiv(max_rows, per_item)));
+  }
+  rows = RoundUp(rows, kMr);
   return std::max<int64_t>(1, std::min(rows, max_rows));
 }
 
-// The filter as an accumulator-typed [K * Cin, Cout] matrix: in place for
-// float and double, converted once otherwise.
+// A run of `count` input steps from `first` (may lie partly outside the
+// input: zeros there) of one batch item, as an NWC [count, channels] matrix
+// of A. Points into the input where it already is one, else fills scratch.
 template <typename T, typename A>
-const A* FilterAsAccumulator(const T* filter, int64_t n, std::vector<A>* storage) {
+const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t channels,
+              int64_t first, int64_t count, std::vector<A>* scratch) {
   if constexpr (std::is_same_v<T, A>) {
-    return filter;
-  } else {
-    storage->resize(n);
-    for (int64_t i = 0; i < n; ++i) (*storage)[i] = static_cast<A>(filter[i]);
-    return storage->data();
-  }
-}
-
-// Forward-pass rows [o0, o0 + rows) of im2col(input) for one batch item.
-// Returns a pointer to the tile and its leading dimension: the input itself
-// when the windows are contiguous in memory, else `scratch` after gathering.
-template <typename T, typename A>
-const A* InputWindows(const Conv1DGeometry& g, const T* x, int64_t o0,
-                      int64_t rows, A* scratch, int64_t* ld) {
-  const int64_t cin = g.in_channels;
-  const int64_t inner = g.kernel_size * cin;
-  const int64_t first = o0 * g.stride - g.pad_left;
-  const int64_t last_end = (o0 + rows - 1) * g.stride - g.pad_left + g.kernel_extent;
-  if constexpr (std::is_same_v<T, A>) {
-    const bool contiguous_windows =
-        g.layout == Layout::kNWC && (g.dilation == 1 || g.kernel_size == 1);
-    if (contiguous_windows && first >= 0 && last_end <= g.in_steps) {
-      *ld = g.stride * cin;
-      return x + first * cin;
+    if (g.layout == Layout::kNWC && first >= 0 && first + count <= steps) {
+      return item + first * channels;
     }
   }
-  const int64_t step_stride = g.step_stride(cin);
-  const int64_t channel_stride = g.channel_stride(g.in_steps);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = (o0 + r) * g.stride - g.pad_left;
-    A* dst_row = scratch + r * inner;
-    for (int64_t k = 0; k < g.kernel_size; ++k) {
-      const int64_t i = base + k * g.dilation;
-      A* dst = dst_row + k * cin;
-      if (i < 0 || i >= g.in_steps) {
-        std::fill(dst, dst + cin, A(0));
-      } else if (channel_stride == 1) {
-        const T* src = x + i * step_stride;
-        for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c]);
-      } else {
-        const T* src = x + i * step_stride;
-        for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c * channel_stride]);
+  scratch->resize(count * channels);
+  A* dst = scratch->data();
+  const int64_t step_stride = g.step_stride(channels);
+  const int64_t channel_stride = g.channel_stride(steps);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t i = first + r;
+    A* row = dst + r * channels;
+    if (i < 0 || i >= steps) {
+      std::fill(row, row + channels, A(0));
+    } else if (channel_stride == 1) {
+      const T* src = item + i * step_stride;
+      for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c]);
+    } else {
+      const T* src = item + i * step_stride;
+      for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c * channel_stride]);
+    }
+  }
+  return dst;
+}
+
+// dz = dy * activation'(operand) over `count` elements `stride` apart.
+// One loop per activation, so that the common ones vectorize; Stride is
+// std::integral_constant 1 for NWC rows, which GCC only vectorizes as such.
+template <typename T, typename A, typename Stride>
+void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
+                       int64_t count, Stride stride, A* dz) {
+  switch (act.kind) {
+    case Activation::kLinear:
+      for (int64_t c = 0; c < count; ++c) dz[c] = static_cast<A>(dy[c * stride]);
+      return;
+    case Activation::kRelu:
+      for (int64_t c = 0; c < count; ++c) {
+        dz[c] = static_cast<A>(operand[c * stride]) > A(0) ? static_cast<A>(dy[c * stride]) : A(0);
       }
-    }
+      return;
+    case Activation::kTanh:
+      for (int64_t c = 0; c < count; ++c) {
+        const A y = static_cast<A>(operand[c * stride]);
+        dz[c] = static_cast<A>(dy[c * stride]) * (A(1) - y * y);
+      }
+      return;
+    default:
+      for (int64_t c = 0; c < count; ++c) {
+        dz[c] = static_cast<A>(dy[c * stride]) *
+                ActivationDerivative<A>(act, static_cast<A>(operand[c * stride]));
+      }
   }
-  *ld = inner;
-  return scratch;
 }
 
-// dz = dy * activation'(operand) for output rows [o0, o0 + rows) of one batch
-// item, written as a rows x Cout row-major tile.
+// dz rows [first, first + count) of one batch item (zeros outside the
+// output) as a [count, ld] matrix; columns from out_channels to ld are zero.
 template <typename T, typename A>
-void ActivationGradTile(const Conv1DGeometry& g, const ActivationSpec& act,
-                        const T* dy, const T* operand, int64_t o0, int64_t rows,
-                        A* dz) {
+void ActivationGradRows(const Conv1DGeometry& g, const ActivationSpec& act, const T* dy,
+                        const T* operand, int64_t first, int64_t count, int64_t ld, A* dz) {
   const int64_t cout = g.out_channels;
   const int64_t step_stride = g.step_stride(cout);
   const int64_t channel_stride = g.channel_stride(g.out_steps);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = (o0 + r) * step_stride;
-    for (int64_t co = 0; co < cout; ++co) {
-      const int64_t at = base + co * channel_stride;
-      const A grad = static_cast<A>(dy[at]);
-      dz[r * cout + co] =
-          act.kind == Activation::kLinear
-              ? grad
-              : grad * ActivationDerivative<A>(act, static_cast<A>(operand[at]));
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t o = first + r;
+    A* row = dz + r * ld;
+    if (o < 0 || o >= g.out_steps) {
+      std::fill(row, row + ld, A(0));
+      continue;
     }
+    const T* dy_row = dy + o * step_stride;
+    const T* operand_row = operand + o * step_stride;
+    if (channel_stride == 1) {
+      ActivationGradRow<T, A>(act, dy_row, operand_row, cout,
+                              std::integral_constant<int64_t, 1>(), row);
+    } else {
+      ActivationGradRow<T, A>(act, dy_row, operand_row, cout, channel_stride, row);
+    }
+    std::fill(row + cout, row + ld, A(0));
   }
 }
 
-// Writes a rows x channels accumulator tile to rows [first, first + rows *
-// row_step) (every row_step-th step) of a tensor item of the given layout.
+// Writes a rows x channels tile (leading dimension ld) to rows [first, first
+// + rows * row_step) (every row_step-th step) of a tensor item.
 template <typename T, typename A>
-void StoreRows(const A* tile, int64_t rows, int64_t channels, int64_t steps,
+void StoreRows(const A* tile, int64_t ld, int64_t rows, int64_t channels, int64_t steps,
                Layout layout, int64_t first, int64_t row_step, T* item) {
   if (layout == Layout::kNWC) {
     for (int64_t r = 0; r < rows; ++r) {
       T* dst = item + (first + r * row_step) * channels;
-      const A* src = tile + r * channels;
+      const A* src = tile + r * ld;
       for (int64_t c = 0; c < channels; ++c) dst[c] = static_cast<T>(src[c]);
     }
   } else {
     for (int64_t c = 0; c < channels; ++c) {
       T* dst = item + c * steps + first;
-      for (int64_t r = 0; r < rows; ++r) dst[r * row_step] = static_cast<T>(tile[r * channels + c]);
+      for (int64_t r = 0; r < rows; ++r) dst[r * row_step] = static_cast<T>(tile[r * ld + c]);
     }
+  }
+}
+
+// The activations the gemm kernel applies in registers (when the
+// pre-activation is not wanted as well).
+gemm::Fused FusedActivation(const ActivationSpec& act) {
+  switch (act.kind) {
+    case Activation::kLinear: return gemm::Fused::kNone;
+    case Activation::kRelu: return gemm::Fused::kRelu;
+    case Activation::kRelu6: return gemm::Fused::kRelu6;
+    case Activation::kLeakyRelu: return gemm::Fused::kLeakyRelu;
+    default: return gemm::Fused::kNone;
+  }
+}
+
+bool IsFusable(const ActivationSpec& act) {
+  return act.kind == Activation::kLinear || FusedActivation(act) != gemm::Fused::kNone;
+}
+
+// Applies the activation to a rows x cols tile in place.
+template <typename A>
+void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    A* row = tile + r * ld;
+    if constexpr (std::is_same_v<A, float>) {
+      if (act.kind == Activation::kTanh) {  // Eigen's vectorized rational tanh
+        Eigen::Map<Eigen::ArrayXf> v(row, cols);
+        v = v.tanh();
+        continue;
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c) row[c] = Activate<A>(act, row[c]);
+  }
+}
+
+// B operand in the kernel's layout: panels of kNr columns, each [depth, kNr],
+// zero-padded; element (k, n) is at(k, n).
+template <typename A, typename At>
+std::vector<A> PackPanels(int64_t depth, int64_t cols, At at) {
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const int64_t panels = gemm::Panels<A>(cols);
+  std::vector<A> packed(panels * depth * kNr, A(0));
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t k = 0; k < depth; ++k) {
+      A* dst = packed.data() + (p * depth + k) * kNr;
+      const int64_t n_end = std::min(kNr, cols - p * kNr);
+      for (int64_t n = 0; n < n_end; ++n) dst[n] = at(k, p * kNr + n);
+    }
+  }
+  return packed;
+}
+
+// A depth block: A columns from a_offset (elements) in every row, B rows from
+// b_row, `depth` of each.
+struct DepthBlock {
+  int64_t a_offset, b_row, depth;
+};
+
+// Appends blocks covering `depth` contiguous elements, each at most kMaxDepth
+// and all about equally long.
+void SplitBlock(int64_t a_offset, int64_t b_row, int64_t depth, std::vector<DepthBlock>* out) {
+  const int64_t pieces = std::max<int64_t>(1, CeilDiv(depth, kMaxDepth));
+  for (int64_t i = 0; i < pieces; ++i) {
+    const int64_t begin = i * depth / pieces, end = (i + 1) * depth / pieces;
+    out->push_back({a_offset + begin, b_row + begin, end - begin});
+  }
+}
+
+// Runs the blocks over one C tile: the first block sets C (with bias), the
+// others add to it, the last applies `fused`.
+template <typename A>
+void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t cols,
+                const A* a, const int64_t* row_offset, const A* packed, int64_t packed_depth,
+                A* c, int64_t ldc, const A* bias, gemm::Fused fused, A negative_slope) {
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const DepthBlock& b = blocks[i];
+    gemm::Epilogue<A> e;
+    e.accumulate = i > 0;
+    e.bias = i == 0 ? bias : nullptr;
+    e.fused = i + 1 == blocks.size() ? fused : gemm::Fused::kNone;
+    e.negative_slope = negative_slope;
+    gemm::Gemm<A>(rows, cols, b.depth, a + b.a_offset, row_offset, 1, packed + b.b_row * kNr,
+                  kNr, packed_depth * kNr, c, ldc, e);
   }
 }
 
@@ -165,38 +275,60 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
                            const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.output_elements() == 0) return;
-  const int64_t cin = g.in_channels, cout = g.out_channels;
+  const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   const int64_t inner = g.kernel_size * cin;
-  std::vector<A> filter_storage;
-  const A* w = FilterAsAccumulator<T, A>(filter, g.filter_elements(), &filter_storage);
-  std::vector<A> bias_acc(cout, A(0));
-  if (bias != nullptr) {
-    for (int64_t c = 0; c < cout; ++c) bias_acc[c] = static_cast<A>(bias[c]);
-  }
-  const int64_t tile = TileRows<A>(inner, cout, g.out_steps);
-  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const std::vector<A> packed = PackPanels<A>(
+      inner, cout, [&](int64_t k, int64_t n) { return static_cast<A>(filter[k * cout + n]); });
+  std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
+  for (int64_t c = 0; c < cout && bias != nullptr; ++c) bias_padded[c] = static_cast<A>(bias[c]);
+
+  // Adjacent taps make one window row; dilated taps are blocks of their own.
+  std::vector<DepthBlock> blocks;
+  if (g.dilation == 1 || g.kernel_size == 1) {
+    SplitBlock(0, 0, inner, &blocks);
+  } else {
+    for (int64_t t = 0; t < g.kernel_size; ++t) SplitBlock(t * g.dilation * cin, t * cin, cin, &blocks);
+  }
+  const bool fuse = IsFusable(act) && preactivation == nullptr;
+  const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+
+  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  std::vector<int64_t> row_offset(tile);
+  for (int64_t r = 0; r < tile; ++r) row_offset[r] = r * s * cin;
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows(tile * inner), acc(tile * cout);
+    std::vector<A> slab_scratch, acc;
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / tiles_per_item;
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
-      int64_t ld;
-      const A* a = InputWindows<T, A>(g, input + n * in_item, o0, rows, windows.data(), &ld);
-      auto z = View(acc.data(), rows, cout, cout);
-      z.noalias() = View(a, rows, inner, ld) * View(w, inner, cout, cout);
-      z.rowwise() += Eigen::Map<const Eigen::Matrix<A, 1, Eigen::Dynamic>>(bias_acc.data(), cout);
-      if (preactivation != nullptr) {
-        StoreRows<T, A>(acc.data(), rows, cout, g.out_steps, g.layout, o0, 1,
-                        preactivation + n * out_item);
+      const int64_t first = o0 * s - g.pad_left;
+      const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, first,
+                                 (rows - 1) * s + g.kernel_extent, &slab_scratch);
+      A* c;
+      if constexpr (std::is_same_v<T, A>) {
+        c = in_place ? output + n * out_item + o0 * cout : nullptr;
       }
-      if (act.kind != Activation::kLinear) {
-        for (int64_t e = 0; e < rows * cout; ++e) acc[e] = Activate<A>(act, acc[e]);
+      if (!in_place) {
+        acc.resize(rows * cout);
+        c = acc.data();
       }
-      StoreRows<T, A>(acc.data(), rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
+      GemmBlocks<A>(blocks, rows, cout, slab, row_offset.data(), packed.data(), inner, c, cout,
+                    bias_padded.data(), fused, static_cast<A>(act.negative_slope));
+      if (!fuse) {
+        if (preactivation != nullptr) {
+          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                          preactivation + n * out_item);
+        }
+        ActivateRows<A>(act, c, rows, cout, cout);
+      }
+      if (!in_place) {
+        StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
+      }
     }
   });
 }
@@ -209,103 +341,99 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   using A = typename AccumulatorOf<T>::type;
   if (g.input_elements() == 0) return;
   const int64_t cin = g.in_channels, cout = g.out_channels;
-  const int64_t s = g.stride, d = g.dilation;
+  const int64_t s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
 
-  // dz for the whole batch in NWC order: every dz row feeds several input
-  // rows, so it is computed once.
-  std::vector<A> dz(g.output_elements());
-  runner.For(g.batch, 8 * out_item, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      ActivationGradTile<T, A>(g, act, grad_output + n * out_item,
-                               operand + n * out_item, 0, g.out_steps,
-                               dz.data() + n * out_item);
-    }
-  });
-
-  // Per phase: its taps (descending, so stride-1 windows run forward in dz),
-  // the transposed filters of those taps, and its rows of the input.
+  // Input row i sits at p = i + pad_left; tap k carries dz row (p - k d) / s
+  // to it when that is whole. Per residue r = p mod s: its taps, ordered by
+  // q = (r - k d) / s ascending, so that output row m / s + q of a tile is
+  // the q-shifted run of dz rows; and those taps' transposed filters.
   struct Phase {
-    std::vector<int64_t> taps;
-    std::vector<A> filter_t;  // [taps * Cout, Cin]
-    int64_t first_row = 0, rows = 0, tile = 1, tiles = 0, unit_begin = 0;
+    std::vector<DepthBlock> blocks;
+    std::vector<A> packed;  // [taps * Cout, Cin] in panels
+    int64_t depth = 0;
   };
   std::vector<Phase> phases(s);
-  int64_t units = 0;
-  for (int64_t ph = 0; ph < s; ++ph) {
-    Phase& p = phases[ph];
+  int64_t q_min = 0;
+  for (int64_t r = 0; r < s; ++r) {
+    std::vector<int64_t> taps;
     for (int64_t k = g.kernel_size - 1; k >= 0; --k) {
-      if ((k * d) % s == ph) p.taps.push_back(k);
+      if ((k * d) % s == r) taps.push_back(k);
     }
-    p.filter_t.resize(p.taps.size() * cout * cin);
-    for (size_t j = 0; j < p.taps.size(); ++j) {
-      const T* wk = filter + p.taps[j] * cin * cout;
-      for (int64_t c = 0; c < cin; ++c) {
-        for (int64_t co = 0; co < cout; ++co) {
-          p.filter_t[(j * cout + co) * cin + c] = static_cast<A>(wk[c * cout + co]);
-        }
-      }
+    Phase& ph = phases[r];
+    ph.depth = static_cast<int64_t>(taps.size()) * cout;
+    ph.packed = PackPanels<A>(ph.depth, cin, [&](int64_t k, int64_t n) {
+      return static_cast<A>(filter[(taps[k / cout] * cin + n) * cout + k % cout]);
+    });
+    // Taps whose dz runs are adjacent rows form one block.
+    for (size_t j = 0; j < taps.size();) {
+      size_t e = j + 1;
+      while (e < taps.size() && (taps[e - 1] - taps[e]) * d == s) ++e;
+      const int64_t q = (r - taps[j] * d) / s;
+      q_min = std::min(q_min, q);
+      SplitBlock(q * cout, static_cast<int64_t>(j) * cout,
+                 static_cast<int64_t>(e - j) * cout, &ph.blocks);
+      j = e;
     }
-    p.first_row = (((ph - g.pad_left) % s) + s) % s;
-    p.rows = p.first_row < g.in_steps ? (g.in_steps - 1 - p.first_row) / s + 1 : 0;
-    const int64_t inner = static_cast<int64_t>(p.taps.size()) * cout;
-    p.tile = TileRows<A>(inner, cin, std::max<int64_t>(p.rows, 1));
-    p.tiles = CeilDiv(p.rows, p.tile);
-    p.unit_begin = units;
-    units += g.batch * p.tiles;
   }
-  const int64_t max_tile = TileRows<A>(g.kernel_size * cout, cin, g.in_steps);
+  // dz rows a tile of R rows per phase reads: [t R + q_min, t R + R).
+  const int64_t max_rows = CeilDiv(g.in_steps + pad, s);
+  const int64_t tile = TileRows<A>((cout + s * cin) * sizeof(A), max_rows, g.batch, 288);
+  const int64_t tile_first = pad / (tile * s), tile_end = CeilDiv(pad + g.in_steps, tile * s);
+  const int64_t tiles_per_item = tile_end - tile_first;
+  std::vector<int64_t> row_offset(tile);
+  for (int64_t m = 0; m < tile; ++m) row_offset[m] = m * cout;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+  const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
 
-  runner.For(units, 2 * max_tile * g.kernel_size * cout * cin / s + 1,
+  runner.For(g.batch * tiles_per_item, 2 * tile * g.kernel_size * cout * cin + 1,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows, acc;
+    std::vector<A> dz_scratch, acc;
     for (int64_t unit = begin; unit < end; ++unit) {
-      int64_t ph = s - 1;
-      while (phases[ph].unit_begin > unit) --ph;
-      const Phase& p = phases[ph];
-      const int64_t local = unit - p.unit_begin;
-      const int64_t n = local / p.tiles;
-      const int64_t m0 = (local % p.tiles) * p.tile;
-      const int64_t rows = std::min(p.tile, p.rows - m0);
-      const int64_t ntaps = static_cast<int64_t>(p.taps.size());
-      const int64_t inner = ntaps * cout;
-      const int64_t first_input_row = p.first_row + m0 * s;
-      acc.resize(rows * cin);
-      if (ntaps == 0) {
-        std::fill(acc.begin(), acc.end(), A(0));
+      const int64_t n = unit / tiles_per_item;
+      const int64_t t = tile_first + unit % tiles_per_item;
+      const int64_t dz_first = t * tile + q_min, dz_count = tile - q_min;
+      const T* dy_item = grad_output + n * out_item;
+      const A* dz;
+      if (dz_is_dy && dz_first >= 0 && dz_first + dz_count <= g.out_steps) {
+        dz = reinterpret_cast<const A*>(dy_item) + dz_first * cout;
       } else {
-        const A* dz_item = dz.data() + n * out_item;
-        // Output row feeding input row i through tap k: (i + pad - k d) / s.
-        const int64_t p_first = first_input_row + g.pad_left;
-        const A* a;
-        int64_t ld;
-        const int64_t o_first = p_first - (g.kernel_size - 1);  // s = d = 1 only
-        const int64_t o_last = p_first + (rows - 1);
-        if (s == 1 && d == 1 && o_first >= 0 && o_last < g.out_steps) {
-          a = dz_item + o_first * cout;
-          ld = cout;
-        } else {
-          windows.resize(rows * inner);
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t pos = p_first + r * s;
-            for (int64_t j = 0; j < ntaps; ++j) {
-              A* dst = windows.data() + r * inner + j * cout;
-              const int64_t o = (pos - p.taps[j] * d) / s;  // exact by phase
-              if (pos - p.taps[j] * d < 0 || o >= g.out_steps) {
-                std::fill(dst, dst + cout, A(0));
-              } else {
-                std::memcpy(dst, dz_item + o * cout, cout * sizeof(A));
-              }
-            }
-          }
-          a = windows.data();
-          ld = inner;
-        }
-        View(acc.data(), rows, cin, cin).noalias() =
-            View(a, rows, inner, ld) * View(p.filter_t.data(), inner, cin, cin);
+        dz_scratch.resize(dz_count * cout);
+        ActivationGradRows<T, A>(g, act, dy_item, operand + n * out_item, dz_first, dz_count,
+                                 cout, dz_scratch.data());
+        dz = dz_scratch.data();
       }
-      StoreRows<T, A>(acc.data(), rows, cin, g.in_steps, g.layout, first_input_row, s,
-                      grad_input + n * in_item);
+      const A* dz_rows = dz - q_min * cout;  // row m of the tile
+      for (int64_t r = 0; r < s; ++r) {
+        const Phase& ph = phases[r];
+        const int64_t p0 = t * tile * s + r;  // p of the tile's row 0 in this phase
+        const int64_t m_lo = std::max<int64_t>(0, CeilDivSigned(pad - p0, s));
+        const int64_t m_hi = std::min<int64_t>(tile, CeilDivSigned(pad + g.in_steps - p0, s));
+        if (m_hi <= m_lo) continue;
+        const int64_t rows = m_hi - m_lo;
+        const int64_t i_first = p0 + m_lo * s - pad;
+        A* c;
+        int64_t ldc;
+        if constexpr (std::is_same_v<T, A>) {
+          c = grad_input + n * in_item + i_first * cin;
+          ldc = s * cin;
+        }
+        if (!in_place) {
+          acc.resize(rows * cin);
+          c = acc.data();
+          ldc = cin;
+        }
+        if (ph.blocks.empty()) {
+          for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + cin, A(0));
+        } else {
+          GemmBlocks<A>(ph.blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
+                        ph.packed.data(), ph.depth, c, ldc, nullptr, gemm::Fused::kNone, A(0));
+        }
+        if (!in_place) {
+          StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i_first, s,
+                          grad_input + n * in_item);
+        }
+      }
     }
   });
 }
@@ -317,41 +445,61 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
                                   T* grad_filter, T* grad_bias,
                                   const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
-  const int64_t cin = g.in_channels, cout = g.out_channels;
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   const int64_t inner = g.kernel_size * cin;
-  const int64_t filter_size = g.filter_elements();
+  const int64_t cout_padded = gemm::Panels<A>(cout) * kNr;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
-  const int64_t tile = TileRows<A>(inner, cout, std::max<int64_t>(g.out_steps, 1));
+  // Rows per tile = the depth of one gemm call: its dz panel stays in L1.
+  const int64_t tile = TileRows<A>(s * cin * sizeof(A), std::max<int64_t>(g.out_steps, 1),
+                                   g.batch, 256);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
 
-  // Partial sums: as many as useful for load balance, within 64 MiB; the
-  // count depends on the problem only, never on the thread count.
-  const int64_t partial_size = filter_size + cout;
+  // Partial sums [inner, cout_padded] + bias [cout_padded]: as many as useful
+  // for load balance, within 64 MiB; the count depends on the problem only.
+  const int64_t partial_size = (inner + 1) * cout_padded;
   const int64_t memory_cap = std::max<int64_t>(
       1, (64 << 20) / (partial_size * static_cast<int64_t>(sizeof(A))));
   const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
   std::vector<A> partials(groups * partial_size, A(0));
 
+  // Kernel row i = (tap, channel) reads slab[step * s + tap * dilation][channel].
+  std::vector<int64_t> row_offset(inner);
+  for (int64_t i = 0; i < inner; ++i) row_offset[i] = (i / cin) * g.dilation * cin + i % cin;
+  const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
+                        g.layout == Layout::kNWC && cout == cout_padded;
+
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows(tile * inner), dz(tile * cout);
+    std::vector<A> slab_scratch, dz_scratch;
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
-      auto dw_view = View(dw, inner, cout, cout);
-      Eigen::Map<Eigen::Matrix<A, 1, Eigen::Dynamic>> db(dw + filter_size, cout);
+      A* db = dw + inner * cout_padded;
       const int64_t first = group * units / groups, last = (group + 1) * units / groups;
       for (int64_t unit = first; unit < last; ++unit) {
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
-        ActivationGradTile<T, A>(g, act, grad_output + n * out_item,
-                                 operand + n * out_item, o0, rows, dz.data());
-        int64_t ld;
-        const A* a = InputWindows<T, A>(g, input + n * in_item, o0, rows, windows.data(), &ld);
-        const auto dz_view = View(static_cast<const A*>(dz.data()), rows, cout, cout);
-        dw_view.noalias() += View(a, rows, inner, ld).transpose() * dz_view;
-        db += dz_view.colwise().sum();
+        const A* dz;
+        if (dz_is_dy) {
+          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o0 * cout;
+        } else {
+          dz_scratch.resize(rows * cout_padded);
+          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
+                                   o0, rows, cout_padded, dz_scratch.data());
+          dz = dz_scratch.data();
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
+        }
+        const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
+                                   o0 * s - g.pad_left, (rows - 1) * s + g.kernel_extent,
+                                   &slab_scratch);
+        gemm::Epilogue<A> e;
+        e.accumulate = true;
+        gemm::Gemm<A>(inner, cout, rows, slab, row_offset.data(), s * cin, dz, cout_padded, kNr,
+                      dw, cout_padded, e);
       }
     }
   });
@@ -359,12 +507,14 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   // Add the partials in group order, in parallel over filter elements.
   runner.For(partial_size, 2 * groups, [&](int64_t begin, int64_t end) {
     for (int64_t e = begin; e < end; ++e) {
+      const int64_t i = e / cout_padded, c = e % cout_padded;
+      if (c >= cout) continue;
       A sum = A(0);
       for (int64_t group = 0; group < groups; ++group) sum += partials[group * partial_size + e];
-      if (e < filter_size) {
-        grad_filter[e] = static_cast<T>(sum);
+      if (i < inner) {
+        grad_filter[i * cout + c] = static_cast<T>(sum);
       } else {
-        grad_bias[e - filter_size] = static_cast<T>(sum);
+        grad_bias[c] = static_cast<T>(sum);
       }
     }
   });
