@@ -6,8 +6,9 @@ sizes are chosen to cross each boundary of the tiling in conv1d_cpu.cc and
 gemm_kernel.cc: whole and partial column panels, depth split into blocks
 (K * Cin > 320), dilated taps as separate blocks, many row tiles per item,
 tiles read in place from the input next to tiles copied at the padding,
-small batches split into more tiles, stride phases, NCW copies, the
-activations applied in registers and after, and linear dz read in place.
+small batches split into more tiles, stride phases (one without taps),
+the column form of the input gradient for few input channels, NCW copies,
+the activations applied in registers and after, and linear dz read in place.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
 """
@@ -34,6 +35,8 @@ CASES = [
     (1, 500, 130, 32, 3, 1, 1, "SAME", "NWC", "linear", "float32"),
     (20, 90, 9, 16, 3, 1, 1, "VALID", "NWC", "relu6", "float64"),
     (2, 257, 12, 24, 7, 2, 3, "SAME", "NCW", "silu", "float16"),
+    (2, 100, 16, 20, 2, 3, 1, "SAME", "NWC", "elu", "float64"),
+    (2, 150, 3, 40, 3, 2, 2, "CAUSAL", "NCW", "sigmoid", "float32"),
 ]
 IDS = ["-".join(map(str, c)) for c in CASES]
 

@@ -266,6 +266,86 @@ void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t col
   }
 }
 
+
+// Input gradient for few input channels (less than a register panel), where
+// the phase form would waste most of each panel: cols = dz x filter^T, one
+// row of K * Cin per output row, then added onto the input rows its taps
+// read (output rows ascending, a fixed order). Tiles are runs of input rows; the
+// few output rows two tiles share are computed by both.
+template <typename T, typename A>
+void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
+                            const T* filter, const T* grad_output, const T* operand,
+                            T* grad_input, const ParallelRunner& runner) {
+  const int64_t cin = g.in_channels, cout = g.out_channels;
+  const int64_t s = g.stride, d = g.dilation, pad = g.pad_left, kernel = g.kernel_size;
+  const int64_t inner = kernel * cin;
+  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const std::vector<A> packed = PackPanels<A>(
+      cout, inner, [&](int64_t co, int64_t j) { return static_cast<A>(filter[j * cout + co]); });
+  std::vector<DepthBlock> blocks;
+  SplitBlock(0, 0, cout, &blocks);
+  // Per input row about 1 / s output rows of cols and dz.
+  const int64_t tile = TileRows<A>(CeilDiv((inner + cout) * sizeof(A), s) + cin * sizeof(A),
+                                   g.in_steps, g.batch, 4096);
+  const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
+  const int64_t max_out_rows = (tile - 1 + g.kernel_extent - 1) / s + 2;
+  std::vector<int64_t> row_offset(max_out_rows);
+  for (int64_t m = 0; m < max_out_rows; ++m) row_offset[m] = m * cout;
+  const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
+                        g.layout == Layout::kNWC;
+
+  runner.For(g.batch * tiles_per_item, 2 * CeilDiv(tile, s) * inner * cout + tile * inner,
+             [&](int64_t begin, int64_t end) {
+    std::vector<A> dz_scratch, cols, acc;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / tiles_per_item;
+      const int64_t i0 = (unit % tiles_per_item) * tile;
+      const int64_t rows = std::min(tile, g.in_steps - i0);
+      // Output rows reaching input rows [i0, i0 + rows).
+      const int64_t o_lo = std::max<int64_t>(0, CeilDivSigned(i0 + pad - (kernel - 1) * d, s));
+      const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
+      const int64_t out_rows = std::max<int64_t>(0, o_hi - o_lo);
+      if (out_rows > 0) {
+        const A* dz;
+        if (dz_is_dy) {
+          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o_lo * cout;
+        } else {
+          dz_scratch.resize(out_rows * cout);
+          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
+                                   o_lo, out_rows, cout, dz_scratch.data());
+          dz = dz_scratch.data();
+        }
+        cols.resize(out_rows * inner);
+        GemmBlocks<A>(blocks, out_rows, inner, dz, row_offset.data(), packed.data(), cout,
+                      cols.data(), inner, nullptr, gemm::Fused::kNone, A(0));
+      }
+      // Overlap-add: output row o adds tap k's columns to input row
+      // o * s - pad + k * d, for the rows inside this tile.
+      acc.assign(rows * cin, A(0));
+      for (int64_t o = o_lo; o < o_hi; ++o) {
+        const int64_t base = o * s - pad - i0;  // tile row of tap 0
+        const A* src = cols.data() + (o - o_lo) * inner;
+        if (d == 1) {  // the taps' rows are adjacent: one contiguous run
+          const int64_t k_lo = std::max<int64_t>(0, -base);
+          const int64_t k_hi = std::min<int64_t>(kernel, rows - base);
+          A* dst = acc.data() + (base + k_lo) * cin;
+          const A* run = src + k_lo * cin;
+          for (int64_t j = 0; j < (k_hi - k_lo) * cin; ++j) dst[j] += run[j];
+        } else {
+          for (int64_t k = 0; k < kernel; ++k) {
+            const int64_t row = base + k * d;
+            if (row < 0 || row >= rows) continue;
+            A* dst = acc.data() + row * cin;
+            for (int64_t c = 0; c < cin; ++c) dst[c] += src[k * cin + c];
+          }
+        }
+      }
+      StoreRows<T, A>(acc.data(), cin, rows, cin, g.in_steps, g.layout, i0, 1,
+                      grad_input + n * in_item);
+    }
+  });
+}
+
 }  // namespace
 
 template <typename T>
@@ -343,6 +423,16 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   const int64_t cin = g.in_channels, cout = g.out_channels;
   const int64_t s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  // Fewer input channels than a register panel holds: the column form
+  // fills its panels with K * Cin columns instead.
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const auto panel_use = [](int64_t cols) {
+    return static_cast<double>(cols) / static_cast<double>(RoundUp(cols, kNr));
+  };
+  if (cin < kNr && panel_use(g.kernel_size * cin) > panel_use(cin)) {
+    BackpropInputByColumns<T, A>(g, act, filter, grad_output, operand, grad_input, runner);
+    return;
+  }
 
   // Input row i sits at p = i + pad_left; tap k carries dz row (p - k d) / s
   // to it when that is whole. Per residue r = p mod s: its taps, ordered by
@@ -472,7 +562,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
 
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> slab_scratch, dz_scratch;
+    std::vector<A> slab_scratch, dz_scratch, dz_panels;
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
       A* db = dw + inner * cout_padded;
@@ -496,10 +586,21 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
                                    o0 * s - g.pad_left, (rows - 1) * s + g.kernel_extent,
                                    &slab_scratch);
+        // dz in the kernel's panel layout: a panel's rows are contiguous, so
+        // it stays in L1 whatever Cout is (rows cout_padded apart would map
+        // onto few L1 sets when that is a power of two).
+        const int64_t panels = cout_padded / kNr;
+        dz_panels.resize(panels * rows * kNr);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t p = 0; p < panels; ++p) {
+            const A* src = dz + r * (dz_is_dy ? cout : cout_padded) + p * kNr;
+            std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
+          }
+        }
         gemm::Epilogue<A> e;
         e.accumulate = true;
-        gemm::Gemm<A>(inner, cout, rows, slab, row_offset.data(), s * cin, dz, cout_padded, kNr,
-                      dw, cout_padded, e);
+        gemm::Gemm<A>(inner, cout, rows, slab, row_offset.data(), s * cin, dz_panels.data(), kNr,
+                      rows * kNr, dw, cout_padded, e);
       }
     }
   });
