@@ -36,6 +36,7 @@
 
 #include "Eigen/Core"
 #include "cc/kernels/core/gemm_kernel.h"
+#include "cc/kernels/core/output_pages.h"
 
 namespace conv1d {
 namespace {
@@ -358,6 +359,8 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   const int64_t inner = g.kernel_size * cin;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  PreferHugePages(output, g.output_elements() * sizeof(T));
+  PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
   const std::vector<A> packed = PackPanels<A>(
       inner, cout, [&](int64_t k, int64_t n) { return static_cast<A>(filter[k * cout + n]); });
   std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
@@ -423,6 +426,7 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   const int64_t cin = g.in_channels, cout = g.out_channels;
   const int64_t s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  PreferHugePages(grad_input, g.input_elements() * sizeof(T));
   // Fewer input channels than a register panel holds: the column form
   // fills its panels with K * Cin columns instead.
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
