@@ -11,6 +11,7 @@ memory is measured in fresh subprocesses (see memory_probe).
 import argparse
 import collections
 import datetime
+import gc
 import json
 import math
 import os
@@ -116,26 +117,44 @@ def compiled_passes(forward, variables, dy):
 
 
 def time_side_by_side(fn_a, fn_b, arg, repeats, warmup):
-    """Median milliseconds of fn_a(arg) and fn_b(arg), run alternately."""
+    """Median wall and process-CPU milliseconds of fn_a(arg) and fn_b(arg), run alternately.
+
+    Returns ((wall_a, wall_b), (cpu_a, cpu_b)). CPU time (all threads of this
+    process) is much less sensitive than wall time to other processes
+    sharing the cores, so it helps to read a noisy run.
+    """
     for _ in range(warmup):
         fn_a(arg)
         fn_b(arg)
-    times = ([], [])
+    wall, cpu = ([], []), ([], [])
+    # As timeit does: a garbage collection of TensorFlow's many Python objects
+    # takes milliseconds and would land in whichever call it interrupts.
+    gc.collect()
+    gc.disable()
+    try:
+        _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu)
+    finally:
+        gc.enable()
+    median = statistics.median
+    return (median(wall[0]), median(wall[1])), (median(cpu[0]), median(cpu[1]))
+
+
+def _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu):
     for r in range(repeats):
         order = (0, 1) if r % 2 == 0 else (1, 0)
         for i in order:
             fn = (fn_a, fn_b)[i]
-            start = time.perf_counter()
-            result = fn(arg)
-            _block(result)
-            times[i].append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times[0]), statistics.median(times[1])
+            start_cpu, start = time.process_time(), time.perf_counter()
+            _block(fn(arg))
+            wall[i].append(1e3 * (time.perf_counter() - start))
+            cpu[i].append(1e3 * (time.process_time() - start_cpu))
 
 
 def _block(result):
-    # CPU tf.functions return when done; reading one element makes sure.
-    first = result[0] if isinstance(result, (list, tuple)) else result
-    first.numpy().flat[0]
+    """Nothing to wait for: eager execution is synchronous (main() makes sure),
+    so a call returns when its outputs are computed. Converting them with
+    .numpy() would copy the output and add milliseconds to both sides."""
+    del result
 
 
 def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
@@ -173,12 +192,13 @@ def run_shape(shape, repeats, warmup):
     ours_fns = compiled_passes(ours, ours_vars, dy)
     rows = []
     for which in PASSES:
-        stock_ms, ours_ms = time_side_by_side(stock_fns[which], ours_fns[which], x,
-                                              repeats, warmup)
+        (stock_ms, ours_ms), (stock_cpu, ours_cpu) = time_side_by_side(
+            stock_fns[which], ours_fns[which], x, repeats, warmup)
         flops = pass_flops(shape, which)
         rows.append(dict(shape=shape.name, which=which, stock_ms=stock_ms, ours_ms=ours_ms,
                          speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
-                         ours_gflops=flops / ours_ms / 1e6))
+                         ours_gflops=flops / ours_ms / 1e6,
+                         cpu_speedup=stock_cpu / max(ours_cpu, 1e-9)))
     return rows
 
 
@@ -308,6 +328,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
+    tf.config.experimental.set_synchronous_execution(True)  # see _block
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
