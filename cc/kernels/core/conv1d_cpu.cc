@@ -63,14 +63,15 @@ constexpr int64_t kTileBytes = 192 * 1024;
 constexpr int64_t kMinUnits = 16;
 
 // Rows per tile for `bytes_per_row` of working set, at most max_rows, a
-// multiple of the kernel's row tile, and small enough for kMinUnits tiles.
+// multiple of the kernel's row tile, and small enough for min_units tiles.
 template <typename A>
-int64_t TileRows(int64_t bytes_per_row, int64_t max_rows, int64_t batch, int64_t cap) {
+int64_t TileRows(int64_t bytes_per_row, int64_t max_rows, int64_t batch, int64_t cap,
+                 int64_t min_units = kMinUnits) {
   constexpr int64_t kMr = gemm::Tile<A>::kMr;
   int64_t rows = kTileBytes / std::max<int64_t>(1, bytes_per_row);
   rows = std::min(std::max(rows, 4 * kMr), cap);
-  if (batch < kMinUnits) {
-    const int64_t per_item = CeilDiv(kMinUnits, std::max<int64_t>(batch, 1));
+  if (batch < min_units) {
+    const int64_t per_item = CeilDiv(min_units, std::max<int64_t>(batch, 1));
     rows = std::min(rows, std::max(2 * kMr, CeilDiv(max_rows, per_item)));
   }
   rows = RoundUp(rows, kMr);
@@ -545,8 +546,10 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   const int64_t cout_padded = gemm::Panels<A>(cout) * kNr;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
   // Rows per tile = the depth of one gemm call: its dz panel stays in L1.
+  // Deep calls matter more here than many tiles (C is read and written per
+  // call), so small batches get 8 tiles rather than 16.
   const int64_t tile = TileRows<A>(s * cin * sizeof(A), std::max<int64_t>(g.out_steps, 1),
-                                   g.batch, 256);
+                                   g.batch, 256, kMinUnits / 2);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
 
