@@ -4,15 +4,14 @@ The grid (test_fused_conv1d_grid.py) has at most 5 channels and 24 steps, so
 every one of its cases is a single tile with partial register panels. Here
 sizes are chosen to cross each boundary of the tiling in conv1d_cpu.cc and
 gemm_kernel.cc: whole and partial column panels, depth split into blocks
-(K * Cin > 320), dilated taps as separate blocks, many row tiles per item,
-tiles read in place from the input next to tiles copied at the padding,
+(K * Cin > 320), dilated taps in one block, in several, or split up, many
+row tiles per item, tiles read in place from the input next to tiles copied at the padding,
 small batches split into more tiles, stride phases (one without taps),
 the column form of the input gradient for few input channels, NCW copies,
 the activations applied in registers and after, and linear dz read in place.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
 """
-import json
 import os
 import subprocess
 import sys
@@ -37,6 +36,8 @@ CASES = [
     (2, 257, 12, 24, 7, 2, 3, "SAME", "NCW", "silu", "float16"),
     (2, 100, 16, 20, 2, 3, 1, "SAME", "NWC", "elu", "float64"),
     (2, 150, 3, 40, 3, 2, 2, "CAUSAL", "NCW", "sigmoid", "float32"),
+    (2, 200, 100, 24, 5, 1, 2, "SAME", "NWC", "gelu_tanh", "float32"),
+    (1, 120, 330, 20, 2, 2, 3, "VALID", "NWC", "relu", "float64"),
 ]
 IDS = ["-".join(map(str, c)) for c in CASES]
 

@@ -233,10 +233,11 @@ std::vector<A> PackPanels(int64_t depth, int64_t cols, At at) {
   return packed;
 }
 
-// A depth block: A columns from a_offset (elements) in every row, B rows from
-// b_row, `depth` of each.
+// A depth block: `taps` runs of `depth` A columns, the first from a_offset
+// (elements) in every row, the next tap_stride further on; and the B rows
+// from b_row on, taps * depth of them.
 struct DepthBlock {
-  int64_t a_offset, b_row, depth;
+  int64_t a_offset, b_row, depth, taps = 1, tap_stride = 0;
 };
 
 // Appends blocks covering `depth` contiguous elements, each at most kMaxDepth
@@ -246,6 +247,24 @@ void SplitBlock(int64_t a_offset, int64_t b_row, int64_t depth, std::vector<Dept
   for (int64_t i = 0; i < pieces; ++i) {
     const int64_t begin = i * depth / pieces, end = (i + 1) * depth / pieces;
     out->push_back({a_offset + begin, b_row + begin, end - begin});
+  }
+}
+
+// Appends blocks covering `taps` runs of `depth` elements, tap_stride apart
+// in A and consecutive in B: as many whole taps per block as kMaxDepth
+// allows, or one tap split up when a single one is longer.
+void TapBlocks(int64_t a_offset, int64_t tap_stride, int64_t b_row, int64_t taps,
+               int64_t depth, std::vector<DepthBlock>* out) {
+  if (depth > kMaxDepth || taps == 1) {
+    for (int64_t t = 0; t < taps; ++t) SplitBlock(a_offset + t * tap_stride, b_row + t * depth, depth, out);
+    return;
+  }
+  const int64_t per_block = std::max<int64_t>(1, kMaxDepth / std::max<int64_t>(depth, 1));
+  const int64_t blocks = CeilDiv(taps, per_block);
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t begin = i * taps / blocks, end = (i + 1) * taps / blocks;
+    out->push_back({a_offset + begin * tap_stride, b_row + begin * depth, depth, end - begin,
+                    tap_stride});
   }
 }
 
@@ -263,11 +282,15 @@ void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t col
     e.bias = i == 0 ? bias : nullptr;
     e.fused = i + 1 == blocks.size() ? fused : gemm::Fused::kNone;
     e.negative_slope = negative_slope;
-    gemm::Gemm<A>(rows, cols, b.depth, a + b.a_offset, row_offset, 1, packed + b.b_row * kNr,
-                  kNr, packed_depth * kNr, c, ldc, e);
+    gemm::RowsOf<A> rows_of;
+    rows_of.data = a + b.a_offset;
+    rows_of.row_offset = row_offset;
+    rows_of.taps = b.taps;
+    rows_of.tap_stride = b.tap_stride;
+    gemm::Gemm<A>(rows, cols, b.depth, rows_of, packed + b.b_row * kNr, kNr,
+                  packed_depth * kNr, c, ldc, e);
   }
 }
-
 
 // Input gradient for few input channels (less than a register panel), where
 // the phase form would waste most of each panel: cols = dz x filter^T, one
@@ -367,12 +390,12 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
   std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
   for (int64_t c = 0; c < cout && bias != nullptr; ++c) bias_padded[c] = static_cast<A>(bias[c]);
 
-  // Adjacent taps make one window row; dilated taps are blocks of their own.
+  // Adjacent taps make one window row; dilated ones runs dilation * Cin apart.
   std::vector<DepthBlock> blocks;
   if (g.dilation == 1 || g.kernel_size == 1) {
     SplitBlock(0, 0, inner, &blocks);
   } else {
-    for (int64_t t = 0; t < g.kernel_size; ++t) SplitBlock(t * g.dilation * cin, t * cin, cin, &blocks);
+    TapBlocks(0, g.dilation * cin, 0, g.kernel_size, cin, &blocks);
   }
   const bool fuse = IsFusable(act) && preactivation == nullptr;
   const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
@@ -460,15 +483,18 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
     ph.packed = PackPanels<A>(ph.depth, cin, [&](int64_t k, int64_t n) {
       return static_cast<A>(filter[(taps[k / cout] * cin + n) * cout + k % cout]);
     });
-    // Taps whose dz runs are adjacent rows form one block.
-    for (size_t j = 0; j < taps.size();) {
-      size_t e = j + 1;
-      while (e < taps.size() && (taps[e - 1] - taps[e]) * d == s) ++e;
-      const int64_t q = (r - taps[j] * d) / s;
-      q_min = std::min(q_min, q);
-      SplitBlock(q * cout, static_cast<int64_t>(j) * cout,
-                 static_cast<int64_t>(e - j) * cout, &ph.blocks);
-      j = e;
+    // A phase's taps are equally spaced (s / gcd(s, d) apart), so their dz
+    // runs are too: one run of adjacent rows, or taps spaced further.
+    if (!taps.empty()) {
+      const int64_t q0 = (r - taps[0] * d) / s;
+      const int64_t spacing = taps.size() > 1 ? (taps[0] - taps[1]) * d / s : 1;
+      q_min = std::min(q_min, q0);
+      if (spacing == 1) {
+        SplitBlock(q0 * cout, 0, static_cast<int64_t>(taps.size()) * cout, &ph.blocks);
+      } else {
+        TapBlocks(q0 * cout, spacing * cout, 0, static_cast<int64_t>(taps.size()), cout,
+                  &ph.blocks);
+      }
     }
   }
   // dz rows a tile of R rows per phase reads: [t R + q_min, t R + R).
@@ -606,8 +632,12 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         }
         gemm::Epilogue<A> e;
         e.accumulate = true;
-        gemm::Gemm<A>(inner, cout, rows, slab, row_offset.data(), s * cin, dz_panels.data(), kNr,
-                      rows * kNr, dw, cout_padded, e);
+        gemm::RowsOf<A> columns;
+        columns.data = slab;
+        columns.row_offset = row_offset.data();
+        columns.k_stride = s * cin;
+        gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
+                      cout_padded, e);
       }
     }
   });

@@ -94,9 +94,9 @@ typename Simd<A>::V ApplyFused(const Epilogue<A>& e, typename Simd<A>::V v) {
 
 // C rows [0, MR) x panel columns [0, cols), cols <= kNr.
 template <typename A, int MR>
-void MicroKernel(int64_t depth, const A* a, const int64_t* row_offset, int64_t k_stride,
-                 const A* b, int64_t ldb, A* c, int64_t ldc, int64_t cols,
-                 const A* bias, const Epilogue<A>& e) {
+void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, const A* b,
+                 int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias,
+                 const Epilogue<A>& e) {
   using S = Simd<A>;
   using V = typename S::V;
   constexpr int L = Tile<A>::kLanes;
@@ -105,15 +105,18 @@ void MicroKernel(int64_t depth, const A* a, const int64_t* row_offset, int64_t k
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::Zero();
   const A* rows[MR];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) rows[i] = a + row_offset[i];
-  int64_t kk = 0;
-  for (int64_t k = 0; k < depth; ++k, kk += k_stride, b += ldb) {
-    const V b0 = S::Load(b), b1 = S::Load(b + L);
+  for (int i = 0; i < MR; ++i) rows[i] = a.data + row_offset[i];
+  const int64_t k_stride = a.k_stride;
+  for (int64_t t = 0; t < a.taps; ++t) {
+    int64_t kk = t * a.tap_stride;
+    for (int64_t k = 0; k < depth; ++k, kk += k_stride, b += ldb) {
+      const V b0 = S::Load(b), b1 = S::Load(b + L);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const V ai = S::Broadcast(rows[i] + kk);
-      acc[i][0] = S::Fma(ai, b0, acc[i][0]);
-      acc[i][1] = S::Fma(ai, b1, acc[i][1]);
+      for (int i = 0; i < MR; ++i) {
+        const V ai = S::Broadcast(rows[i] + kk);
+        acc[i][0] = S::Fma(ai, b0, acc[i][0]);
+        acc[i][1] = S::Fma(ai, b1, acc[i][1]);
+      }
     }
   }
   const bool full = cols == 2 * L;
@@ -144,9 +147,8 @@ void MicroKernel(int64_t depth, const A* a, const int64_t* row_offset, int64_t k
 }  // namespace
 
 template <typename A>
-void Gemm(int64_t rows, int64_t cols, int64_t depth, const A* a,
-          const int64_t* row_offset, int64_t k_stride, const A* b, int64_t ldb,
-          int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& e) {
+void Gemm(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
+          int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& e) {
   constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
   static_assert(MR == 6, "the remainder dispatch below assumes 6 rows");
   // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
@@ -157,28 +159,25 @@ void Gemm(int64_t rows, int64_t cols, int64_t depth, const A* a,
     const A* bias = e.bias != nullptr ? e.bias + p * NR : nullptr;
     int64_t r = 0;
     for (; r + MR <= rows; r += MR) {
-      MicroKernel<A, MR>(depth, a, row_offset + r, k_stride, bp, ldb, cp + r * ldc, ldc, pc,
-                         bias, e);
+      MicroKernel<A, MR>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc, pc, bias, e);
     }
-    const int64_t* ro = row_offset + r;
+    const int64_t* ro = a.row_offset + r;
     A* cr = cp + r * ldc;
     switch (rows - r) {
-      case 5: MicroKernel<A, 5>(depth, a, ro, k_stride, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 4: MicroKernel<A, 4>(depth, a, ro, k_stride, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 3: MicroKernel<A, 3>(depth, a, ro, k_stride, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 2: MicroKernel<A, 2>(depth, a, ro, k_stride, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 1: MicroKernel<A, 1>(depth, a, ro, k_stride, bp, ldb, cr, ldc, pc, bias, e); break;
+      case 5: MicroKernel<A, 5>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
+      case 4: MicroKernel<A, 4>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
+      case 3: MicroKernel<A, 3>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
+      case 2: MicroKernel<A, 2>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
+      case 1: MicroKernel<A, 1>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
       default: break;
     }
   }
 }
 
-template void Gemm<float>(int64_t, int64_t, int64_t, const float*, const int64_t*, int64_t,
-                          const float*, int64_t, int64_t, float*, int64_t,
-                          const Epilogue<float>&);
-template void Gemm<double>(int64_t, int64_t, int64_t, const double*, const int64_t*, int64_t,
-                           const double*, int64_t, int64_t, double*, int64_t,
-                           const Epilogue<double>&);
+template void Gemm<float>(int64_t, int64_t, int64_t, const RowsOf<float>&, const float*,
+                          int64_t, int64_t, float*, int64_t, const Epilogue<float>&);
+template void Gemm<double>(int64_t, int64_t, int64_t, const RowsOf<double>&, const double*,
+                           int64_t, int64_t, double*, int64_t, const Epilogue<double>&);
 
 }  // namespace gemm
 }  // namespace conv1d

@@ -2,14 +2,16 @@
 // addressed the way a convolution finds them in memory, so no im2col copy is
 // needed.
 //
-//   A(r, k) = a[row_offset[r] + k * k_stride]   (r < rows, k < depth)
+//   A(r, k) = a[row_offset[r] + t * tap_stride + j * k_stride]
+//             (r < rows, k = t * depth + j, t < taps, j < depth)
 //   B(k, n) = b[(n / kNr) * panel_stride + k * ldb + n % kNr]
 //             (columns in panels of kNr, zero-padded to whole panels)
 //   C(r, n) = c[r * ldc + n]                    (n < cols)
 //
-// Row pointers make the forward windows (rows of overlapping input steps),
+// Row offsets make the forward windows (rows of overlapping input steps),
 // the filter-gradient operand (input channels of all taps, read down the
-// steps) and the input-gradient windows all plain calls. A register-tiled
+// steps) and the input-gradient windows all plain calls; taps make a
+// dilated window (runs of channels tap_stride apart) one call too. A register-tiled
 // kMr x kNr micro-kernel does the arithmetic; each C element is summed in a
 // fixed order (k ascending within a call), whatever the tiling around it.
 #ifndef TF_CONV1D_OP_CORE_GEMM_KERNEL_H_
@@ -50,10 +52,20 @@ struct Tile {
   static constexpr int kNr = 2 * kLanes;
 };
 
+// Where A's elements lie (see the top of this file).
 template <typename A>
-void Gemm(int64_t rows, int64_t cols, int64_t depth, const A* a,
-          const int64_t* row_offset, int64_t k_stride, const A* b, int64_t ldb,
-          int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& epilogue);
+struct RowsOf {
+  const A* data = nullptr;
+  const int64_t* row_offset = nullptr;
+  int64_t k_stride = 1;
+  int64_t taps = 1;
+  int64_t tap_stride = 0;
+};
+
+// `depth` is per tap: the product sums over taps * depth values of k.
+template <typename A>
+void Gemm(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
+          int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& epilogue);
 
 // Number of kNr-wide panels that hold `cols` columns.
 template <typename A>
