@@ -44,6 +44,33 @@ def tf_flags():
     return tf.sysconfig.get_compile_flags(), tf.sysconfig.get_link_flags(), tf.__version__
 
 
+def tf_framework_library(tf_link):
+    """Path of libtensorflow_framework.so.2, from TF's link flags."""
+    dirs = [f[2:] for f in tf_link if f.startswith("-L")]
+    names = [f[3:] for f in tf_link if f.startswith("-l:")] or ["libtensorflow_framework.so.2"]
+    for d in dirs:
+        for name in names:
+            if os.path.exists(os.path.join(d, name)):
+                return os.path.join(d, name)
+    return None
+
+
+def check_runtime_binding(cuda, objects, tf_link):
+    """The CUDA objects must find every runtime entry point they call in
+    TF's library; otherwise the op would fail to load."""
+    framework = tf_framework_library(tf_link)
+    missing = cuda.unresolved_runtime_symbols(objects, framework) if framework else None
+    if missing is None:
+        print("tf_conv1d_op: could not check the CUDA runtime symbols (no nm or no "
+              "libtensorflow_framework.so.2)", file=sys.stderr)
+    elif missing:
+        raise RuntimeError(
+            "tf_conv1d_op: the CUDA kernels call runtime functions that TensorFlow's "
+            f"libtensorflow_framework.so.2 does not export: {', '.join(missing)}. Build with a "
+            "CUDA toolkit closer to TensorFlow's, set TF_CONV1D_CUDA_RUNTIME=static to embed "
+            "the toolkit's runtime, or TF_CONV1D_CUDA=0 for a CPU-only library (docs/cuda.md).")
+
+
 def cpu_compile_flags(tf_compile):
     march = os.environ.get("TF_CONV1D_MARCH", "native")
     return ["-O3", f"-march={march}", "-fPIC", "-I" + ROOT] + tf_compile + WARNINGS_OFF
@@ -80,21 +107,22 @@ def build(output_path, temp_dir, with_cuda=None):
     if with_cuda and toolkit is None:
         raise RuntimeError("CUDA build requested but no nvcc was found")
     if os.environ.get("TF_CONV1D_CUDA", "1") == "0" or not CUDA_SOURCES:
+        if toolkit is not None:
+            print("tf_conv1d_op: TF_CONV1D_CUDA=0: building the CPU kernels only",
+                  file=sys.stderr)
         toolkit = None
     elif toolkit is None:
-        print("tf_conv1d_op: no nvcc found (CUDA_HOME, CUDA_PATH, PATH); "
-              "building the CPU kernels only", file=sys.stderr)
+        print("tf_conv1d_op: no nvcc found (looked in $CUDA_HOME/bin, $CUDA_PATH/bin and "
+              "PATH); building a CPU-only library. Install a CUDA toolkit or set CUDA_HOME "
+              "to build the GPU kernels.", file=sys.stderr)
 
     archs = cuda.target_archs(toolkit) if toolkit else []
-    info = {
-        "package_version": package_version(),
-        "tensorflow_version": tf_version,
-        "cuda": bool(toolkit),
-        "cuda_archs": archs,
-        "cuda_toolkit": toolkit.version if toolkit else None,
-        "cuda_runtime": cuda.RUNTIME_NOTE if toolkit else None,
-        "march": os.environ.get("TF_CONV1D_MARCH", "native"),
-    }
+    runtime = cuda.runtime_choice() if toolkit else None
+    if toolkit:
+        print(f"tf_conv1d_op: compiling the CUDA kernels with nvcc {toolkit.version} for "
+              f"sm_{', sm_'.join(map(str, archs))} (+ PTX); this takes a few minutes",
+              file=sys.stderr)
+    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library")
     info_source = os.path.join(temp_dir, "build_info.cc")
     with open(info_source, "w") as f:
         f.write(build_info.embed_source(info))
@@ -106,17 +134,37 @@ def build(output_path, temp_dir, with_cuda=None):
         defines = ["-DTF_CONV1D_WITH_CUDA=1"] if toolkit else []
         jobs.append(["g++", "-c", source, "-o", obj] + cflags + defines)
         objects.append(obj)
+    cuda_objects = []
     if toolkit:
+        # Longest jobs first: the CUDA sources take most of the build.
         for source in CUDA_SOURCES:
             obj = object_path(temp_dir, source)
-            jobs.append(cuda.compile_command(toolkit, source, obj, archs, ROOT, tf_compile))
-            objects.append(obj)
+            jobs.insert(0, cuda.compile_command(toolkit, source, obj, archs, ROOT, tf_compile))
+            cuda_objects.append(obj)
     compile_all(jobs)
-    link = ["g++", "-shared", "-o", output_path] + objects
+    if toolkit and runtime == "tensorflow":
+        check_runtime_binding(cuda, cuda_objects, tf_link)
+    link = ["g++", "-shared", "-o", output_path] + objects + cuda_objects
     if toolkit:
-        link += cuda.link_flags(toolkit)
+        link += cuda.link_flags(toolkit, runtime)
     run(link + tf_link)
     return info
+
+
+def describe_build(tf_version, toolkit, archs, built_with):
+    """The build info embedded in the library (pip and Bazel builds alike)."""
+    from build_tools import cuda
+
+    return {
+        "package_version": package_version(),
+        "tensorflow_version": tf_version,
+        "cuda": bool(toolkit),
+        "cuda_archs": archs,
+        "cuda_toolkit": toolkit.version if toolkit else None,
+        "cuda_runtime": cuda.RUNTIMES[cuda.runtime_choice()] if toolkit else None,
+        "march": os.environ.get("TF_CONV1D_MARCH", "native"),
+        "built_with": built_with,
+    }
 
 
 def package_version():

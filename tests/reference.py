@@ -17,14 +17,16 @@ ACTIVATIONS = (
 
 # keras.activations.gelu's two definitions, evaluated in full float64. Not the
 # function itself: tf.nn.gelu rounds its constants to float32 precision even
-# for float64 inputs (errors near 4e-9), too coarse for a reference.
+# for float64 inputs (errors near 4e-9), too coarse for a reference. Written
+# with 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u), which keep their
+# relative accuracy in the negative tail, where 1 + erf and 1 + tanh cancel.
 # tests/test_reference.py pins these to Keras' functions in float32.
 def _gelu_exact(x):
-    return 0.5 * x * (1.0 + tf.math.erf(x * np.sqrt(0.5)))
+    return 0.5 * x * tf.math.erfc(-x * np.sqrt(0.5))
 
 
 def _gelu_tanh(x):
-    return 0.5 * x * (1.0 + tf.math.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+    return x * tf.math.sigmoid(2.0 * np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))
 
 
 def keras_activation(name, negative_slope=0.2):
@@ -60,12 +62,15 @@ def _linear_part(x, w, stride, dilation, padding, data_format):
     steps = x.shape[1]
     kernel_size = w.shape[0]
     out, left = output_length_and_left_pad(steps, kernel_size, stride, dilation, padding)
+    if out == 0:  # no windows (TF's gather gradient fails on some empty shapes)
+        return tf.zeros([x.shape[0], 0, w.shape[2]], x.dtype)
     # Pad enough on both sides that every window index is in range.
     right = max(0, (out - 1) * stride + (kernel_size - 1) * dilation + 1 - left - steps)
     xp = tf.pad(x, [[0, 0], [left, right], [0, 0]])
     windows = (np.arange(out)[:, None] * stride + np.arange(kernel_size)[None, :] * dilation)
     gathered = tf.gather(xp, windows.reshape(-1).astype(np.int64), axis=1)
-    gathered = tf.reshape(gathered, [-1, out, kernel_size, x.shape[2]])
+    # Explicit sizes: -1 cannot be inferred when the tensor is empty.
+    gathered = tf.reshape(gathered, [x.shape[0], out, kernel_size, x.shape[2]])
     return tf.einsum("nokc,kcf->nof", gathered, w)
 
 
@@ -106,13 +111,14 @@ def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
         tape.watch(z)
         y = keras_activation(activation, negative_slope)(z)
         loss = tf.reduce_sum(y * dy_nwc)
-    grads = tape.gradient(loss, watched)
+    grads = tape.gradient(loss, watched, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     dz = tape.gradient(loss, z)
     abs_x, abs_w = tf.abs(x), tf.abs(w)
     with tf.GradientTape() as tape:
         tape.watch([abs_x, abs_w])
         magnitude_loss = tf.reduce_sum(_linear_part(abs_x, abs_w, **geometry) * tf.abs(dz))
-    magnitudes = [g.numpy() for g in tape.gradient(magnitude_loss, [abs_x, abs_w])]
+    magnitudes = [g.numpy() for g in tape.gradient(
+        magnitude_loss, [abs_x, abs_w], unconnected_gradients=tf.UnconnectedGradients.ZERO)]
     magnitudes.append(tf.reduce_sum(tf.abs(dz), axis=[0, 1]).numpy())
     values = (_to_layout(y, data_format).numpy(), grads[0].numpy(), grads[1].numpy(),
               None if b is None else grads[2].numpy())

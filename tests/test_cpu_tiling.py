@@ -7,7 +7,8 @@ gemm_kernel.cc: whole and partial column panels, depth split into blocks
 (K * Cin > 320), dilated taps in one block, in several, or split up, many
 row tiles per item, tiles read in place from the input next to tiles copied at the padding,
 small batches split into more tiles, stride phases (one without taps),
-the column form of the input gradient for few input channels, NCW copies,
+the column form of the input gradient for few input channels or a dilation
+longer than the output, windows gathered where the stride leaves gaps, NCW copies,
 the activations applied in registers and after, and linear dz read in place.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
@@ -38,6 +39,8 @@ CASES = [
     (2, 150, 3, 40, 3, 2, 2, "CAUSAL", "NCW", "sigmoid", "float32"),
     (2, 200, 100, 24, 5, 1, 2, "SAME", "NWC", "gelu_tanh", "float32"),
     (1, 120, 330, 20, 2, 2, 3, "VALID", "NWC", "relu", "float64"),
+    (2, 300, 18, 20, 2, 5, 1, "VALID", "NCW", "hard_sigmoid", "float32"),
+    (1, 40, 20, 24, 3, 1, 30, "SAME", "NWC", "softplus", "float64"),
 ]
 IDS = ["-".join(map(str, c)) for c in CASES]
 

@@ -1,4 +1,5 @@
-"""Finds and loads the compiled op library that sits next to this package."""
+"""Finds and loads the compiled op library that sits next to this package
+(or the one TF_CONV1D_OP_LIBRARY names)."""
 import glob
 import os
 
@@ -14,7 +15,17 @@ REBUILD_HINT = (
 )
 
 
+# Loads this library instead of the one in the package: how the tests run
+# against a Bazel-built library (scripts/bazel_test.sh).
+LIBRARY_OVERRIDE_ENV = "TF_CONV1D_OP_LIBRARY"
+
+
 def library_path():
+    override = os.environ.get(LIBRARY_OVERRIDE_ENV)
+    if override:
+        if not os.path.isfile(override):
+            raise ImportError(f"tf_conv1d_op: {LIBRARY_OVERRIDE_ENV}={override} is not a file")
+        return os.path.abspath(override)
     found = sorted(glob.glob(os.path.join(_HERE, "_fused_conv1d_ops*.so")))
     if not found:
         raise ImportError(

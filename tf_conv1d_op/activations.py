@@ -11,6 +11,8 @@ ALIASES = {None: "linear", "swish": "silu", "gelu_approximate": "gelu_tanh"}
 
 DEFAULT_NEGATIVE_SLOPE = 0.2  # keras.activations.leaky_relu's default
 
+_FLT_MIN = 2.0**-126  # the smallest normal float32
+
 
 def canonical_activation(activation):
     """The op attribute for `activation` (a name or None), or a clear error."""
@@ -30,8 +32,10 @@ def canonical_activation(activation):
 def needs_preactivation(activation, negative_slope):
     """Whether the gradient needs the pre-activation rather than the output.
 
-    Mirrors conv1d::NeedsPreactivation in cc/kernels/core/activations.h.
+    Mirrors conv1d::NeedsPreactivation in cc/kernels/core/activations.h, on
+    the slope the kernels see: float32, with subnormal slopes read as zero
+    (conv1d::CanonicalNegativeSlope).
     """
     if activation in ("gelu", "gelu_tanh", "silu"):
         return True
-    return activation == "leaky_relu" and negative_slope < 0
+    return activation == "leaky_relu" and negative_slope <= -_FLT_MIN

@@ -43,7 +43,7 @@ def _check_choice(value, choices, what):
     return value.upper()
 
 
-def _check_static_shapes(x, filters, bias, data_format):
+def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
     if x.shape.rank is not None and x.shape.rank != 3:
         raise ValueError(f"fused_conv1d: input must be rank 3 ({data_format}), got "
                          f"shape {x.shape}")
@@ -64,6 +64,13 @@ def _check_static_shapes(x, filters, bias, data_format):
         if filters.shape[2] == 0:
             raise ValueError("fused_conv1d: the number of filters (filters dimension 2) "
                              "must be >= 1")
+        steps = x.shape[1 if data_format == "NWC" else 2] if x.shape.rank == 3 else None
+        if padding == "VALID" and None not in (steps, filters.shape[0]):
+            extent = (filters.shape[0] - 1) * dilation + 1
+            if steps < extent:
+                raise ValueError(
+                    "fused_conv1d: VALID padding needs at least (kernel_size - 1) * "
+                    f"dilation + 1 = {extent} input steps, got {steps}")
         if (bias is not None and bias.shape.rank == 1 and
                 None not in (bias.shape[0], filters.shape[2]) and
                 bias.shape[0] != filters.shape[2]):
@@ -118,7 +125,7 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
             if bias.dtype != x.dtype:
                 raise TypeError(f"fused_conv1d: bias dtype {bias.dtype.name} does not "
                                 f"match input dtype {x.dtype.name}")
-        _check_static_shapes(x, filters, bias, data_format)
+        _check_static_shapes(x, filters, bias, data_format, padding, dilation)
         if bias is None:
             bias = tf.zeros([0], dtype=x.dtype)
         output, _ = _ops.fused_conv1d(

@@ -11,6 +11,7 @@ absl::Status OpAttrs::Parse(OpKernelConstruction* c) {
   TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
   TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation_name));
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &activation.negative_slope));
+  activation.negative_slope = conv1d::CanonicalNegativeSlope(activation.negative_slope);
   if (!conv1d::ParsePadding(padding, &geometry.padding)) {
     return absl::InvalidArgumentError("FusedConv1D: unknown padding " + padding);
   }

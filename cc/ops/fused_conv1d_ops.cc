@@ -36,6 +36,8 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
   TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
   TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation));
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &out->activation.negative_slope));
+  out->activation.negative_slope =
+      conv1d::CanonicalNegativeSlope(out->activation.negative_slope);
   if (!conv1d::ParsePadding(padding, &out->geometry.padding) ||
       !conv1d::ParseLayout(data_format, &out->geometry.layout) ||
       !conv1d::ParseActivation(activation, &out->activation.kind)) {
@@ -81,9 +83,10 @@ absl::Status ForwardShape(InferenceContext* c) {
   DimensionHandle out_steps = c->UnknownDim();
   if (c->ValueKnown(steps) && c->ValueKnown(kernel_size)) {
     conv1d::Conv1DGeometry g = attrs.geometry;
-    g.batch = 0;
+    // Unknown sizes take values the kernel's checks cannot refuse.
+    g.batch = c->ValueKnown(batch) ? c->Value(batch) : 0;
     g.in_steps = c->Value(steps);
-    g.in_channels = 1;
+    g.in_channels = c->ValueKnown(merged) ? c->Value(merged) : 0;
     g.kernel_size = c->Value(kernel_size);
     g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : 1;
     const std::string error = conv1d::ResolveGeometry(&g);

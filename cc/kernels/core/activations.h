@@ -35,6 +35,14 @@ struct ActivationSpec {
   float negative_slope = 0.2f;  // leaky_relu only
 };
 
+// The slope as the op attributes define it: subnormal slopes are zero. TF runs
+// kernels with denormals flushed to zero, so the sign test of
+// NeedsPreactivation on a subnormal slope would depend on the thread's FP mode
+// (and the shape function, the kernel and the Python gradient disagree).
+inline float CanonicalNegativeSlope(float slope) {
+  return std::fabs(slope) < 1.17549435e-38f ? 0.0f : slope;  // FLT_MIN
+}
+
 // Parses the op attribute names ("linear", "relu", ...); false if unknown.
 bool ParseActivation(const std::string& name, Activation* out);
 
@@ -62,8 +70,8 @@ CONV1D_HD float Expm1(float x) { return expm1f(x); }
 CONV1D_HD double Expm1(double x) { return expm1(x); }
 CONV1D_HD float Log1p(float x) { return log1pf(x); }
 CONV1D_HD double Log1p(double x) { return log1p(x); }
-CONV1D_HD float Erf(float x) { return erff(x); }
-CONV1D_HD double Erf(double x) { return erf(x); }
+CONV1D_HD float Erfc(float x) { return erfcf(x); }
+CONV1D_HD double Erfc(double x) { return erfc(x); }
 CONV1D_HD float Tanh(float x) { return tanhf(x); }
 CONV1D_HD double Tanh(double x) { return tanh(x); }
 
@@ -90,21 +98,25 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
   switch (a.kind) {
     case Activation::kLinear:
       return z;
+    // Clamps are written so that NaN falls through unchanged, as in TF.
     case Activation::kRelu:
-      return z > A(0) ? z : A(0);
+      return z < A(0) ? A(0) : z;
     case Activation::kRelu6:
-      return z > A(0) ? (z < A(6) ? z : A(6)) : A(0);
+      return z < A(0) ? A(0) : (z > A(6) ? A(6) : z);
     case Activation::kLeakyRelu:
       return z > A(0) ? z : A(a.negative_slope) * z;
     case Activation::kElu:
       return z > A(0) ? z : Expm1(z);
     case Activation::kSelu:
       return A(kSeluScale) * (z > A(0) ? z : A(kSeluAlpha) * Expm1(z));
+    // The gelus as 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u): the
+    // same functions, without the cancellation that loses all relative
+    // accuracy in the negative tail.
     case Activation::kGelu:
-      return A(0.5) * z * (A(1) + Erf(z * A(kSqrtHalf)));
+      return A(0.5) * z * Erfc(-z * A(kSqrtHalf));
     case Activation::kGeluTanh: {
       const A inner = A(kSqrt2OverPi) * (z + A(kGeluCubic) * z * z * z);
-      return A(0.5) * z * (A(1) + Tanh(inner));
+      return z * Sigmoid(A(2) * inner);
     }
     case Activation::kSilu:
       return z * Sigmoid(z);
@@ -112,7 +124,7 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
       return Sigmoid(z);
     case Activation::kHardSigmoid: {
       const A t = z + A(3);
-      return (t > A(0) ? (t < A(6) ? t : A(6)) : A(0)) / A(6);
+      return (t < A(0) ? A(0) : (t > A(6) ? A(6) : t)) / A(6);
     }
     case Activation::kTanh:
       return Tanh(z);
@@ -124,8 +136,9 @@ CONV1D_HD A Activate(const ActivationSpec& a, A z) {
 }
 
 // d activation / dz, given `operand`: the pre-activation z when
-// NeedsPreactivation(a), otherwise the output y. Subgradients at kinks match
-// TF's own gradient kernels (ReluGrad, Relu6Grad, EluGrad, ...).
+// NeedsPreactivation(a), otherwise the output y. Subgradients at kinks, and
+// the result for a NaN operand, match TF's own gradient kernels (ReluGrad,
+// Relu6Grad, EluGrad, SeluGrad: they test y < 0 for elu and selu).
 template <typename A>
 CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
   using namespace detail;
@@ -140,21 +153,23 @@ CONV1D_HD A ActivationDerivative(const ActivationSpec& a, A operand) {
     case Activation::kLeakyRelu:  // z itself when the slope is negative
       return y > A(0) ? A(1) : A(a.negative_slope);
     case Activation::kElu:
-      return y > A(0) ? A(1) : y + A(1);
+      return y < A(0) ? y + A(1) : A(1);
     case Activation::kSelu:
-      return y > A(0) ? A(kSeluScale) : y + A(kSeluScale * kSeluAlpha);
+      return y < A(0) ? y + A(kSeluScale * kSeluAlpha) : A(kSeluScale);
     case Activation::kGelu: {
       const A z = operand;
-      return A(0.5) * (A(1) + Erf(z * A(kSqrtHalf))) +
+      return A(0.5) * Erfc(-z * A(kSqrtHalf)) +
              z * A(kInvSqrt2Pi) * Exp(A(-0.5) * z * z);
     }
     case Activation::kGeluTanh: {
+      // With t = tanh(u): (1 + t) / 2 = sigmoid(2u), (1 - t^2) / 2 =
+      // 2 sigmoid(2u) sigmoid(-2u).
       const A z = operand;
       const A z2 = z * z;
-      const A t = Tanh(A(kSqrt2OverPi) * (z + A(kGeluCubic) * z2 * z));
-      return A(0.5) * (A(1) + t) +
-             A(0.5) * z * (A(1) - t * t) * A(kSqrt2OverPi) *
-                 (A(1) + A(3 * kGeluCubic) * z2);
+      const A u = A(kSqrt2OverPi) * (z + A(kGeluCubic) * z2 * z);
+      const A s = Sigmoid(A(2) * u);
+      return s + A(2) * z * s * Sigmoid(A(-2) * u) * A(kSqrt2OverPi) *
+                     (A(1) + A(3 * kGeluCubic) * z2);
     }
     case Activation::kSilu: {
       const A z = operand;

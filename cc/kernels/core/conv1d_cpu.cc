@@ -91,6 +91,7 @@ const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t cha
   }
   scratch->resize(count * channels);
   A* dst = scratch->data();
+  if (channels == 0) return dst;  // (the item may be null: no pointer arithmetic on it)
   const int64_t step_stride = g.step_stride(channels);
   const int64_t channel_stride = g.channel_stride(steps);
   for (int64_t r = 0; r < count; ++r) {
@@ -109,6 +110,56 @@ const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t cha
   return dst;
 }
 
+// The input windows of output rows [o0, o0 + rows) of one batch item, as
+// the kernels read them: element (row r, tap t, channel c) is at
+// data[r * row_pitch + t * tap_pitch + c]. Usually the slab of the steps
+// they cover (row_pitch stride * Cin, tap_pitch dilation * Cin); where the
+// windows are sparse in their slab (stride or dilation much larger than the
+// kernel), the windows alone, gathered into a [rows, K * Cin] matrix.
+template <typename A>
+struct Windows {
+  const A* data;
+  int64_t row_pitch, tap_pitch;
+  bool gathered;
+};
+
+// Whether TileWindows can return a slab for tiles of up to `tile` rows (its
+// conditions imply this bound), so that slab offsets fit in int64.
+bool SlabPossible(const Conv1DGeometry& g, int64_t tile) {
+  return g.kernel_extent <= std::max(g.in_steps, tile * g.kernel_size);
+}
+
+template <typename T, typename A>
+Windows<A> TileWindows(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t rows,
+                       std::vector<A>* scratch) {
+  const int64_t cin = g.in_channels, s = g.stride, d = g.dilation, k = g.kernel_size;
+  const int64_t first = o0 * s - g.pad_left;
+  const int64_t count = (rows - 1) * s + g.kernel_extent;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC && first >= 0 &&
+                        first + count <= g.in_steps;
+  if (in_place || count <= rows * k) {
+    return {Slab<T, A>(g, item, g.in_steps, cin, first, count, scratch), s * cin, d * cin, false};
+  }
+  scratch->resize(rows * k * cin);
+  A* dst = scratch->data();
+  if (cin > 0) {
+    const int64_t step_stride = g.step_stride(cin);
+    const int64_t channel_stride = g.channel_stride(g.in_steps);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t t = 0; t < k; ++t, dst += cin) {
+        const int64_t i = first + r * s + t * d;
+        if (i < 0 || i >= g.in_steps) {
+          std::fill(dst, dst + cin, A(0));
+        } else {
+          const T* src = item + i * step_stride;
+          for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c * channel_stride]);
+        }
+      }
+    }
+  }
+  return {scratch->data(), k * cin, cin, true};
+}
+
 // dz = dy * activation'(operand) over `count` elements `stride` apart.
 // One loop per activation, so that the common ones vectorize; Stride is
 // std::integral_constant 1 for NWC rows, which GCC only vectorizes as such.
@@ -119,9 +170,10 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
     case Activation::kLinear:
       for (int64_t c = 0; c < count; ++c) dz[c] = static_cast<A>(dy[c * stride]);
       return;
-    case Activation::kRelu:
+    case Activation::kRelu:  // a product, so that a NaN dy stays NaN (as in ReluGrad)
       for (int64_t c = 0; c < count; ++c) {
-        dz[c] = static_cast<A>(operand[c * stride]) > A(0) ? static_cast<A>(dy[c * stride]) : A(0);
+        const A slope = static_cast<A>(operand[c * stride]) > A(0) ? A(1) : A(0);
+        dz[c] = static_cast<A>(dy[c * stride]) * slope;
       }
       return;
     case Activation::kTanh:
@@ -149,7 +201,7 @@ void ActivationGradRows(const Conv1DGeometry& g, const ActivationSpec& act, cons
   for (int64_t r = 0; r < count; ++r) {
     const int64_t o = first + r;
     A* row = dz + r * ld;
-    if (o < 0 || o >= g.out_steps) {
+    if (cout == 0 || o < 0 || o >= g.out_steps) {  // (cout == 0: dy may be null)
       std::fill(row, row + ld, A(0));
       continue;
     }
@@ -292,6 +344,15 @@ void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t col
   }
 }
 
+// The same blocks for gathered windows ([rows, K * Cin]): B row j is A
+// column j there, so every block is one contiguous run, summed in the same
+// order as the original (so both give identical results).
+std::vector<DepthBlock> GatheredBlocks(const std::vector<DepthBlock>& blocks) {
+  std::vector<DepthBlock> out;
+  for (const DepthBlock& b : blocks) out.push_back({b.b_row, b.b_row, b.taps * b.depth});
+  return out;
+}
+
 // Input gradient for few input channels (less than a register panel), where
 // the phase form would waste most of each panel: cols = dz x filter^T, one
 // row of K * Cin per output row, then added onto the input rows its taps
@@ -313,7 +374,8 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
   const int64_t tile = TileRows<A>(CeilDiv((inner + cout) * sizeof(A), s) + cin * sizeof(A),
                                    g.in_steps, g.batch, 4096);
   const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
-  const int64_t max_out_rows = (tile - 1 + g.kernel_extent - 1) / s + 2;
+  const int64_t max_out_rows =
+      std::min<int64_t>(g.out_steps, (tile - 1 + g.kernel_extent - 1) / s + 2);
   std::vector<int64_t> row_offset(max_out_rows);
   for (int64_t m = 0; m < max_out_rows; ++m) row_offset[m] = m * cout;
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
@@ -390,32 +452,32 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
   std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
   for (int64_t c = 0; c < cout && bias != nullptr; ++c) bias_padded[c] = static_cast<A>(bias[c]);
 
-  // Adjacent taps make one window row; dilated ones runs dilation * Cin apart.
+  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  // Adjacent taps make one window row; dilated ones runs dilation * Cin apart
+  // in the slab (whose offsets are only formed where a slab can be used).
   std::vector<DepthBlock> blocks;
   if (g.dilation == 1 || g.kernel_size == 1) {
     SplitBlock(0, 0, inner, &blocks);
   } else {
-    TapBlocks(0, g.dilation * cin, 0, g.kernel_size, cin, &blocks);
+    const bool slab_possible = SlabPossible(g, tile);
+    TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin, &blocks);
   }
+  const std::vector<DepthBlock> gathered_blocks = GatheredBlocks(blocks);
   const bool fuse = IsFusable(act) && preactivation == nullptr;
   const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
 
-  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
-  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
-  std::vector<int64_t> row_offset(tile);
-  for (int64_t r = 0; r < tile; ++r) row_offset[r] = r * s * cin;
-
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> slab_scratch, acc;
+    std::vector<A> window_scratch, acc;
+    std::vector<int64_t> row_offset(tile);
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / tiles_per_item;
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
-      const int64_t first = o0 * s - g.pad_left;
-      const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, first,
-                                 (rows - 1) * s + g.kernel_extent, &slab_scratch);
+      const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &window_scratch);
+      for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * w.row_pitch;
       A* c;
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? output + n * out_item + o0 * cout : nullptr;
@@ -424,8 +486,9 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
         acc.resize(rows * cout);
         c = acc.data();
       }
-      GemmBlocks<A>(blocks, rows, cout, slab, row_offset.data(), packed.data(), inner, c, cout,
-                    bias_padded.data(), fused, static_cast<A>(act.negative_slope));
+      GemmBlocks<A>(w.gathered ? gathered_blocks : blocks, rows, cout, w.data, row_offset.data(),
+                    packed.data(), inner, c, cout, bias_padded.data(), fused,
+                    static_cast<A>(act.negative_slope));
       if (!fuse) {
         if (preactivation != nullptr) {
           StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
@@ -457,44 +520,53 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   const auto panel_use = [](int64_t cols) {
     return static_cast<double>(cols) / static_cast<double>(RoundUp(cols, kNr));
   };
-  if (cin < kNr && panel_use(g.kernel_size * cin) > panel_use(cin)) {
+  // The phase form reads a run of (K - 1) d / s + R dz rows per tile; the
+  // column form (bounded by one item's output rows) when that run would
+  // exceed a whole item: dilations much larger than the output.
+  const bool sparse = (g.kernel_size - 1) * (d / s) > g.out_steps;
+  if (sparse || (cin < kNr && panel_use(g.kernel_size * cin) > panel_use(cin))) {
     BackpropInputByColumns<T, A>(g, act, filter, grad_output, operand, grad_input, runner);
     return;
   }
 
   // Input row i sits at p = i + pad_left; tap k carries dz row (p - k d) / s
-  // to it when that is whole. Per residue r = p mod s: its taps, ordered by
-  // q = (r - k d) / s ascending, so that output row m / s + q of a tile is
-  // the q-shifted run of dz rows; and those taps' transposed filters.
+  // to it when that is whole. Per residue r = p mod s that has taps (at most
+  // K of the s): its taps, ordered by q = (r - k d) / s ascending, so that
+  // output row m / s + q of a tile is the q-shifted run of dz rows; and those
+  // taps' transposed filters. Rows of the other residues get zeros.
   struct Phase {
+    int64_t residue = 0;
     std::vector<DepthBlock> blocks;
     std::vector<A> packed;  // [taps * Cout, Cin] in panels
     int64_t depth = 0;
   };
-  std::vector<Phase> phases(s);
+  std::vector<int64_t> residues;
+  for (int64_t k = 0; k < g.kernel_size; ++k) residues.push_back((k * d) % s);
+  std::sort(residues.begin(), residues.end());
+  residues.erase(std::unique(residues.begin(), residues.end()), residues.end());
+  std::vector<Phase> phases(residues.size());
   int64_t q_min = 0;
-  for (int64_t r = 0; r < s; ++r) {
+  for (size_t i = 0; i < residues.size(); ++i) {
+    Phase& ph = phases[i];
+    const int64_t r = ph.residue = residues[i];
     std::vector<int64_t> taps;
     for (int64_t k = g.kernel_size - 1; k >= 0; --k) {
       if ((k * d) % s == r) taps.push_back(k);
     }
-    Phase& ph = phases[r];
     ph.depth = static_cast<int64_t>(taps.size()) * cout;
     ph.packed = PackPanels<A>(ph.depth, cin, [&](int64_t k, int64_t n) {
       return static_cast<A>(filter[(taps[k / cout] * cin + n) * cout + k % cout]);
     });
     // A phase's taps are equally spaced (s / gcd(s, d) apart), so their dz
     // runs are too: one run of adjacent rows, or taps spaced further.
-    if (!taps.empty()) {
-      const int64_t q0 = (r - taps[0] * d) / s;
-      const int64_t spacing = taps.size() > 1 ? (taps[0] - taps[1]) * d / s : 1;
-      q_min = std::min(q_min, q0);
-      if (spacing == 1) {
-        SplitBlock(q0 * cout, 0, static_cast<int64_t>(taps.size()) * cout, &ph.blocks);
-      } else {
-        TapBlocks(q0 * cout, spacing * cout, 0, static_cast<int64_t>(taps.size()), cout,
-                  &ph.blocks);
-      }
+    const int64_t q0 = (r - taps[0] * d) / s;
+    const int64_t spacing = taps.size() > 1 ? (taps[0] - taps[1]) * d / s : 1;
+    q_min = std::min(q_min, q0);
+    if (spacing == 1) {
+      SplitBlock(q0 * cout, 0, ph.depth, &ph.blocks);
+    } else {
+      TapBlocks(q0 * cout, spacing * cout, 0, static_cast<int64_t>(taps.size()), cout,
+                &ph.blocks);
     }
   }
   // dz rows a tile of R rows per phase reads: [t R + q_min, t R + R).
@@ -525,8 +597,12 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
         dz = dz_scratch.data();
       }
       const A* dz_rows = dz - q_min * cout;  // row m of the tile
+      size_t next_phase = 0;
       for (int64_t r = 0; r < s; ++r) {
-        const Phase& ph = phases[r];
+        const Phase* ph = nullptr;
+        if (next_phase < phases.size() && phases[next_phase].residue == r) {
+          ph = &phases[next_phase++];
+        }
         const int64_t p0 = t * tile * s + r;  // p of the tile's row 0 in this phase
         const int64_t m_lo = std::max<int64_t>(0, CeilDivSigned(pad - p0, s));
         const int64_t m_hi = std::min<int64_t>(tile, CeilDivSigned(pad + g.in_steps - p0, s));
@@ -544,11 +620,11 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
           c = acc.data();
           ldc = cin;
         }
-        if (ph.blocks.empty()) {
+        if (ph == nullptr) {
           for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + cin, A(0));
         } else {
-          GemmBlocks<A>(ph.blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
-                        ph.packed.data(), ph.depth, c, ldc, nullptr, gemm::Fused::kNone, A(0));
+          GemmBlocks<A>(ph->blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
+                        ph->packed.data(), ph->depth, c, ldc, nullptr, gemm::Fused::kNone, A(0));
         }
         if (!in_place) {
           StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i_first, s,
@@ -587,9 +663,14 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
   std::vector<A> partials(groups * partial_size, A(0));
 
-  // Kernel row i = (tap, channel) reads slab[step * s + tap * dilation][channel].
-  std::vector<int64_t> row_offset(inner);
-  for (int64_t i = 0; i < inner; ++i) row_offset[i] = (i / cin) * g.dilation * cin + i % cin;
+  // Kernel row i = (tap, channel) of the windows (see TileWindows), read
+  // down the steps.
+  std::vector<int64_t> slab_offset(inner), gathered_offset(inner);
+  const bool slab_possible = SlabPossible(g, tile);
+  for (int64_t i = 0; i < inner; ++i) {
+    slab_offset[i] = slab_possible ? (i / cin) * g.dilation * cin + i % cin : 0;
+    gathered_offset[i] = i;
+  }
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
                         g.layout == Layout::kNWC && cout == cout_padded;
 
@@ -616,9 +697,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
         }
-        const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
-                                   o0 * s - g.pad_left, (rows - 1) * s + g.kernel_extent,
-                                   &slab_scratch);
+        const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &slab_scratch);
         // dz in the kernel's panel layout: a panel's rows are contiguous, so
         // it stays in L1 whatever Cout is (rows cout_padded apart would map
         // onto few L1 sets when that is a power of two).
@@ -633,9 +712,9 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         gemm::Epilogue<A> e;
         e.accumulate = true;
         gemm::RowsOf<A> columns;
-        columns.data = slab;
-        columns.row_offset = row_offset.data();
-        columns.k_stride = s * cin;
+        columns.data = w.data;
+        columns.row_offset = w.gathered ? gathered_offset.data() : slab_offset.data();
+        columns.k_stride = w.row_pitch;
         gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
                       cout_padded, e);
       }

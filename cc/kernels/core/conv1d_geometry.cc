@@ -13,6 +13,14 @@ bool MulOverflows(int64_t a, int64_t b, int64_t* out) {
 
 std::string Str(int64_t v) { return std::to_string(v); }
 
+// Whether every partial product of [a, b, c] fits in int64: the kernels form
+// b * c (one batch item) and a * b even when another dimension is zero.
+bool ProductsFit(int64_t a, int64_t b, int64_t c) {
+  int64_t tmp;
+  return !MulOverflows(a, b, &tmp) && !MulOverflows(b, c, &tmp) &&
+         !MulOverflows(tmp, a, &tmp);
+}
+
 }  // namespace
 
 bool ParsePadding(const std::string& name, Padding* out) {
@@ -74,13 +82,26 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
       g->out_steps = w == 0 ? 0 : (w - 1) / s + 1;
       break;
   }
+  // With at most one output step the stride multiplies nothing: make it 1, so
+  // that no kernel scales an index by a hostile stride (up to 2^63 - 1) or
+  // builds a table per stride phase.
+  if (g->out_steps <= 1) g->stride = 1;
+  // The kernels index the padded input, [-pad_left, in_steps + kernel_extent):
+  // refuse what int64 cannot address (CAUSAL with a dilation near 2^63).
   int64_t tmp;
-  if (MulOverflows(g->batch, g->out_steps, &tmp) ||
-      MulOverflows(tmp, g->out_channels, &tmp)) {
+  if (__builtin_add_overflow(g->pad_left, w, &tmp) ||
+      __builtin_add_overflow(tmp, g->kernel_extent, &tmp)) {
+    return "the padded input would span more than 2^63 steps (kernel_size " +
+           Str(g->kernel_size) + ", dilation " + Str(g->dilation) + ", " +
+           Str(w) + " input steps)";
+  }
+  if (!ProductsFit(g->batch, g->in_steps, g->in_channels)) {
+    return "the input's dimensions multiply past 2^63 (an empty input included)";
+  }
+  if (!ProductsFit(g->batch, g->out_steps, g->out_channels)) {
     return "the output would have more than 2^63 elements";
   }
-  if (MulOverflows(g->kernel_size, g->in_channels, &tmp) ||
-      MulOverflows(tmp, g->out_channels, &tmp)) {
+  if (!ProductsFit(g->kernel_size, g->in_channels, g->out_channels)) {
     return "the filter would have more than 2^63 elements";
   }
   return "";

@@ -50,7 +50,9 @@ struct Conv1DGeometry {
 // Checks the given fields and fills in the derived ones. Returns an empty
 // string on success, otherwise a message naming the problem. All arithmetic is
 // 64-bit and overflow-checked, so hostile attribute values are refused rather
-// than wrapped.
+// than wrapped; on success every index into the padded input and every
+// partial product of tensor dimensions fits in int64. With at most one output
+// step, stride is set to 1 (it affects nothing then).
 std::string ResolveGeometry(Conv1DGeometry* g);
 
 }  // namespace conv1d

@@ -33,9 +33,13 @@ struct Simd<float> {
   static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_ps(a, b); }
   static V Mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  // Second operand on NaN, as `z > 0 ? z : 0` gives 0 for z = NaN.
+  // Both return b when either operand is NaN (or both are zeros).
   static V Max(V a, V b) { return _mm256_max_ps(a, b); }
   static V Min(V a, V b) { return _mm256_min_ps(a, b); }
+  // v > 0 ? v : w (false for NaN).
+  static V IfPositive(V v, V w) {
+    return _mm256_blendv_ps(w, v, _mm256_cmp_ps(v, Zero(), _CMP_GT_OQ));
+  }
 };
 template <>
 struct Simd<double> {
@@ -50,6 +54,9 @@ struct Simd<double> {
   static V Mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V Max(V a, V b) { return _mm256_max_pd(a, b); }
   static V Min(V a, V b) { return _mm256_min_pd(a, b); }
+  static V IfPositive(V v, V w) {
+    return _mm256_blendv_pd(w, v, _mm256_cmp_pd(v, Zero(), _CMP_GT_OQ));
+  }
 };
 #else
 // Portable GCC/Clang vectors; the compiler maps them onto whatever SIMD the
@@ -65,8 +72,10 @@ struct GenericSimd {
   static V Fma(V a, V b, V c) { return a * b + c; }
   static V Add(V a, V b) { return a + b; }
   static V Mul(V a, V b) { return a * b; }
+  // b when unordered or equal, as the x86 instructions above.
   static V Max(V a, V b) { return a > b ? a : b; }
   static V Min(V a, V b) { return a < b ? a : b; }
+  static V IfPositive(V v, V w) { return v > Zero() ? v : w; }
 };
 typedef float Float4 __attribute__((vector_size(kVectorBytes)));
 typedef double Double2 __attribute__((vector_size(kVectorBytes)));
@@ -76,6 +85,9 @@ template <>
 struct Simd<double> : GenericSimd<double, Double2> {};
 #endif
 
+// v is always the second operand of Max and Min, which x86 returns when
+// either is NaN: NaN passes through, as in TF's Relu and Relu6 (and as in
+// Activate). Zeros keep their sign the same way.
 template <typename A>
 typename Simd<A>::V ApplyFused(const Epilogue<A>& e, typename Simd<A>::V v) {
   using S = Simd<A>;
@@ -83,11 +95,11 @@ typename Simd<A>::V ApplyFused(const Epilogue<A>& e, typename Simd<A>::V v) {
     case Fused::kNone:
       return v;
     case Fused::kRelu:
-      return S::Max(v, S::Zero());
+      return S::Max(S::Zero(), v);
     case Fused::kRelu6:
-      return S::Min(S::Max(v, S::Zero()), S::Set(A(6)));
-    case Fused::kLeakyRelu:  // exact: one of the two terms is zero
-      return S::Add(S::Max(v, S::Zero()), S::Mul(S::Set(e.negative_slope), S::Min(v, S::Zero())));
+      return S::Min(S::Set(A(6)), S::Max(S::Zero(), v));
+    case Fused::kLeakyRelu:  // as Activate: z > 0 ? z : slope * z, for any slope
+      return S::IfPositive(v, S::Mul(S::Set(e.negative_slope), v));
   }
   return v;
 }

@@ -1,0 +1,334 @@
+// Input gradient on the GPU, as in the CPU core without multiplications by
+// zeros: input steps i are split into the stride classes i = f + r * stride
+// (f < min(stride, in_steps)). All steps of a class receive contributions
+// from the same taps, k = k0 + j * (stride / g) with g = gcd(stride,
+// dilation), through output steps o = b(i) - j * (dilation / g), where
+// b(i) = (i + pad - k0 * dilation) / stride is exact. Per class that is an
+// implicit GEMM
+//   dx[(n, r), c] = sum over (j, co) of dz[n, b - j * dilation / g, co]
+//                   * filter[k0 + j * stride / g, c, co],
+// and one launch covers all classes (block -> class, row tile).
+// dz = grad_output * activation'(operand) is first written NWC to the
+// workspace, except for a linear activation in NWC where it is grad_output.
+#include "cc/kernels/core/conv1d_gpu.h"
+#include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/gpu_tile_gemm.h"
+
+namespace conv1d {
+namespace gpu {
+namespace {
+
+template <typename T>
+struct BackpropInputArgs {
+  const T* dz;      // NWC [batch, out_steps, out_channels]
+  const T* filter;  // [kernel_size, in_channels, out_channels]
+  T* grad_input;    // the op's layout
+  int64_t batch, in_steps, out_steps, kernel_size, stride, dilation, pad_left;
+  int64_t stride_g, dilation_g, inverse;  // stride / g, dilation / g, its inverse mod stride / g
+  int64_t gcd;
+  int64_t tiles_per_class;
+  int64_t in_channel_stride;  // 1 (NWC) or in_steps (NCW)
+  int32_t in_channels, out_channels;
+  FastDivmod by_out_channels;
+};
+
+// a * b mod m for a, b in [0, m), m < 2^62, without 128-bit arithmetic.
+__device__ __forceinline__ int64_t MulMod(int64_t a, int64_t b, int64_t m) {
+  int64_t result = 0;
+  while (b > 0) {
+    if (b & 1) {
+      result += a;
+      if (result >= m) result -= m;
+    }
+    a += a;
+    if (a >= m) a -= m;
+    b >>= 1;
+  }
+  return result;
+}
+
+// Loads of one block: A = dz windows (contiguous along the reduction index
+// j * Cout + co), B = the class's filter taps transposed (contiguous along
+// the reduction too, so the tensor-core engine takes B N-major). Groups of
+// kVec elements are single 16-byte loads when kVectorLoads (Cout % kVec == 0).
+template <typename T, bool kVectorLoads, class Eng>
+struct BackpropInputTiles {
+  using Shape = TileShape<T>;
+  static constexpr int kM = Shape::kM, kN = Shape::kN, kK = Shape::kK;
+  static constexpr int kVec = VectorWidth<T>();
+  using AMap = TileMap<kM, kK, kVec, Shape::kThreads>;  // (row, reduction)
+  using BMap = TileMap<kN, kK, kVec, Shape::kThreads>;  // (channel, reduction)
+  struct Fragment {
+    Pack<T, kVec> a[AMap::kPerThread];
+    Pack<T, kVec> b[BMap::kPerThread];
+  };
+
+  const BackpropInputArgs<T>& p;
+  int64_t rows;       // of this class
+  int64_t m0;
+  int n0;
+  int64_t first_tap;  // k0
+  int32_t reduction;  // taps * out_channels
+  const int64_t* row_dz;    // offset of the row's batch item in dz
+  const int64_t* row_base;  // b: the output step of tap k0
+
+  __device__ __forceinline__ void Prepare(int64_t, int) {}
+
+  __device__ __forceinline__ void Load(int64_t chunk, int, Fragment& f) const {
+    const int base = static_cast<int>(chunk) * kK;
+#pragma unroll
+    for (int i = 0; i < AMap::kPerThread; ++i) {
+      f.a[i] = Pack<T, kVec>{};
+      if (!AMap::Active(i)) continue;
+      const int r = AMap::Outer(i);
+      const int kk = base + AMap::Inner(i);
+      if (m0 + r >= rows || kk >= reduction) continue;
+      int j = static_cast<int>(p.by_out_channels.Div(kk));
+      int co = kk - j * p.out_channels;
+      const T* item = p.dz + row_dz[r];
+      if (kVectorLoads) {  // the group lies in one tap
+        const int64_t o = row_base[r] - j * p.dilation_g;
+        if (o >= 0 && o < p.out_steps) {
+          f.a[i] = LoadPack<T, kVec>(item + o * p.out_channels + co);
+        }
+      } else {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) {
+          if (kk + e >= reduction) break;
+          const int64_t o = row_base[r] - j * p.dilation_g;
+          if (o >= 0 && o < p.out_steps) f.a[i].v[e] = item[o * p.out_channels + co];
+          if (++co == p.out_channels) {
+            co = 0;
+            ++j;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < BMap::kPerThread; ++i) {
+      f.b[i] = Pack<T, kVec>{};
+      if (!BMap::Active(i)) continue;
+      const int c = n0 + BMap::Outer(i);
+      const int kk = base + BMap::Inner(i);
+      if (c >= p.in_channels || kk >= reduction) continue;
+      int j = static_cast<int>(p.by_out_channels.Div(kk));
+      int co = kk - j * p.out_channels;
+      if (kVectorLoads) {
+        const int64_t k = first_tap + j * p.stride_g;
+        f.b[i] = LoadPack<T, kVec>(p.filter + (k * p.in_channels + c) * p.out_channels + co);
+      } else {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) {
+          if (kk + e >= reduction) break;
+          const int64_t k = first_tap + j * p.stride_g;
+          f.b[i].v[e] = p.filter[(k * p.in_channels + c) * p.out_channels + co];
+          if (++co == p.out_channels) {
+            co = 0;
+            ++j;
+          }
+        }
+      }
+    }
+  }
+
+  __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) const {
+#pragma unroll
+    for (int i = 0; i < AMap::kPerThread; ++i) {
+      if (!AMap::Active(i)) continue;
+      const int r = AMap::Outer(i), kv = AMap::Inner(i);
+      if (Eng::kAKMajor) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) as[(kv + e) * Eng::kLdA + r] = f.a[i].v[e];
+      } else {
+        StorePack<T, kVec>(as + r * Eng::kLdA + kv, f.a[i]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < BMap::kPerThread; ++i) {
+      if (!BMap::Active(i)) continue;
+      const int c = BMap::Outer(i), kv = BMap::Inner(i);
+      if (Eng::kBKMajor) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) bs[(kv + e) * Eng::kLdB + c] = f.b[i].v[e];
+      } else {
+        StorePack<T, kVec>(bs + c * Eng::kLdB + kv, f.b[i]);
+      }
+    }
+  }
+};
+
+template <typename T, bool kVectorLoads>
+__global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
+    BackpropInputKernel(BackpropInputArgs<T> p) {
+  using Shape = TileShape<T>;
+  using Eng = typename EngineFor<T, true, true>::type;
+  using Acc = typename Num<T>::Acc;
+  using Tiles = SharedTiles<Eng, T>;
+  constexpr int kM = Shape::kM, kN = Shape::kN;
+  __shared__ __align__(128) unsigned char smem[Tiles::kBytes];
+  __shared__ int64_t row_dz[kM], row_base[kM], row_out[kM];
+
+  // Block -> (stride class f, row tile); classes with fewer rows than the
+  // largest leave their last tiles idle.
+  const int64_t f = blockIdx.x / p.tiles_per_class;
+  const int64_t m0 = blockIdx.x % p.tiles_per_class * kM;
+  const int64_t class_steps = (p.in_steps - 1 - f) / p.stride + 1;
+  const int64_t rows = p.batch * class_steps;
+  if (m0 >= rows) return;  // uniform across the block
+  const int n0 = static_cast<int>(blockIdx.y) * kN;
+
+  // The class's first tap k0: k0 * dilation = f + pad (mod stride).
+  const int64_t phase = (f + p.pad_left % p.stride) % p.stride;
+  int64_t first_tap = 0, taps = 0;
+  if (phase % p.gcd == 0) {
+    first_tap = MulMod(phase / p.gcd, p.inverse, p.stride_g);
+    if (first_tap < p.kernel_size) taps = (p.kernel_size - 1 - first_tap) / p.stride_g + 1;
+  }
+
+  for (int r = static_cast<int>(threadIdx.x); r < kM; r += Shape::kThreads) {
+    const int64_t m = m0 + r;
+    const int64_t n = m / class_steps;
+    const int64_t i = f + (m - n * class_steps) * p.stride;
+    row_dz[r] = n * p.out_steps * p.out_channels;
+    row_base[r] = taps > 0 ? (i + p.pad_left - first_tap * p.dilation) / p.stride : 0;
+    row_out[r] = p.in_channel_stride == 1 ? (n * p.in_steps + i) * p.in_channels
+                                          : n * p.in_channels * p.in_steps + i;
+  }
+
+  const int32_t reduction = static_cast<int32_t>(taps * p.out_channels);
+  BackpropInputTiles<T, kVectorLoads, Eng> tiles{p, rows, m0, n0, first_tap, reduction, row_dz,
+                                         row_base};
+  Eng engine;
+  RunMainLoop<T>(tiles, engine, smem, CeilDiv(reduction, Shape::kK));
+  Acc* cs = Tiles::C(smem);
+  engine.Store(cs);
+  __syncthreads();
+
+  ForEachTileElement<kM, kN, Shape::kThreads>(p.in_channel_stride == 1, [&](int r, int c) {
+    const int ci = n0 + c;
+    if (m0 + r >= rows || ci >= p.in_channels) return;
+    p.grad_input[row_out[r] + ci * p.in_channel_stride] = Num<T>::FromAcc(cs[r * Eng::kLdC + c]);
+  });
+}
+
+int64_t Gcd(int64_t a, int64_t b) {
+  while (b != 0) {
+    const int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// x^-1 mod m for gcd(x, m) = 1 (0 when m = 1), by the extended Euclid.
+int64_t InverseMod(int64_t x, int64_t m) {
+  if (m == 1) return 0;
+  int64_t r0 = m, r1 = x % m, t0 = 0, t1 = 1;
+  while (r1 != 0) {
+    const int64_t q = r0 / r1;
+    int64_t tmp = r0 - q * r1;
+    r0 = r1;
+    r1 = tmp;
+    tmp = t0 - q * t1;  // |t| <= m, so no overflow
+    t0 = t1;
+    t1 = tmp;
+  }
+  return t0 < 0 ? t0 + m : t0;
+}
+
+template <typename T>
+struct BackpropInputWorkspace {
+  T* dz;
+  size_t bytes;
+};
+template <typename T>
+BackpropInputWorkspace<T> PlanBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
+                                            void* base) {
+  WorkspaceArena arena(base);
+  T* dz = GradOutputIsDz(act, g.layout) ? nullptr : arena.Take<T>(g.output_elements());
+  return {dz, arena.used()};
+}
+
+}  // namespace
+}  // namespace gpu
+
+template <typename T>
+size_t FusedConv1DBackpropInputGpuWorkspaceBytes(const Conv1DGeometry& g,
+                                                 const ActivationSpec& act) {
+  return gpu::PlanBackpropInput<T>(g, act, nullptr).bytes;
+}
+
+template <typename T>
+GpuStatus FusedConv1DBackpropInputGpu(const Conv1DGeometry& g, const ActivationSpec& act,
+                                      const T* filter, const T* grad_output,
+                                      const T* operand, T* grad_input, void* workspace,
+                                      cudaStream_t stream) {
+  using namespace gpu;
+  using Shape = TileShape<T>;
+  if (g.input_elements() == 0) return GpuStatus{};
+  GpuStatus status = CheckSizes(g);
+  if (!status.ok()) return status;
+  const BackpropInputWorkspace<T> ws = PlanBackpropInput<T>(g, act, workspace);
+  status = CheckWorkspace(workspace, ws.bytes);
+  if (!status.ok()) return status;
+
+  const T* dz = grad_output;
+  if (ws.dz != nullptr) {
+    status = ActivationGradToNwc(act, g.layout, grad_output, operand, ws.dz, g.batch,
+                                 g.out_steps, g.out_channels, stream);
+    if (!status.ok()) return status;
+    dz = ws.dz;
+  }
+
+  BackpropInputArgs<T> args;
+  args.dz = dz;
+  args.filter = filter;
+  args.grad_input = grad_input;
+  args.batch = g.batch;
+  args.in_steps = g.in_steps;
+  args.out_steps = g.out_steps;
+  args.kernel_size = g.kernel_size;
+  args.stride = g.stride;
+  args.dilation = g.dilation;
+  args.pad_left = g.pad_left;
+  args.gcd = Gcd(g.stride, g.dilation);
+  args.stride_g = g.stride / args.gcd;
+  args.dilation_g = g.dilation / args.gcd;
+  args.inverse = InverseMod(args.dilation_g % args.stride_g, args.stride_g);
+  args.in_channel_stride = g.layout == Layout::kNWC ? 1 : g.in_steps;
+  args.in_channels = static_cast<int32_t>(g.in_channels);
+  args.out_channels = static_cast<int32_t>(g.out_channels);
+  args.by_out_channels = FastDivmod::Make(static_cast<uint32_t>(g.out_channels));
+
+  // Classes f < min(stride, in_steps); the largest has ceil(in_steps / stride) steps.
+  const int64_t classes = g.stride < g.in_steps ? g.stride : g.in_steps;
+  const int64_t max_rows = g.batch * CeilDiv(g.in_steps, g.stride);
+  args.tiles_per_class = CeilDiv(max_rows, Shape::kM);
+  dim3 grid;
+  if (args.tiles_per_class > 0x7fffffff / classes ||
+      !MakeGrid(classes * args.tiles_per_class, CeilDiv(g.in_channels, Shape::kN), 1, &grid)) {
+    return Unsupported("this many input steps or channels");
+  }
+  constexpr int kVec = VectorWidth<T>();
+  const bool vectorized = g.out_channels % kVec == 0 && Aligned16(dz) && Aligned16(filter);
+  const dim3 block(Shape::kThreads);
+  return CheckLaunch(vectorized ? Launch(BackpropInputKernel<T, true>, grid, block, stream, args)
+                                : Launch(BackpropInputKernel<T, false>, grid, block, stream, args),
+                     "the fused Conv1D input-gradient kernel");
+}
+
+#define CONV1D_INSTANTIATE(T)                                                            \
+  template size_t FusedConv1DBackpropInputGpuWorkspaceBytes<T>(const Conv1DGeometry&,    \
+                                                               const ActivationSpec&);   \
+  template GpuStatus FusedConv1DBackpropInputGpu<T>(const Conv1DGeometry&,               \
+                                                    const ActivationSpec&, const T*,     \
+                                                    const T*, const T*, T*, void*,       \
+                                                    cudaStream_t);
+CONV1D_INSTANTIATE(__half)
+CONV1D_INSTANTIATE(__nv_bfloat16)
+CONV1D_INSTANTIATE(float)
+CONV1D_INSTANTIATE(double)
+#undef CONV1D_INSTANTIATE
+
+}  // namespace conv1d

@@ -1,0 +1,132 @@
+// NCW -> NWC transposes and the activation-gradient pass (see
+// conv1d_gpu_layout.h). Transposes go through a 32 x 32 shared tile so both
+// the reads (along steps) and the writes (along channels) coalesce.
+#include "cc/kernels/core/conv1d_gpu_layout.h"
+
+#include <algorithm>
+
+#include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/gpu_tile_gemm.h"
+
+namespace conv1d {
+namespace gpu {
+namespace {
+
+constexpr int kTile = 32;
+constexpr int kRowsPerPass = 8;  // blockDim = (kTile, kRowsPerPass)
+constexpr int kElementwiseThreads = 256;
+constexpr int64_t kMaxElementwiseBlocks = 8192;  // grid-stride beyond
+
+template <typename T>
+struct CopyOp {
+  const T* src;
+  __device__ __forceinline__ T operator()(int64_t i) const { return src[i]; }
+};
+
+template <typename T>
+struct ActivationGradOp {
+  const T* grad_output;
+  const T* operand;
+  ActivationSpec act;
+  __device__ __forceinline__ T operator()(int64_t i) const {
+    using A = typename Num<T>::Acc;
+    A g = Num<T>::ToAcc(grad_output[i]);
+    if (act.kind != Activation::kLinear) {
+      g *= ActivationDerivative<A>(act, Num<T>::ToAcc(operand[i]));
+    }
+    return Num<T>::FromAcc(g);
+  }
+};
+
+// dst[n, w, c] = op(index of [n, c, w]); one block per 32 x 32 tile.
+template <typename T, class Op>
+__global__ void __launch_bounds__(kTile* kRowsPerPass)
+    TransposeKernel(Op op, T* dst, int64_t channels, int64_t steps,
+                    int64_t channel_tiles, int64_t step_tiles) {
+  __shared__ T tile[kTile][kTile + 1];
+  const int64_t block = blockIdx.x;
+  const int64_t step_tile = block % step_tiles;
+  const int64_t channel_tile = block / step_tiles % channel_tiles;
+  const int64_t n = block / step_tiles / channel_tiles;
+  const int64_t c0 = channel_tile * kTile, w0 = step_tile * kTile;
+  const int tx = static_cast<int>(threadIdx.x);
+  for (int j = static_cast<int>(threadIdx.y); j < kTile; j += kRowsPerPass) {
+    const int64_t c = c0 + j, w = w0 + tx;
+    if (c < channels && w < steps) tile[j][tx] = op((n * channels + c) * steps + w);
+  }
+  __syncthreads();
+  for (int j = static_cast<int>(threadIdx.y); j < kTile; j += kRowsPerPass) {
+    const int64_t w = w0 + j, c = c0 + tx;
+    if (c < channels && w < steps) dst[(n * steps + w) * channels + c] = tile[tx][j];
+  }
+}
+
+template <typename T, class Op>
+__global__ void __launch_bounds__(kElementwiseThreads)
+    ElementwiseKernel(Op op, T* dst, int64_t count) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kElementwiseThreads;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kElementwiseThreads + threadIdx.x;
+       i < count; i += step) {
+    dst[i] = op(i);
+  }
+}
+
+template <typename T, class Op>
+GpuStatus LaunchTranspose(const Op& op, T* dst, int64_t batch, int64_t channels,
+                          int64_t steps, cudaStream_t stream) {
+  if (batch == 0 || channels == 0 || steps == 0) return GpuStatus{};
+  const int64_t channel_tiles = CeilDiv(channels, kTile);
+  const int64_t step_tiles = CeilDiv(steps, kTile);
+  dim3 grid;
+  // Beyond 2^31 - 1 tiles the tensor would hold more than 2^41 elements.
+  if (channel_tiles > 0x7fffffff / step_tiles ||
+      !MakeGrid(batch * channel_tiles * step_tiles, 1, 1, &grid)) {
+    return Unsupported("transposing a tensor this large");
+  }
+  return CheckLaunch(Launch(TransposeKernel<T, Op>, grid, dim3(kTile, kRowsPerPass), stream,
+                            op, dst, channels, steps, channel_tiles, step_tiles),
+                     "the NCW -> NWC transpose");
+}
+
+template <typename T, class Op>
+GpuStatus LaunchElementwise(const Op& op, T* dst, int64_t count, cudaStream_t stream) {
+  if (count == 0) return GpuStatus{};
+  dim3 grid;
+  MakeGrid(std::min(CeilDiv(count, kElementwiseThreads), kMaxElementwiseBlocks), 1, 1, &grid);
+  return CheckLaunch(Launch(ElementwiseKernel<T, Op>, grid, dim3(kElementwiseThreads), stream,
+                            op, dst, count),
+                     "the activation gradient");
+}
+
+}  // namespace
+
+template <typename T>
+GpuStatus TransposeNcwToNwc(const T* src, T* dst, int64_t batch, int64_t channels,
+                            int64_t steps, cudaStream_t stream) {
+  return LaunchTranspose(CopyOp<T>{src}, dst, batch, channels, steps, stream);
+}
+
+template <typename T>
+GpuStatus ActivationGradToNwc(const ActivationSpec& act, Layout layout,
+                              const T* grad_output, const T* operand, T* dz,
+                              int64_t batch, int64_t steps, int64_t channels,
+                              cudaStream_t stream) {
+  const ActivationGradOp<T> op{grad_output, operand, act};
+  if (layout == Layout::kNCW) return LaunchTranspose(op, dz, batch, channels, steps, stream);
+  return LaunchElementwise(op, dz, batch * steps * channels, stream);
+}
+
+#define CONV1D_INSTANTIATE(T)                                                      \
+  template GpuStatus TransposeNcwToNwc<T>(const T*, T*, int64_t, int64_t, int64_t, \
+                                          cudaStream_t);                           \
+  template GpuStatus ActivationGradToNwc<T>(const ActivationSpec&, Layout, const T*, \
+                                            const T*, T*, int64_t, int64_t, int64_t, \
+                                            cudaStream_t);
+CONV1D_INSTANTIATE(__half)
+CONV1D_INSTANTIATE(__nv_bfloat16)
+CONV1D_INSTANTIATE(float)
+CONV1D_INSTANTIATE(double)
+#undef CONV1D_INSTANTIATE
+
+}  // namespace gpu
+}  // namespace conv1d

@@ -1,0 +1,170 @@
+"""Times the core against cuDNN (torch conv1d + bias + activation) on the
+benchmark shapes, forward and forward + backward, and checks the results
+against torch in float64. Needs torch with CUDA; imported only on that path.
+
+Ours runs in NWC (the Keras layout), cuDNN in NCW (torch's only 1D layout).
+float32 runs with TF32 off on both sides: the core computes exact fp32.
+"""
+import numpy as np
+
+from gpu_check import core, reference, report
+
+# batch, steps, in_channels, filters, kernel, stride, dilation, padding, activation
+SHAPES = (
+    (64, 256, 300, 128, 5, 1, 1, "SAME", "relu"),
+    (8, 16000, 1, 64, 80, 4, 1, "VALID", "relu"),
+    (4, 4096, 64, 64, 2, 1, 8, "CAUSAL", "tanh"),
+    (256, 128, 9, 64, 3, 1, 1, "VALID", "relu"),
+    (32, 1024, 128, 128, 3, 1, 1, "SAME", "relu"),
+    (32, 1024, 256, 256, 1, 1, 1, "VALID", "linear"),
+    (32, 1024, 64, 128, 3, 2, 1, "SAME", "relu"),
+    (1, 1024, 128, 128, 3, 1, 1, "SAME", "relu"),
+)
+DTYPES = ("float16", "bfloat16", "float32")
+WARMUP, ITERATIONS = 5, 20
+
+
+def _activation(torch, name, z, slope):
+    f = torch.nn.functional
+    table = {
+        "linear": lambda v: v, "relu": f.relu, "relu6": f.relu6,
+        "leaky_relu": lambda v: f.leaky_relu(v, slope), "elu": f.elu, "selu": f.selu,
+        "gelu": f.gelu, "gelu_tanh": lambda v: f.gelu(v, approximate="tanh"), "silu": f.silu,
+        "sigmoid": torch.sigmoid, "hard_sigmoid": f.hardsigmoid, "tanh": torch.tanh,
+        "softplus": f.softplus,
+    }
+    return table[name](z)
+
+
+def torch_conv(torch, problem, x_ncw, w_oik, b, activation):
+    """TF padding on the input as torch does it: symmetric padding inside the
+    conv, an explicit pad only where TF's is asymmetric (SAME odd, CAUSAL)."""
+    extent = (problem.kernel_size - 1) * problem.dilation + 1
+    left = problem.pad_left
+    right = max(0, (problem.out_steps - 1) * problem.stride + extent - problem.in_steps - left)
+    if left == right:
+        z = torch.nn.functional.conv1d(x_ncw, w_oik, b, problem.stride, left, problem.dilation)
+    else:
+        z = torch.nn.functional.conv1d(torch.nn.functional.pad(x_ncw, (left, right)), w_oik, b,
+                                       problem.stride, 0, problem.dilation)
+    return _activation(torch, activation, z, problem.negative_slope)
+
+
+def time_ms(torch, fn):
+    for _ in range(WARMUP):
+        fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(ITERATIONS):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / ITERATIONS
+
+
+def _errors(torch, problem, dtype, x, w, b, dy, ours):
+    """Max relative errors of (forward, backward) against torch float64."""
+    f64 = lambda a: torch.from_numpy(np.ascontiguousarray(a)).cuda()  # noqa: E731
+    ncw = lambda t: t.transpose(1, 2).contiguous()  # noqa: E731  (NWC <-> NCW)
+    xr, wr, br = f64(x).transpose(1, 2), f64(w).permute(2, 1, 0), f64(b)
+    y_ref = ncw(torch_conv(torch, problem, xr, wr, br, problem.activation)).cpu().numpy()
+    mag = ncw(torch_conv(torch, problem, xr.abs(), wr.abs(), br.abs(), "linear")).cpu().numpy()
+    out, pre, grad_input, grad_filter, grad_bias = ours
+    errors = [report.max_relative_error(out, y_ref, mag)]
+    # Backward as the ops define it: dz from the operand the forward produced.
+    operand = pre if pre is not None else out
+    dz = dy * reference.derivative_from_operand(problem.activation, operand,
+                                                problem.negative_slope)
+    xs = [xr.clone().requires_grad_(), wr.clone().requires_grad_(), br.clone().requires_grad_()]
+    ms = [t.abs().requires_grad_() for t in (xr, wr, br)]
+    z = torch_conv(torch, problem, *xs, "linear")
+    refs = torch.autograd.grad(z, xs, ncw(f64(dz)))
+    z_mag = torch_conv(torch, problem, *ms, "linear")
+    mags = torch.autograd.grad(z_mag, ms, ncw(f64(np.abs(dz))))
+    as_ours = (lambda t: ncw(t), lambda t: t.permute(2, 1, 0), lambda t: t)
+    for mine, ref, mg, to in zip((grad_input, grad_filter, grad_bias), refs, mags, as_ours):
+        errors.append(report.max_relative_error(mine, to(ref).cpu().numpy(),
+                                                to(mg).cpu().numpy()))
+    return errors[0], max(errors[1:])
+
+
+def run(library, memory, rng, dtypes=DTYPES):
+    """(headers, rows, failed) of the timing table."""
+    import torch
+
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch_dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16,
+                    "float32": torch.float32, "float64": torch.float64}
+    headers = ["shape (N,W,Cin,F,K,s,d,pad,act)", "dtype", "err fwd", "err bwd",
+               "fwd ours ms", "fwd cuDNN ms", "fwd ratio", "f+b ours ms", "f+b cuDNN ms",
+               "f+b ratio"]
+    rows, failed = [], False
+    for shape in SHAPES:
+        batch, steps, cin, filters, kernel, stride, dilation, padding, activation = shape
+        problem = core.Problem(batch, steps, cin, kernel, filters, stride, dilation, padding,
+                               "NWC", activation)
+        for dtype in dtypes:
+            x = reference.round_to(rng.normal(size=problem.input_shape()), dtype)
+            w = reference.round_to(rng.normal(scale=(kernel * cin) ** -0.5,
+                                              size=problem.filter_shape()), dtype)
+            b = reference.round_to(rng.normal(scale=0.5, size=filters), dtype)
+            dy = reference.round_to(rng.normal(size=problem.output_shape()), dtype)
+            ours_ms, ours_results = _time_ours(library, memory, problem, dtype, x, w, b, dy)
+            err_fwd, err_bwd = _errors(torch, problem, dtype, x, w, b, dy, ours_results)
+            td = torch_dtypes[dtype]
+            as_torch = lambda a: torch.from_numpy(  # noqa: E731
+                np.ascontiguousarray(a, np.float64)).cuda().to(td)
+            xt = as_torch(x).transpose(1, 2).contiguous().requires_grad_()
+            wt = as_torch(w).permute(2, 1, 0).contiguous().requires_grad_()
+            bt = as_torch(b).requires_grad_()
+            dyt = as_torch(dy).transpose(1, 2).contiguous()
+            with torch.no_grad():
+                cudnn_fwd = time_ms(torch, lambda: torch_conv(torch, problem, xt, wt, bt,
+                                                              activation))
+            cudnn_both = time_ms(torch, lambda: torch.autograd.grad(
+                torch_conv(torch, problem, xt, wt, bt, activation), (xt, wt, bt), dyt))
+            ok = report.within_tolerance(max(err_fwd, err_bwd), dtype)
+            failed = failed or not ok
+            rows.append([",".join(map(str, shape)), dtype + ("" if ok else " FAIL"), err_fwd,
+                         err_bwd, ours_ms[0], cudnn_fwd, cudnn_fwd / ours_ms[0], ours_ms[1],
+                         cudnn_both, cudnn_both / ours_ms[1]])
+            memory.release()
+    return headers, rows, failed
+
+
+def _time_ours(library, memory, problem, dtype, x, w, b, dy):
+    """((forward ms, forward + backward ms), float64 results of one run)."""
+    up = lambda a: memory.upload(reference.to_storage(a, dtype))  # noqa: E731
+    ptr = memory.pointer
+    bx, bw, bb, bdy = up(x), up(w), up(b), up(dy)
+    out = memory.empty(problem.output_shape(), dtype)
+    keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
+    pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
+    operand = pre if keep_z else out
+    grad_input = memory.empty(problem.input_shape(), dtype)
+    grad_filter = memory.empty(problem.filter_shape(), dtype)
+    grad_bias = memory.empty((problem.out_channels,), dtype)
+    workspaces = [memory.workspace(library.workspace_bytes(op, dtype, problem))
+                  for op in (core.FORWARD, core.BACKPROP_INPUT, core.BACKPROP_FILTER)]
+    calls = [
+        (core.FORWARD, [ptr(bx), ptr(bw), ptr(bb), ptr(out), ptr(pre) if keep_z else None]),
+        (core.BACKPROP_INPUT, [ptr(bw), ptr(bdy), ptr(operand), ptr(grad_input)]),
+        (core.BACKPROP_FILTER, [ptr(bx), ptr(bdy), ptr(operand), ptr(grad_filter),
+                                ptr(grad_bias)]),
+    ]
+
+    def run(ops):
+        for op, pointers in ops:
+            library.run(op, dtype, problem, pointers, workspaces[op], memory.stream)
+
+    import torch
+
+    forward_ms = time_ms(torch, lambda: run(calls[:1]))
+    both_ms = time_ms(torch, lambda: run(calls))
+    read = lambda buf: reference.from_storage(memory.download(buf), dtype)  # noqa: E731
+    results = (read(out), read(pre) if keep_z else None, read(grad_input), read(grad_filter),
+               read(grad_bias))
+    return (forward_ms, both_ms), results

@@ -1,0 +1,230 @@
+"""ctypes bindings of the harness library (conv1d_gpu_capi.cu.cc) and the
+memory it runs on: CUDA memory through torch, or guard-paged host memory of
+the emulated build."""
+import ctypes
+
+import numpy as np
+
+from gpu_check import reference
+
+DTYPE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2, "float64": 3}
+FORWARD, BACKPROP_INPUT, BACKPROP_FILTER = 0, 1, 2
+_STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32,
+            "float64": np.float64}
+
+
+class Problem:
+    """One convolution: sizes and attributes, as the library takes them."""
+
+    def __init__(self, batch, in_steps, in_channels, kernel_size, out_channels, stride=1,
+                 dilation=1, padding="VALID", data_format="NWC", activation="linear",
+                 negative_slope=0.2):
+        self.batch, self.in_steps, self.in_channels = batch, in_steps, in_channels
+        self.kernel_size, self.out_channels = kernel_size, out_channels
+        self.stride, self.dilation, self.padding = stride, dilation, padding
+        self.data_format, self.activation = data_format, activation
+        self.negative_slope = negative_slope
+        self.out_steps, self.pad_left = reference.geometry(in_steps, kernel_size, stride,
+                                                           dilation, padding)
+
+    def sizes(self):
+        return (ctypes.c_int64 * 7)(self.batch, self.in_steps, self.in_channels,
+                                    self.kernel_size, self.out_channels, self.stride,
+                                    self.dilation)
+
+    def shape(self, steps, channels):
+        return ((self.batch, steps, channels) if self.data_format == "NWC"
+                else (self.batch, channels, steps))
+
+    def input_shape(self):
+        return self.shape(self.in_steps, self.in_channels)
+
+    def output_shape(self):
+        return self.shape(self.out_steps, self.out_channels)
+
+    def filter_shape(self):
+        return (self.kernel_size, self.in_channels, self.out_channels)
+
+    def __str__(self):
+        return (f"{self.batch}x{self.in_steps}x{self.in_channels}->{self.out_channels} "
+                f"k{self.kernel_size} s{self.stride} d{self.dilation} {self.padding} "
+                f"{self.data_format} {self.activation}")
+
+
+class Library:
+    """The C entry points, device-agnostic (they take raw pointers)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lib = ctypes.CDLL(path)
+        common = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        self.lib.conv1d_gpu_resolve.argtypes = common + [
+            ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_int]
+        self.lib.conv1d_gpu_workspace_bytes.argtypes = [ctypes.c_int, ctypes.c_int] + common + [
+            ctypes.c_char_p, ctypes.c_float, ctypes.POINTER(ctypes.c_uint64),
+            ctypes.c_char_p, ctypes.c_int]
+        self.lib.conv1d_gpu_run.argtypes = [ctypes.c_int, ctypes.c_int] + common + [
+            ctypes.c_char_p, ctypes.c_float, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        self.lib.conv1d_gpu_fast_divide.restype = ctypes.c_uint32
+        self.lib.conv1d_gpu_fast_divide.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
+
+    def fast_divide(self, numerator, divisor):
+        """numerator // divisor as the kernels compute it (numerator < 2^31)."""
+        return self.lib.conv1d_gpu_fast_divide(numerator, divisor)
+
+    @staticmethod
+    def _check(code, error):
+        if code != 0:
+            raise RuntimeError(error.value.decode(errors="replace"))
+
+    def _common(self, problem):
+        return (ctypes.cast(problem.sizes(), ctypes.c_void_p), problem.padding.encode(),
+                problem.data_format.encode())
+
+    def resolve(self, problem):
+        """(out_steps, pad_left) as the C++ geometry computes them."""
+        out = (ctypes.c_int64 * 2)()
+        error = ctypes.create_string_buffer(512)
+        self._check(self.lib.conv1d_gpu_resolve(*self._common(problem), out, error, 512), error)
+        return out[0], out[1]
+
+    def workspace_bytes(self, op, dtype, problem):
+        value = ctypes.c_uint64()
+        error = ctypes.create_string_buffer(512)
+        self._check(self.lib.conv1d_gpu_workspace_bytes(
+            op, DTYPE_CODES[dtype], *self._common(problem), problem.activation.encode(),
+            problem.negative_slope, ctypes.byref(value), error, 512), error)
+        return value.value
+
+    def run(self, op, dtype, problem, pointers, workspace, stream):
+        array = (ctypes.c_void_p * len(pointers))(*pointers)
+        error = ctypes.create_string_buffer(512)
+        self._check(self.lib.conv1d_gpu_run(
+            op, DTYPE_CODES[dtype], *self._common(problem), problem.activation.encode(),
+            problem.negative_slope, array, workspace, stream, error, 512), error)
+
+
+class EmulatedMemory:
+    """Host buffers between guard pages, from the emulated library. Buffers
+    alternate between ending at the upper guard and starting at the lower
+    one, so reads past either end fault."""
+
+    def __init__(self, library):
+        lib = library.lib
+        lib.conv1d_emu_alloc.restype = ctypes.c_void_p
+        lib.conv1d_emu_alloc.argtypes = [ctypes.c_size_t, ctypes.c_int]
+        lib.conv1d_emu_free.argtypes = [ctypes.c_void_p]
+        lib.conv1d_emu_set_schedule.argtypes = [ctypes.c_int, ctypes.c_uint]
+        self.lib = lib
+        self.stream = None
+        self._live = []
+        self._flip = 0
+
+    def set_schedule(self, schedule, seed):
+        self.lib.conv1d_emu_set_schedule(schedule, seed)
+
+    def _alloc(self, nbytes):
+        self._flip ^= 1
+        pointer = self.lib.conv1d_emu_alloc(nbytes, self._flip)
+        if nbytes and not pointer:
+            raise MemoryError(nbytes)
+        self._live.append(pointer)
+        return pointer
+
+    def upload(self, stored):
+        stored = np.ascontiguousarray(stored)
+        pointer = self._alloc(stored.nbytes)
+        if stored.nbytes:
+            ctypes.memmove(pointer, stored.ctypes.data, stored.nbytes)
+        return (pointer, stored.shape, stored.dtype)
+
+    def empty(self, shape, dtype):
+        """Uninitialized-looking memory: all bits set (NaN in every dtype)."""
+        storage = np.dtype(_STORAGE[dtype])
+        nbytes = int(np.prod(shape)) * storage.itemsize
+        pointer = self._alloc(nbytes)
+        if nbytes:
+            ctypes.memset(pointer, 0xFF, nbytes)
+        return (pointer, tuple(shape), storage)
+
+    def workspace(self, nbytes):
+        pointer = self._alloc(nbytes)
+        if nbytes:
+            ctypes.memset(pointer, 0xFF, nbytes)
+        return pointer
+
+    @staticmethod
+    def pointer(buffer):
+        return buffer[0]
+
+    def download(self, buffer):
+        pointer, shape, storage = buffer
+        out = np.empty(shape, storage)
+        if out.nbytes:
+            ctypes.memmove(out.ctypes.data, pointer, out.nbytes)
+        return out
+
+    def synchronize(self):
+        pass
+
+    def release(self):
+        for pointer in self._live:
+            if pointer:
+                self.lib.conv1d_emu_free(pointer)
+        self._live = []
+
+
+class TorchMemory:
+    """CUDA memory and the current stream, through torch."""
+
+    def __init__(self):
+        import torch
+
+        self.torch = torch
+        self.stream = torch.cuda.current_stream().cuda_stream
+        self._live = []
+
+    def set_schedule(self, schedule, seed):
+        pass
+
+    def _tensor(self, stored):
+        torch = self.torch
+        if stored.dtype == np.uint16:  # bfloat16 bit patterns
+            return torch.from_numpy(stored.view(np.int16).copy()).view(torch.bfloat16)
+        return torch.from_numpy(np.ascontiguousarray(stored).copy())
+
+    def upload(self, stored):
+        tensor = self._tensor(np.ascontiguousarray(stored)).cuda()
+        self._live.append(tensor)
+        return tensor
+
+    def empty(self, shape, dtype):
+        torch_dtype = {"float16": self.torch.float16, "bfloat16": self.torch.bfloat16,
+                       "float32": self.torch.float32, "float64": self.torch.float64}[dtype]
+        tensor = self.torch.full(tuple(shape), float("nan"), dtype=torch_dtype, device="cuda")
+        self._live.append(tensor)
+        return tensor
+
+    def workspace(self, nbytes):
+        if nbytes == 0:
+            return None
+        tensor = self.torch.empty(nbytes, dtype=self.torch.uint8, device="cuda")
+        self._live.append(tensor)
+        return tensor.data_ptr()
+
+    @staticmethod
+    def pointer(buffer):
+        return buffer.data_ptr() if buffer.numel() else None
+
+    def download(self, tensor):
+        tensor = tensor.detach().cpu()
+        if tensor.dtype == self.torch.bfloat16:
+            return tensor.view(self.torch.int16).numpy().view(np.uint16)
+        return tensor.numpy()
+
+    def synchronize(self):
+        self.torch.cuda.synchronize()
+
+    def release(self):
+        self._live = []

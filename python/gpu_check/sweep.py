@@ -1,0 +1,145 @@
+"""Correctness sweep: random small problems for every padding, data format,
+(stride, dilation) pair, activation and dtype, each checked in all five
+outputs against the float64 reference."""
+import itertools
+
+import numpy as np
+
+from gpu_check import core, reference, report
+
+PADDINGS = ("VALID", "SAME", "CAUSAL")
+DATA_FORMATS = ("NWC", "NCW")
+STRIDE_DILATIONS = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 4), (2, 2), (3, 2))
+
+
+def random_problem(rng, padding, data_format, stride, dilation, activation, large=False):
+    """Sizes drawn so that both load paths (channel counts multiple of the
+    vector width or not), partial tiles and empty tap classes all occur."""
+    kernel_size = int(rng.integers(1, 6))
+    if large:  # several row, channel and reduction tiles
+        batch = int(rng.integers(2, 4))
+        in_channels = int(rng.choice([40, 64, 72]))
+        out_channels = int(rng.choice([70, 128, 136]))
+        extra = int(rng.integers(100, 200))
+    else:
+        batch = int(rng.integers(1, 4))
+        in_channels = int(rng.choice([1, 3, 8, 16, 20]))
+        out_channels = int(rng.choice([1, 5, 8, 16, 24]))
+        extra = int(rng.integers(0, 30))
+    extent = (kernel_size - 1) * dilation + 1
+    in_steps = (extent if padding == "VALID" else 1) + extra
+    negative_slope = float(rng.choice([0.2, -0.3])) if activation == "leaky_relu" else 0.2
+    return core.Problem(batch, in_steps, in_channels, kernel_size, out_channels, stride,
+                        dilation, padding, data_format, activation, negative_slope)
+
+
+def configurations(rng, full):
+    """(problem, dtype) pairs. full: every padding x data format x (stride,
+    dilation) x activation x dtype. Otherwise every padding x data format x
+    (stride, dilation) once and every activation x dtype once, the other
+    attributes cycling; plus a few multi-tile problems either way."""
+    if full:
+        for (padding, data_format, (stride, dilation), activation, dtype) in itertools.product(
+                PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, reference.ACTIVATIONS,
+                reference.DTYPES):
+            yield random_problem(rng, padding, data_format, stride, dilation, activation), dtype
+    else:
+        geometry = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS))
+        kinds = list(itertools.product(reference.ACTIVATIONS, reference.DTYPES))
+        for i in range(max(len(geometry), len(kinds))):
+            padding, data_format, (stride, dilation) = geometry[i % len(geometry)]
+            activation, dtype = kinds[i % len(kinds)]
+            yield random_problem(rng, padding, data_format, stride, dilation, activation), dtype
+    for dtype, (padding, data_format, (stride, dilation)) in zip(
+            reference.DTYPES, [("SAME", "NWC", (1, 1)), ("VALID", "NCW", (2, 1)),
+                               ("CAUSAL", "NWC", (1, 2)), ("SAME", "NCW", (3, 2))]):
+        activation = reference.ACTIVATIONS[int(rng.integers(len(reference.ACTIVATIONS)))]
+        yield random_problem(rng, padding, data_format, stride, dilation, activation,
+                             large=True), dtype
+
+
+def random_inputs(rng, problem, dtype, with_bias):
+    """x, filter, bias (or None), grad_output: dtype-rounded, as float64."""
+    scale = 1.0 / np.sqrt(max(1, problem.kernel_size * problem.in_channels))
+    x = reference.round_to(rng.normal(size=problem.input_shape()), dtype)
+    w = reference.round_to(rng.normal(scale=scale, size=problem.filter_shape()), dtype)
+    b = reference.round_to(rng.normal(scale=0.5, size=problem.out_channels), dtype) \
+        if with_bias else None
+    dy = reference.round_to(rng.normal(size=problem.output_shape()), dtype)
+    return x, w, b, dy
+
+
+def run_ops(library, memory, problem, dtype, x, w, b, dy):
+    """Runs the three ops; returns float64 (output, preactivation or None,
+    grad_input, grad_filter, grad_bias)."""
+    up = lambda a: memory.upload(reference.to_storage(a, dtype))  # noqa: E731
+    ptr = memory.pointer
+    bx, bw, bdy = up(x), up(w), up(dy)
+    bb = up(b) if b is not None else None
+    out = memory.empty(problem.output_shape(), dtype)
+    keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
+    pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
+
+    def run(op, pointers):
+        workspace = memory.workspace(library.workspace_bytes(op, dtype, problem))
+        library.run(op, dtype, problem, pointers, workspace, memory.stream)
+
+    if np.prod(problem.output_shape()):
+        run(core.FORWARD, [ptr(bx), ptr(bw), ptr(bb) if bb is not None else None, ptr(out),
+                           ptr(pre) if pre is not None else None])
+    operand = pre if keep_z else out
+    grad_input = memory.empty(problem.input_shape(), dtype)
+    if np.prod(problem.input_shape()):
+        run(core.BACKPROP_INPUT, [ptr(bw), ptr(bdy), ptr(operand), ptr(grad_input)])
+    grad_filter = memory.empty(problem.filter_shape(), dtype)
+    grad_bias = memory.empty((problem.out_channels,), dtype)
+    run(core.BACKPROP_FILTER, [ptr(bx), ptr(bdy), ptr(operand), ptr(grad_filter),
+                               ptr(grad_bias)])
+    memory.synchronize()
+    read = lambda buf: reference.from_storage(memory.download(buf), dtype)  # noqa: E731
+    return (read(out), read(pre) if pre is not None else None, read(grad_input),
+            read(grad_filter), read(grad_bias))
+
+
+def check(library, memory, problem, dtype, rng):
+    """{output name: max relative error} of one problem."""
+    x, w, b, dy = random_inputs(rng, problem, dtype, with_bias=bool(rng.integers(0, 2)))
+    # The op's negative_slope attribute is a float32.
+    slope = float(np.float32(problem.negative_slope))
+    attrs = dict(stride=problem.stride, dilation=problem.dilation, padding=problem.padding,
+                 data_format=problem.data_format)
+    act = dict(activation=problem.activation, negative_slope=slope)
+    y, z, grad_input, grad_filter, grad_bias = run_ops(library, memory, problem, dtype,
+                                                       x, w, b, dy)
+    ref_y, ref_z = reference.forward(x, w, b, **attrs, **act)
+    operand = z if z is not None else y
+    ref_dx, ref_dw, ref_db = reference.backward(x, w, b, dy, operand=operand, **attrs, **act)
+    # The same sums over absolute values: the scale of their rounding errors.
+    mag_z, _ = reference.forward(np.abs(x), np.abs(w), None if b is None else np.abs(b),
+                                 **attrs)
+    mag_dz = np.abs(dy * reference.derivative_from_operand(problem.activation, operand, slope))
+    mag_dx, mag_dw, mag_db = reference.backward(np.abs(x), np.abs(w), None, mag_dz, **attrs)
+    error = report.max_relative_error
+    errors = {"output": error(y, ref_y, mag_z), "grad_input": error(grad_input, ref_dx, mag_dx),
+              "grad_filter": error(grad_filter, ref_dw, mag_dw),
+              "grad_bias": error(grad_bias, ref_db, mag_db)}
+    if z is not None:
+        errors["preactivation"] = error(z, ref_z, mag_z)
+    return errors
+
+
+def sweep(library, memory, rng, full, dtypes=reference.DTYPES, log=None):
+    """Checks every configuration of the given dtypes; returns report rows
+    (dicts)."""
+    results = []
+    for problem, dtype in configurations(rng, full):
+        if dtype not in dtypes:
+            continue
+        if library.resolve(problem) != (problem.out_steps, problem.pad_left):
+            raise AssertionError(f"C++ and Python geometry differ for {problem}")
+        errors = check(library, memory, problem, dtype, rng)
+        memory.release()
+        results.append({"dtype": dtype, "config": str(problem), "errors": errors})
+        if log is not None:
+            log(f"{dtype:9s} {problem}: max error {max(errors.values()):.2e}")
+    return results

@@ -1,0 +1,104 @@
+// Standalone test of the framework-free CPU core, without TensorFlow, over a
+// seeded sweep: hand-picked edges (empty tensors, kernel longer than the
+// input, strides and dilations up to 2^63, geometries that must be refused)
+// and random shapes, attributes, activations and dtypes; each case checked by
+// core_check.h. scripts/sanitize.sh builds it with AddressSanitizer +
+// UndefinedBehaviorSanitizer (or ThreadSanitizer).
+//
+// Usage: core_test [random_cases [seed]]
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "tests/native/core_check.h"
+
+namespace {
+
+using namespace core_check;  // NOLINT: the test's own helpers
+
+// ---------------------------------------------------------------- sweeps
+
+constexpr int64_t kBig = int64_t(1) << 62;
+
+// Hand-picked edges: empty tensors, single steps and channels, kernels longer
+// than the input, strides past the input, dilations near 2^62, geometries
+// that must be refused.
+std::vector<Case> EdgeCases() {
+  std::vector<Case> cases;
+  const ActivationSpec relu{Activation::kRelu, 0.2f};
+  const ActivationSpec gelu{Activation::kGelu, 0.2f};
+  const ActivationSpec leaky_neg{Activation::kLeakyRelu, -0.3f};
+  for (Padding p : {Padding::kValid, Padding::kSame, Padding::kCausal}) {
+    for (Layout l : {Layout::kNWC, Layout::kNCW}) {
+      const Case base{2, 9, 3, 3, 4, 1, 1, p, l, relu, true};
+      auto with = [&](auto edit) { Case c = base; edit(c); cases.push_back(c); };
+      with([&](Case& c) {});
+      with([&](Case& c) { c.batch = 0; });
+      with([&](Case& c) { c.batch = 0; c.steps = kBig; });  // dims multiply past 2^63
+      with([&](Case& c) { c.batch = 0; c.steps = int64_t(1) << 40; });  // empty, huge steps
+      if (p == Padding::kValid) {  // an empty input of 2^40 steps, 3 output steps
+        with([&](Case& c) { c.cin = 0; c.steps = int64_t(1) << 40; c.kernel = 2;
+                            c.dilation = (int64_t(1) << 40) - 3; });
+      }
+      with([&](Case& c) { c.steps = 0; });
+      with([&](Case& c) { c.steps = 1; });
+      with([&](Case& c) { c.steps = 1; c.kernel = 1; c.cin = 1; c.cout = 1; });
+      with([&](Case& c) { c.cin = 0; });                        // empty input and filter
+      with([&](Case& c) { c.cin = 0; c.bias = false; c.act = gelu; });
+      with([&](Case& c) { c.kernel = 12; });                    // longer than the input
+      with([&](Case& c) { c.kernel = 4; c.dilation = 5; });     // extent 16 > 9 steps
+      with([&](Case& c) { c.stride = 10; });                    // stride past the input
+      with([&](Case& c) { c.stride = 1000; c.act = leaky_neg; });
+      with([&](Case& c) { c.stride = kBig; });
+      with([&](Case& c) { c.stride = std::numeric_limits<int64_t>::max(); c.act = gelu; });
+      with([&](Case& c) { c.stride = 4; c.steps = 9; c.kernel = 2; });  // phases without rows
+      with([&](Case& c) { c.kernel = 2; c.dilation = int64_t(1) << 40; });
+      with([&](Case& c) { c.kernel = 2; c.dilation = int64_t(1) << 61; });
+      with([&](Case& c) { c.kernel = 2; c.dilation = kBig; });        // padded span past 2^63
+      with([&](Case& c) { c.kernel = 3; c.dilation = kBig; });        // (K-1)*d overflows
+      with([&](Case& c) { c.kernel = 2; c.dilation = std::numeric_limits<int64_t>::max(); });
+      with([&](Case& c) { c.stride = 3; c.dilation = 2; c.kernel = 4; c.steps = 40; c.act = leaky_neg; });
+      with([&](Case& c) { c.steps = 1500; c.cin = 2; c.cout = 3; });  // several row tiles
+      with([&](Case& c) { c.steps = 1500; c.cin = 2; c.cout = 3; c.stride = 2; c.dilation = 3; });
+    }
+  }
+  return cases;
+}
+
+Case RandomCase(std::mt19937_64& rng) {
+  auto pick = [&](std::initializer_list<int64_t> v) { return v.begin()[rng() % v.size()]; };
+  auto uniform = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint64_t(hi - lo + 1)); };
+  Case c;
+  c.batch = pick({0, 1, 1, 2, 3});
+  c.cin = pick({0, 1, 1, 2, 3, 5, 8});
+  c.kernel = pick({1, 1, 2, 3, 4, 5, 7});
+  c.cout = pick({1, 1, 2, 3, 4, 7});
+  c.stride = rng() % 8 == 0 ? pick({7, 64, kBig}) : uniform(1, 4);
+  c.dilation = rng() % 8 == 0 ? pick({7, 64, int64_t(1) << 40}) : uniform(1, 3);
+  c.padding = static_cast<Padding>(rng() % 3);
+  c.layout = rng() % 2 ? Layout::kNWC : Layout::kNCW;
+  c.act.kind = static_cast<Activation>(rng() % 13);
+  c.act.negative_slope = rng() % 2 ? 0.2f : -0.3f;
+  c.bias = rng() % 2;
+  const int64_t extent = (c.dilation > 64) ? 1 : (c.kernel - 1) * c.dilation + 1;
+  c.steps = rng() % 6 == 0 ? uniform(0, 3) : (rng() % 20 == 0 ? uniform(500, 1200) : extent - 2 + uniform(0, 30));
+  c.steps = std::max<int64_t>(0, c.steps);
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long random_cases = argc > 1 ? std::atol(argv[1]) : 400;
+  const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20240601;
+  Stats stats;
+  uint64_t case_seed = seed;
+  for (const Case& c : EdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);
+  std::mt19937_64 rng(seed);
+  for (long i = 0; i < random_cases; ++i) CheckAllDtypes(RandomCase(rng), ++case_seed, &stats);
+  std::printf("core_test: %ld cases (%ld refused geometries), %ld elements checked, "
+              "%ld failures\n", stats.cases, stats.refused, stats.elements, stats.failures);
+  return stats.failures == 0 ? 0 : 1;
+}
