@@ -30,7 +30,7 @@ def read_png(path):
 
 
 def test_quick_run_writes_table_markdown_and_chart(tmp_path, capsys):
-    rows = benchmark.main(["--quick", "--shapes", "audio_frontend,sensor",
+    rows = benchmark.run(["--quick", "--shapes", "audio_frontend,sensor",
                            "--output-dir", str(tmp_path), "--note", "test run"])
     assert {(r["shape"], r["which"]) for r in rows} == {
         (s, p) for s in ("audio_frontend", "sensor") for p in ("forward", "training")}

@@ -317,6 +317,13 @@ def select_shapes(args):
 
 
 def main(argv=None):
+    """The command line: runs the suite and writes the report; exit status 0."""
+    run(argv)
+    return 0
+
+
+def run(argv=None):
+    """Runs the suite as main() does and returns its rows (dicts)."""
     from tf_conv1d_op import _benchmark_report as report
 
     args = parse_args(argv)
