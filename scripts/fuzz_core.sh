@@ -17,5 +17,6 @@ mkdir -p "$out/corpus"
 "$clangxx" -std=c++17 -O1 -g -march=${TF_CONV1D_MARCH:-native} -I. -isystem "$eigen" \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   tests/native/core_fuzz.cc cc/kernels/core/conv1d_geometry.cc cc/kernels/core/activations.cc \
-  cc/kernels/core/conv1d_cpu.cc -o "$out/core_fuzz" -pthread
+  cc/kernels/core/conv1d_cpu.cc cc/kernels/core/gemm_kernel.cc cc/kernels/core/output_pages.cc \
+  -o "$out/core_fuzz" -pthread
 "$out/core_fuzz" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" "$@" "$out/corpus"

@@ -33,7 +33,8 @@ esac
 
 # Rebuild only when a source or the flags change.
 sources=(tests/native/core_test.cc cc/kernels/core/conv1d_geometry.cc
-         cc/kernels/core/activations.cc cc/kernels/core/conv1d_cpu.cc)
+         cc/kernels/core/activations.cc cc/kernels/core/conv1d_cpu.cc
+         cc/kernels/core/gemm_kernel.cc cc/kernels/core/output_pages.cc)
 out=build/sanitize/$config
 binary=$out/core_test
 stamp=$(cat "${sources[@]}" cc/kernels/core/*.h tests/native/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)

@@ -1,20 +1,32 @@
-// CPU core: every pass is a loop over tiles of rows, each tile one GEMM.
+// CPU core: every pass is a loop over tiles of rows, each tile a few calls of
+// the register-tiled gemm::Gemm, which reads its operands where they lie.
 //
-// Forward: output rows [o0, o0 + rows) of one batch item are
-//   im2col(input)[rows, K * Cin] x filter[K * Cin, Cout]
-// (the Keras filter layout is already that matrix). For NWC input with
-// dilation 1 the im2col rows are overlapping windows of the input itself, so
-// interior tiles are read in place with leading dimension stride * Cin; other
-// tiles are gathered into a small per-thread buffer. Bias and activation are
-// applied while the output tile is in cache.
+// A tile first takes a "slab": the contiguous run of input steps (or dz
+// rows) its windows cover, as an NWC matrix of the accumulator type. For NWC
+// float/double input away from the padding that is the input itself; at the
+// edges, for NCW and for half/bfloat16 the few steps are copied (zero
+// padding included), which is about `stride` times less than an im2col.
+//
+// Forward: output rows o of one batch item are
+//   sum over taps t: slab[o * stride + t * dilation] x filter[t]
+// With dilation 1 the taps of a window are adjacent, so a window is one row
+// of length K * Cin; otherwise each tap is one depth block. The filter is
+// packed once per call into the kernel's column panels; bias and the
+// piecewise-linear activations are applied in registers, others while the
+// output tile is in cache. NWC float/double output is written in place.
 //
 // Input gradient: input rows are split by phase (i + pad_left) mod stride.
-// Rows of one phase receive contributions from a fixed subset of taps, so
-// each phase is a stride-1 correlation of dz with those taps' transposed
-// filters: no multiplications by the zeros a dilated-dz formulation would have.
+// Rows of one phase receive contributions from a fixed subset of taps, each
+// a shifted run of dz rows, so each phase is a stride-1 correlation of dz
+// with those taps' transposed filters: no multiplications by the zeros a
+// dilated-dz formulation would have.
 //
-// Filter gradient: im2col(input)^T x dz, summed over tiles into a fixed
-// number of partial sums that are added in a fixed order.
+// Filter gradient: slab^T x dz per tile, the kernel's rows being the K * Cin
+// (tap, channel) pairs read down the steps, summed into a fixed number of
+// partial sums that are added in a fixed order.
+//
+// Tiles, depth blocks and partial-sum groups depend on the problem size
+// only, so results are bitwise independent of the number of threads.
 #include "cc/kernels/core/conv1d_cpu.h"
 
 #include <algorithm>
@@ -23,6 +35,8 @@
 #include <vector>
 
 #include "Eigen/Core"
+#include "cc/kernels/core/gemm_kernel.h"
+#include "cc/kernels/core/output_pages.h"
 
 namespace conv1d {
 namespace {
@@ -33,127 +47,390 @@ struct AccumulatorOf { using type = float; };
 template <>
 struct AccumulatorOf<double> { using type = double; };
 
-template <typename A>
-using RowMatrix = Eigen::Matrix<A, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename A>
-using ConstMatrixView = Eigen::Map<const RowMatrix<A>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <typename A>
-using MatrixView = Eigen::Map<RowMatrix<A>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-template <typename A>
-ConstMatrixView<A> View(const A* data, int64_t rows, int64_t cols, int64_t ld) {
-  return ConstMatrixView<A>(data, rows, cols, Eigen::OuterStride<>(ld));
-}
-template <typename A>
-MatrixView<A> View(A* data, int64_t rows, int64_t cols, int64_t ld) {
-  return MatrixView<A>(data, rows, cols, Eigen::OuterStride<>(ld));
-}
-
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
+// Floor and ceiling of a / b for any sign of a (b > 0).
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t CeilDivSigned(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
-// Rows per tile: the gathered tile (rows x inner) and the accumulator tile
-// (rows x cols) should stay within about 512 KiB, the L2 share of one core.
+// Depth of one gemm call at most: a B panel of this depth (x kNr columns)
+// stays in L1 while the rows of a tile stream past it.
+constexpr int64_t kMaxDepth = 320;
+// Working set of one tile (slab + output tile), within the L2 of a core.
+constexpr int64_t kTileBytes = 192 * 1024;
+// Tiles a pass should have at least, where the rows allow, so that any
+// number of threads up to this gets an even share.
+constexpr int64_t kMinUnits = 16;
+
+// Rows per tile for `bytes_per_row` of working set, at most max_rows, a
+// multiple of the kernel's row tile, and small enough for min_units tiles.
 template <typename A>
-int64_t TileRows(int64_t inner, int64_t cols, int64_t max_rows) {
-  const int64_t budget = (512 * 1024 / static_cast<int64_t>(sizeof(A))) /
-                         std::max<int64_t>(1, inner + cols);
-  const int64_t rows = std::min<int64_t>(std::max<int64_t>(budget, 32), 512);
+int64_t TileRows(int64_t bytes_per_row, int64_t max_rows, int64_t batch, int64_t cap,
+                 int64_t min_units = kMinUnits) {
+  constexpr int64_t kMr = gemm::Tile<A>::kMr;
+  int64_t rows = kTileBytes / std::max<int64_t>(1, bytes_per_row);
+  rows = std::min(std::max(rows, 4 * kMr), cap);
+  if (batch < min_units) {
+    const int64_t per_item = CeilDiv(min_units, std::max<int64_t>(batch, 1));
+    rows = std::min(rows, std::max(2 * kMr, CeilDiv(max_rows, per_item)));
+  }
+  rows = RoundUp(rows, kMr);
   return std::max<int64_t>(1, std::min(rows, max_rows));
 }
 
-// The filter as an accumulator-typed [K * Cin, Cout] matrix: in place for
-// float and double, converted once otherwise.
+// A run of `count` input steps from `first` (may lie partly outside the
+// input: zeros there) of one batch item, as an NWC [count, channels] matrix
+// of A. Points into the input where it already is one, else fills scratch.
 template <typename T, typename A>
-const A* FilterAsAccumulator(const T* filter, int64_t n, std::vector<A>* storage) {
+const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t channels,
+              int64_t first, int64_t count, std::vector<A>* scratch) {
   if constexpr (std::is_same_v<T, A>) {
-    return filter;
-  } else {
-    storage->resize(n);
-    for (int64_t i = 0; i < n; ++i) (*storage)[i] = static_cast<A>(filter[i]);
-    return storage->data();
-  }
-}
-
-// Forward-pass rows [o0, o0 + rows) of im2col(input) for one batch item.
-// Returns a pointer to the tile and its leading dimension: the input itself
-// when the windows are contiguous in memory, else `scratch` after gathering.
-template <typename T, typename A>
-const A* InputWindows(const Conv1DGeometry& g, const T* x, int64_t o0,
-                      int64_t rows, A* scratch, int64_t* ld) {
-  const int64_t cin = g.in_channels;
-  const int64_t inner = g.kernel_size * cin;
-  const int64_t first = o0 * g.stride - g.pad_left;
-  const int64_t last_end = (o0 + rows - 1) * g.stride - g.pad_left + g.kernel_extent;
-  if constexpr (std::is_same_v<T, A>) {
-    const bool contiguous_windows =
-        g.layout == Layout::kNWC && (g.dilation == 1 || g.kernel_size == 1);
-    if (contiguous_windows && first >= 0 && last_end <= g.in_steps) {
-      *ld = g.stride * cin;
-      return x + first * cin;
+    if (g.layout == Layout::kNWC && first >= 0 && first + count <= steps) {
+      return item + first * channels;
     }
   }
-  const int64_t step_stride = g.step_stride(cin);
-  const int64_t channel_stride = g.channel_stride(g.in_steps);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = (o0 + r) * g.stride - g.pad_left;
-    A* dst_row = scratch + r * inner;
-    for (int64_t k = 0; k < g.kernel_size; ++k) {
-      const int64_t i = base + k * g.dilation;
-      A* dst = dst_row + k * cin;
-      if (cin == 0 || i < 0 || i >= g.in_steps) {  // (cin == 0: x may be null)
-        std::fill(dst, dst + cin, A(0));
-      } else if (channel_stride == 1) {
-        const T* src = x + i * step_stride;
-        for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c]);
-      } else {
-        const T* src = x + i * step_stride;
-        for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c * channel_stride]);
+  scratch->resize(count * channels);
+  A* dst = scratch->data();
+  if (channels == 0) return dst;  // (the item may be null: no pointer arithmetic on it)
+  const int64_t step_stride = g.step_stride(channels);
+  const int64_t channel_stride = g.channel_stride(steps);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t i = first + r;
+    A* row = dst + r * channels;
+    if (i < 0 || i >= steps) {
+      std::fill(row, row + channels, A(0));
+    } else if (channel_stride == 1) {
+      const T* src = item + i * step_stride;
+      for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c]);
+    } else {
+      const T* src = item + i * step_stride;
+      for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c * channel_stride]);
+    }
+  }
+  return dst;
+}
+
+// The input windows of output rows [o0, o0 + rows) of one batch item, as
+// the kernels read them: element (row r, tap t, channel c) is at
+// data[r * row_pitch + t * tap_pitch + c]. Usually the slab of the steps
+// they cover (row_pitch stride * Cin, tap_pitch dilation * Cin); where the
+// windows are sparse in their slab (stride or dilation much larger than the
+// kernel), the windows alone, gathered into a [rows, K * Cin] matrix.
+template <typename A>
+struct Windows {
+  const A* data;
+  int64_t row_pitch, tap_pitch;
+  bool gathered;
+};
+
+// Whether TileWindows can return a slab for tiles of up to `tile` rows (its
+// conditions imply this bound), so that slab offsets fit in int64.
+bool SlabPossible(const Conv1DGeometry& g, int64_t tile) {
+  return g.kernel_extent <= std::max(g.in_steps, tile * g.kernel_size);
+}
+
+template <typename T, typename A>
+Windows<A> TileWindows(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t rows,
+                       std::vector<A>* scratch) {
+  const int64_t cin = g.in_channels, s = g.stride, d = g.dilation, k = g.kernel_size;
+  const int64_t first = o0 * s - g.pad_left;
+  const int64_t count = (rows - 1) * s + g.kernel_extent;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC && first >= 0 &&
+                        first + count <= g.in_steps;
+  if (in_place || count <= rows * k) {
+    return {Slab<T, A>(g, item, g.in_steps, cin, first, count, scratch), s * cin, d * cin, false};
+  }
+  scratch->resize(rows * k * cin);
+  A* dst = scratch->data();
+  if (cin > 0) {
+    const int64_t step_stride = g.step_stride(cin);
+    const int64_t channel_stride = g.channel_stride(g.in_steps);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t t = 0; t < k; ++t, dst += cin) {
+        const int64_t i = first + r * s + t * d;
+        if (i < 0 || i >= g.in_steps) {
+          std::fill(dst, dst + cin, A(0));
+        } else {
+          const T* src = item + i * step_stride;
+          for (int64_t c = 0; c < cin; ++c) dst[c] = static_cast<A>(src[c * channel_stride]);
+        }
       }
     }
   }
-  *ld = inner;
-  return scratch;
+  return {scratch->data(), k * cin, cin, true};
 }
 
-// dz = dy * activation'(operand) for output rows [o0, o0 + rows) of one batch
-// item, written as a rows x Cout row-major tile.
-template <typename T, typename A>
-void ActivationGradTile(const Conv1DGeometry& g, const ActivationSpec& act,
-                        const T* dy, const T* operand, int64_t o0, int64_t rows,
-                        A* dz) {
-  const int64_t cout = g.out_channels;
-  const int64_t step_stride = g.step_stride(cout);
-  const int64_t channel_stride = g.channel_stride(g.out_steps);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = (o0 + r) * step_stride;
-    for (int64_t co = 0; co < cout; ++co) {
-      const int64_t at = base + co * channel_stride;
-      const A grad = static_cast<A>(dy[at]);
-      dz[r * cout + co] =
-          act.kind == Activation::kLinear
-              ? grad
-              : grad * ActivationDerivative<A>(act, static_cast<A>(operand[at]));
-    }
+// dz = dy * activation'(operand) over `count` elements `stride` apart.
+// One loop per activation, so that the common ones vectorize; Stride is
+// std::integral_constant 1 for NWC rows, which GCC only vectorizes as such.
+template <typename T, typename A, typename Stride>
+void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
+                       int64_t count, Stride stride, A* dz) {
+  switch (act.kind) {
+    case Activation::kLinear:
+      for (int64_t c = 0; c < count; ++c) dz[c] = static_cast<A>(dy[c * stride]);
+      return;
+    case Activation::kRelu:  // a product, so that a NaN dy stays NaN (as in ReluGrad)
+      for (int64_t c = 0; c < count; ++c) {
+        const A slope = static_cast<A>(operand[c * stride]) > A(0) ? A(1) : A(0);
+        dz[c] = static_cast<A>(dy[c * stride]) * slope;
+      }
+      return;
+    case Activation::kTanh:
+      for (int64_t c = 0; c < count; ++c) {
+        const A y = static_cast<A>(operand[c * stride]);
+        dz[c] = static_cast<A>(dy[c * stride]) * (A(1) - y * y);
+      }
+      return;
+    default:
+      for (int64_t c = 0; c < count; ++c) {
+        dz[c] = static_cast<A>(dy[c * stride]) *
+                ActivationDerivative<A>(act, static_cast<A>(operand[c * stride]));
+      }
   }
 }
 
-// Writes a rows x channels accumulator tile to rows [first, first + rows *
-// row_step) (every row_step-th step) of a tensor item of the given layout.
+// dz rows [first, first + count) of one batch item (zeros outside the
+// output) as a [count, ld] matrix; columns from out_channels to ld are zero.
 template <typename T, typename A>
-void StoreRows(const A* tile, int64_t rows, int64_t channels, int64_t steps,
+void ActivationGradRows(const Conv1DGeometry& g, const ActivationSpec& act, const T* dy,
+                        const T* operand, int64_t first, int64_t count, int64_t ld, A* dz) {
+  const int64_t cout = g.out_channels;
+  const int64_t step_stride = g.step_stride(cout);
+  const int64_t channel_stride = g.channel_stride(g.out_steps);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t o = first + r;
+    A* row = dz + r * ld;
+    if (cout == 0 || o < 0 || o >= g.out_steps) {  // (cout == 0: dy may be null)
+      std::fill(row, row + ld, A(0));
+      continue;
+    }
+    const T* dy_row = dy + o * step_stride;
+    const T* operand_row = operand + o * step_stride;
+    if (channel_stride == 1) {
+      ActivationGradRow<T, A>(act, dy_row, operand_row, cout,
+                              std::integral_constant<int64_t, 1>(), row);
+    } else {
+      ActivationGradRow<T, A>(act, dy_row, operand_row, cout, channel_stride, row);
+    }
+    std::fill(row + cout, row + ld, A(0));
+  }
+}
+
+// Writes a rows x channels tile (leading dimension ld) to rows [first, first
+// + rows * row_step) (every row_step-th step) of a tensor item.
+template <typename T, typename A>
+void StoreRows(const A* tile, int64_t ld, int64_t rows, int64_t channels, int64_t steps,
                Layout layout, int64_t first, int64_t row_step, T* item) {
   if (layout == Layout::kNWC) {
     for (int64_t r = 0; r < rows; ++r) {
       T* dst = item + (first + r * row_step) * channels;
-      const A* src = tile + r * channels;
+      const A* src = tile + r * ld;
       for (int64_t c = 0; c < channels; ++c) dst[c] = static_cast<T>(src[c]);
     }
   } else {
     for (int64_t c = 0; c < channels; ++c) {
       T* dst = item + c * steps + first;
-      for (int64_t r = 0; r < rows; ++r) dst[r * row_step] = static_cast<T>(tile[r * channels + c]);
+      for (int64_t r = 0; r < rows; ++r) dst[r * row_step] = static_cast<T>(tile[r * ld + c]);
     }
   }
+}
+
+// The activations the gemm kernel applies in registers (when the
+// pre-activation is not wanted as well).
+gemm::Fused FusedActivation(const ActivationSpec& act) {
+  switch (act.kind) {
+    case Activation::kLinear: return gemm::Fused::kNone;
+    case Activation::kRelu: return gemm::Fused::kRelu;
+    case Activation::kRelu6: return gemm::Fused::kRelu6;
+    case Activation::kLeakyRelu: return gemm::Fused::kLeakyRelu;
+    default: return gemm::Fused::kNone;
+  }
+}
+
+bool IsFusable(const ActivationSpec& act) {
+  return act.kind == Activation::kLinear || FusedActivation(act) != gemm::Fused::kNone;
+}
+
+// Applies the activation to a rows x cols tile in place.
+template <typename A>
+void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    A* row = tile + r * ld;
+    if constexpr (std::is_same_v<A, float>) {
+      if (act.kind == Activation::kTanh) {  // Eigen's vectorized rational tanh
+        Eigen::Map<Eigen::ArrayXf> v(row, cols);
+        v = v.tanh();
+        continue;
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c) row[c] = Activate<A>(act, row[c]);
+  }
+}
+
+// B operand in the kernel's layout: panels of kNr columns, each [depth, kNr],
+// zero-padded; element (k, n) is at(k, n).
+template <typename A, typename At>
+std::vector<A> PackPanels(int64_t depth, int64_t cols, At at) {
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const int64_t panels = gemm::Panels<A>(cols);
+  std::vector<A> packed(panels * depth * kNr, A(0));
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t k = 0; k < depth; ++k) {
+      A* dst = packed.data() + (p * depth + k) * kNr;
+      const int64_t n_end = std::min(kNr, cols - p * kNr);
+      for (int64_t n = 0; n < n_end; ++n) dst[n] = at(k, p * kNr + n);
+    }
+  }
+  return packed;
+}
+
+// A depth block: `taps` runs of `depth` A columns, the first from a_offset
+// (elements) in every row, the next tap_stride further on; and the B rows
+// from b_row on, taps * depth of them.
+struct DepthBlock {
+  int64_t a_offset, b_row, depth, taps = 1, tap_stride = 0;
+};
+
+// Appends blocks covering `depth` contiguous elements, each at most kMaxDepth
+// and all about equally long.
+void SplitBlock(int64_t a_offset, int64_t b_row, int64_t depth, std::vector<DepthBlock>* out) {
+  const int64_t pieces = std::max<int64_t>(1, CeilDiv(depth, kMaxDepth));
+  for (int64_t i = 0; i < pieces; ++i) {
+    const int64_t begin = i * depth / pieces, end = (i + 1) * depth / pieces;
+    out->push_back({a_offset + begin, b_row + begin, end - begin});
+  }
+}
+
+// Appends blocks covering `taps` runs of `depth` elements, tap_stride apart
+// in A and consecutive in B: as many whole taps per block as kMaxDepth
+// allows, or one tap split up when a single one is longer.
+void TapBlocks(int64_t a_offset, int64_t tap_stride, int64_t b_row, int64_t taps,
+               int64_t depth, std::vector<DepthBlock>* out) {
+  if (depth > kMaxDepth || taps == 1) {
+    for (int64_t t = 0; t < taps; ++t) SplitBlock(a_offset + t * tap_stride, b_row + t * depth, depth, out);
+    return;
+  }
+  const int64_t per_block = std::max<int64_t>(1, kMaxDepth / std::max<int64_t>(depth, 1));
+  const int64_t blocks = CeilDiv(taps, per_block);
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t begin = i * taps / blocks, end = (i + 1) * taps / blocks;
+    out->push_back({a_offset + begin * tap_stride, b_row + begin * depth, depth, end - begin,
+                    tap_stride});
+  }
+}
+
+// Runs the blocks over one C tile: the first block sets C (with bias), the
+// others add to it, the last applies `fused`.
+template <typename A>
+void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t cols,
+                const A* a, const int64_t* row_offset, const A* packed, int64_t packed_depth,
+                A* c, int64_t ldc, const A* bias, gemm::Fused fused, A negative_slope) {
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const DepthBlock& b = blocks[i];
+    gemm::Epilogue<A> e;
+    e.accumulate = i > 0;
+    e.bias = i == 0 ? bias : nullptr;
+    e.fused = i + 1 == blocks.size() ? fused : gemm::Fused::kNone;
+    e.negative_slope = negative_slope;
+    gemm::RowsOf<A> rows_of;
+    rows_of.data = a + b.a_offset;
+    rows_of.row_offset = row_offset;
+    rows_of.taps = b.taps;
+    rows_of.tap_stride = b.tap_stride;
+    gemm::Gemm<A>(rows, cols, b.depth, rows_of, packed + b.b_row * kNr, kNr,
+                  packed_depth * kNr, c, ldc, e);
+  }
+}
+
+// The same blocks for gathered windows ([rows, K * Cin]): B row j is A
+// column j there, so every block is one contiguous run, summed in the same
+// order as the original (so both give identical results).
+std::vector<DepthBlock> GatheredBlocks(const std::vector<DepthBlock>& blocks) {
+  std::vector<DepthBlock> out;
+  for (const DepthBlock& b : blocks) out.push_back({b.b_row, b.b_row, b.taps * b.depth});
+  return out;
+}
+
+// Input gradient for few input channels (less than a register panel), where
+// the phase form would waste most of each panel: cols = dz x filter^T, one
+// row of K * Cin per output row, then added onto the input rows its taps
+// read (output rows ascending, a fixed order). Tiles are runs of input rows; the
+// few output rows two tiles share are computed by both.
+template <typename T, typename A>
+void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
+                            const T* filter, const T* grad_output, const T* operand,
+                            T* grad_input, const ParallelRunner& runner) {
+  const int64_t cin = g.in_channels, cout = g.out_channels;
+  const int64_t s = g.stride, d = g.dilation, pad = g.pad_left, kernel = g.kernel_size;
+  const int64_t inner = kernel * cin;
+  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const std::vector<A> packed = PackPanels<A>(
+      cout, inner, [&](int64_t co, int64_t j) { return static_cast<A>(filter[j * cout + co]); });
+  std::vector<DepthBlock> blocks;
+  SplitBlock(0, 0, cout, &blocks);
+  // Per input row about 1 / s output rows of cols and dz.
+  const int64_t tile = TileRows<A>(CeilDiv((inner + cout) * sizeof(A), s) + cin * sizeof(A),
+                                   g.in_steps, g.batch, 4096);
+  const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
+  const int64_t max_out_rows =
+      std::min<int64_t>(g.out_steps, (tile - 1 + g.kernel_extent - 1) / s + 2);
+  std::vector<int64_t> row_offset(max_out_rows);
+  for (int64_t m = 0; m < max_out_rows; ++m) row_offset[m] = m * cout;
+  const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
+                        g.layout == Layout::kNWC;
+
+  runner.For(g.batch * tiles_per_item, 2 * CeilDiv(tile, s) * inner * cout + tile * inner,
+             [&](int64_t begin, int64_t end) {
+    std::vector<A> dz_scratch, cols, acc;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / tiles_per_item;
+      const int64_t i0 = (unit % tiles_per_item) * tile;
+      const int64_t rows = std::min(tile, g.in_steps - i0);
+      // Output rows reaching input rows [i0, i0 + rows).
+      const int64_t o_lo = std::max<int64_t>(0, CeilDivSigned(i0 + pad - (kernel - 1) * d, s));
+      const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
+      const int64_t out_rows = std::max<int64_t>(0, o_hi - o_lo);
+      if (out_rows > 0) {
+        const A* dz;
+        if (dz_is_dy) {
+          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o_lo * cout;
+        } else {
+          dz_scratch.resize(out_rows * cout);
+          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
+                                   o_lo, out_rows, cout, dz_scratch.data());
+          dz = dz_scratch.data();
+        }
+        cols.resize(out_rows * inner);
+        GemmBlocks<A>(blocks, out_rows, inner, dz, row_offset.data(), packed.data(), cout,
+                      cols.data(), inner, nullptr, gemm::Fused::kNone, A(0));
+      }
+      // Overlap-add: output row o adds tap k's columns to input row
+      // o * s - pad + k * d, for the rows inside this tile.
+      acc.assign(rows * cin, A(0));
+      for (int64_t o = o_lo; o < o_hi; ++o) {
+        const int64_t base = o * s - pad - i0;  // tile row of tap 0
+        const A* src = cols.data() + (o - o_lo) * inner;
+        if (d == 1) {  // the taps' rows are adjacent: one contiguous run
+          const int64_t k_lo = std::max<int64_t>(0, -base);
+          const int64_t k_hi = std::min<int64_t>(kernel, rows - base);
+          A* dst = acc.data() + (base + k_lo) * cin;
+          const A* run = src + k_lo * cin;
+          for (int64_t j = 0; j < (k_hi - k_lo) * cin; ++j) dst[j] += run[j];
+        } else {
+          for (int64_t k = 0; k < kernel; ++k) {
+            const int64_t row = base + k * d;
+            if (row < 0 || row >= rows) continue;
+            A* dst = acc.data() + row * cin;
+            for (int64_t c = 0; c < cin; ++c) dst[c] += src[k * cin + c];
+          }
+        }
+      }
+      StoreRows<T, A>(acc.data(), cin, rows, cin, g.in_steps, g.layout, i0, 1,
+                      grad_input + n * in_item);
+    }
+  });
 }
 
 }  // namespace
@@ -165,38 +442,63 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
                            const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.output_elements() == 0) return;
-  const int64_t cin = g.in_channels, cout = g.out_channels;
+  const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   const int64_t inner = g.kernel_size * cin;
-  std::vector<A> filter_storage;
-  const A* w = FilterAsAccumulator<T, A>(filter, g.filter_elements(), &filter_storage);
-  std::vector<A> bias_acc(cout, A(0));
-  if (bias != nullptr) {
-    for (int64_t c = 0; c < cout; ++c) bias_acc[c] = static_cast<A>(bias[c]);
-  }
-  const int64_t tile = TileRows<A>(inner, cout, g.out_steps);
-  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  PreferHugePages(output, g.output_elements() * sizeof(T));
+  PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
+  const std::vector<A> packed = PackPanels<A>(
+      inner, cout, [&](int64_t k, int64_t n) { return static_cast<A>(filter[k * cout + n]); });
+  std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
+  for (int64_t c = 0; c < cout && bias != nullptr; ++c) bias_padded[c] = static_cast<A>(bias[c]);
+
+  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  // Adjacent taps make one window row; dilated ones runs dilation * Cin apart
+  // in the slab (whose offsets are only formed where a slab can be used).
+  std::vector<DepthBlock> blocks;
+  if (g.dilation == 1 || g.kernel_size == 1) {
+    SplitBlock(0, 0, inner, &blocks);
+  } else {
+    const bool slab_possible = SlabPossible(g, tile);
+    TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin, &blocks);
+  }
+  const std::vector<DepthBlock> gathered_blocks = GatheredBlocks(blocks);
+  const bool fuse = IsFusable(act) && preactivation == nullptr;
+  const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows(tile * inner), acc(tile * cout);
+    std::vector<A> window_scratch, acc;
+    std::vector<int64_t> row_offset(tile);
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / tiles_per_item;
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
-      int64_t ld;
-      const A* a = InputWindows<T, A>(g, input + n * in_item, o0, rows, windows.data(), &ld);
-      auto z = View(acc.data(), rows, cout, cout);
-      z.noalias() = View(a, rows, inner, ld) * View(w, inner, cout, cout);
-      z.rowwise() += Eigen::Map<const Eigen::Matrix<A, 1, Eigen::Dynamic>>(bias_acc.data(), cout);
-      if (preactivation != nullptr) {
-        StoreRows<T, A>(acc.data(), rows, cout, g.out_steps, g.layout, o0, 1,
-                        preactivation + n * out_item);
+      const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &window_scratch);
+      for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * w.row_pitch;
+      A* c;
+      if constexpr (std::is_same_v<T, A>) {
+        c = in_place ? output + n * out_item + o0 * cout : nullptr;
       }
-      if (act.kind != Activation::kLinear) {
-        for (int64_t e = 0; e < rows * cout; ++e) acc[e] = Activate<A>(act, acc[e]);
+      if (!in_place) {
+        acc.resize(rows * cout);
+        c = acc.data();
       }
-      StoreRows<T, A>(acc.data(), rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
+      GemmBlocks<A>(w.gathered ? gathered_blocks : blocks, rows, cout, w.data, row_offset.data(),
+                    packed.data(), inner, c, cout, bias_padded.data(), fused,
+                    static_cast<A>(act.negative_slope));
+      if (!fuse) {
+        if (preactivation != nullptr) {
+          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                          preactivation + n * out_item);
+        }
+        ActivateRows<A>(act, c, rows, cout, cout);
+      }
+      if (!in_place) {
+        StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
+      }
     }
   });
 }
@@ -209,104 +511,126 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   using A = typename AccumulatorOf<T>::type;
   if (g.input_elements() == 0) return;
   const int64_t cin = g.in_channels, cout = g.out_channels;
-  const int64_t s = g.stride, d = g.dilation;
+  const int64_t s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
-
-  // dz for the whole batch in NWC order: every dz row feeds several input
-  // rows, so it is computed once.
-  std::vector<A> dz(g.output_elements());
-  runner.For(g.batch, 8 * out_item, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      ActivationGradTile<T, A>(g, act, grad_output + n * out_item,
-                               operand + n * out_item, 0, g.out_steps,
-                               dz.data() + n * out_item);
-    }
-  });
-
-  // Per phase: its taps (descending, so stride-1 windows run forward in dz),
-  // the transposed filters of those taps, and its rows of the input.
-  struct Phase {
-    std::vector<int64_t> taps;
-    std::vector<A> filter_t;  // [taps * Cout, Cin]
-    int64_t first_row = 0, rows = 0, tile = 1, tiles = 0, unit_begin = 0;
+  PreferHugePages(grad_input, g.input_elements() * sizeof(T));
+  // Fewer input channels than a register panel holds: the column form
+  // fills its panels with K * Cin columns instead.
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const auto panel_use = [](int64_t cols) {
+    return static_cast<double>(cols) / static_cast<double>(RoundUp(cols, kNr));
   };
-  std::vector<Phase> phases(s);
-  int64_t units = 0;
-  for (int64_t ph = 0; ph < s; ++ph) {
-    Phase& p = phases[ph];
-    for (int64_t k = g.kernel_size - 1; k >= 0; --k) {
-      if ((k * d) % s == ph) p.taps.push_back(k);
-    }
-    p.filter_t.resize(p.taps.size() * cout * cin);
-    for (size_t j = 0; j < p.taps.size(); ++j) {
-      const T* wk = filter + p.taps[j] * cin * cout;
-      for (int64_t c = 0; c < cin; ++c) {
-        for (int64_t co = 0; co < cout; ++co) {
-          p.filter_t[(j * cout + co) * cin + c] = static_cast<A>(wk[c * cout + co]);
-        }
-      }
-    }
-    p.first_row = (((ph - g.pad_left) % s) + s) % s;
-    p.rows = p.first_row < g.in_steps ? (g.in_steps - 1 - p.first_row) / s + 1 : 0;
-    const int64_t inner = static_cast<int64_t>(p.taps.size()) * cout;
-    p.tile = TileRows<A>(inner, cin, std::max<int64_t>(p.rows, 1));
-    p.tiles = CeilDiv(p.rows, p.tile);
-    p.unit_begin = units;
-    units += g.batch * p.tiles;
+  // The phase form reads a run of (K - 1) d / s + R dz rows per tile; the
+  // column form (bounded by one item's output rows) when that run would
+  // exceed a whole item: dilations much larger than the output.
+  const bool sparse = (g.kernel_size - 1) * (d / s) > g.out_steps;
+  if (sparse || (cin < kNr && panel_use(g.kernel_size * cin) > panel_use(cin))) {
+    BackpropInputByColumns<T, A>(g, act, filter, grad_output, operand, grad_input, runner);
+    return;
   }
-  const int64_t max_tile = TileRows<A>(g.kernel_size * cout, cin, g.in_steps);
 
-  runner.For(units, 2 * max_tile * g.kernel_size * cout * cin / s + 1,
+  // Input row i sits at p = i + pad_left; tap k carries dz row (p - k d) / s
+  // to it when that is whole. Per residue r = p mod s that has taps (at most
+  // K of the s): its taps, ordered by q = (r - k d) / s ascending, so that
+  // output row m / s + q of a tile is the q-shifted run of dz rows; and those
+  // taps' transposed filters. Rows of the other residues get zeros.
+  struct Phase {
+    int64_t residue = 0;
+    std::vector<DepthBlock> blocks;
+    std::vector<A> packed;  // [taps * Cout, Cin] in panels
+    int64_t depth = 0;
+  };
+  std::vector<int64_t> residues;
+  for (int64_t k = 0; k < g.kernel_size; ++k) residues.push_back((k * d) % s);
+  std::sort(residues.begin(), residues.end());
+  residues.erase(std::unique(residues.begin(), residues.end()), residues.end());
+  std::vector<Phase> phases(residues.size());
+  int64_t q_min = 0;
+  for (size_t i = 0; i < residues.size(); ++i) {
+    Phase& ph = phases[i];
+    const int64_t r = ph.residue = residues[i];
+    std::vector<int64_t> taps;
+    for (int64_t k = g.kernel_size - 1; k >= 0; --k) {
+      if ((k * d) % s == r) taps.push_back(k);
+    }
+    ph.depth = static_cast<int64_t>(taps.size()) * cout;
+    ph.packed = PackPanels<A>(ph.depth, cin, [&](int64_t k, int64_t n) {
+      return static_cast<A>(filter[(taps[k / cout] * cin + n) * cout + k % cout]);
+    });
+    // A phase's taps are equally spaced (s / gcd(s, d) apart), so their dz
+    // runs are too: one run of adjacent rows, or taps spaced further.
+    const int64_t q0 = (r - taps[0] * d) / s;
+    const int64_t spacing = taps.size() > 1 ? (taps[0] - taps[1]) * d / s : 1;
+    q_min = std::min(q_min, q0);
+    if (spacing == 1) {
+      SplitBlock(q0 * cout, 0, ph.depth, &ph.blocks);
+    } else {
+      TapBlocks(q0 * cout, spacing * cout, 0, static_cast<int64_t>(taps.size()), cout,
+                &ph.blocks);
+    }
+  }
+  // dz rows a tile of R rows per phase reads: [t R + q_min, t R + R).
+  const int64_t max_rows = CeilDiv(g.in_steps + pad, s);
+  const int64_t tile = TileRows<A>((cout + s * cin) * sizeof(A), max_rows, g.batch, 288);
+  const int64_t tile_first = pad / (tile * s), tile_end = CeilDiv(pad + g.in_steps, tile * s);
+  const int64_t tiles_per_item = tile_end - tile_first;
+  std::vector<int64_t> row_offset(tile);
+  for (int64_t m = 0; m < tile; ++m) row_offset[m] = m * cout;
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+  const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
+
+  runner.For(g.batch * tiles_per_item, 2 * tile * g.kernel_size * cout * cin + 1,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows, acc;
+    std::vector<A> dz_scratch, acc;
     for (int64_t unit = begin; unit < end; ++unit) {
-      // The last phase that begins at or before `unit` (binary search: there
-      // can be as many phases as input steps).
-      const Phase& p = *(std::upper_bound(phases.begin(), phases.end(), unit,
-                                          [](int64_t u, const Phase& q) { return u < q.unit_begin; }) - 1);
-      const int64_t local = unit - p.unit_begin;
-      const int64_t n = local / p.tiles;
-      const int64_t m0 = (local % p.tiles) * p.tile;
-      const int64_t rows = std::min(p.tile, p.rows - m0);
-      const int64_t ntaps = static_cast<int64_t>(p.taps.size());
-      const int64_t inner = ntaps * cout;
-      const int64_t first_input_row = p.first_row + m0 * s;
-      acc.resize(rows * cin);
-      if (ntaps == 0) {
-        std::fill(acc.begin(), acc.end(), A(0));
+      const int64_t n = unit / tiles_per_item;
+      const int64_t t = tile_first + unit % tiles_per_item;
+      const int64_t dz_first = t * tile + q_min, dz_count = tile - q_min;
+      const T* dy_item = grad_output + n * out_item;
+      const A* dz;
+      if (dz_is_dy && dz_first >= 0 && dz_first + dz_count <= g.out_steps) {
+        dz = reinterpret_cast<const A*>(dy_item) + dz_first * cout;
       } else {
-        const A* dz_item = dz.data() + n * out_item;
-        // Output row feeding input row i through tap k: (i + pad - k d) / s.
-        const int64_t p_first = first_input_row + g.pad_left;
-        const A* a;
-        int64_t ld;
-        const int64_t o_first = p_first - (g.kernel_size - 1);  // s = d = 1 only
-        const int64_t o_last = p_first + (rows - 1);
-        if (s == 1 && d == 1 && o_first >= 0 && o_last < g.out_steps) {
-          a = dz_item + o_first * cout;
-          ld = cout;
-        } else {
-          windows.resize(rows * inner);
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t pos = p_first + r * s;
-            for (int64_t j = 0; j < ntaps; ++j) {
-              A* dst = windows.data() + r * inner + j * cout;
-              const int64_t o = (pos - p.taps[j] * d) / s;  // exact by phase
-              if (pos - p.taps[j] * d < 0 || o >= g.out_steps) {
-                std::fill(dst, dst + cout, A(0));
-              } else {
-                std::memcpy(dst, dz_item + o * cout, cout * sizeof(A));
-              }
-            }
-          }
-          a = windows.data();
-          ld = inner;
-        }
-        View(acc.data(), rows, cin, cin).noalias() =
-            View(a, rows, inner, ld) * View(p.filter_t.data(), inner, cin, cin);
+        dz_scratch.resize(dz_count * cout);
+        ActivationGradRows<T, A>(g, act, dy_item, operand + n * out_item, dz_first, dz_count,
+                                 cout, dz_scratch.data());
+        dz = dz_scratch.data();
       }
-      StoreRows<T, A>(acc.data(), rows, cin, g.in_steps, g.layout, first_input_row, s,
-                      grad_input + n * in_item);
+      const A* dz_rows = dz - q_min * cout;  // row m of the tile
+      size_t next_phase = 0;
+      for (int64_t r = 0; r < s; ++r) {
+        const Phase* ph = nullptr;
+        if (next_phase < phases.size() && phases[next_phase].residue == r) {
+          ph = &phases[next_phase++];
+        }
+        const int64_t p0 = t * tile * s + r;  // p of the tile's row 0 in this phase
+        const int64_t m_lo = std::max<int64_t>(0, CeilDivSigned(pad - p0, s));
+        const int64_t m_hi = std::min<int64_t>(tile, CeilDivSigned(pad + g.in_steps - p0, s));
+        if (m_hi <= m_lo) continue;
+        const int64_t rows = m_hi - m_lo;
+        const int64_t i_first = p0 + m_lo * s - pad;
+        A* c;
+        int64_t ldc;
+        if constexpr (std::is_same_v<T, A>) {
+          c = grad_input + n * in_item + i_first * cin;
+          ldc = s * cin;
+        }
+        if (!in_place) {
+          acc.resize(rows * cin);
+          c = acc.data();
+          ldc = cin;
+        }
+        if (ph == nullptr) {
+          for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + cin, A(0));
+        } else {
+          GemmBlocks<A>(ph->blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
+                        ph->packed.data(), ph->depth, c, ldc, nullptr, gemm::Fused::kNone, A(0));
+        }
+        if (!in_place) {
+          StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i_first, s,
+                          grad_input + n * in_item);
+        }
+      }
     }
   });
 }
@@ -318,50 +642,81 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
                                   T* grad_filter, T* grad_bias,
                                   const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
-  const int64_t cin = g.in_channels, cout = g.out_channels;
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   const int64_t inner = g.kernel_size * cin;
-  const int64_t filter_size = g.filter_elements();
+  const int64_t cout_padded = gemm::Panels<A>(cout) * kNr;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
-  const int64_t tile = TileRows<A>(inner, cout, std::max<int64_t>(g.out_steps, 1));
+  // Rows per tile = the depth of one gemm call: its dz panel stays in L1.
+  // Deep calls matter more here than many tiles (C is read and written per
+  // call), so small batches get 8 tiles rather than 16.
+  const int64_t tile = TileRows<A>(s * cin * sizeof(A), std::max<int64_t>(g.out_steps, 1),
+                                   g.batch, 256, kMinUnits / 2);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
-  if (units == 0) {  // nothing to sum: skip the per-thread scratch entirely
-    std::fill(grad_filter, grad_filter + filter_size, T(0));
-    std::fill(grad_bias, grad_bias + cout, T(0));
-    return;
-  }
 
-  // Partial sums: as many as useful for load balance, within 64 MiB; the
-  // count depends on the problem only, never on the thread count.
-  const int64_t partial_size = filter_size + cout;
+  // Partial sums [inner, cout_padded] + bias [cout_padded]: as many as useful
+  // for load balance, within 64 MiB; the count depends on the problem only.
+  const int64_t partial_size = (inner + 1) * cout_padded;
   const int64_t memory_cap = std::max<int64_t>(
       1, (64 << 20) / (partial_size * static_cast<int64_t>(sizeof(A))));
   const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
   std::vector<A> partials(groups * partial_size, A(0));
 
+  // Kernel row i = (tap, channel) of the windows (see TileWindows), read
+  // down the steps.
+  std::vector<int64_t> slab_offset(inner), gathered_offset(inner);
+  const bool slab_possible = SlabPossible(g, tile);
+  for (int64_t i = 0; i < inner; ++i) {
+    slab_offset[i] = slab_possible ? (i / cin) * g.dilation * cin + i % cin : 0;
+    gathered_offset[i] = i;
+  }
+  const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
+                        g.layout == Layout::kNWC && cout == cout_padded;
+
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> windows(tile * inner), dz(tile * cout);
+    std::vector<A> slab_scratch, dz_scratch, dz_panels;
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
-      auto dw_view = View(dw, inner, cout, cout);
-      Eigen::Map<Eigen::Matrix<A, 1, Eigen::Dynamic>> db(dw + filter_size, cout);
+      A* db = dw + inner * cout_padded;
       const int64_t first = group * units / groups, last = (group + 1) * units / groups;
       for (int64_t unit = first; unit < last; ++unit) {
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
-        ActivationGradTile<T, A>(g, act, grad_output + n * out_item,
-                                 operand + n * out_item, o0, rows, dz.data());
-        int64_t ld;
-        const A* a = InputWindows<T, A>(g, input + n * in_item, o0, rows, windows.data(), &ld);
-        const auto dz_view = View(static_cast<const A*>(dz.data()), rows, cout, cout);
-        dw_view.noalias() += View(a, rows, inner, ld).transpose() * dz_view;
-        // A plain loop, not colwise().sum(): Eigen's reduction order depends
-        // on the buffer's alignment, which would make db vary run to run.
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t co = 0; co < cout; ++co) db[co] += dz[r * cout + co];
+        const A* dz;
+        if (dz_is_dy) {
+          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o0 * cout;
+        } else {
+          dz_scratch.resize(rows * cout_padded);
+          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
+                                   o0, rows, cout_padded, dz_scratch.data());
+          dz = dz_scratch.data();
         }
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
+        }
+        const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &slab_scratch);
+        // dz in the kernel's panel layout: a panel's rows are contiguous, so
+        // it stays in L1 whatever Cout is (rows cout_padded apart would map
+        // onto few L1 sets when that is a power of two).
+        const int64_t panels = cout_padded / kNr;
+        dz_panels.resize(panels * rows * kNr);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t p = 0; p < panels; ++p) {
+            const A* src = dz + r * (dz_is_dy ? cout : cout_padded) + p * kNr;
+            std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
+          }
+        }
+        gemm::Epilogue<A> e;
+        e.accumulate = true;
+        gemm::RowsOf<A> columns;
+        columns.data = w.data;
+        columns.row_offset = w.gathered ? gathered_offset.data() : slab_offset.data();
+        columns.k_stride = w.row_pitch;
+        gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
+                      cout_padded, e);
       }
     }
   });
@@ -369,12 +724,14 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   // Add the partials in group order, in parallel over filter elements.
   runner.For(partial_size, 2 * groups, [&](int64_t begin, int64_t end) {
     for (int64_t e = begin; e < end; ++e) {
+      const int64_t i = e / cout_padded, c = e % cout_padded;
+      if (c >= cout) continue;
       A sum = A(0);
       for (int64_t group = 0; group < groups; ++group) sum += partials[group * partial_size + e];
-      if (e < filter_size) {
-        grad_filter[e] = static_cast<T>(sum);
+      if (i < inner) {
+        grad_filter[i * cout + c] = static_cast<T>(sum);
       } else {
-        grad_bias[e - filter_size] = static_cast<T>(sum);
+        grad_bias[c] = static_cast<T>(sum);
       }
     }
   });

@@ -1,0 +1,79 @@
+// A small GEMM for the convolution passes: C (+)= A x B with the matrices
+// addressed the way a convolution finds them in memory, so no im2col copy is
+// needed.
+//
+//   A(r, k) = a[row_offset[r] + t * tap_stride + j * k_stride]
+//             (r < rows, k = t * depth + j, t < taps, j < depth)
+//   B(k, n) = b[(n / kNr) * panel_stride + k * ldb + n % kNr]
+//             (columns in panels of kNr, zero-padded to whole panels)
+//   C(r, n) = c[r * ldc + n]                    (n < cols)
+//
+// Row offsets make the forward windows (rows of overlapping input steps),
+// the filter-gradient operand (input channels of all taps, read down the
+// steps) and the input-gradient windows all plain calls; taps make a
+// dilated window (runs of channels tap_stride apart) one call too. A register-tiled
+// kMr x kNr micro-kernel does the arithmetic; each C element is summed in a
+// fixed order (k ascending within a call), whatever the tiling around it.
+#ifndef TF_CONV1D_OP_CORE_GEMM_KERNEL_H_
+#define TF_CONV1D_OP_CORE_GEMM_KERNEL_H_
+
+#include <cstdint>
+
+namespace conv1d {
+namespace gemm {
+
+// Element-wise functions cheap enough to apply in registers after the last
+// depth block. Anything else is applied by the caller afterwards.
+enum class Fused { kNone, kRelu, kRelu6, kLeakyRelu };
+
+template <typename A>
+struct Epilogue {
+  const A* bias = nullptr;  // padded to whole panels; added when !accumulate
+  bool accumulate = false;  // C += A x B, else C = A x B (+ bias)
+  Fused fused = Fused::kNone;
+  A negative_slope = A(0);  // kLeakyRelu
+};
+
+// SIMD width: AVX with FMA where the compiler targets it (-march=native on
+// any x86-64 from 2013 on), else 16-byte GCC vectors (SSE, NEON, or scalar
+// code on other targets).
+#if defined(__AVX__) && defined(__FMA__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
+// Register tile: kMr rows x two vectors of columns (kNr), 12 accumulators,
+// which leaves room in 16 vector registers for two B vectors and one A.
+template <typename A>
+struct Tile {
+  static constexpr int kLanes = kVectorBytes / static_cast<int>(sizeof(A));
+  static constexpr int kMr = 6;
+  static constexpr int kNr = 2 * kLanes;
+};
+
+// Where A's elements lie (see the top of this file).
+template <typename A>
+struct RowsOf {
+  const A* data = nullptr;
+  const int64_t* row_offset = nullptr;
+  int64_t k_stride = 1;
+  int64_t taps = 1;
+  int64_t tap_stride = 0;
+};
+
+// `depth` is per tap: the product sums over taps * depth values of k.
+template <typename A>
+void Gemm(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
+          int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& epilogue);
+
+// Number of kNr-wide panels that hold `cols` columns.
+template <typename A>
+int64_t Panels(int64_t cols) {
+  return (cols + Tile<A>::kNr - 1) / Tile<A>::kNr;
+}
+
+}  // namespace gemm
+}  // namespace conv1d
+
+#endif  // TF_CONV1D_OP_CORE_GEMM_KERNEL_H_

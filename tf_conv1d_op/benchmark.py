@@ -1,0 +1,374 @@
+"""Side-by-side CPU benchmark: fused_conv1d against tf.keras.layers.Conv1D.
+
+One process times both on identical weights and inputs, under tf.function,
+after warm-up, alternating stock and ours so that both see the same machine
+load; it reports medians. The machine's practical peak is the float32
+tf.matmul of two 4096 x 4096 matrices, timed in the same run. Peak extra
+memory is measured in fresh subprocesses (see memory_probe).
+
+  python -m tf_conv1d_op.benchmark [--quick] [--shapes audio,resnet] [--output-dir docs]
+"""
+import argparse
+import collections
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+Shape = collections.namedtuple(
+    "Shape", "name batch steps in_channels filters kernel stride dilation padding activation")
+
+# Real-world shapes (the issue's list).
+SHAPES = (
+    Shape("text_cnn", 64, 256, 300, 128, 5, 1, 1, "same", "relu"),
+    Shape("audio_frontend", 8, 16000, 1, 64, 80, 4, 1, "valid", "relu"),
+    Shape("wavenet_layer", 4, 4096, 64, 64, 2, 1, 8, "causal", "tanh"),
+    Shape("sensor", 256, 128, 9, 64, 3, 1, 1, "valid", "relu"),
+    Shape("resnet_layer", 32, 1024, 128, 128, 3, 1, 1, "same", "relu"),
+    Shape("pointwise", 32, 1024, 256, 256, 1, 1, 1, "valid", "linear"),
+    Shape("downsampling", 32, 1024, 64, 128, 3, 2, 1, "same", "relu"),
+    Shape("batch1_inference", 1, 1024, 128, 128, 3, 1, 1, "same", "relu"),
+)
+MEMORY_SHAPE = "audio_frontend"
+PASSES = ("forward", "training")
+MATMUL_SIZE = 4096
+
+
+def quick_variant(shape):
+    """The same configuration at a size that runs in milliseconds (for CI)."""
+    extent = (shape.kernel - 1) * shape.dilation + 1
+    return shape._replace(batch=min(shape.batch, 2), steps=max(4 * extent, 32),
+                          in_channels=min(shape.in_channels, 8), filters=min(shape.filters, 8))
+
+
+def out_steps(shape):
+    extent = (shape.kernel - 1) * shape.dilation + 1
+    if shape.padding == "valid":
+        return (shape.steps - extent) // shape.stride + 1
+    return -(-shape.steps // shape.stride)
+
+
+def forward_flops(shape):
+    """Multiply-adds x 2 of the convolution itself."""
+    return 2 * shape.batch * out_steps(shape) * shape.kernel * shape.in_channels * shape.filters
+
+
+def pass_flops(shape, which):
+    # A training step adds the input and the filter gradient, each as large as the forward.
+    return forward_flops(shape) * (1 if which == "forward" else 3)
+
+
+def make_data(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((shape.batch, shape.steps, shape.in_channels)).astype(np.float32)
+    w = (rng.standard_normal((shape.kernel, shape.in_channels, shape.filters)) /
+         math.sqrt(shape.kernel * shape.in_channels)).astype(np.float32)
+    b = (0.1 * rng.standard_normal(shape.filters)).astype(np.float32)
+    dy = rng.standard_normal((shape.batch, out_steps(shape), shape.filters)).astype(np.float32)
+    return x, w, b, dy
+
+
+def build_models(shape, w, b):
+    """(stock forward, ours forward, stock variables, ours variables), same weights."""
+    import tensorflow as tf
+    import tf_conv1d_op
+
+    stock = tf.keras.layers.Conv1D(
+        shape.filters, shape.kernel, strides=shape.stride, padding=shape.padding,
+        dilation_rate=shape.dilation, activation=shape.activation)
+    stock.build((None, shape.steps, shape.in_channels))
+    stock.set_weights([w, b])
+    kernel, bias = tf.Variable(w), tf.Variable(b)
+
+    def ours(x):
+        return tf_conv1d_op.fused_conv1d(
+            x, kernel, bias, stride=shape.stride, padding=shape.padding.upper(),
+            dilations=shape.dilation, activation=shape.activation)
+
+    return stock, ours, list(stock.trainable_variables), [kernel, bias]
+
+
+def compiled_passes(forward, variables, dy):
+    """tf.functions of the forward pass and of a training step (all gradients)."""
+    import tensorflow as tf
+
+    dy = tf.constant(dy)
+
+    @tf.function
+    def inference(x):
+        return forward(x)
+
+    @tf.function
+    def training(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = forward(x)
+        return tape.gradient(y, [x] + variables, output_gradients=dy)
+
+    return {"forward": inference, "training": training}
+
+
+def time_side_by_side(fn_a, fn_b, arg, repeats, warmup):
+    """Median wall and process-CPU milliseconds of fn_a(arg) and fn_b(arg), run alternately.
+
+    Returns ((wall_a, wall_b), (cpu_a, cpu_b)). CPU time (all threads of this
+    process) is much less sensitive than wall time to other processes
+    sharing the cores, so it helps to read a noisy run.
+    """
+    for _ in range(warmup):
+        fn_a(arg)
+        fn_b(arg)
+    wall, cpu = ([], []), ([], [])
+    # As timeit does: a garbage collection of TensorFlow's many Python objects
+    # takes milliseconds and would land in whichever call it interrupts.
+    gc.collect()
+    gc.disable()
+    try:
+        _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu)
+    finally:
+        gc.enable()
+    median = statistics.median
+    return (median(wall[0]), median(wall[1])), (median(cpu[0]), median(cpu[1]))
+
+
+def _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu):
+    for r in range(repeats):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        for i in order:
+            fn = (fn_a, fn_b)[i]
+            start_cpu, start = time.process_time(), time.perf_counter()
+            _block(fn(arg))
+            wall[i].append(1e3 * (time.perf_counter() - start))
+            cpu[i].append(1e3 * (time.process_time() - start_cpu))
+
+
+def _block(result):
+    """Nothing to wait for: eager execution is synchronous (main() makes sure),
+    so a call returns when its outputs are computed. Converting them with
+    .numpy() would copy the output and add milliseconds to both sides."""
+    del result
+
+
+def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size], seed=1)
+    b = tf.random.normal([size, size], seed=2)
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    _block(matmul())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _block(matmul())
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def check_same_output(stock, ours, x):
+    """Guards the comparison: both sides must compute the same function."""
+    a, b = stock(x).numpy(), ours(x).numpy()
+    scale = max(float(np.abs(a).max()), 1e-30)
+    error = float(np.abs(a - b).max()) / scale
+    if error > 1e-4:
+        raise RuntimeError(f"stock and ours differ (relative error {error:.3g})")
+
+
+def run_shape(shape, repeats, warmup):
+    import tensorflow as tf
+
+    x, w, b, dy = make_data(shape)
+    stock, ours, stock_vars, ours_vars = build_models(shape, w, b)
+    x = tf.constant(x)
+    check_same_output(stock, ours, x)
+    stock_fns = compiled_passes(stock, stock_vars, dy)
+    ours_fns = compiled_passes(ours, ours_vars, dy)
+    rows = []
+    for which in PASSES:
+        (stock_ms, ours_ms), (stock_cpu, ours_cpu) = time_side_by_side(
+            stock_fns[which], ours_fns[which], x, repeats, warmup)
+        flops = pass_flops(shape, which)
+        rows.append(dict(shape=shape.name, which=which, stock_ms=stock_ms, ours_ms=ours_ms,
+                         speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
+                         ours_gflops=flops / ours_ms / 1e6,
+                         cpu_speedup=stock_cpu / max(ours_cpu, 1e-9)))
+    return rows
+
+
+def _proc_status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss():
+    """Sets the kernel's peak-RSS mark (VmHWM) to the current RSS; False if impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_probe(variant, shape, which):
+    """Peak resident memory (bytes) one full-size call adds, in this process.
+
+    Everything but the call is done first: inputs, weights, tracing, and a
+    warm-up call on a batch-1 input (kernels created, libraries and thread
+    pools started). Then Linux's peak-RSS mark is reset to the current RSS
+    and read again after the call: the difference is what the call needed
+    beyond what the process already held (its output included). Without
+    /proc/self/clear_refs it falls back to the rise of ru_maxrss, which
+    under-reports when an earlier peak was higher.
+    """
+    import resource
+
+    import tensorflow as tf
+
+    x, w, b, dy = make_data(shape)
+    stock, ours, stock_vars, ours_vars = build_models(shape, w, b)
+    forward, variables = (stock, stock_vars) if variant == "stock" else (ours, ours_vars)
+    small_x, _, _, small_dy = make_data(shape._replace(batch=1))
+    _block(compiled_passes(forward, variables, small_dy)[which](tf.constant(small_x)))
+    fn = compiled_passes(forward, variables, dy)[which]
+    x = tf.constant(x)
+    fn.get_concrete_function(x)
+    if _reset_peak_rss():
+        before = _proc_status_kib("VmRSS")
+        _block(fn(x))
+        after = _proc_status_kib("VmHWM")
+    else:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _block(fn(x))
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(0, after - before) * 1024
+
+
+def measure_memory(shape):
+    """{(variant, pass): peak extra bytes}, each from a fresh subprocess."""
+    results = {}
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+        TF_CPP_MIN_LOG_LEVEL="3")
+    for variant in ("stock", "ours"):
+        for which in PASSES:
+            code = ("import json, sys; from tf_conv1d_op import benchmark as b; "
+                    "s = b.Shape(*json.loads(sys.argv[1])); "
+                    "print('RESULT', b.memory_probe(sys.argv[2], s, sys.argv[3]))")
+            out = subprocess.run([sys.executable, "-c", code, json.dumps(list(shape)),
+                                  variant, which], capture_output=True, text=True, env=env,
+                                 check=True).stdout
+            line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
+            results[(variant, which)] = int(line.split()[1])
+    return results
+
+
+def machine_description():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+        if names:
+            model = names[0]
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="tf_conv1d_op bench",
+        description="Time fused_conv1d against tf.keras.layers.Conv1D on real-world shapes.")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny shapes, 1 repetition: proves the benchmark runs (CI)")
+    parser.add_argument("--shapes", default="",
+                        help="comma-separated substrings of shape names to run (default: all)")
+    parser.add_argument("--output-dir", default="docs",
+                        help="where benchmarks.md and benchmark_speedups.png go (default: docs)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs per pass and side (default 9, quick 1)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak-memory subprocesses")
+    parser.add_argument("--note", default="",
+                        help="free text recorded in the report (e.g. machine load)")
+    return parser.parse_args(argv)
+
+
+def select_shapes(args):
+    shapes = [quick_variant(s) for s in SHAPES] if args.quick else list(SHAPES)
+    if args.shapes:
+        wanted = [w.strip() for w in args.shapes.split(",") if w.strip()]
+        shapes = [s for s in shapes if any(w in s.name for w in wanted)]
+        if not shapes:
+            raise SystemExit(f"no shape matches {args.shapes!r}; names: "
+                             f"{', '.join(s.name for s in SHAPES)}")
+    return shapes
+
+
+def main(argv=None):
+    """The command line: runs the suite and writes the report; exit status 0."""
+    run(argv)
+    return 0
+
+
+def run(argv=None):
+    """Runs the suite as main() does and returns its rows (dicts)."""
+    from tf_conv1d_op import _benchmark_report as report
+
+    args = parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 9)
+    if repeats < 1:
+        raise SystemExit("--repeats must be >= 1")
+    warmup = 1 if args.quick else 3
+    shapes = select_shapes(args)
+
+    import tensorflow as tf
+
+    tf.config.experimental.set_synchronous_execution(True)  # see _block
+    load_before = os.getloadavg()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
+    rows = []
+    for shape in shapes:
+        rows.extend(run_shape(shape, repeats, warmup))
+        print(report.format_rows(rows[-2:], peak, header=len(rows) == 2), flush=True)
+    memory = None
+    memory_shape = [s for s in shapes if s.name == MEMORY_SHAPE]
+    if memory_shape and not args.no_memory:
+        memory = (memory_shape[0], measure_memory(memory_shape[0]))
+    context = dict(
+        date=started.strftime("%Y-%m-%d %H:%M UTC"), machine=machine_description(),
+        tensorflow=tf.__version__, intra_op_threads=_intra_op_threads(),
+        load=(load_before, os.getloadavg()), repeats=repeats, warmup=warmup,
+        quick=args.quick, note=args.note, matmul_size=256 if args.quick else MATMUL_SIZE)
+    print()
+    print(report.summary_text(rows, peak, memory))
+    os.makedirs(args.output_dir, exist_ok=True)
+    md_path = os.path.join(args.output_dir, "benchmarks.md")
+    png_path = os.path.join(args.output_dir, "benchmark_speedups.png")
+    report.write_markdown(md_path, rows, peak, memory, context, os.path.basename(png_path))
+    report.write_chart(png_path, rows)
+    print(f"wrote {md_path} and {png_path}")
+    return rows
+
+
+def _intra_op_threads():
+    import tensorflow as tf
+
+    configured = tf.config.threading.get_intra_op_parallelism_threads()
+    return configured or os.cpu_count()
+
+
+if __name__ == "__main__":
+    main()
