@@ -671,12 +671,20 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
     slab_offset[i] = slab_possible ? (i / cin) * g.dilation * cin + i % cin : 0;
     gathered_offset[i] = i;
   }
+  // The windows are packed per block of kMr kernel rows as [tile][kMr] runs,
+  // so the kernel reads its kMr values of each k from one run. Read in place
+  // they lie a row pitch apart per k, and a pitch that is a multiple of a
+  // large power of two (256 float channels: 1 KiB) maps all of them onto a
+  // few L1 sets, so every k would come from L2.
+  constexpr int64_t kMr = gemm::Tile<A>::kMr;
+  std::vector<int64_t> packed_offset(inner);
+  for (int64_t i = 0; i < inner; ++i) packed_offset[i] = (i / kMr) * tile * kMr + i % kMr;
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
                         g.layout == Layout::kNWC && cout == cout_padded;
 
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> slab_scratch, dz_scratch, dz_panels;
+    std::vector<A> slab_scratch, dz_scratch, dz_panels, windows_packed;
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
       A* db = dw + inner * cout_padded;
@@ -709,12 +717,22 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
             std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
           }
         }
+        const int64_t* offset = w.gathered ? gathered_offset.data() : slab_offset.data();
+        windows_packed.resize(CeilDiv(inner, kMr) * tile * kMr);
+        for (int64_t k = 0; k < rows; ++k) {
+          const A* window = w.data + k * w.row_pitch;
+          for (int64_t b0 = 0; b0 < inner; b0 += kMr) {
+            A* run = windows_packed.data() + (b0 * tile + k * kMr);
+            const int64_t count = std::min(kMr, inner - b0);
+            for (int64_t j = 0; j < count; ++j) run[j] = window[offset[b0 + j]];
+          }
+        }
         gemm::Epilogue<A> e;
         e.accumulate = true;
         gemm::RowsOf<A> columns;
-        columns.data = w.data;
-        columns.row_offset = w.gathered ? gathered_offset.data() : slab_offset.data();
-        columns.k_stride = w.row_pitch;
+        columns.data = windows_packed.data();
+        columns.row_offset = packed_offset.data();
+        columns.k_stride = kMr;
         gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
                       cout_padded, e);
       }
