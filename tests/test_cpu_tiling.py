@@ -9,7 +9,8 @@ row tiles per item, tiles read in place from the input next to tiles copied at t
 small batches split into more tiles, stride phases (one without taps),
 the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
-the activations applied in registers and after, and linear dz read in place.
+the activations applied in registers and after, linear dz read in place, and
+filter-gradient windows packed where their row pitch would alias in L1.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
 """
@@ -41,6 +42,11 @@ CASES = [
     (1, 120, 330, 20, 2, 2, 3, "VALID", "NWC", "relu", "float64"),
     (2, 300, 18, 20, 2, 5, 1, "VALID", "NCW", "hard_sigmoid", "float32"),
     (1, 40, 20, 24, 3, 1, 30, "SAME", "NWC", "softplus", "float64"),
+    # Filter gradient from packed windows (row pitch a multiple of 1 KiB,
+    # Cout >= 128): blocks across dilated taps, strided pitch, double.
+    (2, 200, 256, 130, 2, 1, 3, "SAME", "NWC", "relu", "float32"),
+    (1, 150, 128, 128, 3, 2, 1, "VALID", "NWC", "linear", "float32"),
+    (2, 90, 128, 128, 1, 1, 1, "VALID", "NWC", "tanh", "float64"),
 ]
 IDS = ["-".join(map(str, c)) for c in CASES]
 

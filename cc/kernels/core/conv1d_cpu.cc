@@ -635,6 +635,66 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
   });
 }
 
+// The filter gradient's A operand: kernel row i (a (tap, channel) pair) of
+// window k, read down the steps. In place, a row's values of successive k
+// lie a row pitch apart; a pitch that is a multiple of 1 KiB (256 float
+// channels) maps a tile's k onto 4 of the 64 L1 sets, so the kernel's reads
+// come from L2. There, when Cout is large enough to pay for the copy (one
+// element per Cout FMAs), the windows are packed per block of kMr rows into
+// [tile][kMr] runs that the kernel reads in order. (Measured: at a 1 KiB
+// pitch packing gains ~30%; at 512 bytes it loses; docs/performance.md.)
+template <typename A>
+class PackedWindows {
+ public:
+  PackedWindows(int64_t inner, int64_t tile, const std::vector<int64_t>& slab_offset,
+                const std::vector<int64_t>& gathered_offset)
+      : inner_(inner), tile_(tile), slab_offset_(slab_offset),
+        gathered_offset_(gathered_offset), packed_offset_(inner) {
+    for (int64_t i = 0; i < inner; ++i) {
+      packed_offset_[i] = (i / kMr) * tile * kMr + i % kMr;
+    }
+  }
+
+  // The operand for the windows w of `rows` steps; packs into *scratch when
+  // that pays.
+  gemm::RowsOf<A> Operand(const Windows<A>& w, int64_t rows, int64_t cout,
+                          std::vector<A>* scratch) const {
+    const std::vector<int64_t>& offset = w.gathered ? gathered_offset_ : slab_offset_;
+    gemm::RowsOf<A> a;
+    const int64_t pitch_bytes = w.row_pitch * static_cast<int64_t>(sizeof(A));
+    if (pitch_bytes % 1024 != 0 || cout < 128) {
+      a.data = w.data;
+      a.row_offset = offset.data();
+      a.k_stride = w.row_pitch;
+      return a;
+    }
+    scratch->resize(CeilDiv(inner_, kMr) * tile_ * kMr);
+    for (int64_t k = 0; k < rows; ++k) {
+      const A* window = w.data + k * w.row_pitch;
+      for (int64_t b0 = 0; b0 < inner_; b0 += kMr) {
+        A* run = scratch->data() + b0 * tile_ + k * kMr;
+        const int64_t count = std::min(kMr, inner_ - b0);
+        if (count == kMr && offset[b0 + kMr - 1] - offset[b0] == kMr - 1) {
+          std::copy_n(window + offset[b0], kMr, run);  // one tap's adjacent channels
+        } else {
+          for (int64_t j = 0; j < count; ++j) run[j] = window[offset[b0 + j]];
+        }
+      }
+    }
+    a.data = scratch->data();
+    a.row_offset = packed_offset_.data();
+    a.k_stride = kMr;
+    return a;
+  }
+
+ private:
+  static constexpr int64_t kMr = gemm::Tile<A>::kMr;
+  const int64_t inner_, tile_;
+  const std::vector<int64_t>& slab_offset_;
+  const std::vector<int64_t>& gathered_offset_;
+  std::vector<int64_t> packed_offset_;
+};
+
 template <typename T>
 void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
                                   const ActivationSpec& act, const T* input,
@@ -671,14 +731,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
     slab_offset[i] = slab_possible ? (i / cin) * g.dilation * cin + i % cin : 0;
     gathered_offset[i] = i;
   }
-  // The windows are packed per block of kMr kernel rows as [tile][kMr] runs,
-  // so the kernel reads its kMr values of each k from one run. Read in place
-  // they lie a row pitch apart per k, and a pitch that is a multiple of a
-  // large power of two (256 float channels: 1 KiB) maps all of them onto a
-  // few L1 sets, so every k would come from L2.
-  constexpr int64_t kMr = gemm::Tile<A>::kMr;
-  std::vector<int64_t> packed_offset(inner);
-  for (int64_t i = 0; i < inner; ++i) packed_offset[i] = (i / kMr) * tile * kMr + i % kMr;
+  const PackedWindows<A> packing(inner, tile, slab_offset, gathered_offset);
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
                         g.layout == Layout::kNWC && cout == cout_padded;
 
@@ -717,22 +770,9 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
             std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
           }
         }
-        const int64_t* offset = w.gathered ? gathered_offset.data() : slab_offset.data();
-        windows_packed.resize(CeilDiv(inner, kMr) * tile * kMr);
-        for (int64_t k = 0; k < rows; ++k) {
-          const A* window = w.data + k * w.row_pitch;
-          for (int64_t b0 = 0; b0 < inner; b0 += kMr) {
-            A* run = windows_packed.data() + (b0 * tile + k * kMr);
-            const int64_t count = std::min(kMr, inner - b0);
-            for (int64_t j = 0; j < count; ++j) run[j] = window[offset[b0 + j]];
-          }
-        }
         gemm::Epilogue<A> e;
         e.accumulate = true;
-        gemm::RowsOf<A> columns;
-        columns.data = windows_packed.data();
-        columns.row_offset = packed_offset.data();
-        columns.k_stride = kMr;
+        const gemm::RowsOf<A> columns = packing.Operand(w, rows, cout, &windows_packed);
         gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
                       cout_padded, e);
       }
