@@ -217,6 +217,21 @@ void ActivationGradRows(const Conv1DGeometry& g, const ActivationSpec& act, cons
   }
 }
 
+// dz rows [first, first + count) of one batch item as a [count, ld] matrix:
+// dy itself where it already is one (`dz_is_dy`: linear, NWC, A = T and
+// ld = Cout; rows inside the output), else computed into *scratch.
+template <typename T, typename A>
+const A* DzRows(const Conv1DGeometry& g, const ActivationSpec& act, bool dz_is_dy,
+                const T* dy, const T* operand, int64_t first, int64_t count, int64_t ld,
+                std::vector<A>* scratch) {
+  if (dz_is_dy && first >= 0 && first + count <= g.out_steps) {
+    return reinterpret_cast<const A*>(dy) + first * g.out_channels;
+  }
+  scratch->resize(count * ld);
+  ActivationGradRows<T, A>(g, act, dy, operand, first, count, ld, scratch->data());
+  return scratch->data();
+}
+
 // Writes a rows x channels tile (leading dimension ld) to rows [first, first
 // + rows * row_step) (every row_step-th step) of a tensor item.
 template <typename T, typename A>
@@ -393,15 +408,8 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
       const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
       const int64_t out_rows = std::max<int64_t>(0, o_hi - o_lo);
       if (out_rows > 0) {
-        const A* dz;
-        if (dz_is_dy) {
-          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o_lo * cout;
-        } else {
-          dz_scratch.resize(out_rows * cout);
-          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
-                                   o_lo, out_rows, cout, dz_scratch.data());
-          dz = dz_scratch.data();
-        }
+        const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                   operand + n * out_item, o_lo, out_rows, cout, &dz_scratch);
         cols.resize(out_rows * inner);
         GemmBlocks<A>(blocks, out_rows, inner, dz, row_offset.data(), packed.data(), cout,
                       cols.data(), inner, nullptr, gemm::Fused::kNone, A(0));
@@ -587,15 +595,8 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
       const int64_t t = tile_first + unit % tiles_per_item;
       const int64_t dz_first = t * tile + q_min, dz_count = tile - q_min;
       const T* dy_item = grad_output + n * out_item;
-      const A* dz;
-      if (dz_is_dy && dz_first >= 0 && dz_first + dz_count <= g.out_steps) {
-        dz = reinterpret_cast<const A*>(dy_item) + dz_first * cout;
-      } else {
-        dz_scratch.resize(dz_count * cout);
-        ActivationGradRows<T, A>(g, act, dy_item, operand + n * out_item, dz_first, dz_count,
-                                 cout, dz_scratch.data());
-        dz = dz_scratch.data();
-      }
+      const A* dz = DzRows<T, A>(g, act, dz_is_dy, dy_item, operand + n * out_item, dz_first,
+                                 dz_count, cout, &dz_scratch);
       const A* dz_rows = dz - q_min * cout;  // row m of the tile
       size_t next_phase = 0;
       for (int64_t r = 0; r < s; ++r) {
@@ -746,15 +747,9 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
-        const A* dz;
-        if (dz_is_dy) {
-          dz = reinterpret_cast<const A*>(grad_output + n * out_item) + o0 * cout;
-        } else {
-          dz_scratch.resize(rows * cout_padded);
-          ActivationGradRows<T, A>(g, act, grad_output + n * out_item, operand + n * out_item,
-                                   o0, rows, cout_padded, dz_scratch.data());
-          dz = dz_scratch.data();
-        }
+        // (dz_is_dy implies Cout == cout_padded.)
+        const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                   operand + n * out_item, o0, rows, cout_padded, &dz_scratch);
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
         }
@@ -766,7 +761,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
         dz_panels.resize(panels * rows * kNr);
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t p = 0; p < panels; ++p) {
-            const A* src = dz + r * (dz_is_dy ? cout : cout_padded) + p * kNr;
+            const A* src = dz + r * cout_padded + p * kNr;
             std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
           }
         }
