@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "Eigen/Core"
+#include "unsupported/Eigen/SpecialFunctions"  // vectorized erfc
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 
@@ -182,6 +183,17 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
         dz[c] = static_cast<A>(dy[c * stride]) * (A(1) - y * y);
       }
       return;
+    case Activation::kGelu:
+      if constexpr (std::is_same_v<T, float> && std::is_same_v<A, float> &&
+                    !std::is_same_v<Stride, int64_t>) {
+        // ActivationDerivative's formula with Eigen's vectorized erfc and exp.
+        const Eigen::Map<const Eigen::ArrayXf> g(dy, count), z(operand, count);
+        Eigen::Map<Eigen::ArrayXf>(dz, count) =
+            g * (0.5f * (-z * static_cast<float>(detail::kSqrtHalf)).erfc() +
+                 z * static_cast<float>(detail::kInvSqrt2Pi) * (-0.5f * z * z).exp());
+        return;
+      }
+      [[fallthrough]];
     default:
       for (int64_t c = 0; c < count; ++c) {
         dz[c] = static_cast<A>(dy[c * stride]) *
@@ -273,9 +285,16 @@ void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols
   for (int64_t r = 0; r < rows; ++r) {
     A* row = tile + r * ld;
     if constexpr (std::is_same_v<A, float>) {
-      if (act.kind == Activation::kTanh) {  // Eigen's vectorized rational tanh
+      // Eigen's vectorized tanh and erfc; the scalar calls cost ~24 ns per
+      // element, more than the convolution on small layers.
+      if (act.kind == Activation::kTanh) {
         Eigen::Map<Eigen::ArrayXf> v(row, cols);
         v = v.tanh();
+        continue;
+      }
+      if (act.kind == Activation::kGelu) {  // the erfc form of Activate
+        Eigen::Map<Eigen::ArrayXf> v(row, cols);
+        v = 0.5f * v * (-v * static_cast<float>(detail::kSqrtHalf)).erfc();
         continue;
       }
     }
