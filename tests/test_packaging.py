@@ -178,3 +178,11 @@ def test_missing_program_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, cli.PROGRAMS["bench"], None)
     assert cli.main(["bench"]) == 2
     assert "tf_conv1d_op.benchmark is not part of this installation" in capsys.readouterr().err
+
+
+def test_bench_command_runs_the_benchmark(tmp_path, capsys):
+    status = cli.main(["bench", "--quick", "--shapes", "sensor", "--no-memory",
+                       "--output-dir", str(tmp_path)])
+    assert status == 0
+    assert "sensor" in capsys.readouterr().out
+    assert (tmp_path / "benchmarks.md").is_file()
