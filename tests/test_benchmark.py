@@ -71,3 +71,23 @@ def test_chart_draws_bars_proportional_to_values(tmp_path):
     red = np.all(pixels.reshape(height, width, 3) == (255, 0, 0), axis=2)
     lengths = sorted(set(red.sum(axis=1)))  # legend swatch, bar A, bar B
     assert abs(lengths[-1] / lengths[-2] - 2.0) < 0.05
+
+
+def test_training_step_computes_the_forward_output_and_all_gradients():
+    # With a linear activation no gradient reads the output, so a step that
+    # returned only gradients would let TensorFlow skip the stock forward.
+    import tensorflow as tf
+
+    shape = benchmark.quick_variant(next(s for s in benchmark.SHAPES if s.name == "pointwise"))
+    assert shape.activation == "linear"
+    x, w, b, dy = benchmark.make_data(shape)
+    stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b)
+    x = tf.constant(x)
+    stock_y, stock_grads = benchmark.compiled_passes(stock, stock_vars, dy)["training"](x)
+    ours_y, ours_grads = benchmark.compiled_passes(ours, ours_vars, dy)["training"](x)
+    reference = np.einsum("btc,cf->btf", x.numpy().astype(np.float64), w[0].astype(np.float64)) + b
+    np.testing.assert_allclose(stock_y.numpy(), reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours_y.numpy(), reference, rtol=1e-4, atol=1e-4)
+    assert len(stock_grads) == len(ours_grads) == 3  # input, kernel, bias
+    for s, o in zip(stock_grads, ours_grads):
+        np.testing.assert_allclose(o.numpy(), s.numpy(), rtol=1e-3, atol=1e-3)
