@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__AVX__) && defined(__FMA__)
 #include <immintrin.h>
@@ -88,27 +89,25 @@ struct Simd<double> : GenericSimd<double, Double2> {};
 // v is always the second operand of Max and Min, which x86 returns when
 // either is NaN: NaN passes through, as in TF's Relu and Relu6 (and as in
 // Activate). Zeros keep their sign the same way.
-template <typename A>
-typename Simd<A>::V ApplyFused(const Epilogue<A>& e, typename Simd<A>::V v) {
+template <typename A, Fused F>
+typename Simd<A>::V ApplyFused(typename Simd<A>::V v, typename Simd<A>::V slope) {
   using S = Simd<A>;
-  switch (e.fused) {
-    case Fused::kNone:
-      return v;
-    case Fused::kRelu:
-      return S::Max(S::Zero(), v);
-    case Fused::kRelu6:
-      return S::Min(S::Set(A(6)), S::Max(S::Zero(), v));
-    case Fused::kLeakyRelu:  // as Activate: z > 0 ? z : slope * z, for any slope
-      return S::IfPositive(v, S::Mul(S::Set(e.negative_slope), v));
-  }
+  if constexpr (F == Fused::kRelu) return S::Max(S::Zero(), v);
+  if constexpr (F == Fused::kRelu6) return S::Min(S::Set(A(6)), S::Max(S::Zero(), v));
+  // As Activate: z > 0 ? z : slope * z, for any slope.
+  if constexpr (F == Fused::kLeakyRelu) return S::IfPositive(v, S::Mul(slope, v));
   return v;
 }
 
-// C rows [0, MR) x panel columns [0, cols), cols <= kNr.
-template <typename A, int MR>
+// How the kernel's sums reach C.
+enum class Store { kSet, kSetBias, kAccumulate };
+
+// C rows [0, MR) x panel columns [0, cols), cols <= kNr. The epilogue is
+// fixed at compile time: with short depths (few input channels) it is a
+// good part of each call, and branching per vector showed.
+template <typename A, int MR, Store ST, Fused F>
 void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, const A* b,
-                 int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias,
-                 const Epilogue<A>& e) {
+                 int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias, A negative_slope) {
   using S = Simd<A>;
   using V = typename S::V;
   constexpr int L = Tile<A>::kLanes;
@@ -131,6 +130,9 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
       }
     }
   }
+  const V slope = S::Set(negative_slope);
+  V bias0 = S::Zero(), bias1 = S::Zero();
+  if constexpr (ST == Store::kSetBias) bias0 = S::Load(bias), bias1 = S::Load(bias + L);
   const bool full = cols == 2 * L;
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -140,19 +142,67 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
     A* dst = ci;
     if (!full) {
       std::fill(buffer, buffer + 2 * L, A(0));
-      if (e.accumulate) std::copy(ci, ci + cols, buffer);
+      if (ST == Store::kAccumulate) std::copy(ci, ci + cols, buffer);
       dst = buffer;
     }
-    for (int j = 0; j < 2; ++j) {
-      V v = acc[i][j];
-      if (e.accumulate) {
-        v = S::Add(S::Load(dst + j * L), v);
-      } else if (bias != nullptr) {
-        v = S::Add(v, S::Load(bias + j * L));
-      }
-      S::Store(dst + j * L, ApplyFused(e, v));
+    V v0 = acc[i][0], v1 = acc[i][1];
+    if constexpr (ST == Store::kAccumulate) {
+      v0 = S::Add(S::Load(dst), v0);
+      v1 = S::Add(S::Load(dst + L), v1);
+    } else if constexpr (ST == Store::kSetBias) {
+      v0 = S::Add(v0, bias0);
+      v1 = S::Add(v1, bias1);
     }
+    S::Store(dst, ApplyFused<A, F>(v0, slope));
+    S::Store(dst + L, ApplyFused<A, F>(v1, slope));
     if (!full) std::copy(buffer, buffer + cols, ci);
+  }
+}
+
+// All rows of all panels with one epilogue.
+template <typename A, Store ST, Fused F>
+void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
+            int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const A* bias_all,
+            A slope) {
+  constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
+  static_assert(MR == 6, "the remainder dispatch below assumes 6 rows");
+  // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
+  for (int64_t p = 0; p * NR < cols; ++p) {
+    const A* bp = b + p * panel_stride;
+    A* cp = c + p * NR;
+    const int64_t pc = std::min<int64_t>(NR, cols - p * NR);
+    const A* bias = bias_all != nullptr ? bias_all + p * NR : nullptr;
+    int64_t r = 0;
+    for (; r + MR <= rows; r += MR) {
+      MicroKernel<A, MR, ST, F>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc, pc,
+                                bias, slope);
+    }
+    const int64_t* ro = a.row_offset + r;
+    A* cr = cp + r * ldc;
+    switch (rows - r) {
+      case 5: MicroKernel<A, 5, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
+      case 4: MicroKernel<A, 4, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
+      case 3: MicroKernel<A, 3, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
+      case 2: MicroKernel<A, 2, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
+      case 1: MicroKernel<A, 1, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
+      default: break;
+    }
+  }
+}
+
+template <typename A, Store ST>
+void PanelsWithStore(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a,
+                     const A* b, int64_t ldb, int64_t panel_stride, A* c, int64_t ldc,
+                     const Epilogue<A>& e) {
+  const auto run = [&](auto fused) {
+    Panels<A, ST, decltype(fused)::value>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc,
+                                          e.bias, e.negative_slope);
+  };
+  switch (e.fused) {
+    case Fused::kNone: run(std::integral_constant<Fused, Fused::kNone>()); break;
+    case Fused::kRelu: run(std::integral_constant<Fused, Fused::kRelu>()); break;
+    case Fused::kRelu6: run(std::integral_constant<Fused, Fused::kRelu6>()); break;
+    case Fused::kLeakyRelu: run(std::integral_constant<Fused, Fused::kLeakyRelu>()); break;
   }
 }
 
@@ -161,28 +211,12 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
 template <typename A>
 void Gemm(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
           int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& e) {
-  constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
-  static_assert(MR == 6, "the remainder dispatch below assumes 6 rows");
-  // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
-  for (int64_t p = 0; p * NR < cols; ++p) {
-    const A* bp = b + p * panel_stride;
-    A* cp = c + p * NR;
-    const int64_t pc = std::min<int64_t>(NR, cols - p * NR);
-    const A* bias = e.bias != nullptr ? e.bias + p * NR : nullptr;
-    int64_t r = 0;
-    for (; r + MR <= rows; r += MR) {
-      MicroKernel<A, MR>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc, pc, bias, e);
-    }
-    const int64_t* ro = a.row_offset + r;
-    A* cr = cp + r * ldc;
-    switch (rows - r) {
-      case 5: MicroKernel<A, 5>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 4: MicroKernel<A, 4>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 3: MicroKernel<A, 3>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 2: MicroKernel<A, 2>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
-      case 1: MicroKernel<A, 1>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, e); break;
-      default: break;
-    }
+  if (e.accumulate) {
+    PanelsWithStore<A, Store::kAccumulate>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc, e);
+  } else if (e.bias != nullptr) {
+    PanelsWithStore<A, Store::kSetBias>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc, e);
+  } else {
+    PanelsWithStore<A, Store::kSet>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc, e);
   }
 }
 

@@ -1,0 +1,108 @@
+// Two builds of the CPU core in one process, timed alternately on one thread:
+// how a change to cc/kernels/core is measured on a VM whose speed drifts by
+// 30% from minute to minute (both builds see the same drift, so their ratio
+// holds still). Build B's entry points are renamed by core_ab.sh.
+//
+//   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS]
+//
+// PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad.
+// Prints each build's median GFLOP/s and the median of the per-trial ratios
+// B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
+// own bias (code placement), a few percent.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/core/conv1d_cpu.h"
+
+namespace conv1d {
+template <typename T>
+void ForwardB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*, const T*, T*,
+              T*, const ParallelRunner&);
+template <typename T>
+void BackpropInputB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*, const T*,
+                    T*, const ParallelRunner&);
+template <typename T>
+void BackpropFilterB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*,
+                     const T*, T*, T*, const ParallelRunner&);
+}  // namespace conv1d
+
+using namespace conv1d;
+
+int main(int argc, char** argv) {
+  if (argc < 10) {
+    std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING "
+                 "PASS [TRIALS]\n", argv[0]);
+    return 2;
+  }
+  Conv1DGeometry g;
+  g.batch = std::atol(argv[1]);
+  g.in_steps = std::atol(argv[2]);
+  g.in_channels = std::atol(argv[3]);
+  g.out_channels = std::atol(argv[4]);
+  g.kernel_size = std::atol(argv[5]);
+  g.stride = std::atol(argv[6]);
+  g.dilation = std::atol(argv[7]);
+  const std::string padding = argv[8], pass = argv[9];
+  const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
+  g.padding = padding == "same" ? Padding::kSame
+              : padding == "causal" ? Padding::kCausal : Padding::kValid;
+  const std::string error = ResolveGeometry(&g);
+  if (!error.empty() || trials < 1 ||
+      (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
+    std::fprintf(stderr, "bad arguments %s\n", error.c_str());
+    return 2;
+  }
+
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(g.input_elements()), w(g.filter_elements()), b(g.out_channels),
+      y(g.output_elements()), dy(g.output_elements()), dx(g.input_elements()),
+      dw(g.filter_elements()), db(g.out_channels);
+  for (auto* v : {&x, &w, &b, &dy}) {
+    for (float& e : *v) e = normal(rng);
+  }
+  ActivationSpec relu;
+  relu.kind = Activation::kRelu;
+  const SerialRunner serial;
+  const double flops = 2.0 * g.output_elements() * g.kernel_size * g.in_channels;
+
+  // GFLOP/s of one call of build A (0) or B (1).
+  const auto gflops = [&](int build) {
+    const auto start = std::chrono::steady_clock::now();
+    if (pass == "forward") {
+      (build ? ForwardB<float> : FusedConv1DForwardCpu<float>)(
+          g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
+    } else if (pass == "input_grad") {
+      (build ? BackpropInputB<float> : FusedConv1DBackpropInputCpu<float>)(
+          g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
+    } else {
+      (build ? BackpropFilterB<float> : FusedConv1DBackpropFilterCpu<float>)(
+          g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(), serial);
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    return flops / took.count() / 1e9;
+  };
+
+  gflops(0), gflops(1);  // first touch of the buffers
+  std::vector<double> rate_a, rate_b, ratio;
+  for (int t = 0; t < trials; ++t) {
+    // Alternate which build goes first, so neither always follows the other.
+    double a = 0, bb = 0;
+    if (t % 2 == 0) a = gflops(0), bb = gflops(1);
+    else bb = gflops(1), a = gflops(0);
+    rate_a.push_back(a);
+    rate_b.push_back(bb);
+    ratio.push_back(bb / a);
+  }
+  for (auto* v : {&rate_a, &rate_b, &ratio}) std::sort(v->begin(), v->end());
+  const int mid = trials / 2, quarter = trials / 4;
+  std::printf("%s: A %.1f GFLOP/s, B %.1f GFLOP/s, B/A %.3f (quartiles %.3f..%.3f)\n",
+              pass.c_str(), rate_a[mid], rate_b[mid], ratio[mid], ratio[quarter],
+              ratio[trials - 1 - quarter]);
+  return 0;
+}
