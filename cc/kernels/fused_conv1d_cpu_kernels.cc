@@ -1,5 +1,9 @@
 // CPU registration: the shared OpKernels with the framework-free CPU core,
 // parallelized on TF's intra-op thread pool.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+
 #include "cc/kernels/core/conv1d_cpu.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -16,10 +20,26 @@ class IntraOpRunner : public conv1d::ParallelRunner {
       : pool_(ctx->device()->tensorflow_cpu_worker_threads()->workers) {}
   void For(int64_t units, int64_t cost_per_unit,
            const std::function<void(int64_t, int64_t)>& fn) const override {
-    if (units > 0) pool_->ParallelFor(units, cost_per_unit, fn);
+    if (units <= 0) return;
+    pool_->ParallelFor(units, thread::ThreadPool::SchedulingParams::Fixed(
+                                  BlockSize(units, cost_per_unit)), fn);
   }
 
  private:
+  // Several blocks per thread, claimed by whichever thread is free, so the
+  // last one to finish leaves the others idle for a small share of the pass;
+  // but none so small that handing it out costs more than a little of its work.
+  int64_t BlockSize(int64_t units, int64_t cost_per_unit) const {
+    constexpr int64_t kBlocksPerThread = 16;
+    constexpr int64_t kMinBlockCost = int64_t{1} << 21;  // operations, ~20 us
+    const int64_t threads = std::max(1, pool_->NumThreads());
+    const int64_t blocks = kBlocksPerThread * threads;
+    const int64_t by_count = units / blocks + (units % blocks != 0);
+    const int64_t cost = std::max<int64_t>(1, cost_per_unit);
+    const int64_t by_cost = cost >= kMinBlockCost ? 1 : (kMinBlockCost + cost - 1) / cost;
+    return std::min(units, std::max(by_count, by_cost));
+  }
+
   thread::ThreadPool* pool_;
 };
 
