@@ -91,3 +91,11 @@ def test_training_step_computes_the_forward_output_and_all_gradients():
     assert len(stock_grads) == len(ours_grads) == 3  # input, kernel, bias
     for s, o in zip(stock_grads, ours_grads):
         np.testing.assert_allclose(o.numpy(), s.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_short_passes_get_more_runs_up_to_the_cap():
+    assert benchmark.runs_for(0.5, 9, 1.0) == 9          # long: the floor
+    assert benchmark.runs_for(0.05, 9, 1.0) == 20        # 1 s of 50 ms calls
+    assert benchmark.runs_for(0.001, 9, 1.0) == benchmark.MAX_REPEATS
+    assert benchmark.runs_for(0.001, 9, 0.0) == 9        # quick mode: exactly as asked
+    assert benchmark.runs_for(0.001, 150, 1.0) == 150    # never fewer than asked

@@ -5,7 +5,7 @@ import os
 from tf_conv1d_op import _png_chart
 
 COLUMNS = ("shape", "pass", "stock ms", "ours ms", "speed-up", "stock GFLOP/s",
-           "ours GFLOP/s", "ours % of matmul peak", "CPU-time speed-up")
+           "ours GFLOP/s", "ours % of matmul peak", "CPU-time speed-up", "runs")
 # The issue's targets: per-pass floor and geometric mean of the speed-ups, and
 # the share of the matmul peak the large shapes reach in the forward pass.
 MIN_SPEEDUP, MEAN_SPEEDUP, LARGE_SHARE = 1.0, 1.3, 0.8
@@ -17,12 +17,12 @@ def _cells(row, peak):
     return (row["shape"], row["which"], f"{row['stock_ms']:.2f}", f"{row['ours_ms']:.2f}",
             f"{row['speedup']:.2f}x", f"{row['stock_gflops']:.1f}",
             f"{row['ours_gflops']:.1f}", f"{100 * row['ours_gflops'] / peak:.0f}%",
-            f"{row.get('cpu_speedup', float('nan')):.2f}x")
+            f"{row.get('cpu_speedup', float('nan')):.2f}x", str(row.get("runs", "")))
 
 
 def format_rows(rows, peak, header=True):
     """Fixed-width text rows for the terminal."""
-    widths = (18, 9, 10, 10, 9, 14, 13, 22, 18)
+    widths = (18, 9, 10, 10, 9, 14, 13, 22, 18, 5)
     lines = []
     if header:
         lines.append("  ".join(c.rjust(w) for c, w in zip(COLUMNS, widths)))
@@ -96,8 +96,9 @@ def markdown_section(rows, peak, memory, context, chart_name):
         f"- Machine: {context['machine']}; TensorFlow {context['tensorflow']}, "
         f"{context['intra_op_threads']} intra-op threads",
         f"- Method: one process, float32, same weights and inputs, tf.function, "
-        f"{context['warmup']} warm-up calls, median of {context['repeats']} runs, stock and "
-        "ours alternating. Training = forward + gradients for input, kernel and bias. "
+        f"{context['warmup']} warm-up calls, median of at least {context['repeats']} runs "
+        "(short passes get as many as fit in about 1 s per side, at most 99: the runs "
+        "column), stock and ours alternating. Training = forward + gradients for input, kernel and bias. "
         "GFLOP/s count 2 x multiply-adds of the convolution (3x forward for training). "
         "The speed-up is of wall-clock medians; the CPU-time speed-up compares the "
         "process's CPU time per call, which other processes on the machine disturb less.",

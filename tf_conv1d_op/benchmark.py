@@ -40,6 +40,11 @@ SHAPES = (
 MEMORY_SHAPE = "audio_frontend"
 PASSES = ("forward", "training")
 MATMUL_SIZE = 4096
+# Short passes get more timed runs than --repeats asks, up to about this much
+# time per side (and at most MAX_REPEATS runs): a median of 9 runs of a 2 ms
+# pass moved by 2x between runs on a shared VM.
+SECONDS_PER_SIDE = 1.0
+MAX_REPEATS = 99
 
 
 def quick_variant(shape):
@@ -122,16 +127,29 @@ def compiled_passes(forward, variables, dy):
     return {"forward": inference, "training": training}
 
 
-def time_side_by_side(fn_a, fn_b, arg, repeats, warmup):
+def runs_for(seconds_per_call, repeats, seconds_per_side):
+    """At least `repeats` runs; more where they fit in seconds_per_side, up to MAX_REPEATS."""
+    if seconds_per_side <= 0:
+        return repeats
+    fit = int(seconds_per_side / max(seconds_per_call, 1e-6))
+    return max(repeats, min(MAX_REPEATS, fit))
+
+
+def time_side_by_side(fn_a, fn_b, arg, repeats, warmup, seconds_per_side=0.0):
     """Median wall and process-CPU milliseconds of fn_a(arg) and fn_b(arg), run alternately.
 
-    Returns ((wall_a, wall_b), (cpu_a, cpu_b)). CPU time (all threads of this
-    process) is much less sensitive than wall time to other processes
-    sharing the cores, so it helps to read a noisy run.
+    Returns ((wall_a, wall_b), (cpu_a, cpu_b), runs). CPU time (all threads of
+    this process) is much less sensitive than wall time to other processes
+    sharing the cores, so it helps to read a noisy run. `runs` is `repeats`,
+    or more for passes short enough (see runs_for).
     """
+    slowest = 0.0
     for _ in range(warmup):
-        fn_a(arg)
-        fn_b(arg)
+        for fn in (fn_a, fn_b):
+            start = time.perf_counter()
+            fn(arg)
+            slowest = max(slowest, time.perf_counter() - start)
+    repeats = runs_for(slowest, repeats, seconds_per_side)
     wall, cpu = ([], []), ([], [])
     # As timeit does: a garbage collection of TensorFlow's many Python objects
     # takes milliseconds and would land in whichever call it interrupts.
@@ -142,7 +160,7 @@ def time_side_by_side(fn_a, fn_b, arg, repeats, warmup):
     finally:
         gc.enable()
     median = statistics.median
-    return (median(wall[0]), median(wall[1])), (median(cpu[0]), median(cpu[1]))
+    return (median(wall[0]), median(wall[1])), (median(cpu[0]), median(cpu[1])), repeats
 
 
 def _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu):
@@ -187,7 +205,7 @@ def check_same_output(stock, ours, x):
         raise RuntimeError(f"stock and ours differ (relative error {error:.3g})")
 
 
-def run_shape(shape, repeats, warmup):
+def run_shape(shape, repeats, warmup, seconds_per_side=0.0):
     import tensorflow as tf
 
     x, w, b, dy = make_data(shape)
@@ -198,10 +216,11 @@ def run_shape(shape, repeats, warmup):
     ours_fns = compiled_passes(ours, ours_vars, dy)
     rows = []
     for which in PASSES:
-        (stock_ms, ours_ms), (stock_cpu, ours_cpu) = time_side_by_side(
-            stock_fns[which], ours_fns[which], x, repeats, warmup)
+        (stock_ms, ours_ms), (stock_cpu, ours_cpu), runs = time_side_by_side(
+            stock_fns[which], ours_fns[which], x, repeats, warmup, seconds_per_side)
         flops = pass_flops(shape, which)
-        rows.append(dict(shape=shape.name, which=which, stock_ms=stock_ms, ours_ms=ours_ms,
+        rows.append(dict(shape=shape.name, which=which, runs=runs,
+                         stock_ms=stock_ms, ours_ms=ours_ms,
                          speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
                          ours_gflops=flops / ours_ms / 1e6,
                          cpu_speedup=stock_cpu / max(ours_cpu, 1e-9)))
@@ -303,7 +322,8 @@ def parse_args(argv):
     parser.add_argument("--output-dir", default="docs",
                         help="where benchmarks.md and benchmark_speedups.png go (default: docs)")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per pass and side (default 9, quick 1)")
+                        help="timed runs per pass and side, at least (default 9; short "
+                             "passes get more, up to about 1 s per side; quick: exactly 1)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory subprocesses")
     parser.add_argument("--note", default="",
@@ -347,7 +367,7 @@ def run(argv=None):
     peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
     rows = []
     for shape in shapes:
-        rows.extend(run_shape(shape, repeats, warmup))
+        rows.extend(run_shape(shape, repeats, warmup, 0.0 if args.quick else SECONDS_PER_SIDE))
         print(report.format_rows(rows[-2:], peak, header=len(rows) == 2), flush=True)
     memory = None
     memory_shape = [s for s in shapes if s.name == MEMORY_SHAPE]
