@@ -143,13 +143,13 @@ def time_side_by_side(fn_a, fn_b, arg, repeats, warmup, seconds_per_side=0.0):
     sharing the cores, so it helps to read a noisy run. `runs` is `repeats`,
     or more for passes short enough (see runs_for).
     """
-    slowest = 0.0
+    fastest = [float("inf"), float("inf")]  # per side, over the warm-up calls
     for _ in range(warmup):
-        for fn in (fn_a, fn_b):
+        for i, fn in enumerate((fn_a, fn_b)):
             start = time.perf_counter()
             fn(arg)
-            slowest = max(slowest, time.perf_counter() - start)
-    repeats = runs_for(slowest, repeats, seconds_per_side)
+            fastest[i] = min(fastest[i], time.perf_counter() - start)
+    repeats = runs_for(max(fastest), repeats, seconds_per_side)
     wall, cpu = ([], []), ([], [])
     # As timeit does: a garbage collection of TensorFlow's many Python objects
     # takes milliseconds and would land in whichever call it interrupts.
