@@ -34,8 +34,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "Eigen/Core"
-#include "unsupported/Eigen/SpecialFunctions"  // vectorized erfc
+#include "cc/kernels/core/activation_arrays.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 
@@ -183,18 +182,11 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
         dz[c] = static_cast<A>(dy[c * stride]) * (A(1) - y * y);
       }
       return;
-    case Activation::kGelu:
+    default:
       if constexpr (std::is_same_v<T, float> && std::is_same_v<A, float> &&
                     !std::is_same_v<Stride, int64_t>) {
-        // ActivationDerivative's formula with Eigen's vectorized erfc and exp.
-        const Eigen::Map<const Eigen::ArrayXf> g(dy, count), z(operand, count);
-        Eigen::Map<Eigen::ArrayXf>(dz, count) =
-            g * (0.5f * (-z * static_cast<float>(detail::kSqrtHalf)).erfc() +
-                 z * static_cast<float>(detail::kInvSqrt2Pi) * (-0.5f * z * z).exp());
-        return;
+        if (ActivationGradFloats(act, dy, operand, count, dz)) return;
       }
-      [[fallthrough]];
-    default:
       for (int64_t c = 0; c < count; ++c) {
         dz[c] = static_cast<A>(dy[c * stride]) *
                 ActivationDerivative<A>(act, static_cast<A>(operand[c * stride]));
@@ -285,18 +277,7 @@ void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols
   for (int64_t r = 0; r < rows; ++r) {
     A* row = tile + r * ld;
     if constexpr (std::is_same_v<A, float>) {
-      // Eigen's vectorized tanh and erfc; the scalar calls cost ~24 ns per
-      // element, more than the convolution on small layers.
-      if (act.kind == Activation::kTanh) {
-        Eigen::Map<Eigen::ArrayXf> v(row, cols);
-        v = v.tanh();
-        continue;
-      }
-      if (act.kind == Activation::kGelu) {  // the erfc form of Activate
-        Eigen::Map<Eigen::ArrayXf> v(row, cols);
-        v = 0.5f * v * (-v * static_cast<float>(detail::kSqrtHalf)).erfc();
-        continue;
-      }
+      if (ActivateFloats(act, row, cols)) continue;
     }
     for (int64_t c = 0; c < cols; ++c) row[c] = Activate<A>(act, row[c]);
   }

@@ -1,0 +1,32 @@
+"""The measuring programs in python/benchmarks/ run and print a row per case
+(the figures in docs/performance.md come from them). Timings are not checked."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_program(name, *args):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "python", "benchmarks", name), *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def numbers(line):
+    return [float(cell) for cell in line.split()[1:]]
+
+
+def test_activations_program_times_each_activation():
+    out = run_program("activations.py", "--activations", "silu,elu", "--repeats", "1")
+    rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
+    assert set(rows) == {"silu", "elu"}
+    assert all(len(v) == 2 and min(v) > 0 for v in rows.values())
+
+
+def test_op_passes_program_rates_each_pass():
+    out = run_program("op_passes.py", "--shapes", "sensor", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.split()[:1] == ["sensor"]]
+    assert len(rows) == 1 and len(numbers(rows[0])) == 3 and min(numbers(rows[0])) > 0
