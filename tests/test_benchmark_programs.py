@@ -30,3 +30,11 @@ def test_op_passes_program_rates_each_pass():
     out = run_program("op_passes.py", "--shapes", "sensor", "--repeats", "1")
     rows = [line for line in out.splitlines() if line.split()[:1] == ["sensor"]]
     assert len(rows) == 1 and len(numbers(rows[0])) == 3 and min(numbers(rows[0])) > 0
+
+
+def test_layer_passes_program_times_each_pass_of_both_sides():
+    out = run_program("layer_passes.py", "--shapes", "sensor", "--repeats", "1")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["sensor"]]
+    assert [r[1] for r in rows] == ["stock", "ours"]
+    assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
+    assert "trivial tf.function call" in out

@@ -16,15 +16,15 @@
 namespace conv1d {
 namespace arrays {
 
-using Floats = Eigen::ArrayXf;
-
 // Eigen computes the elements of a run before its first aligned packet with
 // scalar code (libm) and the rest with packets, which can differ in the last
 // bit. So that results do not depend on where a row happens to lie in memory
 // (they are bitwise reproducible), runs are evaluated in chunks copied to
 // aligned buffers, where the split depends on the length only.
 constexpr int64_t kChunk = 256;
-using Chunk = Eigen::Map<Floats, Eigen::Aligned64>;
+using Chunk = Eigen::Map<Eigen::ArrayXf, Eigen::Aligned64>;
+// Temporaries of at most a chunk, on the stack: no allocation per row.
+using Floats = Eigen::Array<float, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
 
 inline float F(double constant) { return static_cast<float>(constant); }
 
@@ -35,8 +35,9 @@ Floats Sigmoid(const X& x) {
   return (x >= 0.0f).select(1.0f / (1.0f + e), e / (1.0f + e));
 }
 
-// Whether Activate below has the activation (the cheap ones it leaves out
-// vectorize as plain loops, or are fused into the GEMM).
+// Whether Activate and ScaleByDerivative below have the activation (the
+// cheap ones they leave out vectorize as plain loops, or are fused into the
+// GEMM).
 inline bool HasArrayForm(Activation kind) {
   switch (kind) {
     case Activation::kTanh:
@@ -47,23 +48,6 @@ inline bool HasArrayForm(Activation kind) {
     case Activation::kElu:
     case Activation::kSelu:
     case Activation::kSoftplus:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Whether ScaleByDerivative below has the activation's derivative (the
-// others vectorize as plain loops).
-inline bool HasArrayDerivative(Activation kind) {
-  switch (kind) {
-    case Activation::kGelu:
-    case Activation::kGeluTanh:
-    case Activation::kSilu:
-    case Activation::kSoftplus:
-    case Activation::kSigmoid:
-    case Activation::kElu:
-    case Activation::kSelu:
       return true;
     default:
       return false;
@@ -108,7 +92,7 @@ inline void Activate(const ActivationSpec& act, Chunk z) {
 }
 
 // g = g * activation'(v), v the operand ActivationDerivative takes, for
-// HasArrayDerivative(act.kind).
+// HasArrayForm(act.kind).
 inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v) {
   using namespace detail;
   switch (act.kind) {
@@ -133,6 +117,9 @@ inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v
       return;
     // Branches written as in ActivationDerivative, which a plain loop calls
     // per element through its switch.
+    case Activation::kTanh:  // v = y
+      g *= 1.0f - v * v;
+      return;
     case Activation::kSigmoid:  // v = y
       g *= v * (1.0f - v);
       return;
@@ -167,7 +154,7 @@ inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count
 // the derivative has no array form.
 inline bool ActivationGradFloats(const ActivationSpec& act, const float* dy,
                                  const float* operand, int64_t count, float* dz) {
-  if (!arrays::HasArrayDerivative(act.kind)) return false;
+  if (!arrays::HasArrayForm(act.kind)) return false;
   alignas(64) float g[arrays::kChunk];
   alignas(64) float v[arrays::kChunk];
   for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {

@@ -142,7 +142,7 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
     A* dst = ci;
     if (!full) {
       std::fill(buffer, buffer + 2 * L, A(0));
-      if (ST == Store::kAccumulate) std::copy(ci, ci + cols, buffer);
+      if constexpr (ST == Store::kAccumulate) std::copy(ci, ci + cols, buffer);
       dst = buffer;
     }
     V v0 = acc[i][0], v1 = acc[i][1];

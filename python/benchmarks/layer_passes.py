@@ -1,0 +1,87 @@
+"""Milliseconds of each pass of the stock layer and of ours, alone, in one
+process, alternating: the forward, the input gradient alone, the filter
+gradient alone and the whole training step; and a trivial tf.function call,
+the overhead every call pays. How the stock per-pass figures and the call
+overhead in docs/performance.md were taken.
+
+  python python/benchmarks/layer_passes.py [--shapes pointwise,batch1_inference] [--repeats 21]
+
+A gradient alone is timed with the forward it needs (none, for the stock
+layer with a linear activation: TensorFlow prunes it).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:  # run from a source checkout without installing
+    sys.path.insert(0, ROOT)
+
+import tensorflow as tf  # noqa: E402
+
+from tf_conv1d_op import benchmark  # noqa: E402
+
+PASSES = ("forward", "input grad", "filter grad", "step")
+
+
+def pass_functions(forward, variables, dy):
+    """tf.functions of the passes above, for one side."""
+    def gradients_of(targets_of):
+        @tf.function
+        def fn(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = forward(x)
+            return tape.gradient(y, targets_of(x), output_gradients=dy)
+        return fn
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = forward(x)
+        return y, tape.gradient(y, [x] + variables, output_gradients=dy)
+
+    return (tf.function(forward), gradients_of(lambda x: [x]),
+            gradients_of(lambda x: [variables[0]]), step)
+
+
+def alternating_medians(fns, arg, repeats):
+    for fn in fns:  # trace and warm up
+        fn(arg), fn(arg)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn(arg)
+            spent.append(1e3 * (time.perf_counter() - start))
+    return [statistics.median(t) for t in times]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default="pointwise")
+    parser.add_argument("--repeats", type=int, default=21)
+    args = parser.parse_args(argv)
+    tf.config.experimental.set_synchronous_execution(True)
+    wanted = set(filter(None, args.shapes.split(",")))
+    trivial = tf.function(lambda x: x[:1, :1, :1] + 1.0)
+    print(f"{'shape':>18s} {'side':>6s} " + " ".join(f"{p:>12s}" for p in PASSES) + "  (ms)")
+    for shape in benchmark.SHAPES:
+        if shape.name not in wanted:
+            continue
+        x, w, b, dy = benchmark.make_data(shape)
+        stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b)
+        x, dy = tf.constant(x), tf.constant(dy)
+        fns = pass_functions(stock, stock_vars, dy) + pass_functions(ours, ours_vars, dy)
+        medians = alternating_medians(fns + (trivial,), x, args.repeats)
+        for side, row in (("stock", medians[:4]), ("ours", medians[4:8])):
+            print(f"{shape.name:>18s} {side:>6s} " + " ".join(f"{m:12.2f}" for m in row))
+        print(f"{'':>18s} a trivial tf.function call: {medians[8]:.2f} ms", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
