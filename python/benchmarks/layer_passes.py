@@ -27,25 +27,19 @@ PASSES = ("forward", "input grad", "filter grad", "step")
 
 
 def pass_functions(forward, variables, dy):
-    """tf.functions of the passes above, for one side."""
-    def gradients_of(targets_of):
+    """tf.functions of the passes above, for one side: the benchmark's forward
+    and training step, and a gradient for each of two targets alone."""
+    def gradient_for(target):
         @tf.function
         def fn(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = forward(x)
-            return tape.gradient(y, targets_of(x), output_gradients=dy)
+            return tape.gradient(y, x if target is None else target, output_gradients=dy)
         return fn
 
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = forward(x)
-        return y, tape.gradient(y, [x] + variables, output_gradients=dy)
-
-    return (tf.function(forward), gradients_of(lambda x: [x]),
-            gradients_of(lambda x: [variables[0]]), step)
+    whole = benchmark.compiled_passes(forward, variables, dy)
+    return whole["forward"], gradient_for(None), gradient_for(variables[0]), whole["training"]
 
 
 def alternating_medians(fns, arg, repeats):
