@@ -1,7 +1,12 @@
 """NaN and Inf propagate through the op exactly as through the stock ops.
 
 The stock counterpart is tf.nn.conv1d (CAUSAL: tf.pad then VALID) +
-tf.nn.bias_add + the keras.activations function, in the same dtype. One NaN,
+tf.nn.bias_add + the keras.activations function, computed in float64 and cast
+to the dtype under test: TF's float64 kernels are Eigen's on every CPU, while
+its float32 and bfloat16 convolutions are oneDNN's, whose non-finite results
+depend on the instruction set (with AVX-512 they skip the padding taps, so
+0 * NaN there is not NaN, and 0 * Inf from their padded channel blocks makes
+NaN where no Inf meets a zero of the convolution itself). One NaN,
 +Inf or -Inf is placed in the input, the filter, the bias or the upstream
 gradient; the positions of NaN, +Inf and -Inf in the output must be the same,
 and in the gradients as well (float32 and float64; TF's CPU gradients do not
@@ -43,6 +48,13 @@ def keras_activation(name):
 
 
 def stock(x, w, b, padding, stride, dilation, data_format, activation):
+    dtype = x.dtype
+    x, w, b = (tf.cast(t, tf.float64) for t in (x, w, b))
+    return tf.cast(stock_float64(x, w, b, padding, stride, dilation, data_format, activation),
+                   dtype)
+
+
+def stock_float64(x, w, b, padding, stride, dilation, data_format, activation):
     if data_format == "NCW":
         x = tf.transpose(x, [0, 2, 1])
     if padding == "CAUSAL":
