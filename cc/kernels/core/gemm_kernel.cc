@@ -11,7 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__AVX__) && defined(__FMA__)
+#if defined(__AVX512F__) || (defined(__AVX__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -22,7 +22,43 @@ namespace {
 template <typename A>
 struct Simd;
 
-#if defined(__AVX__) && defined(__FMA__)
+#if defined(__AVX512F__)
+template <>
+struct Simd<float> {
+  using V = __m512;
+  static V Zero() { return _mm512_setzero_ps(); }
+  static V Set(float x) { return _mm512_set1_ps(x); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V Broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  // As the AVX versions below (the same instructions, wider).
+  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V Min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V IfPositive(V v, V w) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, Zero(), _CMP_GT_OQ), w, v);
+  }
+};
+template <>
+struct Simd<double> {
+  using V = __m512d;
+  static V Zero() { return _mm512_setzero_pd(); }
+  static V Set(double x) { return _mm512_set1_pd(x); }
+  static V Load(const double* p) { return _mm512_loadu_pd(p); }
+  static void Store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V Broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V Add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V Max(V a, V b) { return _mm512_max_pd(a, b); }
+  static V Min(V a, V b) { return _mm512_min_pd(a, b); }
+  static V IfPositive(V v, V w) {
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(v, Zero(), _CMP_GT_OQ), w, v);
+  }
+};
+#elif defined(__AVX__) && defined(__FMA__)
 template <>
 struct Simd<float> {
   using V = __m256;

@@ -34,10 +34,12 @@ struct Epilogue {
   A negative_slope = A(0);  // kLeakyRelu
 };
 
-// SIMD width: AVX with FMA where the compiler targets it (-march=native on
-// any x86-64 from 2013 on), else 16-byte GCC vectors (SSE, NEON, or scalar
-// code on other targets).
-#if defined(__AVX__) && defined(__FMA__)
+// SIMD width: AVX-512 where the compiler targets it (-march=native on Zen 4
+// and 5, Skylake-SP and later), AVX with FMA (x86-64 from 2013 on), else
+// 16-byte GCC vectors (SSE, NEON, or scalar code on other targets).
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__) && defined(__FMA__)
 constexpr int kVectorBytes = 32;
 #else
 constexpr int kVectorBytes = 16;
