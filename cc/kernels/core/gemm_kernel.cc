@@ -146,10 +146,13 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
                  int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias, A negative_slope) {
   using S = Simd<A>;
   using V = typename S::V;
-  constexpr int L = Tile<A>::kLanes;
-  V acc[MR][2];
+  constexpr int L = Tile<A>::kLanes, NV = Tile<A>::kVectors;
+  V acc[MR][NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = S::Zero();
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::Zero();
+  }
   const A* rows[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) rows[i] = a.data + row_offset[i];
@@ -157,41 +160,59 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
   for (int64_t t = 0; t < a.taps; ++t) {
     int64_t kk = t * a.tap_stride;
     for (int64_t k = 0; k < depth; ++k, kk += k_stride, b += ldb) {
-      const V b0 = S::Load(b), b1 = S::Load(b + L);
+      V bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) bv[v] = S::Load(b + v * L);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const V ai = S::Broadcast(rows[i] + kk);
-        acc[i][0] = S::Fma(ai, b0, acc[i][0]);
-        acc[i][1] = S::Fma(ai, b1, acc[i][1]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::Fma(ai, bv[v], acc[i][v]);
       }
     }
   }
   const V slope = S::Set(negative_slope);
-  V bias0 = S::Zero(), bias1 = S::Zero();
-  if constexpr (ST == Store::kSetBias) bias0 = S::Load(bias), bias1 = S::Load(bias + L);
-  const bool full = cols == 2 * L;
+  V bias_v[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    bias_v[v] = ST == Store::kSetBias ? S::Load(bias + v * L) : S::Zero();
+  }
+  const bool full = cols == NV * L;
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     A* ci = c + i * ldc;
     // Partial panels go through a padded copy, so they see the same vector ops.
-    A buffer[2 * L];
+    A buffer[NV * L];
     A* dst = ci;
     if (!full) {
-      std::fill(buffer, buffer + 2 * L, A(0));
+      std::fill(buffer, buffer + NV * L, A(0));
       if constexpr (ST == Store::kAccumulate) std::copy(ci, ci + cols, buffer);
       dst = buffer;
     }
-    V v0 = acc[i][0], v1 = acc[i][1];
-    if constexpr (ST == Store::kAccumulate) {
-      v0 = S::Add(S::Load(dst), v0);
-      v1 = S::Add(S::Load(dst + L), v1);
-    } else if constexpr (ST == Store::kSetBias) {
-      v0 = S::Add(v0, bias0);
-      v1 = S::Add(v1, bias1);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      V sum = acc[i][v];
+      if constexpr (ST == Store::kAccumulate) sum = S::Add(S::Load(dst + v * L), sum);
+      if constexpr (ST == Store::kSetBias) sum = S::Add(sum, bias_v[v]);
+      S::Store(dst + v * L, ApplyFused<A, F>(sum, slope));
     }
-    S::Store(dst, ApplyFused<A, F>(v0, slope));
-    S::Store(dst + L, ApplyFused<A, F>(v1, slope));
     if (!full) std::copy(buffer, buffer + cols, ci);
+  }
+}
+
+// The last rows < MR of a panel: the kernel instantiated for exactly that
+// many, found by counting down at compile time.
+template <typename A, int MR, Store ST, Fused F>
+void RemainderRows(int64_t rows, int64_t depth, const RowsOf<A>& a, const int64_t* row_offset,
+                   const A* b, int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias,
+                   A slope) {
+  if constexpr (MR > 0) {
+    if (rows == MR) {
+      MicroKernel<A, MR, ST, F>(depth, a, row_offset, b, ldb, c, ldc, cols, bias, slope);
+    } else {
+      RemainderRows<A, MR - 1, ST, F>(rows, depth, a, row_offset, b, ldb, c, ldc, cols, bias,
+                                      slope);
+    }
   }
 }
 
@@ -201,7 +222,6 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const
             int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const A* bias_all,
             A slope) {
   constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
-  static_assert(MR == 6, "the remainder dispatch below assumes 6 rows");
   // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
   for (int64_t p = 0; p * NR < cols; ++p) {
     const A* bp = b + p * panel_stride;
@@ -213,16 +233,8 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const
       MicroKernel<A, MR, ST, F>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc, pc,
                                 bias, slope);
     }
-    const int64_t* ro = a.row_offset + r;
-    A* cr = cp + r * ldc;
-    switch (rows - r) {
-      case 5: MicroKernel<A, 5, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
-      case 4: MicroKernel<A, 4, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
-      case 3: MicroKernel<A, 3, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
-      case 2: MicroKernel<A, 2, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
-      case 1: MicroKernel<A, 1, ST, F>(depth, a, ro, bp, ldb, cr, ldc, pc, bias, slope); break;
-      default: break;
-    }
+    RemainderRows<A, MR - 1, ST, F>(rows - r, depth, a, a.row_offset + r, bp, ldb,
+                                    cp + r * ldc, ldc, pc, bias, slope);
   }
 }
 
