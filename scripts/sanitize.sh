@@ -4,6 +4,9 @@
 #
 #   scripts/sanitize.sh [asan|tsan|plain] [random_cases] [seed]
 #
+# TF_CONV1D_MARCH (default native) picks the instruction set, and with it the
+# GEMM's vectors: e.g. x86-64-v4 (AVX-512), x86-64-v3 (AVX2), x86-64 (SSE2:
+# the portable vector code).
 # asan (default): AddressSanitizer + UndefinedBehaviorSanitizer, any report fatal.
 # tsan: ThreadSanitizer. plain: no sanitizer (-O2), for a quick run.
 # Eigen comes from the installed TensorFlow's headers (or EIGEN_INCLUDE).
@@ -35,12 +38,13 @@ esac
 sources=(tests/native/core_test.cc cc/kernels/core/conv1d_geometry.cc
          cc/kernels/core/activations.cc cc/kernels/core/conv1d_cpu.cc
          cc/kernels/core/gemm_kernel.cc cc/kernels/core/output_pages.cc)
-out=build/sanitize/$config
+march=${TF_CONV1D_MARCH:-native}
+out=build/sanitize/$config-$march
 binary=$out/core_test
-stamp=$(cat "${sources[@]}" cc/kernels/core/*.h tests/native/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)
+stamp=$(cat "${sources[@]}" cc/kernels/core/*.h tests/native/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $march $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)
 if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
   mkdir -p "$out"
-  common=(-std=c++17 -g -fno-omit-frame-pointer -march=${TF_CONV1D_MARCH:-native} -I. -isystem "$EIGEN_INCLUDE"
+  common=(-std=c++17 -g -fno-omit-frame-pointer -march=$march -I. -isystem "$EIGEN_INCLUDE"
           -Wall -Wno-deprecated-declarations "${flags[@]}")
   pids=()
   for src in "${sources[@]}"; do
@@ -50,5 +54,5 @@ if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
   "$cxx" "${common[@]}" "$out"/*.o -o "$binary" -pthread
   echo "$stamp" > "$out/stamp"
 fi
-echo "sanitize.sh: running $binary ($config, $cases random cases, seed $seed)"
+echo "sanitize.sh: running $binary ($config, -march=$march, $cases random cases, seed $seed)"
 "$binary" "$cases" "$seed"
