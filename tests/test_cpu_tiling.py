@@ -9,8 +9,11 @@ row tiles per item, tiles read in place from the input next to tiles copied at t
 small batches split into more tiles, stride phases (one without taps),
 the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
-the activations applied in registers and after, linear dz read in place, and
-filter-gradient windows packed where their row pitch would alias in L1.
+the activations applied in registers and after, linear dz read in place,
+filter-gradient windows packed where their row pitch would alias in L1, and
+the Winograd forward tiles (stride 1, K a multiple of 3, >= 64 channels,
+>= 4096 output rows): one, two and three tap groups, odd output lengths,
+partial panels, fused and separate activations, every padding and layout.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
 """
@@ -47,7 +50,17 @@ CASES = [
     (2, 200, 256, 130, 2, 1, 3, "SAME", "NWC", "relu", "float32"),
     (1, 150, 128, 128, 3, 2, 1, "VALID", "NWC", "linear", "float32"),
     (2, 90, 128, 128, 1, 1, 1, "VALID", "NWC", "tanh", "float64"),
+    # Winograd forward tiles. (A kinked activation in float32 would flip its
+    # derivative where the rounding of z differs from the reference's near
+    # 0, as any change of summation order may: kinks are checked in float64.)
+    (2, 2049, 64, 128, 3, 1, 1, "SAME", "NWC", "relu", "float64"),
+    (1, 4101, 128, 64, 6, 1, 1, "VALID", "NCW", "tanh", "float64"),
+    (3, 1500, 96, 96, 3, 1, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
+    (2, 2100, 64, 128, 3, 1, 1, "SAME", "NCW", "silu", "bfloat16"),
+    (2, 2100, 64, 130, 9, 1, 1, "SAME", "NWC", "gelu", "float32"),
+    (2, 2050, 72, 120, 3, 1, 1, "VALID", "NCW", "linear", "float16"),
 ]
+WINOGRAD_CASE = len(CASES) - 6
 IDS = ["-".join(map(str, c)) for c in CASES]
 
 
@@ -105,7 +118,7 @@ np.savez(sys.argv[2], *out)
 """
 
 
-@pytest.mark.parametrize("index", [0, 1, 3])
+@pytest.mark.parametrize("index", [0, 1, 3, WINOGRAD_CASE])
 def test_result_does_not_depend_on_thread_count(index, tmp_path):
     case = CASES[index]
     x, w, b, dy = case_data(case)

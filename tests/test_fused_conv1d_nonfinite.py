@@ -136,3 +136,29 @@ def test_gradients_nonfinite_like_stock(activation, dtype):
                               superset=(place == "filter" and name == "grad_input"),
                               nonfinite_only=(place == "grad_output" and np.isinf(value) and
                                               activation in ("gelu", "gelu_tanh")))
+
+
+# Large enough for the Winograd forward tiles (stride 1, K = 3, 64 -> 128
+# channels, 4100 output rows), whose transformed sums would make NaN of an
+# Inf and Inf of two huge neighbours: such tiles must run the direct way.
+@pytest.mark.parametrize("place", ("input", "filter"))
+@pytest.mark.parametrize("value", (np.nan, np.inf, -np.inf, "huge"))
+def test_winograd_tiles_keep_direct_results(place, value):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 2050, 64))
+    w = rng.standard_normal((3, 64, 128)) / np.sqrt(3 * 64)
+    b = rng.standard_normal(128)
+    target = x if place == "input" else w
+    flat = target.reshape(-1)
+    at = int(rng.integers(flat.size - 64))
+    if value == "huge":  # two neighbours that overflow float32 when added
+        flat[at] = flat[at + 64] = 3e38
+    else:
+        flat[at] = value
+    x, w, b = (tf.constant(v, tf.float32) for v in (x, w, b))
+    attrs = ("SAME", 1, 1, "NWC", "linear")
+    got, want = ours(x, w, b, *attrs), stock(x, w, b, *attrs)
+    assert_same_kinds(got, want, f"{value} in {place}")
+    finite = np.isfinite(want.numpy())
+    np.testing.assert_allclose(got.numpy()[finite], want.numpy()[finite], rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want.numpy()[finite]).max()))

@@ -1,7 +1,8 @@
 // Standalone test of the framework-free CPU core, without TensorFlow, over a
 // seeded sweep: hand-picked edges (empty tensors, kernel longer than the
-// input, strides and dilations up to 2^63, geometries that must be refused)
-// and random shapes, attributes, activations and dtypes; each case checked by
+// input, strides and dilations up to 2^63, geometries that must be refused),
+// random shapes, attributes, activations and dtypes, and two shapes large
+// enough for the Winograd forward tiles; each case checked by
 // core_check.h. scripts/sanitize.sh builds it with AddressSanitizer +
 // UndefinedBehaviorSanitizer (or ThreadSanitizer).
 //
@@ -67,6 +68,15 @@ std::vector<Case> EdgeCases() {
   return cases;
 }
 
+// The Winograd forward tiles (stride 1, K a multiple of 3, 64 x 128
+// channels, 4096 output rows or more), an odd number of rows in each item.
+std::vector<Case> WinogradCases() {
+  const ActivationSpec relu{Activation::kRelu, 0.2f};
+  const ActivationSpec gelu{Activation::kGelu, 0.2f};
+  return {{1, 4099, 64, 3, 128, 1, 1, Padding::kSame, Layout::kNWC, relu, true},
+          {2, 2055, 128, 6, 64, 1, 1, Padding::kCausal, Layout::kNCW, gelu, false}};
+}
+
 Case RandomCase(std::mt19937_64& rng) {
   auto pick = [&](std::initializer_list<int64_t> v) { return v.begin()[rng() % v.size()]; };
   auto uniform = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint64_t(hi - lo + 1)); };
@@ -98,6 +108,7 @@ int main(int argc, char** argv) {
   for (const Case& c : EdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);
   std::mt19937_64 rng(seed);
   for (long i = 0; i < random_cases; ++i) CheckAllDtypes(RandomCase(rng), ++case_seed, &stats);
+  for (const Case& c : WinogradCases()) CheckAllDtypes(c, ++case_seed, &stats);
   std::printf("core_test: %ld cases (%ld refused geometries), %ld elements checked, "
               "%ld failures\n", stats.cases, stats.refused, stats.elements, stats.failures);
   return stats.failures == 0 ? 0 : 1;
