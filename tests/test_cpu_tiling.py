@@ -11,8 +11,9 @@ the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
 the activations applied in registers and after, linear dz read in place,
 filter-gradient windows packed where their row pitch would alias in L1, and
-the Winograd forward tiles (stride 1, K a multiple of 3, >= 64 channels,
->= 4096 output rows): one, two and three tap groups, odd output lengths,
+the Winograd forward tiles (stride 1, K = 3, 5, 6, 8, 9, ..., >= 64 channels,
+>= 4096 output rows): one, two and three tap groups, a last group of two
+taps, odd output lengths,
 partial panels, fused and separate activations, every padding and layout.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
@@ -59,8 +60,10 @@ CASES = [
     (2, 2100, 64, 128, 3, 1, 1, "SAME", "NCW", "silu", "bfloat16"),
     (2, 2100, 64, 130, 9, 1, 1, "SAME", "NWC", "gelu", "float32"),
     (2, 2050, 72, 120, 3, 1, 1, "VALID", "NCW", "linear", "float16"),
+    (2, 2100, 80, 128, 5, 1, 1, "SAME", "NWC", "linear", "float32"),
+    (1, 4200, 64, 128, 8, 1, 1, "CAUSAL", "NCW", "relu", "float64"),
 ]
-WINOGRAD_CASE = len(CASES) - 6
+WINOGRAD_CASE = len(CASES) - 8
 IDS = ["-".join(map(str, c)) for c in CASES]
 
 

@@ -138,15 +138,16 @@ def test_gradients_nonfinite_like_stock(activation, dtype):
                                               activation in ("gelu", "gelu_tanh")))
 
 
-# Large enough for the Winograd forward tiles (stride 1, K = 3, 64 -> 128
-# channels, 4100 output rows), whose transformed sums would make NaN of an
-# Inf and Inf of two huge neighbours: such tiles must run the direct way.
+# Large enough for the Winograd forward tiles (stride 1, K = 3 or 5, 64 ->
+# 128 channels, 4100 output rows), whose transformed sums would make NaN of
+# an Inf and Inf of two huge neighbours: such tiles must run the direct way.
+@pytest.mark.parametrize("kernel", (3, 5))
 @pytest.mark.parametrize("place", ("input", "filter"))
 @pytest.mark.parametrize("value", (np.nan, np.inf, -np.inf, "huge"))
-def test_winograd_tiles_keep_direct_results(place, value):
+def test_winograd_tiles_keep_direct_results(place, value, kernel):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 2050, 64))
-    w = rng.standard_normal((3, 64, 128)) / np.sqrt(3 * 64)
+    w = rng.standard_normal((kernel, 64, 128)) / np.sqrt(kernel * 64)
     b = rng.standard_normal(128)
     target = x if place == "input" else w
     flat = target.reshape(-1)

@@ -68,13 +68,14 @@ std::vector<Case> EdgeCases() {
   return cases;
 }
 
-// The Winograd forward tiles (stride 1, K a multiple of 3, 64 x 128
-// channels, 4096 output rows or more), an odd number of rows in each item.
+// The Winograd forward tiles (stride 1, K = 3, 6 and 5, 64 x 128 channels,
+// 4096 output rows or more), an odd number of rows in each item.
 std::vector<Case> WinogradCases() {
   const ActivationSpec relu{Activation::kRelu, 0.2f};
   const ActivationSpec gelu{Activation::kGelu, 0.2f};
   return {{1, 4099, 64, 3, 128, 1, 1, Padding::kSame, Layout::kNWC, relu, true},
-          {2, 2055, 128, 6, 64, 1, 1, Padding::kCausal, Layout::kNCW, gelu, false}};
+          {2, 2055, 128, 6, 64, 1, 1, Padding::kCausal, Layout::kNCW, gelu, false},
+          {1, 4101, 64, 5, 128, 1, 1, Padding::kValid, Layout::kNWC, relu, true}};
 }
 
 Case RandomCase(std::mt19937_64& rng) {

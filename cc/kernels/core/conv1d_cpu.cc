@@ -465,7 +465,8 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
 }
 
 // Winograd F(2,3) forward tiles (stride 1, dilation 1). The taps are taken
-// in groups of three (zero taps pad the last group); for each pair of output
+// in groups of three (a zero tap pads the last group of K = 3j + 2, whose
+// U_3 is then zero: the GEMM of point 3 stops one group short); for each pair of output
 // rows and each group, four input rows d0..d3 become
 //   V = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
 // and each tap triple w0..w2 of the filter
@@ -489,15 +490,23 @@ constexpr int64_t kWinogradPoints = 4;
 
 int64_t WinogradGroups(int64_t kernel_size) { return CeilDiv(kernel_size, 3); }
 
-// Worth it where whole groups (K a multiple of 3) turn 6 multiplications
-// into 4: with K = 5 (8 for 10) the transforms ate the gain. The transforms,
+// Depth of the GEMM of each point: groups x Cin, one group less for point 3
+// where the last group has a zero third tap.
+int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
+  const int64_t groups = WinogradGroups(g.kernel_size);
+  return (point == 3 && g.kernel_size % 3 == 2 ? groups - 1 : groups) * g.in_channels;
+}
+
+// Worth it where groups turn 6 multiplications into 4 (K a multiple of 3),
+// or a last group of two taps 4 into 3 (K = 5: 7 for 10; with that group's
+// point 3 computed as well, 8 for 10, the transforms ate the gain). The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
 // against the GEMMs: one core, K = 3, Winograd / direct was 0.6 at 32 -> 32
 // channels, 1.0 at 64 -> 64, 1.1 to 1.16 at 64 -> 128 and 128 -> 64, 1.26
 // at 128 -> 128 and 256 -> 256. The filter transform must stay small
 // against the whole call: a batch-1 layer of 1024 steps lost 15%.
 bool WinogradApplies(const Conv1DGeometry& g) {
-  return g.stride == 1 && g.dilation == 1 && g.kernel_size % 3 == 0 &&
+  return g.stride == 1 && g.dilation == 1 && g.kernel_size >= 3 && g.kernel_size % 3 != 1 &&
          g.in_channels >= 64 && g.out_channels >= 64 &&
          g.in_channels * g.out_channels >= 8192 && g.batch * g.out_steps >= 4096 &&
          g.out_steps >= 8;
@@ -599,8 +608,9 @@ struct WinogradScratch {
 // value beyond the bound.
 template <typename T, typename A>
 bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t rows,
-                  const std::vector<std::vector<A>>& u, const std::vector<DepthBlock>& blocks,
-                  const A* bias, const ActivationSpec& fused, A* c, WinogradScratch<A>* s) {
+                  const std::vector<std::vector<A>>& u,
+                  const std::vector<std::vector<DepthBlock>>& blocks, const A* bias,
+                  const ActivationSpec& fused, A* c, WinogradScratch<A>* s) {
   const int64_t cin = g.in_channels, cout = g.out_channels;
   const int64_t groups = WinogradGroups(g.kernel_size), depth = groups * cin;
   const int64_t pairs = CeilDiv(rows, 2);
@@ -624,7 +634,7 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   const A* m[kWinogradPoints];
   for (int64_t i = 0; i < kWinogradPoints; ++i) {
     A* mi = s->m.data() + i * pairs * cout;
-    GemmBlocks<A>(blocks, pairs, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
+    GemmBlocks<A>(blocks[i], pairs, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
                   cout, nullptr, gemm::Fused::kNone, A(0));
     m[i] = mi;
   }
@@ -701,8 +711,10 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
   const bool fuse = IsFusable(act) && preactivation == nullptr;
   const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
-  std::vector<DepthBlock> winograd_blocks;
-  SplitBlock(0, 0, WinogradGroups(g.kernel_size) * cin, &winograd_blocks);
+  std::vector<std::vector<DepthBlock>> winograd_blocks(kWinogradPoints);
+  for (int64_t i = 0; i < kWinogradPoints; ++i) {
+    SplitBlock(0, 0, WinogradDepth(g, i), &winograd_blocks[i]);
+  }
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
