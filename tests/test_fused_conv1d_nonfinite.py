@@ -163,3 +163,28 @@ def test_winograd_tiles_keep_direct_results(place, value, kernel):
     finite = np.isfinite(want.numpy())
     np.testing.assert_allclose(got.numpy()[finite], want.numpy()[finite], rtol=1e-4,
                                atol=1e-4 * float(np.abs(want.numpy()[finite]).max()))
+
+
+# The input gradient of such a layer runs as a forward convolution of dz
+# (Winograd tiles), so a non-finite value in the upstream gradient or the
+# filter must come out as through the stock gradient.
+@pytest.mark.parametrize("place", ("grad_output", "filter"))
+@pytest.mark.parametrize("value", (np.nan, np.inf, -np.inf))
+def test_winograd_input_gradient_keeps_direct_results(place, value):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 2050, 128))
+    w = rng.standard_normal((3, 128, 64)) / np.sqrt(3 * 128)
+    b = rng.standard_normal(64)
+    dy = rng.standard_normal((2, 2050, 64))
+    flat = (dy if place == "grad_output" else w).reshape(-1)
+    flat[int(rng.integers(flat.size))] = value
+    x, w, b, dy = (tf.constant(v, tf.float32) for v in (x, w, b, dy))
+    attrs = ("SAME", 1, 1, "NWC", "tanh")
+    grads = []
+    for fn in (ours, stock):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x, w, b, *attrs)
+        grads.append(tape.gradient(y, x, output_gradients=dy))
+    assert_same_kinds(*grads, f"grad_input, {value} in {place}",
+                      superset=(place == "filter"))

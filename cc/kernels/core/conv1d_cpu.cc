@@ -663,6 +663,55 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   return true;
 }
 
+// With stride 1 and no dilation the input gradient is a forward
+// convolution: dz, padded by K - 1 - pad_left steps on the left, with the
+// filter flipped and transposed. Where that convolution qualifies for the
+// Winograd tiles, it runs as one (the phase form below would be a direct
+// one); false otherwise, with nothing done. Float and double only, as dz
+// goes through a T buffer.
+template <typename T>
+bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
+                            const T* filter, const T* grad_output, const T* operand,
+                            T* grad_input, const ParallelRunner& runner) {
+  if (g.stride != 1 || g.dilation != 1) return false;
+  Conv1DGeometry f = g;
+  f.in_steps = g.out_steps;
+  f.in_channels = g.out_channels;
+  f.out_channels = g.in_channels;
+  f.out_steps = g.in_steps;
+  f.pad_left = g.kernel_extent - 1 - g.pad_left;
+  if (!WinogradApplies(f)) return false;
+  const int64_t k = g.kernel_size, cin = g.in_channels, cout = g.out_channels;
+  std::vector<T> flipped(g.filter_elements());
+  for (int64_t j = 0; j < k; ++j) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      for (int64_t co = 0; co < cout; ++co) {
+        flipped[(j * cout + co) * cin + ci] = filter[((k - 1 - j) * cin + ci) * cout + co];
+      }
+    }
+  }
+  // dz = dy * activation'(operand), element-wise in either layout, in
+  // fixed chunks (results do not depend on the threads).
+  const T* dz = grad_output;
+  std::vector<T> dz_buffer;
+  if (act.kind != Activation::kLinear) {
+    constexpr int64_t kChunk = 1 << 16;
+    const int64_t total = g.output_elements();
+    dz_buffer.resize(total);
+    runner.For(CeilDiv(total, kChunk), 4 * kChunk, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t first = i * kChunk, count = std::min(kChunk, total - first);
+        ActivationGradRow<T, T>(act, grad_output + first, operand + first, count,
+                                std::integral_constant<int64_t, 1>(), dz_buffer.data() + first);
+      }
+    });
+    dz = dz_buffer.data();
+  }
+  FusedConv1DForwardCpu<T>(f, ActivationSpec(), dz, flipped.data(), nullptr, grad_input, nullptr,
+                           runner);
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
@@ -765,6 +814,11 @@ void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
                                  T* grad_input, const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.input_elements() == 0) return;
+  if constexpr (std::is_same_v<T, A>) {
+    if (BackpropInputAsForward(g, act, filter, grad_output, operand, grad_input, runner)) {
+      return;
+    }
+  }
   const int64_t cin = g.in_channels, cout = g.out_channels;
   const int64_t s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
