@@ -25,7 +25,7 @@ else
 fi
 tf_include=$("${PYTHON:-python3}" -c "import tensorflow as tf; print(tf.sysconfig.get_include())" 2>/dev/null)
 flags=(-std=c++17 -O3 "-march=${TF_CONV1D_MARCH:-native}" -isystem "$tf_include")
-rename=(-Dgemm=gemm_b -DFusedConv1DForwardCpu=ForwardB
+rename=(-Dgemm=gemm_b -Dcpu_tiles=cpu_tiles_b -DFusedConv1DForwardCpu=ForwardB
         -DFusedConv1DBackpropInputCpu=BackpropInputB -DFusedConv1DBackpropFilterCpu=BackpropFilterB)
 # The two builds differ in the passes and the GEMM; the helpers they share
 # (geometry, activations, page hints) come from A.
