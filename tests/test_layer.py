@@ -63,6 +63,11 @@ def check_against_stock(padding, stride, dilation, use_bias, data_format, activa
                   bias_initializer="glorot_uniform", activation=activation)
     ours = tf_conv1d_op.Conv1D(data_format=data_format, **config)
     ours.build(x.shape)
+    # Weights from the case's own generator: the initializers draw from
+    # Keras' global one, which depends on the tests that ran before.
+    kernel_shape = ours.kernel.shape
+    ours.set_weights([rng.standard_normal(kernel_shape) / np.sqrt(np.prod(kernel_shape[:2]))] +
+                     ([rng.standard_normal(filters)] if use_bias else []))
     stock = keras.layers.Conv1D(dtype="float64", **config)
     to_nwc = (lambda a: a) if data_format == "channels_last" else (
         lambda a: np.transpose(a, [0, 2, 1]))
@@ -75,8 +80,11 @@ def check_against_stock(padding, stride, dilation, use_bias, data_format, activa
     want = outputs_and_grads(stock, to_nwc(x), to_nwc(cotangent))
     want = [to_nwc(want[0]), to_nwc(want[1])] + want[2:]
     assert len(got) == len(want) == (4 if use_bias else 3)
+    # Gradients are sums that can cancel, so the float32 gradient tolerance is
+    # the grid's (1e-4): at 2e-5 a d bias of 2.5e-5 failed once in CI, with
+    # weights the global generator had drawn.
     for name, g, w in zip(["output", "d input", "d kernel", "d bias"], got, want):
-        assert_close(g, w, 2e-5, name)
+        assert_close(g, w, 2e-5 if name == "output" else 1e-4, name)
 
 
 @pytest.mark.parametrize("padding,stride,dilation,use_bias,data_format", [
