@@ -35,6 +35,7 @@
 #include "cc/kernels/core/conv1d_cpu.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <type_traits>
 #include <vector>
@@ -436,7 +437,9 @@ class PackedWindows {
         A* run = scratch->data() + b0 * tile_ + k * kMr;
         const int64_t count = std::min(kMr, inner_ - b0);
         if (count == kMr && offset[b0 + kMr - 1] - offset[b0] == kMr - 1) {
-          std::copy_n(window + offset[b0], kMr, run);  // one tap's adjacent channels
+          // One tap's adjacent channels, as a copy of constant size (std::copy_n
+          // became a memmove call per 6 values, 10% of the pass).
+          std::memcpy(run, window + offset[b0], kMr * sizeof(A));
         } else {
           for (int64_t j = 0; j < count; ++j) run[j] = window[offset[b0 + j]];
         }
