@@ -165,9 +165,27 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
       }
       return;
     default:
-      if constexpr (std::is_same_v<T, float> && std::is_same_v<A, float> &&
-                    !std::is_same_v<Stride, int64_t>) {
-        if (ActivationGradFloats(act, dy, operand, count, dz)) return;
+      if constexpr (std::is_same_v<A, float>) {
+        if (!arrays::HasArrayForm(act.kind)) {
+          // the scalar loop below
+        } else if constexpr (std::is_same_v<T, float> && !std::is_same_v<Stride, int64_t>) {
+          ActivationGradFloats(act, dy, operand, count, dz);
+          return;
+        } else {
+          // NCW steps and half/bfloat16 values: gathered as floats, in the
+          // same chunks, so that they meet the same vectorized formulas.
+          alignas(64) float g[arrays::kChunk];
+          alignas(64) float v[arrays::kChunk];
+          for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
+            const int64_t n = std::min(arrays::kChunk, count - begin);
+            for (int64_t c = 0; c < n; ++c) {
+              g[c] = static_cast<float>(dy[(begin + c) * stride]);
+              v[c] = static_cast<float>(operand[(begin + c) * stride]);
+            }
+            ActivationGradFloats(act, g, v, n, dz + begin);
+          }
+          return;
+        }
       }
       for (int64_t c = 0; c < count; ++c) {
         dz[c] = static_cast<A>(dy[c * stride]) *
