@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -19,8 +21,10 @@ def numbers(line):
     return [float(cell) for cell in line.split()[1:]]
 
 
-def test_activations_program_times_each_activation():
-    out = run_program("activations.py", "--activations", "silu,elu", "--repeats", "1")
+@pytest.mark.parametrize("layout_and_dtype", [(), ("--data-format", "NCW", "--dtype", "bfloat16")])
+def test_activations_program_times_each_activation(layout_and_dtype):
+    out = run_program("activations.py", "--activations", "silu,elu", "--repeats", "1",
+                      *layout_and_dtype)
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
     assert set(rows) == {"silu", "elu"}
     assert all(len(v) == 2 and min(v) > 0 for v in rows.values())
