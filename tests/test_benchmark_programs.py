@@ -42,3 +42,11 @@ def test_layer_passes_program_times_each_pass_of_both_sides():
     assert [r[1] for r in rows] == ["stock", "ours"]
     assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
     assert "trivial tf.function call" in out
+
+
+def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
+    out = run_program("winograd_error.py", "--cases", "16x8x5,12x20x3", "--steps", "41")
+    rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
+    assert set(rows) == {"16x8x5", "12x20x3"}
+    # A wrong transform would leave errors of order 1; float32 rounding, 1e-7 to 1e-6.
+    assert all(0 < wino < 1e-5 and 0 < direct < 1e-5 for wino, direct in rows.values())

@@ -11,9 +11,10 @@ the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
 the activations applied in registers and after, linear dz read in place,
 filter-gradient windows packed where their row pitch would alias in L1, and
-the Winograd forward tiles (stride 1, K = 3, 5, 6, 8, 9, ..., >= 64 channels,
->= 4096 output rows): one, two and three tap groups, a last group of two
-taps, odd output lengths,
+the Winograd forward tiles (K = 3, 5, 6, 8, 9, ..., >= 64 channels, >= 1024
+output rows; or a stride folded into the channels): one, two and three tap
+groups, a last group of two taps, items ending in each place of a quad of
+output rows, one item, strides whose taps do not fill the last folded tap,
 partial panels, fused and separate activations, every padding and layout.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
@@ -57,13 +58,20 @@ CASES = [
     (2, 2049, 64, 128, 3, 1, 1, "SAME", "NWC", "relu", "float64"),
     (1, 4101, 128, 64, 6, 1, 1, "VALID", "NCW", "tanh", "float64"),
     (3, 1500, 96, 96, 3, 1, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
-    (2, 2100, 64, 128, 3, 1, 1, "SAME", "NCW", "silu", "bfloat16"),
-    (2, 2100, 64, 130, 9, 1, 1, "SAME", "NWC", "gelu", "float32"),
-    (2, 2050, 72, 120, 3, 1, 1, "VALID", "NCW", "linear", "float16"),
+    (2, 2102, 64, 128, 3, 1, 1, "SAME", "NCW", "silu", "bfloat16"),
+    (2, 2103, 64, 130, 9, 1, 1, "SAME", "NWC", "gelu", "float32"),
+    (2, 2052, 72, 120, 3, 1, 1, "VALID", "NCW", "linear", "float16"),
     (2, 2100, 80, 128, 5, 1, 1, "SAME", "NWC", "linear", "float32"),
-    (1, 4200, 64, 128, 8, 1, 1, "CAUSAL", "NCW", "relu", "float64"),
+    (1, 4201, 64, 128, 8, 1, 1, "CAUSAL", "NCW", "relu", "float64"),
+    (1, 1027, 128, 128, 3, 1, 1, "SAME", "NWC", "relu6", "float64"),
+    # Strides folded into the channels (4 x 1 channels, 20 taps; 2 x 2 and 8,
+    # the last half zero; 3 x 3 and 8, the last two thirds zero), in the
+    # Winograd tiles' row form.
+    (3, 2100, 1, 64, 80, 4, 1, "VALID", "NWC", "relu", "float32"),
+    (2, 2100, 2, 40, 15, 2, 1, "SAME", "NCW", "tanh", "float64"),
+    (3, 1201, 3, 32, 23, 3, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
 ]
-WINOGRAD_CASE = len(CASES) - 8
+WINOGRAD_CASE = len(CASES) - 12
 IDS = ["-".join(map(str, c)) for c in CASES]
 
 

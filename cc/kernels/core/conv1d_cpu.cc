@@ -220,10 +220,8 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
   const bool fuse = IsFusable(act) && preactivation == nullptr;
   const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
-  std::vector<std::vector<DepthBlock>> winograd_blocks(kWinogradPoints);
-  for (int64_t i = 0; i < kWinogradPoints; ++i) {
-    SplitBlock(0, 0, WinogradDepth(g, i), &winograd_blocks[i]);
-  }
+  const std::vector<std::vector<DepthBlock>> winograd_blocks =
+      winograd ? WinogradBlocks(g) : std::vector<std::vector<DepthBlock>>();
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {

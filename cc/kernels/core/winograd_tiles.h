@@ -1,4 +1,4 @@
-// Winograd F(2,3) forward tiles of the CPU core (conv1d_cpu.cc): which
+// Winograd F(4,3) forward tiles of the CPU core (conv1d_cpu.cc): which
 // layers use them, the transformed filter, and one tile of output rows.
 #ifndef TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
 #define TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
@@ -16,63 +16,134 @@
 namespace conv1d {
 namespace cpu_tiles {
 
-// Winograd F(2,3) forward tiles (stride 1, dilation 1). The taps are taken
+// Winograd F(4,3) forward tiles (dilation 1; a stride is folded into the
+// channels, see WinogradFolding). The taps are taken
 // in groups of three (a zero tap pads the last group of K = 3j + 2, whose
-// U_3 is then zero: the GEMM of point 3 stops one group short); for each pair of output
-// rows and each group, four input rows d0..d3 become
-//   V = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+// U_5 is then zero: the GEMM of point 5 stops one group short); for each quad of
+// output rows and each group, six input rows d0..d5 become
+//   V = (4 d0 - 5 d2 + d4,  d3 + d4 - 4 (d1 + d2),  4 (d1 - d2) - d3 + d4,
+//        d4 - d2 - 2 (d1 - d3),  d4 - d2 + 2 (d1 - d3),  4 d1 - 5 d3 + d5)
 // and each tap triple w0..w2 of the filter
-//   U = (w0, (w0 + w1 + w2) / 2, (w0 - w1 + w2) / 2, w2),
-// so that with M_i = V_i x U_i (four GEMMs of depth groups x Cin)
-//   y(2p) = M0 + M1 + M2,   y(2p + 1) = M1 - M2 - M3:
-// 4 multiplications per group and pair of outputs instead of 6. The
-// transforms only add, subtract and halve, so the rounding error stays that
-// of the direct sum within a small factor. Where a term that the direct sum
-// would multiply by zero is infinite (or a NaN), the transformed sums turn
-// Inf - Inf into NaN where the direct sum has an Inf; and sums of huge
-// values may overflow where the direct products do not. So a tile whose
-// input holds a value beyond kWinogradBound, or any call whose filter does,
-// runs the direct way.
+//   U = (w0 / 4, -(w0 + w1 + w2) / 6, -(w0 - w1 + w2) / 6,
+//        (w0 + 2 w1 + 4 w2) / 24, (w0 - 2 w1 + 4 w2) / 24, w2)
+// (the interpolation points 0, 1, -1, 2, -2 and infinity), so that with
+// M_i = V_i x U_i (six GEMMs of depth groups x Cin)
+//   y(4q)     = M0 + (M1 + M2) + (M3 + M4)
+//   y(4q + 1) = (M1 - M2) + 2 (M3 - M4)
+//   y(4q + 2) = (M1 + M2) + 4 (M3 + M4)
+//   y(4q + 3) = (M1 - M2) + 8 (M3 - M4) + M5:
+// 6 multiplications per group and quad of outputs instead of 12 (F(2,3), the
+// first version, saved 2 of 6). The transforms scale by at most 10 (input),
+// 1/2 (filter) and 19 (output), so the rounding error grows by a small
+// factor: float32 layers of 64 to 300 channels and K = 3 to 9 came out within
+// 0.5e-6 to 1.1e-6 of the float64 result, relative to its largest value,
+// against 0.2e-6 to 0.5e-6 for the direct sum (tolerance of the tests: 1e-5).
+// Where a term that the direct sum would multiply by zero is infinite (or a
+// NaN), the transformed sums turn Inf - Inf into NaN where the direct sum has
+// an Inf; and the scaled sums of huge values may overflow where the direct
+// products do not. So a tile whose input holds a value beyond kWinogradBound,
+// or any call whose filter does, runs the direct way. Within the bound B, a
+// result sums at most 19 x 10 x 1/2 x depth x B^2 in magnitude: below the
+// largest float for depths up to 2^25 (double: 2^57).
 template <typename A>
-constexpr A kWinogradBound = A(0x1p500);  // double; float below
+constexpr A kWinogradBound = A(0x1p480);  // double; float below
 template <>
-constexpr float kWinogradBound<float> = 0x1p60f;
+constexpr float kWinogradBound<float> = 0x1p48f;
 
-constexpr int64_t kWinogradPoints = 4;
+// Output rows per tile quad, and points (GEMMs) per quad.
+constexpr int64_t kWinogradOutputs = 4;
+constexpr int64_t kWinogradPoints = 6;
+
+// A stride s > 1 is folded into the channels: input steps s t .. s t + s - 1
+// make folded step t of s x Cin channels (contiguous in NWC, and so in the
+// slab), taps s j .. s j + s - 1 make folded tap j (zeros past the kernel),
+// and the folded convolution has stride 1: y(t) = sum_j x'(t + j) w'(j).
+struct WinogradFolding {
+  int64_t fold, in_channels, kernel_size;
+};
+
+inline WinogradFolding Folded(const Conv1DGeometry& g) {
+  return {g.stride, g.stride * g.in_channels, CeilDiv(g.kernel_size, g.stride)};
+}
 
 inline int64_t WinogradGroups(int64_t kernel_size) { return CeilDiv(kernel_size, 3); }
 
-// Depth of the GEMM of each point: groups x Cin, one group less for point 3
-// where the last group has a zero third tap.
+// Depth of the GEMM of each point: groups x Cin, one group less for point 5
+// (infinity: U_5 = w2) where the last group has a zero third tap.
 inline int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
-  const int64_t groups = WinogradGroups(g.kernel_size);
-  return (point == 3 && g.kernel_size % 3 == 2 ? groups - 1 : groups) * g.in_channels;
+  const WinogradFolding f = Folded(g);
+  const int64_t groups = WinogradGroups(f.kernel_size);
+  return (point == kWinogradPoints - 1 && f.kernel_size % 3 == 2 ? groups - 1 : groups) *
+         f.in_channels;
 }
 
-// Worth it where groups turn 6 multiplications into 4 (K a multiple of 3),
-// or a last group of two taps 4 into 3 (K = 5: 7 for 10; with that group's
-// point 3 computed as well, 8 for 10, the transforms ate the gain). The transforms,
+// Where the taps make three groups or more (a folded stride, mostly), the
+// input transform runs over every slab row t once, W_i(t) from rows t .. t
+// + 5, and V_i of quad q and group j is W_i(4q + 3j): the GEMM reads it as a
+// window of `groups` taps 3 rows apart. Fewer values to transform (6 per
+// slab row instead of 6 x groups per quad of rows) in one long vectorized
+// loop, where a small Cin would leave the per-group loops a few elements
+// long. (With one or two groups, each quad transforms its own rows.)
+inline bool WinogradRowForm(const Conv1DGeometry& g) {
+  return WinogradGroups(Folded(g).kernel_size) >= 3;
+}
+
+// Worth it where groups turn 12 multiplications into 6 (K a multiple of 3),
+// or a last group of two taps 8 into 5 (K = 5: 11 for 20). The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
-// against the GEMMs: one core, K = 3, Winograd / direct was 0.6 at 32 -> 32
-// channels, 1.0 at 64 -> 64, 1.1 to 1.16 at 64 -> 128 and 128 -> 64, 1.26
-// at 128 -> 128 and 256 -> 256. The filter transform must stay small
-// against the whole call: a batch-1 layer of 1024 steps lost 15%.
+// against the GEMMs: one core, K = 3, F(4,3) / direct was 0.97 to 1.18 at
+// 64 -> 64 channels (the more rows the better), 1.26 at 128 -> 128 over
+// 32 x 1024 steps. At 32 -> 32 it is even, at 48 -> 48 1.13. The filter
+// transform must stay small against the whole call: at 128 -> 128 a batch-1
+// layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15% there).
 inline bool WinogradApplies(const Conv1DGeometry& g) {
-  return g.stride == 1 && g.dilation == 1 && g.kernel_size >= 3 && g.kernel_size % 3 != 1 &&
-         g.in_channels >= 64 && g.out_channels >= 64 &&
-         g.in_channels * g.out_channels >= 8192 && g.batch * g.out_steps >= 4096 &&
-         g.out_steps >= 8;
+  // Stride first: a folded kernel of 3 taps or more bounds it by K / 2, so
+  // that Folded's s x Cin cannot overflow.
+  if (g.dilation != 1 || (g.kernel_size - 1) / 2 < g.stride || g.out_steps < 8 ||
+      g.batch * g.out_steps < 1024) {
+    return false;
+  }
+  const WinogradFolding f = Folded(g);
+  if (f.kernel_size % 3 == 1) return false;
+  if (g.in_channels == 0) return false;
+  if (g.stride == 1) {
+    return g.in_channels >= 64 && g.out_channels >= 64 && g.in_channels * g.out_channels >= 8192;
+  }
+  // Folded: only in the row form, and with enough filters for the GEMMs to
+  // outweigh the transforms. One core, folded F(4,3) / direct: 1 -> 64
+  // channels, K = 80, stride 4 (20 folded taps): 1.33; 1 -> 32: 1.16, 1 -> 128:
+  // 1.30; 1 -> 16, K = 40, stride 2: 1.0. In the per-quad form, with few
+  // folded channels: 0.44 to 0.82 (3 -> 40, K = 9, stride 2; 8 -> 32, K = 9,
+  // stride 3; 1 -> 32, K = 20, stride 4), and 1.06 at 64 -> 64, K = 5, stride 2.
+  return WinogradRowForm(g) && g.out_channels >= 32;
 }
 
-// Rows per Winograd tile: the slab, V (two depth rows per output row), M
-// (two Cout rows) and the output within the tile budget, but at least 96
-// rows, as shorter GEMMs lose more to their remainder rows.
+// The GEMM depth blocks of each point, in the form WinogradTile uses.
+inline std::vector<std::vector<DepthBlock>> WinogradBlocks(const Conv1DGeometry& g) {
+  const int64_t cin = Folded(g).in_channels;
+  std::vector<std::vector<DepthBlock>> blocks(kWinogradPoints);
+  for (int64_t i = 0; i < kWinogradPoints; ++i) {
+    if (WinogradRowForm(g)) {
+      TapBlocks(0, 3 * cin, 0, WinogradDepth(g, i) / cin, cin, &blocks[i]);
+    } else {
+      SplitBlock(0, 0, WinogradDepth(g, i), &blocks[i]);
+    }
+  }
+  return blocks;
+}
+
+// Rows per Winograd tile, a multiple of 4: the slab, V (6/4 depth rows per
+// output row), M (6/4 Cout rows) and the output within the tile budget, but
+// at least kMinRows, as shorter GEMMs lose more to their remainder rows.
 template <typename A>
 int64_t WinogradTileRows(const Conv1DGeometry& g) {
-  const int64_t depth = WinogradGroups(g.kernel_size) * g.in_channels;
-  const int64_t bytes_per_row = (g.in_channels + 2 * depth + 3 * g.out_channels) * sizeof(A);
+  constexpr int64_t kMinRows = 96;
+  const WinogradFolding f = Folded(g);
+  const int64_t depth = WinogradGroups(f.kernel_size) * f.in_channels;
+  const int64_t bytes_per_row =
+      (f.in_channels + (3 * depth + 5 * g.out_channels) / 2) * sizeof(A);
   const int64_t rows = TileRows<A>(bytes_per_row, g.out_steps, g.batch, 288);
-  return std::min(g.out_steps, std::max<int64_t>(rows, 96));
+  return std::min(g.out_steps, RoundUp(std::max(rows, kMinRows), kWinogradOutputs));
 }
 
 // Whether every element of x[0, count) lies within +-kWinogradBound (false
@@ -84,119 +155,187 @@ bool WithinWinogradBound(const A* x, int64_t count) {
   return values.abs().template maxCoeff<Eigen::PropagateNaN>() <= kWinogradBound<A>;
 }
 
-// V_0..3 of `count` channels of one pair and group, from input rows d, d +
-// ld, d + 2 ld, d + 3 ld (separate arguments so that the loop vectorizes).
+// V_0..5 of `count` channels of one quad and group, from its six input rows
+// d0..d5. (Every pointer a __restrict parameter: GCC honours no other, and
+// without it the loop is not vectorized.)
 template <typename A>
-void TransformInputs(const A* __restrict d, int64_t ld, int64_t count, A* __restrict v0,
-                     A* __restrict v1, A* __restrict v2, A* __restrict v3) {
-  const A* __restrict d1 = d + ld;
-  const A* __restrict d2 = d + 2 * ld;
-  const A* __restrict d3 = d + 3 * ld;
+void TransformInputRows(int64_t count, const A* __restrict d0, const A* __restrict d1,
+                        const A* __restrict d2, const A* __restrict d3, const A* __restrict d4,
+                        const A* __restrict d5, A* __restrict v0, A* __restrict v1,
+                        A* __restrict v2, A* __restrict v3, A* __restrict v4,
+                        A* __restrict v5) {
   for (int64_t ch = 0; ch < count; ++ch) {
-    v0[ch] = d[ch] - d2[ch];
-    v1[ch] = d1[ch] + d2[ch];
-    v2[ch] = d2[ch] - d1[ch];
-    v3[ch] = d1[ch] - d3[ch];
+    const A four_sum = A(4) * (d1[ch] + d2[ch]), four_diff = A(4) * (d1[ch] - d2[ch]);
+    const A two_diff = A(2) * (d1[ch] - d3[ch]), even = d4[ch] - d2[ch];
+    v0[ch] = A(4) * d0[ch] - A(5) * d2[ch] + d4[ch];
+    v1[ch] = d3[ch] + d4[ch] - four_sum;
+    v2[ch] = four_diff - d3[ch] + d4[ch];
+    v3[ch] = even - two_diff;
+    v4[ch] = even + two_diff;
+    v5[ch] = A(4) * d1[ch] - A(5) * d3[ch] + d5[ch];
   }
 }
 
-// The four transformed filters U_i, each packed for the GEMM as B with
-// depth groups x Cin; empty where the filter holds a value beyond the bound.
-// Taps 3j, 3j + 1 and 3j + 2 of every group j are packed first (zeros past
-// the kernel), so that U is element-wise arithmetic on three packed arrays.
+// The same for input rows d + r ld, r = 0..5, into v[i].
+template <typename A>
+void TransformInputs(const A* d, int64_t ld, int64_t count, A* const* v) {
+  TransformInputRows(count, d, d + ld, d + 2 * ld, d + 3 * ld, d + 4 * ld, d + 5 * ld, v[0], v[1],
+                     v[2], v[3], v[4], v[5]);
+}
+
+// U_0..5 of `count` filter columns from one tap triple's rows w0..w2; false
+// where a value lies beyond the bound (or is a NaN).
+template <typename T, typename A>
+bool TransformFilterRows(int64_t count, const T* __restrict w0, const T* __restrict w1,
+                         const T* __restrict w2, A* __restrict u0, A* __restrict u1,
+                         A* __restrict u2, A* __restrict u3, A* __restrict u4,
+                         A* __restrict u5) {
+  int within = 1;
+  for (int64_t n = 0; n < count; ++n) {
+    const A a = static_cast<A>(w0[n]), b = static_cast<A>(w1[n]), c = static_cast<A>(w2[n]);
+    within &= std::abs(a) + std::abs(b) + std::abs(c) <= kWinogradBound<A>;  // NaN: false
+    const A outer = a + c, outer4 = a + A(4) * c;
+    u0[n] = a * A(0.25);
+    u1[n] = -(outer + b) / A(6);
+    u2[n] = -(outer - b) / A(6);
+    u3[n] = (outer4 + A(2) * b) / A(24);
+    u4[n] = (outer4 - A(2) * b) / A(24);
+    u5[n] = c;
+  }
+  return within;
+}
+
+// The six transformed filters U_i, each packed for the GEMM as B (panels of
+// kNr columns, zero-padded) with depth groups x Cin, in one pass over the
+// filter (folded, see WinogradFolding); empty where the filter holds a value
+// beyond the bound.
 template <typename T, typename A>
 std::vector<std::vector<A>> WinogradFilters(const Conv1DGeometry& g, const T* filter) {
-  const int64_t cin = g.in_channels, cout = g.out_channels, k = g.kernel_size;
-  for (int64_t i = 0; i < g.filter_elements(); ++i) {
-    if (!(std::abs(static_cast<A>(filter[i])) <= kWinogradBound<A>)) return {};
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
+  const WinogradFolding f = Folded(g);
+  const int64_t cin = f.in_channels, cout = g.out_channels;
+  const int64_t depth = WinogradGroups(f.kernel_size) * cin, panels = gemm::Panels<A>(cout);
+  std::vector<std::vector<A>> u(kWinogradPoints, std::vector<A>(panels * depth * kNr, A(0)));
+  const std::vector<T> zeros(cout, T(0));  // the taps past the kernel
+  bool within = true;
+  for (int64_t q = 0; q < depth; ++q) {
+    // Folded tap and channel (q / cin + j, q % cin) are tap s (q / cin + j)
+    // + q % cin / Cin and channel q % Cin of the layer's filter.
+    const int64_t first_tap = f.fold * 3 * (q / cin) + q % cin / g.in_channels;
+    const T* w[3];
+    for (int64_t j = 0; j < 3; ++j) {
+      const int64_t tap = first_tap + j * f.fold;
+      w[j] = tap < g.kernel_size ? filter + (tap * g.in_channels + q % g.in_channels) * cout
+                                 : zeros.data();
+    }
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t at = (p * depth + q) * kNr, co = p * kNr;
+      within &= TransformFilterRows<T, A>(std::min(kNr, cout - co), w[0] + co, w[1] + co,
+                                          w[2] + co, u[0].data() + at, u[1].data() + at,
+                                          u[2].data() + at, u[3].data() + at, u[4].data() + at,
+                                          u[5].data() + at);
+    }
   }
-  std::vector<A> taps[3];
-  for (int64_t j = 0; j < 3; ++j) {
-    taps[j] = PackPanels<A>(WinogradGroups(k) * cin, cout, [&](int64_t q, int64_t co) {
-      const int64_t tap = 3 * (q / cin) + j;
-      return tap < k ? static_cast<A>(filter[(tap * cin + q % cin) * cout + co]) : A(0);
-    });
-  }
-  const int64_t size = static_cast<int64_t>(taps[0].size());
-  std::vector<std::vector<A>> u(kWinogradPoints, std::vector<A>(size));
-  const A *w0 = taps[0].data(), *w1 = taps[1].data(), *w2 = taps[2].data();
-  for (int64_t i = 0; i < size; ++i) {
-    u[1][i] = (w0[i] + w1[i] + w2[i]) * A(0.5);
-    u[2][i] = (w0[i] - w1[i] + w2[i]) * A(0.5);
-  }
-  u[0] = std::move(taps[0]);
-  u[3] = std::move(taps[2]);
+  if (!within) return {};
   return u;
 }
 
-// y0 = M0 + M1 + M2 + bias, y1 = M1 - M2 - M3 + bias (y1 null past the end
-// of the item), with the activation K applied (the kind fixed at compile
-// time, so that the loops vectorize).
+// Output rows 4q .. 4q + 3 of a quad, y0..y3, from its M_0..5 plus bias,
+// with the activation K applied (the kind fixed at compile time, so that the
+// loop vectorizes; restrict parameters as in TransformInputRows).
 template <Activation K, typename A>
-void TransformOutputsAs(const ActivationSpec& act, const A* const* m, const A* bias,
-                        int64_t cout, A* y0, A* y1) {
+void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
+                         const A* __restrict m1, const A* __restrict m2, const A* __restrict m3,
+                         const A* __restrict m4, const A* __restrict m5,
+                         const A* __restrict bias, A* __restrict y0, A* __restrict y1,
+                         A* __restrict y2, A* __restrict y3) {
   ActivationSpec fixed = act;
   fixed.kind = K;
-  const A *m0 = m[0], *m1 = m[1], *m2 = m[2], *m3 = m[3];
   for (int64_t co = 0; co < cout; ++co) {
-    y0[co] = Activate<A>(fixed, m0[co] + m1[co] + m2[co] + bias[co]);
+    const A sum12 = m1[co] + m2[co], diff12 = m1[co] - m2[co];
+    const A sum34 = m3[co] + m4[co], diff34 = m3[co] - m4[co];
+    y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + bias[co]);
+    y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + bias[co]);
+    y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + bias[co]);
+    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + m5[co] + bias[co]);
   }
-  if (y1 == nullptr) return;
-  for (int64_t co = 0; co < cout; ++co) {
-    y1[co] = Activate<A>(fixed, m1[co] - m2[co] - m3[co] + bias[co]);
-  }
+}
+
+// The same for M_i at m[i], into rows y + r cout, r = 0..3.
+template <Activation K, typename A>
+void TransformOutputsAs(const ActivationSpec& act, const A* const* m, const A* bias,
+                        int64_t cout, A* y) {
+  TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], bias, y, y + cout,
+                            y + 2 * cout, y + 3 * cout);
 }
 
 // Scratch of one thread for WinogradTile.
 template <typename A>
 struct WinogradScratch {
-  std::vector<A> slab, v, m;
+  std::vector<A> slab, v, m, last_quad;
   std::vector<int64_t> row_offset;
 };
 
-// Output rows [o0, o0 + rows) of one batch item (rows even unless they end
-// the item) into c [rows, Cout]: conv + bias, then `fused` (relu, relu6,
-// leaky_relu or none). False, with c untouched, where the input rows hold a
-// value beyond the bound.
+// Output rows [o0, o0 + rows) of one batch item (rows a multiple of 4
+// unless they end the item) into c [rows, Cout]: conv + bias, then `fused`
+// (relu, relu6, leaky_relu or none). False, with c untouched, where the
+// input rows hold a value beyond the bound.
 template <typename T, typename A>
 bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t rows,
                   const std::vector<std::vector<A>>& u,
                   const std::vector<std::vector<DepthBlock>>& blocks, const A* bias,
                   const ActivationSpec& fused, A* c, WinogradScratch<A>* s) {
-  const int64_t cin = g.in_channels, cout = g.out_channels;
-  const int64_t groups = WinogradGroups(g.kernel_size), depth = groups * cin;
-  const int64_t pairs = CeilDiv(rows, 2);
-  // Pair p, group j reads slab rows 2p + 3j + (0..3).
-  const int64_t count = 2 * pairs + 3 * groups - 1;
-  const A* slab = Slab<T, A>(g, item, g.in_steps, cin, o0 - g.pad_left, count, &s->slab);
+  constexpr int64_t kOut = kWinogradOutputs, kPoints = kWinogradPoints;
+  const WinogradFolding f = Folded(g);
+  const int64_t cin = f.in_channels, cout = g.out_channels;
+  const int64_t groups = WinogradGroups(f.kernel_size), depth = groups * cin;
+  const int64_t quads = CeilDiv(rows, kOut);
+  // Quad q, group j reads slab rows 4q + 3j + (0..5).
+  const int64_t count = kOut * (quads - 1) + 3 * (groups - 1) + kPoints;
+  // The slab's count x s steps of Cin channels are its count folded steps.
+  const A* slab = Slab<T, A>(g, item, g.in_steps, g.in_channels, o0 * f.fold - g.pad_left,
+                             count * f.fold, &s->slab);
   if (!WithinWinogradBound(slab, count * cin)) return false;
-  s->v.resize(kWinogradPoints * pairs * depth);
-  A* v[kWinogradPoints];
-  for (int64_t i = 0; i < kWinogradPoints; ++i) v[i] = s->v.data() + i * pairs * depth;
-  for (int64_t p = 0; p < pairs; ++p) {
-    for (int64_t j = 0; j < groups; ++j) {
-      const int64_t at = p * depth + j * cin;
-      TransformInputs(slab + (2 * p + 3 * j) * cin, cin, cin, v[0] + at, v[1] + at, v[2] + at,
-                      v[3] + at);
+  // V_i's rows: per quad (depth values each), or per slab row (cin each).
+  const bool row_form = WinogradRowForm(g);
+  const int64_t row_values = row_form ? (count - kPoints + 1) * cin : quads * depth;
+  s->v.resize(kPoints * row_values);
+  A* v[kPoints];
+  for (int64_t i = 0; i < kPoints; ++i) v[i] = s->v.data() + i * row_values;
+  s->row_offset.resize(quads);
+  if (row_form) {
+    TransformInputs(slab, cin, row_values, v);
+    for (int64_t q = 0; q < quads; ++q) s->row_offset[q] = kOut * q * cin;
+  } else {
+    for (int64_t q = 0; q < quads; ++q) {
+      for (int64_t j = 0; j < groups; ++j) {
+        const int64_t at = q * depth + j * cin;
+        A* const vq[kPoints] = {v[0] + at, v[1] + at, v[2] + at, v[3] + at, v[4] + at, v[5] + at};
+        TransformInputs(slab + (kOut * q + 3 * j) * cin, cin, cin, vq);
+      }
+      s->row_offset[q] = q * depth;
     }
   }
-  s->row_offset.resize(pairs);
-  for (int64_t p = 0; p < pairs; ++p) s->row_offset[p] = p * depth;
-  s->m.resize(kWinogradPoints * pairs * cout);
-  const A* m[kWinogradPoints];
-  for (int64_t i = 0; i < kWinogradPoints; ++i) {
-    A* mi = s->m.data() + i * pairs * cout;
-    GemmBlocks<A>(blocks[i], pairs, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
+  s->m.resize(kPoints * quads * cout);
+  const A* m[kPoints];
+  for (int64_t i = 0; i < kPoints; ++i) {
+    A* mi = s->m.data() + i * quads * cout;
+    GemmBlocks<A>(blocks[i], quads, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
                   cout, nullptr, gemm::Fused::kNone, A(0));
     m[i] = mi;
   }
   const auto transform = [&](auto kind) {
-    for (int64_t p = 0; p < pairs; ++p) {
-      const A* mp[kWinogradPoints] = {m[0] + p * cout, m[1] + p * cout, m[2] + p * cout,
-                                      m[3] + p * cout};
-      A* y0 = c + 2 * p * cout;
-      TransformOutputsAs<decltype(kind)::value, A>(fused, mp, bias, cout, y0,
-                                                   2 * p + 1 < rows ? y0 + cout : nullptr);
+    for (int64_t q = 0; q < quads; ++q) {
+      const A* mq[kPoints] = {m[0] + q * cout, m[1] + q * cout, m[2] + q * cout,
+                              m[3] + q * cout, m[4] + q * cout, m[5] + q * cout};
+      const int64_t valid = std::min(kOut, rows - kOut * q);
+      A* y = c + kOut * q * cout;
+      if (valid < kOut) {  // the item ends within this quad
+        s->last_quad.resize(kOut * cout);
+        y = s->last_quad.data();
+      }
+      TransformOutputsAs<decltype(kind)::value, A>(fused, mq, bias, cout, y);
+      if (valid < kOut) std::copy_n(y, valid * cout, c + kOut * q * cout);
     }
   };
   switch (fused.kind) {
