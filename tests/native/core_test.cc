@@ -69,8 +69,8 @@ std::vector<Case> EdgeCases() {
 }
 
 // The Winograd forward tiles (stride 1, K = 3, 6 and 5, 64 x 128 channels
-// or more, 1024 output rows or more), items that end 1, 2 and 3 rows into a
-// quad of rows.
+// or more, 1024 output rows or more), items that end at several places in a
+// set of six rows.
 std::vector<Case> WinogradCases() {
   const ActivationSpec relu{Activation::kRelu, 0.2f};
   const ActivationSpec gelu{Activation::kGelu, 0.2f};

@@ -1,4 +1,4 @@
-// Winograd F(4,3) forward tiles of the CPU core (conv1d_cpu.cc): which
+// Winograd F(6,3) forward tiles of the CPU core (conv1d_cpu.cc): which
 // layers use them, the transformed filter, and one tile of output rows.
 #ifndef TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
 #define TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
@@ -16,43 +16,47 @@
 namespace conv1d {
 namespace cpu_tiles {
 
-// Winograd F(4,3) forward tiles (dilation 1; a stride is folded into the
-// channels, see WinogradFolding). The taps are taken
-// in groups of three (a zero tap pads the last group of K = 3j + 2, whose
-// U_5 is then zero: the GEMM of point 5 stops one group short); for each quad of
-// output rows and each group, six input rows d0..d5 become
-//   V = (4 d0 - 5 d2 + d4,  d3 + d4 - 4 (d1 + d2),  4 (d1 - d2) - d3 + d4,
-//        d4 - d2 - 2 (d1 - d3),  d4 - d2 + 2 (d1 - d3),  4 d1 - 5 d3 + d5)
+// Winograd F(6,3) forward tiles (dilation 1; a stride is folded into the
+// channels, see WinogradFolding). The taps are taken in groups of three (a
+// zero tap pads the last group of K = 3j + 2, whose U_7 is then zero: the
+// GEMM of point 7 stops one group short); for each set of six output rows
+// and each group, eight input rows d0..d7 become, with
+//   odd1 = d1 + d5 - 17/4 d3,      even1 = d2 + d6 - 17/4 d4,
+//   odd2 = d1 / 2 - 5/2 d3 + 2 d5,  even2 = d2 / 4 - 5/4 d4 + d6,
+//   odd3 = 2 d1 - 5/2 d3 + d5 / 2,  even3 = 4 d2 - 5 d4 + d6,
+//   V = (d0 - d6 + 21/4 (d4 - d2),  even1 +- odd1,  even2 +- odd2,
+//        even3 +- odd3,  d7 - d1 + 21/4 (d3 - d5)),
 // and each tap triple w0..w2 of the filter
-//   U = (w0 / 4, -(w0 + w1 + w2) / 6, -(w0 - w1 + w2) / 6,
-//        (w0 + 2 w1 + 4 w2) / 24, (w0 - 2 w1 + 4 w2) / 24, w2)
-// (the interpolation points 0, 1, -1, 2, -2 and infinity), so that with
-// M_i = V_i x U_i (six GEMMs of depth groups x Cin)
-//   y(4q)     = M0 + (M1 + M2) + (M3 + M4)
-//   y(4q + 1) = (M1 - M2) + 2 (M3 - M4)
-//   y(4q + 2) = (M1 + M2) + 4 (M3 + M4)
-//   y(4q + 3) = (M1 - M2) + 8 (M3 - M4) + M5:
-// 6 multiplications per group and quad of outputs instead of 12 (F(2,3), the
-// first version, saved 2 of 6). The transforms scale by at most 10 (input),
-// 1/2 (filter) and 19 (output), so the rounding error grows by a small
-// factor: float32 layers of 64 to 300 channels and K = 3 to 9 came out within
-// 0.5e-6 to 1.1e-6 of the float64 result, relative to its largest value,
-// against 0.2e-6 to 0.5e-6 for the direct sum (tolerance of the tests: 1e-5).
+//   U = (w0,  -2/9 (w0 +- w1 + w2),  (w0 +- 2 w1 + 4 w2) / 90,
+//        8/45 (4 w0 +- 2 w1 + w2),  w2)
+// (the interpolation points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity), so
+// that with M_i = V_i x U_i (eight GEMMs of depth groups x Cin) and
+// s_ij = M_i + M_j, d_ij = M_i - M_j, output row 6q + r is
+//   M0 + s12 + s34 + s56                      (r = 0)
+//   d12 + 2^r d34 + 2^-r d56                  (r = 1, 3)
+//   s12 + 2^r s34 + 2^-r s56                  (r = 2, 4)
+//   d12 + 32 d34 + d56 / 32 + M7              (r = 5):
+// 8 multiplications per group and set of outputs instead of 18 (F(2,3), the
+// first version, saved 2 of 6; F(4,3), the second, 6 of 12). The transforms
+// scale by at most 15 (input), 1.25 (filter) and 67 (output); in float32 the
+// error stays close to F(4,3)'s: 0.8e-6 to 2.6e-6 of the largest output for
+// 64 to 1024 channels and K = 3 or 5, against 0.2e-6 to 0.5e-6 for the
+// direct sum (python/benchmarks/winograd_error.py; tests allow 1e-5).
 // Where a term that the direct sum would multiply by zero is infinite (or a
 // NaN), the transformed sums turn Inf - Inf into NaN where the direct sum has
 // an Inf; and the scaled sums of huge values may overflow where the direct
 // products do not. So a tile whose input holds a value beyond kWinogradBound,
 // or any call whose filter does, runs the direct way. Within the bound B, a
-// result sums at most 19 x 10 x 1/2 x depth x B^2 in magnitude: below the
-// largest float for depths up to 2^25 (double: 2^57).
+// result sums at most 67 x 15 x 1.25 x depth x B^2 in magnitude: below the
+// largest float for depths up to 2^21 (double: 2^53).
 template <typename A>
 constexpr A kWinogradBound = A(0x1p480);  // double; float below
 template <>
 constexpr float kWinogradBound<float> = 0x1p48f;
 
-// Output rows per tile quad, and points (GEMMs) per quad.
-constexpr int64_t kWinogradOutputs = 4;
-constexpr int64_t kWinogradPoints = 6;
+// Output rows per set, and points (GEMMs) per set.
+constexpr int64_t kWinogradOutputs = 6;
+constexpr int64_t kWinogradPoints = 8;
 
 // A stride s > 1 is folded into the channels: input steps s t .. s t + s - 1
 // make folded step t of s x Cin channels (contiguous in NWC, and so in the
@@ -68,8 +72,8 @@ inline WinogradFolding Folded(const Conv1DGeometry& g) {
 
 inline int64_t WinogradGroups(int64_t kernel_size) { return CeilDiv(kernel_size, 3); }
 
-// Depth of the GEMM of each point: groups x Cin, one group less for point 5
-// (infinity: U_5 = w2) where the last group has a zero third tap.
+// Depth of the GEMM of each point: groups x Cin, one group less for point 7
+// (infinity: U_7 = w2) where the last group has a zero third tap.
 inline int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
   const WinogradFolding f = Folded(g);
   const int64_t groups = WinogradGroups(f.kernel_size);
@@ -79,23 +83,25 @@ inline int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
 
 // Where the taps make three groups or more (a folded stride, mostly), the
 // input transform runs over every slab row t once, W_i(t) from rows t .. t
-// + 5, and V_i of quad q and group j is W_i(4q + 3j): the GEMM reads it as a
-// window of `groups` taps 3 rows apart. Fewer values to transform (6 per
-// slab row instead of 6 x groups per quad of rows) in one long vectorized
+// + 7, and V_i of set q and group j is W_i(6q + 3j): the GEMM reads it as a
+// window of `groups` taps 3 rows apart. Fewer values to transform (8 per
+// slab row instead of 8 x groups per set of 6 rows) in one long vectorized
 // loop, where a small Cin would leave the per-group loops a few elements
-// long. (With one or two groups, each quad transforms its own rows.)
+// long. (With one or two groups, each set transforms its own rows.)
 inline bool WinogradRowForm(const Conv1DGeometry& g) {
   return WinogradGroups(Folded(g).kernel_size) >= 3;
 }
 
-// Worth it where groups turn 12 multiplications into 6 (K a multiple of 3),
-// or a last group of two taps 8 into 5 (K = 5: 11 for 20). The transforms,
+// Worth it where groups turn 18 multiplications into 8 (K a multiple of 3),
+// or a last group of two taps 12 into 7 (K = 5: 15 for 30). The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
 // against the GEMMs: one core, K = 3, F(4,3) / direct was 0.97 to 1.18 at
 // 64 -> 64 channels (the more rows the better), 1.26 at 128 -> 128 over
 // 32 x 1024 steps. At 32 -> 32 it is even, at 48 -> 48 1.13. The filter
 // transform must stay small against the whole call: at 128 -> 128 a batch-1
 // layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15% there).
+// F(6,3) / F(4,3), one core: 1.09 at 128 -> 128, 1.02 on 300 -> 128 with
+// K = 5, 1.03 on the folded audio front end, 0.96 at batch 1.
 inline bool WinogradApplies(const Conv1DGeometry& g) {
   // Stride first: a folded kernel of 3 taps or more bounds it by K / 2, so
   // that Folded's s x Cin cannot overflow.
@@ -110,9 +116,10 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
     return g.in_channels >= 64 && g.out_channels >= 64 && g.in_channels * g.out_channels >= 8192;
   }
   // Folded: only in the row form, and with enough filters for the GEMMs to
-  // outweigh the transforms. One core, folded F(4,3) / direct: 1 -> 64
+  // outweigh the transforms. One core, folded F(4,3) / direct (F(6,3) gains
+  // 3% more): 1 -> 64
   // channels, K = 80, stride 4 (20 folded taps): 1.33; 1 -> 32: 1.16, 1 -> 128:
-  // 1.30; 1 -> 16, K = 40, stride 2: 1.0. In the per-quad form, with few
+  // 1.30; 1 -> 16, K = 40, stride 2: 1.0. In the per-set form, with few
   // folded channels: 0.44 to 0.82 (3 -> 40, K = 9, stride 2; 8 -> 32, K = 9,
   // stride 3; 1 -> 32, K = 20, stride 4), and 1.06 at 64 -> 64, K = 5, stride 2.
   return WinogradRowForm(g) && g.out_channels >= 32;
@@ -132,8 +139,8 @@ inline std::vector<std::vector<DepthBlock>> WinogradBlocks(const Conv1DGeometry&
   return blocks;
 }
 
-// Rows per Winograd tile, a multiple of 4: the slab, V (6/4 depth rows per
-// output row), M (6/4 Cout rows) and the output within the tile budget, but
+// Rows per Winograd tile, a multiple of 6: the slab, V (8/6 depth rows per
+// output row), M (8/6 Cout rows) and the output within the tile budget, but
 // at least 96, as shorter GEMMs lose more to their remainder rows (one core:
 // 128 rows lost 3 to 6% on resnet and text_cnn, 48 up to 6%). Where a small
 // batch is split into kMinUnits tiles (TileRows), at least 64: a batch-1
@@ -145,7 +152,7 @@ int64_t WinogradTileRows(const Conv1DGeometry& g) {
   const WinogradFolding f = Folded(g);
   const int64_t depth = WinogradGroups(f.kernel_size) * f.in_channels;
   const int64_t bytes_per_row =
-      (f.in_channels + (3 * depth + 5 * g.out_channels) / 2) * sizeof(A);
+      (f.in_channels + (4 * depth + 7 * g.out_channels) / 3) * sizeof(A);
   const int64_t rows = TileRows<A>(bytes_per_row, g.out_steps, g.batch, 288);
   return std::min(g.out_steps, RoundUp(std::max(rows, min_rows), kWinogradOutputs));
 }
@@ -159,57 +166,66 @@ bool WithinWinogradBound(const A* x, int64_t count) {
   return values.abs().template maxCoeff<Eigen::PropagateNaN>() <= kWinogradBound<A>;
 }
 
-// V_0..5 of `count` channels of one quad and group, from its six input rows
-// d0..d5. (Every pointer a __restrict parameter: GCC honours no other, and
+// V_0..7 of `count` channels of one set and group, from its eight input rows
+// d0..d7. (Every pointer a __restrict parameter: GCC honours no other, and
 // without it the loop is not vectorized.)
 template <typename A>
 void TransformInputRows(int64_t count, const A* __restrict d0, const A* __restrict d1,
                         const A* __restrict d2, const A* __restrict d3, const A* __restrict d4,
-                        const A* __restrict d5, A* __restrict v0, A* __restrict v1,
-                        A* __restrict v2, A* __restrict v3, A* __restrict v4,
-                        A* __restrict v5) {
+                        const A* __restrict d5, const A* __restrict d6, const A* __restrict d7,
+                        A* __restrict v0, A* __restrict v1, A* __restrict v2, A* __restrict v3,
+                        A* __restrict v4, A* __restrict v5, A* __restrict v6,
+                        A* __restrict v7) {
   for (int64_t ch = 0; ch < count; ++ch) {
-    const A four_sum = A(4) * (d1[ch] + d2[ch]), four_diff = A(4) * (d1[ch] - d2[ch]);
-    const A two_diff = A(2) * (d1[ch] - d3[ch]), even = d4[ch] - d2[ch];
-    v0[ch] = A(4) * d0[ch] - A(5) * d2[ch] + d4[ch];
-    v1[ch] = d3[ch] + d4[ch] - four_sum;
-    v2[ch] = four_diff - d3[ch] + d4[ch];
-    v3[ch] = even - two_diff;
-    v4[ch] = even + two_diff;
-    v5[ch] = A(4) * d1[ch] - A(5) * d3[ch] + d5[ch];
+    const A odd1 = d1[ch] + d5[ch] - A(4.25) * d3[ch];
+    const A even1 = d2[ch] + d6[ch] - A(4.25) * d4[ch];
+    const A odd2 = A(0.5) * d1[ch] - A(2.5) * d3[ch] + A(2) * d5[ch];
+    const A even2 = A(0.25) * d2[ch] - A(1.25) * d4[ch] + d6[ch];
+    const A odd3 = A(2) * d1[ch] - A(2.5) * d3[ch] + A(0.5) * d5[ch];
+    const A even3 = A(4) * d2[ch] - A(5) * d4[ch] + d6[ch];
+    v0[ch] = d0[ch] - d6[ch] + A(5.25) * (d4[ch] - d2[ch]);
+    v1[ch] = even1 + odd1;
+    v2[ch] = even1 - odd1;
+    v3[ch] = even2 + odd2;
+    v4[ch] = even2 - odd2;
+    v5[ch] = even3 + odd3;
+    v6[ch] = even3 - odd3;
+    v7[ch] = d7[ch] - d1[ch] + A(5.25) * (d3[ch] - d5[ch]);
   }
 }
 
-// The same for input rows d + r ld, r = 0..5, into v[i].
+// The same for input rows d + r ld, r = 0..7, into v[i].
 template <typename A>
 void TransformInputs(const A* d, int64_t ld, int64_t count, A* const* v) {
-  TransformInputRows(count, d, d + ld, d + 2 * ld, d + 3 * ld, d + 4 * ld, d + 5 * ld, v[0], v[1],
-                     v[2], v[3], v[4], v[5]);
+  TransformInputRows(count, d, d + ld, d + 2 * ld, d + 3 * ld, d + 4 * ld, d + 5 * ld, d + 6 * ld,
+                     d + 7 * ld, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 
-// U_0..5 of `count` filter columns from one tap triple's rows w0..w2; false
+// U_0..7 of `count` filter columns from one tap triple's rows w0..w2; false
 // where a value lies beyond the bound (or is a NaN).
 template <typename T, typename A>
 bool TransformFilterRows(int64_t count, const T* __restrict w0, const T* __restrict w1,
                          const T* __restrict w2, A* __restrict u0, A* __restrict u1,
                          A* __restrict u2, A* __restrict u3, A* __restrict u4,
-                         A* __restrict u5) {
+                         A* __restrict u5, A* __restrict u6, A* __restrict u7) {
   int within = 1;
   for (int64_t n = 0; n < count; ++n) {
     const A a = static_cast<A>(w0[n]), b = static_cast<A>(w1[n]), c = static_cast<A>(w2[n]);
     within &= std::abs(a) + std::abs(b) + std::abs(c) <= kWinogradBound<A>;  // NaN: false
-    const A outer = a + c, outer4 = a + A(4) * c;
-    u0[n] = a * A(0.25);
-    u1[n] = -(outer + b) / A(6);
-    u2[n] = -(outer - b) / A(6);
-    u3[n] = (outer4 + A(2) * b) / A(24);
-    u4[n] = (outer4 - A(2) * b) / A(24);
-    u5[n] = c;
+    const A outer = a + c, low = a + A(4) * c, high = A(4) * a + c;
+    u0[n] = a;
+    u1[n] = (outer + b) * A(-2.0 / 9);
+    u2[n] = (outer - b) * A(-2.0 / 9);
+    u3[n] = (low + A(2) * b) / A(90);
+    u4[n] = (low - A(2) * b) / A(90);
+    u5[n] = (high + A(2) * b) * A(8.0 / 45);
+    u6[n] = (high - A(2) * b) * A(8.0 / 45);
+    u7[n] = c;
   }
   return within;
 }
 
-// The six transformed filters U_i, each packed for the GEMM as B (panels of
+// The eight transformed filters U_i, each packed for the GEMM as B (panels of
 // kNr columns, zero-padded) with depth groups x Cin, in one pass over the
 // filter (folded, see WinogradFolding); empty where the filter holds a value
 // beyond the bound.
@@ -237,50 +253,54 @@ std::vector<std::vector<A>> WinogradFilters(const Conv1DGeometry& g, const T* fi
       within &= TransformFilterRows<T, A>(std::min(kNr, cout - co), w[0] + co, w[1] + co,
                                           w[2] + co, u[0].data() + at, u[1].data() + at,
                                           u[2].data() + at, u[3].data() + at, u[4].data() + at,
-                                          u[5].data() + at);
+                                          u[5].data() + at, u[6].data() + at, u[7].data() + at);
     }
   }
   if (!within) return {};
   return u;
 }
 
-// Output rows 4q .. 4q + 3 of a quad, y0..y3, from its M_0..5 plus bias,
+// Output rows 6q .. 6q + 5 of a set, y0..y5, from its M_0..7 plus bias,
 // with the activation K applied (the kind fixed at compile time, so that the
 // loop vectorizes; restrict parameters as in TransformInputRows).
 template <Activation K, typename A>
 void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
                          const A* __restrict m1, const A* __restrict m2, const A* __restrict m3,
-                         const A* __restrict m4, const A* __restrict m5,
-                         const A* __restrict bias, A* __restrict y0, A* __restrict y1,
-                         A* __restrict y2, A* __restrict y3) {
+                         const A* __restrict m4, const A* __restrict m5, const A* __restrict m6,
+                         const A* __restrict m7, const A* __restrict bias, A* __restrict y0,
+                         A* __restrict y1, A* __restrict y2, A* __restrict y3,
+                         A* __restrict y4, A* __restrict y5) {
   ActivationSpec fixed = act;
   fixed.kind = K;
   for (int64_t co = 0; co < cout; ++co) {
     const A sum12 = m1[co] + m2[co], diff12 = m1[co] - m2[co];
     const A sum34 = m3[co] + m4[co], diff34 = m3[co] - m4[co];
-    y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + bias[co]);
-    y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + bias[co]);
-    y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + bias[co]);
-    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + m5[co] + bias[co]);
+    const A sum56 = m5[co] + m6[co], diff56 = m5[co] - m6[co];
+    y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + sum56 + bias[co]);
+    y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + A(0.5) * diff56 + bias[co]);
+    y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + A(0.25) * sum56 + bias[co]);
+    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + A(0.125) * diff56 + bias[co]);
+    y4[co] = Activate<A>(fixed, sum12 + A(16) * sum34 + A(0.0625) * sum56 + bias[co]);
+    y5[co] = Activate<A>(fixed, diff12 + A(32) * diff34 + A(0.03125) * diff56 + m7[co] + bias[co]);
   }
 }
 
-// The same for M_i at m[i], into rows y + r cout, r = 0..3.
+// The same for M_i at m[i], into rows y + r cout, r = 0..5.
 template <Activation K, typename A>
 void TransformOutputsAs(const ActivationSpec& act, const A* const* m, const A* bias,
                         int64_t cout, A* y) {
-  TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], bias, y, y + cout,
-                            y + 2 * cout, y + 3 * cout);
+  TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias, y,
+                            y + cout, y + 2 * cout, y + 3 * cout, y + 4 * cout, y + 5 * cout);
 }
 
 // Scratch of one thread for WinogradTile.
 template <typename A>
 struct WinogradScratch {
-  std::vector<A> slab, v, m, last_quad;
+  std::vector<A> slab, v, m, last_set;
   std::vector<int64_t> row_offset;
 };
 
-// Output rows [o0, o0 + rows) of one batch item (rows a multiple of 4
+// Output rows [o0, o0 + rows) of one batch item (rows a multiple of 6
 // unless they end the item) into c [rows, Cout]: conv + bias, then `fused`
 // (relu, relu6, leaky_relu or none). False, with c untouched, where the
 // input rows hold a value beyond the bound.
@@ -293,50 +313,51 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   const WinogradFolding f = Folded(g);
   const int64_t cin = f.in_channels, cout = g.out_channels;
   const int64_t groups = WinogradGroups(f.kernel_size), depth = groups * cin;
-  const int64_t quads = CeilDiv(rows, kOut);
-  // Quad q, group j reads slab rows 4q + 3j + (0..5).
-  const int64_t count = kOut * (quads - 1) + 3 * (groups - 1) + kPoints;
+  const int64_t sets = CeilDiv(rows, kOut);
+  // Set q, group j reads slab rows 6q + 3j + (0..7).
+  const int64_t count = kOut * (sets - 1) + 3 * (groups - 1) + kPoints;
   // The slab's count x s steps of Cin channels are its count folded steps.
   const A* slab = Slab<T, A>(g, item, g.in_steps, g.in_channels, o0 * f.fold - g.pad_left,
                              count * f.fold, &s->slab);
   if (!WithinWinogradBound(slab, count * cin)) return false;
-  // V_i's rows: per quad (depth values each), or per slab row (cin each).
+  // V_i's rows: per set (depth values each), or per slab row (cin each).
   const bool row_form = WinogradRowForm(g);
-  const int64_t row_values = row_form ? (count - kPoints + 1) * cin : quads * depth;
+  const int64_t row_values = row_form ? (count - kPoints + 1) * cin : sets * depth;
   s->v.resize(kPoints * row_values);
   A* v[kPoints];
   for (int64_t i = 0; i < kPoints; ++i) v[i] = s->v.data() + i * row_values;
-  s->row_offset.resize(quads);
+  s->row_offset.resize(sets);
   if (row_form) {
     TransformInputs(slab, cin, row_values, v);
-    for (int64_t q = 0; q < quads; ++q) s->row_offset[q] = kOut * q * cin;
+    for (int64_t q = 0; q < sets; ++q) s->row_offset[q] = kOut * q * cin;
   } else {
-    for (int64_t q = 0; q < quads; ++q) {
+    for (int64_t q = 0; q < sets; ++q) {
       for (int64_t j = 0; j < groups; ++j) {
         const int64_t at = q * depth + j * cin;
-        A* const vq[kPoints] = {v[0] + at, v[1] + at, v[2] + at, v[3] + at, v[4] + at, v[5] + at};
+        A* vq[kPoints];
+        for (int64_t i = 0; i < kPoints; ++i) vq[i] = v[i] + at;
         TransformInputs(slab + (kOut * q + 3 * j) * cin, cin, cin, vq);
       }
       s->row_offset[q] = q * depth;
     }
   }
-  s->m.resize(kPoints * quads * cout);
+  s->m.resize(kPoints * sets * cout);
   const A* m[kPoints];
   for (int64_t i = 0; i < kPoints; ++i) {
-    A* mi = s->m.data() + i * quads * cout;
-    GemmBlocks<A>(blocks[i], quads, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
+    A* mi = s->m.data() + i * sets * cout;
+    GemmBlocks<A>(blocks[i], sets, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
                   cout, nullptr, gemm::Fused::kNone, A(0));
     m[i] = mi;
   }
   const auto transform = [&](auto kind) {
-    for (int64_t q = 0; q < quads; ++q) {
-      const A* mq[kPoints] = {m[0] + q * cout, m[1] + q * cout, m[2] + q * cout,
-                              m[3] + q * cout, m[4] + q * cout, m[5] + q * cout};
+    for (int64_t q = 0; q < sets; ++q) {
+      const A* mq[kPoints];
+      for (int64_t i = 0; i < kPoints; ++i) mq[i] = m[i] + q * cout;
       const int64_t valid = std::min(kOut, rows - kOut * q);
       A* y = c + kOut * q * cout;
-      if (valid < kOut) {  // the item ends within this quad
-        s->last_quad.resize(kOut * cout);
-        y = s->last_quad.data();
+      if (valid < kOut) {  // the item ends within this set
+        s->last_set.resize(kOut * cout);
+        y = s->last_set.data();
       }
       TransformOutputsAs<decltype(kind)::value, A>(fused, mq, bias, cout, y);
       if (valid < kOut) std::copy_n(y, valid * cout, c + kOut * q * cout);
