@@ -14,7 +14,8 @@
 // packed once per call into the kernel's column panels; bias and the
 // piecewise-linear activations are applied in registers, others while the
 // output tile is in cache. NWC float/double output is written in place.
-// Large stride-1 layers run Winograd tiles instead (winograd_tiles.h).
+// Large stride-1 layers, and strided ones with long kernels, run Winograd
+// tiles instead (winograd_tiles.h).
 //
 // Input gradient: input rows are split by phase (i + pad_left) mod stride.
 // Rows of one phase receive contributions from a fixed subset of taps, each
