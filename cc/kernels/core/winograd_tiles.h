@@ -46,7 +46,8 @@ namespace cpu_tiles {
 // NaN), the transformed sums turn Inf - Inf into NaN where the direct sum has
 // an Inf; and the scaled sums of huge values may overflow where the direct
 // products do not. So a tile whose input holds a value beyond kWinogradBound,
-// or any call whose filter does, runs the direct way. Within the bound B, a
+// or any call whose filter does (there, a tap triple whose magnitudes sum
+// beyond it), runs the direct way. Within the bound B, a
 // result sums at most 67 x 15 x 1.25 x depth x B^2 in magnitude: below the
 // largest float for depths up to 2^21 (double: 2^53).
 template <typename A>
@@ -117,11 +118,11 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
   }
   // Folded: only in the row form, and with enough filters for the GEMMs to
   // outweigh the transforms. One core, folded F(4,3) / direct (F(6,3) gains
-  // 3% more): 1 -> 64
-  // channels, K = 80, stride 4 (20 folded taps): 1.33; 1 -> 32: 1.16, 1 -> 128:
-  // 1.30; 1 -> 16, K = 40, stride 2: 1.0. In the per-set form, with few
-  // folded channels: 0.44 to 0.82 (3 -> 40, K = 9, stride 2; 8 -> 32, K = 9,
-  // stride 3; 1 -> 32, K = 20, stride 4), and 1.06 at 64 -> 64, K = 5, stride 2.
+  // 3% more): 1 -> 64 channels, K = 80, stride 4 (20 folded taps): 1.33;
+  // 1 -> 32: 1.16; 1 -> 128: 1.30; 1 -> 16, K = 40, stride 2: 1.0. In the
+  // per-set form, with few folded channels: 0.44 to 0.82 (3 -> 40, K = 9,
+  // stride 2; 8 -> 32, K = 9, stride 3; 1 -> 32, K = 20, stride 4), and 1.06
+  // at 64 -> 64, K = 5, stride 2.
   return WinogradRowForm(g) && g.out_channels >= 32;
 }
 
