@@ -2,14 +2,17 @@
 
     pip install --no-build-isolation .      # or -e . for development
 
-The op library is compiled with g++ using tf.sysconfig's flags; the CUDA
-kernels are added when nvcc is found (see build_tools/cuda.py). Environment:
-  TF_CONV1D_MARCH   -march value for the CPU code (default "native"; use e.g.
-                    "x86-64-v3" for a wheel that runs on other machines)
+The op library is compiled with g++ using tf.sysconfig's flags, its CPU
+passes once per instruction-set level (chosen at load time, so the library
+does not depend on the build machine's CPU); the CUDA kernels are added when
+nvcc is found (see build_tools/cuda.py). Objects are cached in build/op_library,
+so a rebuild compiles only what changed. Environment:
+  TF_CONV1D_MARCH   expert override of the baseline -march (default x86-64-v2;
+                    see build_tools/cpu_levels.py)
   TF_CONV1D_CUDA    "0" to skip the CUDA kernels even if nvcc is present
   TF_CONV1D_CUDA_ARCHS, TF_CONV1D_CUDA_RUNTIME, CUDA_HOME: see docs/cuda.md
-A wheel (`pip wheel --no-build-isolation --no-deps .`) requires exactly the
-TensorFlow it was built against; see docs/packaging.md.
+A wheel (`pip wheel --no-build-isolation --no-deps .`) requires the TensorFlow
+minor version it was built against (2.21.x); see docs/packaging.md.
 """
 import os
 import sys
@@ -23,22 +26,21 @@ from build_tools import op_library  # noqa: E402
 
 
 def tensorflow_requirement():
-    """The TensorFlow this build compiles against, exactly: the library refuses
-    to load into any other (tf_conv1d_op/_library.py), so the wheel says so."""
+    """The TensorFlow minor version this build compiles against: TensorFlow keeps
+    its C++ ABI within a minor version, and the library refuses to load into
+    another one (tf_conv1d_op/_library.py), so the wheel says so."""
     try:
-        return "tensorflow==" + metadata.version("tensorflow")
+        major, minor = (int(v) for v in metadata.version("tensorflow").split(".")[:2])
     except metadata.PackageNotFoundError:
-        return "tensorflow==2.21.*"
+        major, minor = 2, 21
+    return f"tensorflow>={major}.{minor},<{major}.{minor + 1}"
 
 
 class BuildOpLibrary(build_ext):
     """Compiles the op library with TF's flags instead of distutils' defaults."""
 
     def build_extension(self, ext):
-        op_library.build(
-            output_path=self.get_ext_fullpath(ext.name),
-            temp_dir=os.path.join(self.build_temp, "op_library"),
-        )
+        op_library.build(output_path=self.get_ext_fullpath(ext.name))
 
 
 setup(

@@ -10,18 +10,24 @@ import json
 import os
 import shlex
 import subprocess
+import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from build_tools import build_cache, cpu_levels  # noqa: E402
 
-# The framework-free core, the op definitions and the CPU OpKernels.
-CPU_SOURCES = sorted(
-    glob.glob(os.path.join(ROOT, "cc", "kernels", "core", "*.cc"))
-    + glob.glob(os.path.join(ROOT, "cc", "ops", "*.cc"))
-    + glob.glob(os.path.join(ROOT, "cc", "kernels", "*.cc"))
-)
-CPU_SOURCES = [s for s in CPU_SOURCES if not s.endswith(".cu.cc")]
+# Compiled once, for the baseline: the op definitions, the OpKernels and the
+# core's shared sources; the core's per-level sources once per level.
+FRAMEWORK_SOURCES = sorted(
+    s for s in glob.glob(os.path.join(ROOT, "cc", "ops", "*.cc"))
+    + glob.glob(os.path.join(ROOT, "cc", "kernels", "*.cc")) if not s.endswith(".cu.cc"))
+SHARED_SOURCES = FRAMEWORK_SOURCES + [os.path.join(ROOT, s) for s in cpu_levels.SHARED_SOURCES]
+LEVEL_SOURCES = [os.path.join(ROOT, s) for s in cpu_levels.LEVEL_SOURCES]
 CUDA_SOURCES = sorted(glob.glob(os.path.join(ROOT, "cc", "**", "*.cu.cc"), recursive=True))
+
+# Objects, dependency files and the linked library are kept here between builds.
+CACHE_DIR = os.environ.get("TF_CONV1D_BUILD_CACHE", os.path.join(ROOT, "build", "op_library"))
 
 WARNINGS_OFF = ["-Wno-deprecated-declarations", "-Wno-interference-size", "-Wno-unused-result"]
 
@@ -71,9 +77,11 @@ def check_runtime_binding(cuda, objects, tf_link):
             "the toolkit's runtime, or TF_CONV1D_CUDA=0 for a CPU-only library (docs/cuda.md).")
 
 
-def cpu_compile_flags(tf_compile):
-    march = os.environ.get("TF_CONV1D_MARCH", "native")
-    return ["-O3", f"-march={march}", "-fPIC", "-I" + ROOT] + tf_compile + WARNINGS_OFF
+def cpu_compile_flags(tf_compile, level=None):
+    """g++ flags for the baseline sources, or for `level`'s copy of the passes."""
+    flags = ["-O3"] + list((level or cpu_levels.levels()[0]).flags)
+    flags += [level.define] if level else []
+    return flags + ["-fPIC", "-I" + ROOT] + tf_compile + WARNINGS_OFF
 
 
 def run(cmd):
@@ -83,26 +91,30 @@ def run(cmd):
         raise RuntimeError("command failed: " + " ".join(shlex.quote(c) for c in cmd))
 
 
+def run_and_record(output, cmd):
+    run(cmd)
+    build_cache.record(output, cmd)
+
+
 def compile_all(jobs):
-    """Runs (command) jobs in parallel, one per core."""
+    """Runs (output, command) jobs that are not up to date, in parallel, one per
+    core; returns how many ran."""
+    stale = [(out, cmd) for out, cmd in jobs if not build_cache.up_to_date(out, cmd)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for future in [pool.submit(run, cmd) for cmd in jobs]:
+        for future in [pool.submit(run_and_record, out, cmd) for out, cmd in stale]:
             future.result()
+    return len(stale)
 
 
-def object_path(temp_dir, source):
-    rel = os.path.basename(source) if source.startswith(temp_dir) else os.path.relpath(source, ROOT)
-    rel = rel.replace(os.sep, "_")
-    return os.path.join(temp_dir, rel + ".o")
+def object_path(cache_dir, source, suffix=""):
+    rel = os.path.relpath(source, ROOT) if source.startswith(ROOT) else os.path.basename(source)
+    return os.path.join(cache_dir, rel.replace(os.sep, "_") + suffix + ".o")
 
 
-def build(output_path, temp_dir, with_cuda=None):
-    """Builds the op library at output_path, its build info embedded."""
+def find_cuda(with_cuda):
+    """The toolkit to build the CUDA kernels with, or None (saying why)."""
     from build_tools import cuda
 
-    tf_compile, tf_link, tf_version = tf_flags()
-    os.makedirs(temp_dir, exist_ok=True)
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     toolkit = cuda.find_toolkit() if with_cuda in (None, True) else None
     if with_cuda and toolkit is None:
         raise RuntimeError("CUDA build requested but no nvcc was found")
@@ -110,44 +122,77 @@ def build(output_path, temp_dir, with_cuda=None):
         if toolkit is not None:
             print("tf_conv1d_op: TF_CONV1D_CUDA=0: building the CPU kernels only",
                   file=sys.stderr)
-        toolkit = None
-    elif toolkit is None:
+        return None
+    if toolkit is None:
         print("tf_conv1d_op: no nvcc found (looked in $CUDA_HOME/bin, $CUDA_PATH/bin and "
               "PATH); building a CPU-only library. Install a CUDA toolkit or set CUDA_HOME "
               "to build the GPU kernels.", file=sys.stderr)
+    return toolkit
 
+
+def cpu_jobs(cache_dir, tf_compile, info_source):
+    """(output, command) per CPU object, in link order: the baseline objects,
+    then each level's copy of the passes, lowest level first (cpu_levels.link_order)."""
+    by_level = {"baseline": []}
+    for source in SHARED_SOURCES + [info_source]:
+        obj = object_path(cache_dir, source)
+        by_level["baseline"].append((obj, ["g++", "-c", source, "-o", obj]
+                                     + cpu_compile_flags(tf_compile)
+                                     + build_cache.dependency_flags(obj)))
+    for level in cpu_levels.levels():
+        for source in LEVEL_SOURCES:
+            obj = object_path(cache_dir, source, "." + level.name)
+            by_level.setdefault(level.name, []).append(
+                (obj, ["g++", "-c", source, "-o", obj] + cpu_compile_flags(tf_compile, level)
+                 + build_cache.dependency_flags(obj)))
+    return cpu_levels.link_order(by_level)
+
+
+def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
+    """Builds the op library at output_path, its build info embedded. Objects and
+    the linked library are cached in cache_dir (build_cache.py)."""
+    from build_tools import cuda
+
+    tf_compile, tf_link, tf_version = tf_flags()
+    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    toolkit = find_cuda(with_cuda)
     archs = cuda.target_archs(toolkit) if toolkit else []
     runtime = cuda.runtime_choice() if toolkit else None
-    if toolkit:
+    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library")
+    info_source = os.path.join(cache_dir, "build_info.cc")
+    build_cache.write_if_changed(info_source, build_info.embed_source(info))
+
+    jobs = cpu_jobs(cache_dir, tf_compile, info_source)
+    cuda_jobs = []
+    for source in CUDA_SOURCES if toolkit else []:
+        obj = object_path(cache_dir, source)
+        cuda_jobs.append((obj, cuda.compile_command(toolkit, source, obj, archs, ROOT, tf_compile)
+                          + build_cache.dependency_flags(obj)))
+    stale_cuda = [job for job in cuda_jobs if not build_cache.up_to_date(*job)]
+    if stale_cuda:
         print(f"tf_conv1d_op: compiling the CUDA kernels with nvcc {toolkit.version} for "
               f"sm_{', sm_'.join(map(str, archs))} (+ PTX); this takes a few minutes",
               file=sys.stderr)
-    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library")
-    info_source = os.path.join(temp_dir, "build_info.cc")
-    with open(info_source, "w") as f:
-        f.write(build_info.embed_source(info))
-
-    cflags = cpu_compile_flags(tf_compile)
-    jobs, objects = [], []
-    for source in CPU_SOURCES + [info_source]:
-        obj = object_path(temp_dir, source)
-        defines = ["-DTF_CONV1D_WITH_CUDA=1"] if toolkit else []
-        jobs.append(["g++", "-c", source, "-o", obj] + cflags + defines)
-        objects.append(obj)
-    cuda_objects = []
-    if toolkit:
-        # Longest jobs first: the CUDA sources take most of the build.
-        for source in CUDA_SOURCES:
-            obj = object_path(temp_dir, source)
-            jobs.insert(0, cuda.compile_command(toolkit, source, obj, archs, ROOT, tf_compile))
-            cuda_objects.append(obj)
-    compile_all(jobs)
-    if toolkit and runtime == "tensorflow":
+    # Longest jobs first: the CUDA sources take most of a full build.
+    compiled = compile_all(cuda_jobs + jobs)
+    objects = [obj for obj, _ in jobs]
+    cuda_objects = [obj for obj, _ in cuda_jobs]
+    if toolkit and runtime == "tensorflow" and stale_cuda:
         check_runtime_binding(cuda, cuda_objects, tf_link)
-    link = ["g++", "-shared", "-o", output_path] + objects + cuda_objects
+
+    library = os.path.join(cache_dir, "_fused_conv1d_ops.so")
+    link = ["g++", "-shared", "-o", library] + objects + cuda_objects
     if toolkit:
         link += cuda.link_flags(toolkit, runtime)
-    run(link + tf_link)
+    link += tf_link
+    if not build_cache.up_to_date(library, link, objects + cuda_objects):
+        run_and_record(library, link)
+    else:
+        print(f"tf_conv1d_op: the op library is up to date ({compiled} objects rebuilt)",
+              file=sys.stderr)
+    if os.path.abspath(output_path) != library:
+        shutil.copy2(library, output_path)
     return info
 
 
@@ -162,7 +207,7 @@ def describe_build(tf_version, toolkit, archs, built_with):
         "cuda_archs": archs,
         "cuda_toolkit": toolkit.version if toolkit else None,
         "cuda_runtime": cuda.RUNTIMES[cuda.runtime_choice()] if toolkit else None,
-        "march": os.environ.get("TF_CONV1D_MARCH", "native"),
+        "cpu_levels": {level.name: " ".join(level.flags) for level in cpu_levels.levels()},
         "built_with": built_with,
     }
 
@@ -173,4 +218,4 @@ def package_version():
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tf_conv1d_op", "_fused_conv1d_ops.so")
-    print(json.dumps(build(out, os.path.join(ROOT, "build", "op_library")), indent=2))
+    print(json.dumps(build(out), indent=2))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the framework-free CPU core with libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer (tests/native/core_fuzz.cc).
-# On demand only (needs clang; Debian: apt-get install clang).
+# On demand only (needs clang; Debian: apt-get install clang). The core is
+# built as in the library (scripts/core_objects.sh); TF_CONV1D_ISA picks the
+# level the fuzzer runs.
 #
 #   scripts/fuzz_core.sh [seconds] [extra libFuzzer flags...]
 set -euo pipefail
@@ -14,9 +16,9 @@ clangxx=${CLANGXX:-$(command -v clang++ || command -v clang++-14 || true)}
 eigen=${EIGEN_INCLUDE:-$("$python" -c 'import tensorflow as tf; print(tf.sysconfig.get_include())')}
 out=build/fuzz
 mkdir -p "$out/corpus"
-"$clangxx" -std=c++17 -O1 -g -march=${TF_CONV1D_MARCH:-native} -I. -isystem "$eigen" \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  tests/native/core_fuzz.cc cc/kernels/core/conv1d_geometry.cc cc/kernels/core/activations.cc \
-  cc/kernels/core/conv1d_cpu.cc cc/kernels/core/gemm_kernel.cc cc/kernels/core/output_pages.cc \
-  -o "$out/core_fuzz" -pthread
+flags=(-std=c++17 -O1 -g -I. -isystem "$eigen" -fno-sanitize-recover=all)
+source scripts/core_objects.sh
+PYTHON=$python compile_core "$out/objects" "$clangxx" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined
+"$clangxx" "${flags[@]}" -fsanitize=fuzzer,address,undefined tests/native/core_fuzz.cc \
+  "${CORE_OBJECTS[@]}" -o "$out/core_fuzz" -pthread
 "$out/core_fuzz" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" "$@" "$out/corpus"

@@ -4,9 +4,9 @@
 #
 #   scripts/sanitize.sh [asan|tsan|plain] [random_cases] [seed]
 #
-# TF_CONV1D_MARCH (default native) picks the instruction set, and with it the
-# GEMM's vectors: e.g. x86-64-v4 (AVX-512), x86-64-v3 (AVX2), x86-64 (SSE2:
-# the portable vector code).
+# The core is built as in the library, its passes once per instruction-set
+# level (scripts/core_objects.sh); the driver runs the level TF_CONV1D_ISA
+# names (baseline, avx2, avx512), by default the best this CPU supports.
 # asan (default): AddressSanitizer + UndefinedBehaviorSanitizer, any report fatal.
 # tsan: ThreadSanitizer. plain: no sanitizer (-O2), for a quick run.
 # Eigen comes from the installed TensorFlow's headers (or EIGEN_INCLUDE).
@@ -35,24 +35,18 @@ case "$config" in
 esac
 
 # Rebuild only when a source or the flags change.
-sources=(tests/native/core_test.cc cc/kernels/core/conv1d_geometry.cc
-         cc/kernels/core/activations.cc cc/kernels/core/conv1d_cpu.cc
-         cc/kernels/core/gemm_kernel.cc cc/kernels/core/output_pages.cc)
-march=${TF_CONV1D_MARCH:-native}
-out=build/sanitize/$config-$march
+out=build/sanitize/$config
 binary=$out/core_test
-stamp=$(cat "${sources[@]}" cc/kernels/core/*.h tests/native/*.h | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $march $EIGEN_INCLUDE" | cksum | cut -d' ' -f1)
+stamp=$(cat cc/kernels/core/*.cc cc/kernels/core/*.h tests/native/*.cc tests/native/*.h \
+            build_tools/cpu_levels.py scripts/core_objects.sh | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE ${TF_CONV1D_MARCH:-}" | cksum | cut -d' ' -f1)
 if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
-  mkdir -p "$out"
-  common=(-std=c++17 -g -fno-omit-frame-pointer -march=$march -I. -isystem "$EIGEN_INCLUDE"
+  common=(-std=c++17 -g -fno-omit-frame-pointer -I. -isystem "$EIGEN_INCLUDE"
           -Wall -Wno-deprecated-declarations "${flags[@]}")
-  pids=()
-  for src in "${sources[@]}"; do
-    "$cxx" "${common[@]}" -c "$src" -o "$out/$(basename "$src").o" & pids+=($!)
-  done
-  for pid in "${pids[@]}"; do wait "$pid"; done
-  "$cxx" "${common[@]}" "$out"/*.o -o "$binary" -pthread
+  source scripts/core_objects.sh
+  PYTHON=$python compile_core "$out" "$cxx" "${common[@]}"
+  "$cxx" "${common[@]}" -c tests/native/core_test.cc -o "$out/core_test.o"
+  "$cxx" "${common[@]}" "$out/core_test.o" "${CORE_OBJECTS[@]}" -o "$binary" -pthread
   echo "$stamp" > "$out/stamp"
 fi
-echo "sanitize.sh: running $binary ($config, -march=$march, $cases random cases, seed $seed)"
+echo "sanitize.sh: running $binary ($config, level ${TF_CONV1D_ISA:-the best}, $cases random cases, seed $seed)"
 "$binary" "$cases" "$seed"

@@ -1,16 +1,15 @@
 """The framework-free CPU core, built without TensorFlow under sanitizers.
 
-scripts/sanitize.sh compiles cc/kernels/core/*.cc with tests/native/core_test.cc
-(forward and both gradients against a naive double implementation, edge sizes
-included, serial and on several threads with bitwise-equal results) and runs
-it. AddressSanitizer + UndefinedBehaviorSanitizer run by default; set
-TF_CONV1D_SANITIZERS=asan,tsan to add ThreadSanitizer (about a minute more).
-The same test also runs without sanitizers for the instruction sets other
-than the build machine's that this CPU can execute (AVX2, SSE2), so every
-vector type of the GEMM is tested wherever CI lands.
+scripts/sanitize.sh compiles the core as the library does (the passes once per
+instruction-set level) with tests/native/core_test.cc (forward and both
+gradients against a naive double implementation, edge sizes included, serial
+and on several threads with bitwise-equal results) and runs it.
+AddressSanitizer + UndefinedBehaviorSanitizer run by default at the best level;
+set TF_CONV1D_SANITIZERS=asan,tsan to add ThreadSanitizer (about a minute
+more). Every level this CPU supports also runs without sanitizers, forced with
+TF_CONV1D_ISA, so each vector path is tested wherever CI lands.
 """
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -18,31 +17,21 @@ import sys
 
 import pytest
 
+from tests.cpu_levels import LEVELS, supported_levels
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.environ.get("TF_CONV1D_SANITIZERS", "asan").split(",")
 RANDOM_CASES = {"asan": 600, "tsan": 200}
 
 
-# The GEMM has one vector type per instruction set; the build machine's
-# (-march=native) is only one of them. x86-64-v3 is AVX2 with FMA, x86-64
-# the portable vector code.
-OTHER_VECTOR_WIDTHS = {"x86-64-v3": ("avx2", "fma"), "x86-64": ()}
 NO_COMPILER = shutil.which(os.environ.get("CXX", "g++")) is None
 
 
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].split() for line in f
-                         if line.startswith("flags")), [])
-    except OSError:
-        return []
-
-
-def run_core_test(config, cases, march=None):
+def run_core_test(config, cases, level=None):
     env = dict(os.environ, PYTHON=sys.executable)
-    if march:
-        env["TF_CONV1D_MARCH"] = march
+    env.pop("TF_CONV1D_ISA", None)
+    if level:
+        env["TF_CONV1D_ISA"] = level
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "sanitize.sh"), config,
                            str(cases)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -50,6 +39,8 @@ def run_core_test(config, cases, march=None):
     assert proc.returncode == 0, f"sanitize.sh {config} failed:\n{report}"
     summary = re.search(r"core_test: (\d+) cases .* (\d+) failures", proc.stdout)
     assert summary and int(summary.group(1)) > 1000 and summary.group(2) == "0", report
+    ran = re.search(r"core_test: level (\w+)", proc.stdout)
+    assert ran and ran.group(1) == (level or supported_levels()[-1]), report
 
 
 @pytest.mark.skipif(NO_COMPILER, reason="no C++ compiler")
@@ -59,11 +50,8 @@ def test_core_is_clean_under_sanitizer(config):
 
 
 @pytest.mark.skipif(NO_COMPILER, reason="no C++ compiler")
-@pytest.mark.parametrize("march", sorted(OTHER_VECTOR_WIDTHS))
-def test_core_with_other_vector_widths(march):
-    if platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("x86-64 instruction sets")
-    missing = [f for f in OTHER_VECTOR_WIDTHS[march] if f not in cpu_flags()]
-    if missing:
-        pytest.skip(f"this CPU lacks {missing}")
-    run_core_test("plain", 200, march)
+@pytest.mark.parametrize("level", LEVELS)
+def test_core_at_each_level(level):
+    if level not in supported_levels():
+        pytest.skip(f"this CPU does not support the {level} level")
+    run_core_test("plain", 200, level)

@@ -103,8 +103,21 @@ def test_refuses_a_library_built_for_another_tensorflow(tmp_path, monkeypatch):
     message = str(raised.value)
     assert f"built for TensorFlow {fake}" in message
     assert f"TensorFlow {tf.__version__} is installed" in message
-    assert f"tensorflow=={fake}" in message
+    assert f"tensorflow=={_library.minor_version(fake)}.*" in message
     assert "pip install --no-build-isolation" in message
+
+
+def test_loads_a_library_built_for_another_patch_release(tmp_path, monkeypatch):
+    """TensorFlow keeps its C++ ABI within a minor version (2.21.x)."""
+    copy = tmp_path / "_fused_conv1d_ops.so"
+    patch = library_copies.copy_built_for(_library.library_path(), tf.__version__, copy,
+                                          keep_minor=True)
+    assert _library.minor_version(patch) == _library.minor_version(tf.__version__)
+    assert patch != tf.__version__
+    monkeypatch.setenv(_library.LIBRARY_OVERRIDE_ENV, str(copy))
+    assert _library.build_info()["tensorflow_version"] == patch
+    # The package's own copy is already loaded; the version check is what is tested.
+    _library.check_tensorflow_version(_library.build_info())
 
 
 def test_info_json_reports_the_build(capsys):

@@ -1,6 +1,8 @@
 """Finds and loads the compiled op library that sits next to this package
 (or the one TF_CONV1D_OP_LIBRARY names)."""
+import ctypes
 import glob
+import json
 import os
 
 import tensorflow as tf
@@ -44,20 +46,43 @@ def build_info():
                           + REBUILD_HINT) from e
 
 
-def load():
-    """Loads the op library, refusing one built for another TensorFlow."""
-    info = build_info()
-    path = library_path()
-    built_for = info.get("tensorflow_version")
-    if built_for != tf.__version__:
+def minor_version(version):
+    """"2.21" of "2.21.0" or "2.21.0rc1": TensorFlow keeps its C++ ABI within it."""
+    return ".".join(version.split(".")[:2])
+
+
+def cpu_levels(path=None):
+    """The CPU instruction-set levels of the loaded library: those compiled in,
+    those this CPU supports, the one selected (TF_CONV1D_ISA or the best) and
+    why a forced one cannot be used ("error")."""
+    report = ctypes.CDLL(path or library_path()).tf_conv1d_op_cpu_levels
+    report.restype = ctypes.c_char_p
+    return json.loads(report().decode())
+
+
+def check_tensorflow_version(info):
+    built_for = info.get("tensorflow_version") or ""
+    if minor_version(built_for) != minor_version(tf.__version__):
         raise ImportError(
             f"tf_conv1d_op was built for TensorFlow {built_for}, but TensorFlow "
-            f"{tf.__version__} is installed. Install tensorflow=={built_for}, or "
-            + REBUILD_HINT[0].lower() + REBUILD_HINT[1:])
+            f"{tf.__version__} is installed. Install tensorflow=={minor_version(built_for)}.*, "
+            "or " + REBUILD_HINT[0].lower() + REBUILD_HINT[1:])
+
+
+def load():
+    """Loads the op library, refusing one built for another TensorFlow minor
+    version or a TF_CONV1D_ISA this CPU cannot run."""
+    path = library_path()
+    check_tensorflow_version(build_info())
     try:
-        return tf.load_op_library(path)
+        library = tf.load_op_library(path)
     except (tf.errors.NotFoundError, tf.errors.AlreadyExistsError) as e:
         raise ImportError(f"tf_conv1d_op: cannot load {path}: {e}. " + REBUILD_HINT) from e
+    levels = cpu_levels(path)
+    if levels["error"]:
+        raise ImportError(f"tf_conv1d_op: {levels['error']}. Unset TF_CONV1D_ISA to use the "
+                          "best level this CPU supports.")
+    return library
 
 
 ops = load()

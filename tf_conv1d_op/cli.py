@@ -45,6 +45,7 @@ def describe():
         "package_version": tf_conv1d_op.__version__,
         "library": _library.library_path(),
         "build": build,
+        "cpu_levels": _library.cpu_levels(),
         "tensorflow_installed": tf.__version__,
         "gpus_visible": [d.name for d in tf.config.list_physical_devices("GPU")],
         "registered_kernels": {op: registered_kernels(op) for op in OPS},
@@ -63,7 +64,10 @@ def format_info(facts):
         f"tf_conv1d_op {facts['package_version']}",
         f"  library:            {facts['library']}",
         f"  built with:         {build.get('built_with', 'unknown')}, "
-        f"package {build.get('package_version')}, -march={build.get('march')}",
+        f"package {build.get('package_version')}",
+        f"  CPU levels:         compiled {', '.join(facts['cpu_levels']['compiled'])}; "
+        f"this CPU supports {', '.join(facts['cpu_levels']['supported'])}; "
+        f"in use: {facts['cpu_levels']['selected']}",
         f"  TensorFlow:         built for {build.get('tensorflow_version')}, "
         f"installed {facts['tensorflow_installed']}",
         f"  CUDA kernels:       {cuda}",
@@ -95,7 +99,7 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m tf_conv1d_op", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = p.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="versions, CUDA build, kernels, activations")
+    info = commands.add_parser("info", help="versions, CPU levels, CUDA build, kernels, activations")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
     for name, module in PROGRAMS.items():
         # No -h of its own: every argument, --help included, goes to the program.

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "cc/kernels/core/conv1d_cpu.h"
+#include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -43,12 +44,21 @@ class IntraOpRunner : public conv1d::ParallelRunner {
   thread::ThreadPool* pool_;
 };
 
+// A TF_CONV1D_ISA that this CPU or build cannot honour fails every call (the
+// import of the Python package already refuses it).
+absl::Status CheckCpuLevel() {
+  const std::string& error = conv1d::cpu_isa::Selected().error;
+  if (error.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError("tf_conv1d_op: " + error);
+}
+
 struct CpuBackend {
   template <typename T>
   static absl::Status Forward(OpKernelContext* ctx, const conv1d::Conv1DGeometry& g,
                               const conv1d::ActivationSpec& act, const T* input,
                               const T* filter, const T* bias, T* output,
                               T* preactivation) {
+    TF_RETURN_IF_ERROR(CheckCpuLevel());
     conv1d::FusedConv1DForwardCpu<T>(g, act, input, filter, bias, output,
                                      preactivation, IntraOpRunner(ctx));
     return absl::OkStatus();
@@ -59,6 +69,7 @@ struct CpuBackend {
                                     const conv1d::ActivationSpec& act,
                                     const T* filter, const T* grad_output,
                                     const T* operand, T* grad_input) {
+    TF_RETURN_IF_ERROR(CheckCpuLevel());
     conv1d::FusedConv1DBackpropInputCpu<T>(g, act, filter, grad_output, operand,
                                            grad_input, IntraOpRunner(ctx));
     return absl::OkStatus();
@@ -69,6 +80,7 @@ struct CpuBackend {
                                      const conv1d::ActivationSpec& act,
                                      const T* input, const T* grad_output,
                                      const T* operand, T* grad_filter, T* grad_bias) {
+    TF_RETURN_IF_ERROR(CheckCpuLevel());
     conv1d::FusedConv1DBackpropFilterCpu<T>(g, act, input, grad_output, operand,
                                             grad_filter, grad_bias, IntraOpRunner(ctx));
     return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "cc/kernels/core/cpu_isa.h"
 #include "tests/native/core_check.h"
 
 namespace {
@@ -111,6 +112,14 @@ Case RandomCase(std::mt19937_64& rng) {
 int main(int argc, char** argv) {
   const long random_cases = argc > 1 ? std::atol(argv[1]) : 400;
   const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20240601;
+  // The level the passes run at; tests/test_core_sanitizers.py checks it is
+  // the one TF_CONV1D_ISA asked for.
+  const conv1d::cpu_isa::Selection& level = conv1d::cpu_isa::Selected();
+  if (!level.error.empty()) {
+    std::fprintf(stderr, "core_test: %s\n", level.error.c_str());
+    return 2;
+  }
+  std::printf("core_test: level %s\n", conv1d::cpu_isa::Name(level.level));
   Stats stats;
   uint64_t case_seed = seed;
   for (const Case& c : EdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);

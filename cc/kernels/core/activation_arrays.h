@@ -12,8 +12,10 @@
 #include "Eigen/Core"
 #include "unsupported/Eigen/SpecialFunctions"  // erfc
 #include "cc/kernels/core/activations.h"
+#include "cc/kernels/core/cpu_level.h"
 
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace arrays {
 
 // Eigen computes the elements of a run before its first aligned packet with
@@ -167,6 +169,7 @@ inline bool ActivationGradFloats(const ActivationSpec& act, const float* dy,
   return true;
 }
 
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d
 
 #endif  // TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_

@@ -33,21 +33,28 @@
 //
 // The building blocks (tile sizes, slabs, packing, depth blocks) are in
 // cpu_tiles.h, the Winograd forward tiles in winograd_tiles.h.
-#include "cc/kernels/core/conv1d_cpu.h"
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <type_traits>
 #include <vector>
 
+#include "cc/kernels/core/cpu_level.h"
+#include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/winograd_tiles.h"
 
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
+
+template <typename T>
+void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
+                 const T* filter, const T* bias, T* output, T* preactivation,
+                 const ParallelRunner& runner);
+
 namespace {
 
 // Input gradient for few input channels (less than a register panel), where
@@ -167,18 +174,17 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
     });
     dz = dz_buffer.data();
   }
-  FusedConv1DForwardCpu<T>(f, ActivationSpec(), dz, flipped.data(), nullptr, grad_input, nullptr,
-                           runner);
+  ForwardPass<T>(f, ActivationSpec(), dz, flipped.data(), nullptr, grad_input, nullptr, runner);
   return true;
 }
 
 }  // namespace
 
 template <typename T>
-void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
-                           const T* input, const T* filter, const T* bias,
-                           T* output, T* preactivation,
-                           const ParallelRunner& runner) {
+void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
+                 const T* input, const T* filter, const T* bias,
+                 T* output, T* preactivation,
+                 const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.output_elements() == 0) return;
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
@@ -267,10 +273,10 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act,
 }
 
 template <typename T>
-void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g,
-                                 const ActivationSpec& act, const T* filter,
-                                 const T* grad_output, const T* operand,
-                                 T* grad_input, const ParallelRunner& runner) {
+void BackpropInputPass(const Conv1DGeometry& g,
+                       const ActivationSpec& act, const T* filter,
+                       const T* grad_output, const T* operand,
+                       T* grad_input, const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.input_elements() == 0) return;
   if constexpr (std::is_same_v<T, A>) {
@@ -459,11 +465,11 @@ class PackedWindows {
 };
 
 template <typename T>
-void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
-                                  const ActivationSpec& act, const T* input,
-                                  const T* grad_output, const T* operand,
-                                  T* grad_filter, T* grad_bias,
-                                  const ParallelRunner& runner) {
+void BackpropFilterPass(const Conv1DGeometry& g,
+                        const ActivationSpec& act, const T* input,
+                        const T* grad_output, const T* operand,
+                        T* grad_filter, T* grad_bias,
+                        const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
@@ -552,21 +558,14 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g,
   });
 }
 
-#define CONV1D_INSTANTIATE(T)                                                 \
-  template void FusedConv1DForwardCpu<T>(                                     \
-      const Conv1DGeometry&, const ActivationSpec&, const T*, const T*,       \
-      const T*, T*, T*, const ParallelRunner&);                               \
-  template void FusedConv1DBackpropInputCpu<T>(                               \
-      const Conv1DGeometry&, const ActivationSpec&, const T*, const T*,       \
-      const T*, T*, const ParallelRunner&);                                   \
-  template void FusedConv1DBackpropFilterCpu<T>(                              \
-      const Conv1DGeometry&, const ActivationSpec&, const T*, const T*,       \
-      const T*, T*, T*, const ParallelRunner&);
+template <typename T>
+constexpr PassesOf<T> kPasses{&ForwardPass<T>, &BackpropInputPass<T>, &BackpropFilterPass<T>};
 
-CONV1D_INSTANTIATE(Eigen::half)
-CONV1D_INSTANTIATE(Eigen::bfloat16)
-CONV1D_INSTANTIATE(float)
-CONV1D_INSTANTIATE(double)
-#undef CONV1D_INSTANTIATE
+const CpuPasses& LevelPasses() {
+  static constexpr CpuPasses passes{kPasses<Eigen::half>, kPasses<Eigen::bfloat16>,
+                                    kPasses<float>, kPasses<double>};
+  return passes;
+}
 
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d

@@ -6,33 +6,19 @@
 // [batch, in_channels, in_steps] (NCW); output likewise with out_steps and
 // out_channels; filter [kernel_size, in_channels, out_channels] (Keras');
 // bias [out_channels] or null.
+//
+// Each call runs the passes of the instruction-set level chosen when the
+// library was loaded (cpu_isa.h).
 #ifndef TF_CONV1D_OP_CORE_CONV1D_CPU_H_
 #define TF_CONV1D_OP_CORE_CONV1D_CPU_H_
 
 #include <cstdint>
-#include <functional>
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/parallel_runner.h"
 
 namespace conv1d {
-
-// Runs fn(begin, end) over disjoint ranges that cover [0, units), possibly on
-// several threads at once. cost_per_unit is a rough count of operations.
-class ParallelRunner {
- public:
-  virtual ~ParallelRunner() = default;
-  virtual void For(int64_t units, int64_t cost_per_unit,
-                   const std::function<void(int64_t, int64_t)>& fn) const = 0;
-};
-
-class SerialRunner : public ParallelRunner {
- public:
-  void For(int64_t units, int64_t /*cost_per_unit*/,
-           const std::function<void(int64_t, int64_t)>& fn) const override {
-    if (units > 0) fn(0, units);
-  }
-};
 
 // output = activation(conv1d(input, filter) + bias). When preactivation is not
 // null it receives conv1d(input, filter) + bias (needed by the backward pass

@@ -1,9 +1,8 @@
 // Building blocks of the CPU passes (conv1d_cpu.cc): tile sizes, slabs of
 // input steps read in place or copied, dz rows, stores in either layout,
 // activations over tiles, the GEMM's packed operands and depth blocks.
-// Private to the core: included by its passes only. The namespace is
-// renamed by python/benchmarks/core_ab.sh, so that two builds of these
-// inline functions can live in one process.
+// Private to the core: included by its passes only, in their level's
+// namespace (cpu_level.h).
 #ifndef TF_CONV1D_OP_CORE_CPU_TILES_H_
 #define TF_CONV1D_OP_CORE_CPU_TILES_H_
 
@@ -19,6 +18,7 @@
 #include "cc/kernels/core/gemm_kernel.h"
 
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace cpu_tiles {
 
 // Accumulate half and bfloat16 in float, float in float, double in double.
@@ -393,6 +393,7 @@ inline std::vector<DepthBlock> GatheredBlocks(const std::vector<DepthBlock>& blo
 }
 
 }  // namespace cpu_tiles
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d
 
 #endif  // TF_CONV1D_OP_CORE_CPU_TILES_H_

@@ -16,6 +16,7 @@
 #endif
 
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 namespace {
 
@@ -278,4 +279,5 @@ template void Gemm<double>(int64_t, int64_t, int64_t, const RowsOf<double>&, con
                            int64_t, int64_t, double*, int64_t, const Epilogue<double>&);
 
 }  // namespace gemm
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d

@@ -19,7 +19,10 @@
 
 #include <cstdint>
 
+#include "cc/kernels/core/cpu_level.h"
+
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 
 // Element-wise functions cheap enough to apply in registers after the last
@@ -34,9 +37,9 @@ struct Epilogue {
   A negative_slope = A(0);  // kLeakyRelu
 };
 
-// SIMD width: AVX-512 where the compiler targets it (-march=native on Zen 4
-// and 5, Skylake-SP and later), AVX with FMA (x86-64 from 2013 on), else
-// 16-byte GCC vectors (SSE, NEON, or scalar code on other targets).
+// SIMD width: AVX-512 in the avx512 level's copy, AVX2 with FMA in the avx2
+// level's, else 16-byte GCC vectors (SSE, NEON, or scalar code on other
+// targets): each copy is compiled with its level's -march (cpu_isa.h).
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
 #elif defined(__AVX__) && defined(__FMA__)
@@ -80,6 +83,7 @@ int64_t Panels(int64_t cols) {
 }
 
 }  // namespace gemm
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d
 
 #endif  // TF_CONV1D_OP_CORE_GEMM_KERNEL_H_

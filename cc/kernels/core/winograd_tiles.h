@@ -14,6 +14,7 @@
 #include "cc/kernels/core/cpu_tiles.h"
 
 namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace cpu_tiles {
 
 // Winograd F(6,3) forward tiles (dilation 1; a stride is folded into the
@@ -381,6 +382,7 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
 }
 
 }  // namespace cpu_tiles
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
 }  // namespace conv1d
 
 #endif  // TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_

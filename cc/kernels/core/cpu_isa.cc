@@ -1,0 +1,77 @@
+#include "cc/kernels/core/cpu_isa.h"
+
+#include <cstdint>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+namespace conv1d {
+namespace cpu_isa {
+namespace {
+
+#if defined(__x86_64__)
+struct CpuidBits {
+  uint32_t leaf1_ecx = 0, leaf7_ebx = 0, ext1_ecx = 0;
+  uint64_t xcr0 = 0;  // the register state the OS saves on a context switch
+};
+
+CpuidBits ReadCpuid() {
+  CpuidBits bits;
+  unsigned eax, ebx, ecx, edx;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) bits.leaf1_ecx = ecx;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) bits.leaf7_ebx = ebx;
+  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) bits.ext1_ecx = ecx;
+  // XGETBV exists only where the OS enabled XSAVE (OSXSAVE, leaf 1 ECX bit 27).
+  if (bits.leaf1_ecx & (1u << 27)) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    bits.xcr0 = (uint64_t{hi} << 32) | lo;
+  }
+  return bits;
+}
+
+bool AllSet(uint64_t value, uint64_t mask) { return (value & mask) == mask; }
+
+constexpr uint32_t Bits(std::initializer_list<int> positions) {
+  uint32_t mask = 0;
+  for (int p : positions) mask |= 1u << p;
+  return mask;
+}
+
+bool SupportsAvx2(const CpuidBits& b) {
+  // FMA 12, MOVBE 22, OSXSAVE 27, AVX 28, F16C 29; BMI1 3, AVX2 5, BMI2 8; LZCNT 5.
+  return AllSet(b.leaf1_ecx, Bits({12, 22, 27, 28, 29})) && AllSet(b.leaf7_ebx, Bits({3, 5, 8})) &&
+         AllSet(b.ext1_ecx, Bits({5})) && AllSet(b.xcr0, 0x6);  // SSE and AVX state
+}
+
+bool SupportsAvx512(const CpuidBits& b) {
+  // AVX512 F 16, DQ 17, CD 28, BW 30, VL 31; opmask, ZMM_Hi256, Hi16_ZMM state.
+  return SupportsAvx2(b) && AllSet(b.leaf7_ebx, Bits({16, 17, 28, 30, 31})) &&
+         AllSet(b.xcr0, 0xE6);
+}
+#endif
+
+}  // namespace
+
+const char* Name(Level level) {
+  switch (level) {
+    case Level::kBaseline: return "baseline";
+    case Level::kAvx2: return "avx2";
+    case Level::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+bool CpuSupports(Level level) {
+  if (level == Level::kBaseline) return true;
+#if defined(__x86_64__)
+  static const CpuidBits bits = ReadCpuid();
+  return level == Level::kAvx2 ? SupportsAvx2(bits) : SupportsAvx512(bits);
+#else
+  return false;
+#endif
+}
+
+}  // namespace cpu_isa
+}  // namespace conv1d
