@@ -4,6 +4,7 @@ Used by setup.py (pip builds) and by the standalone harnesses. Run directly
 (`python -m build_tools.op_library OUT.so`) to build without pip.
 """
 import concurrent.futures
+import dataclasses
 import glob
 import importlib.util
 import json
@@ -148,6 +149,13 @@ def cpu_jobs(cache_dir, tf_compile, info_source):
     return cpu_levels.link_order(by_level)
 
 
+@dataclasses.dataclass
+class Built:
+    info: dict            # the build info embedded in the library
+    compiled: int         # objects compiled (the others were up to date)
+    linked: bool          # False when the cached library was up to date
+
+
 def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     """Builds the op library at output_path, its build info embedded. Objects and
     the linked library are cached in cache_dir (build_cache.py)."""
@@ -186,14 +194,14 @@ def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     if toolkit:
         link += cuda.link_flags(toolkit, runtime)
     link += tf_link
-    if not build_cache.up_to_date(library, link, objects + cuda_objects):
+    linked = not build_cache.up_to_date(library, link, objects + cuda_objects)
+    if linked:
         run_and_record(library, link)
-    else:
-        print(f"tf_conv1d_op: the op library is up to date ({compiled} objects rebuilt)",
-              file=sys.stderr)
+    print(f"tf_conv1d_op: {compiled} of {len(jobs) + len(cuda_jobs)} objects compiled, "
+          f"library {'linked' if linked else 'up to date'} ({cache_dir})", file=sys.stderr)
     if os.path.abspath(output_path) != library:
         shutil.copy2(library, output_path)
-    return info
+    return Built(info, compiled, linked)
 
 
 def describe_build(tf_version, toolkit, archs, built_with):
@@ -218,4 +226,4 @@ def package_version():
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tf_conv1d_op", "_fused_conv1d_ops.so")
-    print(json.dumps(build(out), indent=2))
+    print(json.dumps(dataclasses.asdict(build(out)), indent=2))

@@ -1,4 +1,5 @@
-"""`pip wheel --no-build-isolation .` makes a wheel that installs into a fresh
+"""`python -m build_tools.wheel` (`pip wheel --no-build-isolation .`, then
+auditwheel's repair) makes a manylinux wheel that installs into a fresh
 virtual environment and passes the op tests there, run from outside the
 source tree; and the installed package refuses another TensorFlow's library.
 
@@ -10,6 +11,7 @@ the one imported. Slow (a full build): deselect with -m "not slow".
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,8 +57,8 @@ def wheel(tmp_path_factory):
     shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
     # CPU kernels only unless asked otherwise: nvcc would add minutes.
     env = clean_env(TF_CONV1D_CUDA=os.environ.get("TF_CONV1D_CUDA", "0"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
-         "--disable-pip-version-check", "-q", "-w", tmp / "dist", source], env=env, timeout=900)
+    run([sys.executable, "-m", "build_tools.wheel", tmp / "dist"], cwd=source, env=env,
+        timeout=900)
     wheels = list((tmp / "dist").glob("tf_conv1d_op-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -93,10 +95,19 @@ def test_wheel_holds_the_package_and_pins_tensorflow(wheel):
     for module in ("__init__.py", "__main__.py", "cli.py", "_library.py", "ops.py"):
         assert f"tf_conv1d_op/{module}" in names
     assert not any(n.startswith(("tests/", "build_tools/", "cc/")) for n in names)
-    assert f"Requires-Dist: tensorflow=={tf.__version__}" in metadata
-    # Compiled for this Python on this platform, not a pure-Python wheel.
-    tag = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    assert wheel.name.endswith(f"-{tag}.whl")
+    # TensorFlow's libraries come from its own wheel, never grafted into ours.
+    assert not any(".libs/" in n for n in names), names
+    major, minor = tf.__version__.split(".")[:2]
+    assert f"Requires-Dist: tensorflow<{major}.{int(minor) + 1},>={major}.{minor}" in metadata
+    # Compiled for this Python, tagged manylinux for this architecture.
+    machine = sysconfig.get_platform().split("-")[-1]
+    assert re.search(rf"-cp3\d+-cp3\d+-manylinux_\d+_\d+_{machine}\.whl$", wheel.name), wheel.name
+
+
+def test_auditwheel_finds_only_system_libraries_besides_tensorflow(wheel):
+    shown = run([os.path.join(os.path.dirname(sys.executable), "auditwheel"), "show", wheel])
+    tag = re.search(r"constrains the platform tag to \"(manylinux_\d+_\d+_\w+)\"", shown)
+    assert tag and tag.group(1) in wheel.name, shown
 
 
 def test_installed_package_is_the_wheels(venv_python, outside):
