@@ -41,12 +41,17 @@ stamp=$(cat cc/kernels/core/*.cc cc/kernels/core/*.h tests/native/*.cc tests/nat
             build_tools/cpu_levels.py scripts/core_objects.sh | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE ${TF_CONV1D_MARCH:-}" | cksum | cut -d' ' -f1)
 if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
   common=(-std=c++17 -g -fno-omit-frame-pointer -I. -isystem "$EIGEN_INCLUDE"
-          -Wall -Wno-deprecated-declarations "${flags[@]}")
+          -Wall -Wno-deprecated-declarations -Wno-maybe-uninitialized "${flags[@]}")
   source scripts/core_objects.sh
   PYTHON=$python compile_core "$out" "$cxx" "${common[@]}"
-  "$cxx" "${common[@]}" -c tests/native/core_test.cc -o "$out/core_test.o"
-  "$cxx" "${common[@]}" "$out/core_test.o" "${CORE_OBJECTS[@]}" -o "$binary" -pthread
+  for driver in core_test level_smoke; do
+    "$cxx" "${common[@]}" -c "tests/native/$driver.cc" -o "$out/$driver.o"
+    "$cxx" "${common[@]}" "$out/$driver.o" "${CORE_OBJECTS[@]}" -o "$out/$driver" -pthread
+  done
   echo "$stamp" > "$out/stamp"
 fi
+# SANITIZE_BUILD_ONLY=1: build both drivers (core_test, and the small
+# level_smoke that tests/test_core_emulated_cpus.py runs under qemu), run none.
+[ "${SANITIZE_BUILD_ONLY:-0}" = 1 ] && exit 0
 echo "sanitize.sh: running $binary ($config, level ${TF_CONV1D_ISA:-the best}, $cases random cases, seed $seed)"
 "$binary" "$cases" "$seed"

@@ -1,7 +1,8 @@
 // Two builds of the CPU core in one process, timed alternately on one thread:
 // how a change to cc/kernels/core is measured on a VM whose speed drifts by
 // 30% from minute to minute (both builds see the same drift, so their ratio
-// holds still). Build B's entry points are renamed by core_ab.sh.
+// holds still). Each build's passes live in their own namespace (isa_a,
+// isa_b: core_ab.sh compiles them so).
 //
 //   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS]
 //
@@ -17,18 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "cc/kernels/core/conv1d_cpu.h"
+#include "cc/kernels/core/cpu_passes.h"
 
 namespace conv1d {
-template <typename T>
-void ForwardB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*, const T*, T*,
-              T*, const ParallelRunner&);
-template <typename T>
-void BackpropInputB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*, const T*,
-                    T*, const ParallelRunner&);
-template <typename T>
-void BackpropFilterB(const Conv1DGeometry&, const ActivationSpec&, const T*, const T*,
-                     const T*, T*, T*, const ParallelRunner&);
+namespace isa_a {
+const CpuPasses& LevelPasses();
+}
+namespace isa_b {
+const CpuPasses& LevelPasses();
+}
 }  // namespace conv1d
 
 using namespace conv1d;
@@ -74,15 +72,15 @@ int main(int argc, char** argv) {
   // GFLOP/s of one call of build A (0) or B (1).
   const auto gflops = [&](int build) {
     const auto start = std::chrono::steady_clock::now();
+    const PassesOf<float>& passes =
+        (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<float>();
     if (pass == "forward") {
-      (build ? ForwardB<float> : FusedConv1DForwardCpu<float>)(
-          g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
+      passes.forward(g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
     } else if (pass == "input_grad") {
-      (build ? BackpropInputB<float> : FusedConv1DBackpropInputCpu<float>)(
-          g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
+      passes.backprop_input(g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
     } else {
-      (build ? BackpropFilterB<float> : FusedConv1DBackpropFilterCpu<float>)(
-          g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(), serial);
+      passes.backprop_filter(g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(),
+                             serial);
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     return flops / took.count() / 1e9;

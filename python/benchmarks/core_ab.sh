@@ -8,7 +8,8 @@
 #   e.g. bash python/benchmarks/core_ab.sh HEAD~1 64 128 9 64 3 1 1 valid forward
 #
 # Needs g++ and TensorFlow's headers (for Eigen): PYTHON (default python3)
-# must import tensorflow.
+# must import tensorflow. Build B must have the per-level passes (cpu_passes.h),
+# i.e. be a revision from the CPU levels on.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 other=$1
@@ -24,17 +25,22 @@ else
   git -C "$root" archive "$other" cc/kernels/core | tar -x -C "$b_root"
 fi
 tf_include=$("${PYTHON:-python3}" -c "import tensorflow as tf; print(tf.sysconfig.get_include())" 2>/dev/null)
-flags=(-std=c++17 -O3 "-march=${TF_CONV1D_MARCH:-native}" -isystem "$tf_include")
-rename=(-Dgemm=gemm_b -Dcpu_tiles=cpu_tiles_b -DFusedConv1DForwardCpu=ForwardB
-        -DFusedConv1DBackpropInputCpu=BackpropInputB -DFusedConv1DBackpropFilterCpu=BackpropFilterB)
-# The two builds differ in the passes and the GEMM; the helpers they share
-# (geometry, activations, page hints) come from A.
-for unit in conv1d_cpu gemm_kernel; do
-  g++ "${flags[@]}" -I"$root" -c "$root/cc/kernels/core/$unit.cc" -o "$work/a_$unit.o" &
-  g++ "${flags[@]}" -I"$b_root" "${rename[@]}" -c "$b_root/cc/kernels/core/$unit.cc" \
-      -o "$work/b_$unit.o" &
+# Both builds at one instruction-set level (build_tools/cpu_levels.py): the one
+# TF_CONV1D_ISA names, else the highest listed.
+level=${TF_CONV1D_ISA:-$(python3 -m build_tools.cpu_levels levels | tail -1 | cut -d' ' -f1)}
+read -r -a level_flags <<< "$(python3 -m build_tools.cpu_levels levels | awk -v l="$level" '$1 == l { $1 = ""; $2 = ""; print }')"
+flags=(-std=c++17 -O3 -isystem "$tf_include")
+# Each build's passes in its own namespace (cpu_level.h); the helpers they
+# share (geometry, activations, page hints) come from A.
+for unit in $(python3 -m build_tools.cpu_levels level-sources); do
+  name=$(basename "$unit" .cc)
+  g++ "${flags[@]}" "${level_flags[@]}" -I"$root" -DTF_CONV1D_LEVEL_NAMESPACE=isa_a \
+      -c "$root/$unit" -o "$work/a_$name.o" &
+  g++ "${flags[@]}" "${level_flags[@]}" -I"$b_root" -DTF_CONV1D_LEVEL_NAMESPACE=isa_b \
+      -c "$b_root/$unit" -o "$work/b_$name.o" &
 done
 wait
-g++ "${flags[@]}" -I"$root" -o "$work/core_ab" "$root/python/benchmarks/core_ab.cc" "$work"/*.o \
-    "$root"/cc/kernels/core/{conv1d_geometry,activations,output_pages}.cc
+g++ "${flags[@]}" "${level_flags[@]}" -I"$root" -o "$work/core_ab" "$root/python/benchmarks/core_ab.cc" \
+    "$work"/*.o "$root"/cc/kernels/core/{conv1d_geometry,activations,output_pages}.cc
+echo "core_ab: level $level"
 "$work/core_ab" "$@"

@@ -1,9 +1,9 @@
 // The FMA peak of one core: 12 independent chains of fused multiply-adds on
 // the widest float vectors the compiler targets (16 floats with AVX-512, 8
-// with AVX2; enough chains to cover the FMA latency on two pipes), nothing
+// with AVX2: build it for the level to measure; enough chains to cover the FMA latency on two pipes), nothing
 // loaded or stored. Run one copy per core at once to see the machine's peak
 // with every core busy (a boost clock may drop). See docs/performance.md.
-//   g++ -O2 -march=native python/benchmarks/fma_peak.cc -o /tmp/fma_peak
+//   g++ -O2 -march=x86-64-v4 python/benchmarks/fma_peak.cc -o /tmp/fma_peak   # or x86-64-v3
 //   /tmp/fma_peak & /tmp/fma_peak; wait
 #include <immintrin.h>
 

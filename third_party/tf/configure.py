@@ -9,7 +9,8 @@ the build info, so a Bazel build compiles with the same flags and embeds the
 same info as `pip install`. It writes into REPO_DIR:
   include/, lib/        symlinks to the installed TensorFlow's headers and library
   BUILD                 cc_library targets for them
-  config.bzl            flags and CUDA settings for //:BUILD and nvcc.bzl
+  config.bzl            flags, the core's sources and instruction-set levels
+                        (build_tools/cpu_levels.py), CUDA settings for //:BUILD
   build_info_cpu.cc     the embedded build info, without and with CUDA kernels
   build_info_cuda.cc
 """
@@ -63,7 +64,7 @@ def nvcc_command(cuda, toolkit, archs, tf_compile):
 def main(source_root, repo_dir):
     sys.path.insert(0, source_root)
     import tensorflow as tf
-    from build_tools import cuda, op_library
+    from build_tools import cpu_levels, cuda, op_library
 
     build_info = op_library.build_info
     tf_compile, tf_link, tf_version = op_library.tf_flags()
@@ -77,8 +78,12 @@ def main(source_root, repo_dir):
                                       lib_name=lib_name))
 
     # Include paths come from the tf_headers target, -fPIC from Bazel.
-    copts = [f for f in op_library.cpu_compile_flags(tf_compile)
-             if not f.startswith("-I") and f != "-fPIC"]
+    def bazel_copts(flags):
+        return [f for f in flags if not f.startswith("-I") and f != "-fPIC"]
+
+    copts = bazel_copts(op_library.cpu_compile_flags(tf_compile))
+    levels = [[level.name, bazel_copts(op_library.cpu_compile_flags(tf_compile, level))]
+              for level in cpu_levels.levels()]
     toolkit = cuda.find_toolkit()
     archs = cuda.target_archs(toolkit) if toolkit else []
     with open(os.path.join(repo_dir, "config.bzl"), "w") as f:
@@ -86,6 +91,9 @@ def main(source_root, repo_dir):
         f.write(f"PYTHON_BIN = {starlark(sys.executable)}\n")
         f.write(f"TF_VERSION = {starlark(tf_version)}\n")
         f.write(f"CPU_COPTS = {starlark(copts)}\n")
+        f.write(f"CPU_LEVELS = {starlark(levels)}\n")
+        f.write(f"CORE_SHARED_SOURCES = {starlark(cpu_levels.SHARED_SOURCES)}\n")
+        f.write(f"CORE_LEVEL_SOURCES = {starlark(cpu_levels.LEVEL_SOURCES)}\n")
         f.write("NVCC_COMMAND = " + starlark(
             nvcc_command(cuda, toolkit, archs, tf_compile) if toolkit else None) + "\n")
 

@@ -6,7 +6,7 @@ source runs the nvcc command that configure.py took from build_tools/cuda.py
 """
 
 load("@rules_cc//cc:defs.bzl", "cc_binary")
-load("@local_config_tf//:config.bzl", "CPU_COPTS", "NVCC_COMMAND")
+load("@local_config_tf//:config.bzl", "CPU_COPTS", "CPU_LEVELS", "NVCC_COMMAND")
 
 _NO_NVCC = ("echo 'tf_conv1d_op: --config=cuda needs nvcc (CUDA_HOME, CUDA_PATH or PATH) " +
             "when @local_config_tf is configured; then run bazel sync --configure' >&2; exit 1")
@@ -29,27 +29,41 @@ def _cuda_objects(name, srcs, hdrs):
         objects.append(obj)
     return objects
 
-def tf_op_library(name, srcs, hdrs, cuda_srcs, cuda_setting):
-    """A TF op library `name` (.so) from srcs; cuda_srcs too when cuda_setting holds.
+def _level_libraries(name, level_srcs, hdrs):
+    """One library per instruction-set level (CPU_LEVELS, lowest first), each
+    compiling level_srcs with that level's flags and namespace; returned in that
+    order, which is the link order build_tools/cpu_levels.py asks for."""
+    libraries = []
+    for level, copts in CPU_LEVELS:
+        native.cc_library(
+            name = "%s_%s" % (name, level),
+            srcs = level_srcs + hdrs,
+            copts = copts,
+            deps = ["@local_config_tf//:tf_headers"],
+            # Only weakly referenced (cpu_dispatch.cc): keep every object.
+            alwayslink = 1,
+        )
+        libraries.append(":%s_%s" % (name, level))
+    return libraries
+
+def tf_op_library(name, srcs, level_srcs, hdrs, cuda_srcs, cuda_setting):
+    """A TF op library `name` (.so) from srcs, with level_srcs compiled once per
+    instruction-set level; cuda_srcs too when cuda_setting holds.
 
     With no cuda_srcs, cuda_setting changes nothing, as in the pip build. The
     embedded build info (@local_config_tf) says which variant was built.
     """
-    cpu_variant = {"srcs": ["@local_config_tf//:build_info_cpu.cc"], "copts": []}
-    variants = {"//conditions:default": cpu_variant}
+    variants = {"//conditions:default": ["@local_config_tf//:build_info_cpu.cc"]}
     if cuda_srcs:
-        variants[cuda_setting] = {
-            "srcs": ["@local_config_tf//:build_info_cuda.cc"] +
-                    _cuda_objects(name + "_nvcc", cuda_srcs, hdrs),
-            "copts": ["-DTF_CONV1D_WITH_CUDA=1"],
-        }
+        variants[cuda_setting] = (["@local_config_tf//:build_info_cuda.cc"] +
+                                  _cuda_objects(name + "_nvcc", cuda_srcs, hdrs))
     cc_binary(
         name = name,
-        srcs = srcs + hdrs + select({k: v["srcs"] for k, v in variants.items()}),
-        copts = CPU_COPTS + select({k: v["copts"] for k, v in variants.items()}),
+        srcs = srcs + hdrs + select(variants),
+        copts = CPU_COPTS,
         linkshared = 1,
         visibility = ["//visibility:public"],
-        deps = [
+        deps = _level_libraries(name + "_level", level_srcs, hdrs) + [
             "@local_config_tf//:tf_framework",
             "@local_config_tf//:tf_headers",
         ],

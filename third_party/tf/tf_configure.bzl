@@ -20,6 +20,8 @@ _ENVIRON = [
 _SOURCES = [
     "//third_party/tf:configure.py",
     "//:build_tools/op_library.py",
+    "//:build_tools/build_cache.py",
+    "//:build_tools/cpu_levels.py",
     "//:build_tools/cuda.py",
     "//:tf_conv1d_op/_build_info.py",
     "//:tf_conv1d_op/_version.py",
