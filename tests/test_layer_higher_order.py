@@ -246,5 +246,6 @@ def test_integer_inputs_are_cast_where_the_stock_layer_raises():
     _assert_close([ours(as_int)], [stock(tf.constant(values, tf.float64))], "int")
     with pytest.raises(tf.errors.InvalidArgumentError):
         stock(as_int)
-    with pytest.raises(TypeError, match="floating or integer"):
-        ours(tf.cast(values, tf.complex128))
+    for dtype in (tf.complex128, tf.bool):
+        with pytest.raises(TypeError, match="floating or integer"):
+            ours(tf.cast(values, dtype))
