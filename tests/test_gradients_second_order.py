@@ -279,6 +279,9 @@ def test_per_example_gradients_fall_back_to_a_loop_correctly():
         actual = per_example(ours)
     assert any("FusedConv1DBackpropFilter" in w for w in warnings)
     _assert_close(actual, per_example(ref), "per-example")
+    with pytest.raises(ValueError, match="No vectorized conversion of FusedConv1D "):
+        tf.vectorized_map(lambda xe: ours(xe[None], w * tf.reduce_sum(xe), b), x,
+                          fallback_to_while_loop=False)
 
 
 def test_reloaded_saved_model_second_order(tmp_path):

@@ -105,6 +105,10 @@ def _tile_filter(w, n, axis):
 
 
 def _fallback(pfor_input, why):
+    # vectorized_map(..., fallback_to_while_loop=False) asks for an error.
+    if not getattr(pfor_input.pfor, "_fallback_to_while_loop", True):
+        raise ValueError(f"No vectorized conversion of {pfor_input.op_type} where {why}, "
+                         "and fallback_to_while_loop is False")
     return _pfor._fallback_converter(pfor_input, root_cause=why, warn=True)
 
 
