@@ -248,6 +248,29 @@ def test_second_order_in_low_precision(dtype, tol):
 
     _assert_close(_penalty_gradients(low, x, w, b, r), _penalty_gradients(ref, x, w, b, r),
                   "penalty", tol)
+    _assert_close([_jvp(low, x, w, b)], [_jvp(ref, x, w, b)], "jvp", tol)
+
+
+def test_second_order_with_tf_gradients_in_a_graph():
+    """TF1-style tf.gradients passes ZerosLike for the unused preactivation
+    output, and real Operations to the gradient functions."""
+    tensors, ours, ref = _case("SAME", "NWC", (2, 1), True, ("silu", 0.2))
+    results = []
+    for f in (ours, ref):
+        with tf.Graph().as_default() as graph:
+            x, w, b, r = (tf.constant(t.numpy()) for t in tensors)
+            grads = tf.gradients(_loss(f(x, w, b), r), [x, w, b])
+            penalty = sum(tf.reduce_sum(g * g) for g in grads)
+            second = tf.gradients(penalty, [x, w, b])
+            first_order = {op.get_attr("activation") for op in graph.get_operations()
+                           if op.type.startswith("FusedConv1DBackprop") and
+                           op.name.startswith("gradients/")}
+            with tf.compat.v1.Session(graph=graph) as session:
+                values = session.run(second)
+        results.append([tf.constant(v) for v in values])
+        if f is ours:
+            assert first_order == {b"silu"}
+    _assert_close(results[0], results[1], "tf.gradients")
 
 
 def test_vectorized_map_over_filters_and_inputs():
