@@ -135,7 +135,8 @@ def _jacobians(f, x, w, b, r):
             loss = _loss(y, r)
         grad_x, grad_w = inner.gradient(loss, [x, w])
     return [outer.jacobian(y, x), outer.jacobian(y, w), outer.batch_jacobian(y, x),
-            outer.jacobian(grad_w, w), outer.jacobian(grad_x, x), outer.jacobian(grad_w, x)]
+            outer.jacobian(grad_w, w), outer.jacobian(grad_x, x), outer.jacobian(grad_w, x),
+            outer.jacobian(grad_x, w)]
 
 
 @contextlib.contextmanager
