@@ -316,15 +316,34 @@ def test_per_example_gradients_fall_back_to_a_loop_correctly():
 
 def test_reloaded_saved_model_second_order(tmp_path):
     (x, w, b, r), ours, ref = _case("CAUSAL", "NCW", (1, 1), True, ("silu", 0.2))
+    signature = [tf.TensorSpec([None] + list(x.shape[1:]), tf.float64),
+                 tf.TensorSpec(w.shape, tf.float64), tf.TensorSpec(b.shape, tf.float64)]
+
+    def input_gradient(f, x, w, b):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = _loss(f(x, w, b), r)
+        return tape.gradient(loss, x)
+
     module = tf.Module()
-    module.f = tf.function(lambda x, w, b: ours(x, w, b), input_signature=[
-        tf.TensorSpec([None] + list(x.shape[1:]), tf.float64),
-        tf.TensorSpec(w.shape, tf.float64), tf.TensorSpec(b.shape, tf.float64)])
+    module.f = tf.function(lambda x, w, b: ours(x, w, b), input_signature=signature)
+    # A saved gradient: the export holds the backward ops themselves.
+    module.g = tf.function(lambda x, w, b: input_gradient(ours, x, w, b),
+                           input_signature=signature)
     tf.saved_model.save(module, str(tmp_path))
     loaded = tf.saved_model.load(str(tmp_path))
     _assert_close(_penalty_gradients(loaded.f, x, w, b, r), _penalty_gradients(ref, x, w, b, r),
                   "penalty")
     _assert_close([_jvp(loaded.f, x, w, b)], [_jvp(ref, x, w, b)], "jvp")
+
+    def through_saved_gradient(g):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w, b])
+            penalty = tf.reduce_sum(g(x, w, b) ** 2)
+        return tape.gradient(penalty, [x, w, b])
+
+    _assert_close(through_saved_gradient(loaded.g),
+                  through_saved_gradient(lambda *t: input_gradient(ref, *t)), "saved gradient")
 
 
 # The elementwise derivatives, against finite differences of the Keras
