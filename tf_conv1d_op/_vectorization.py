@@ -46,10 +46,6 @@ def _unfold_batch(t, n, batch):
     return tf.reshape(t, tf.concat([[n, batch], tf.shape(t)[1:]], 0))
 
 
-def _tile_batch(t, n):
-    return tf.tile(t, [n, 1, 1])
-
-
 # Activations [n, batch, steps, c] (NWC) <-> [batch, steps, n * c]; NCW alike.
 # Channel j * c + k is channel k of iteration j, the order tf.tile gives.
 def _fold_channels(t, data_format):
