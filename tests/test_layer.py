@@ -53,8 +53,8 @@ def test_signature_is_the_documented_one():
 def check_against_stock(padding, stride, dilation, use_bias, data_format, activation=None):
     """Ours in float32 against the stock layer in float64 with the same weights.
 
-    The stock layer cannot run channels_first on the CPU: there it sees the
-    transposed input and its output is transposed back.
+    The stock layer cannot run channels_first in float64 on the CPU: there it
+    sees the transposed input and its output is transposed back.
     """
     rng = rng_for(padding, stride, dilation, use_bias, data_format, str(activation))
     x, filters, kernel_size = random_case(rng, data_format)

@@ -1,13 +1,15 @@
 """tf_conv1d_op: a fused Conv1D + bias + activation TensorFlow op and Keras layer.
 
 Importing the package loads the op library (so SavedModels that use the op
-can be loaded), registers its gradient (so they can be differentiated) and
-registers tf_conv1d_op.Conv1D with Keras (so .keras files that use it load
+can be loaded), registers the gradients of its three ops (so they can be
+differentiated, to any order, in reverse and forward mode) and their pfor
+converters (tf.vectorized_map, jacobians), and registers tf_conv1d_op.Conv1D with Keras (so .keras files that use it load
 without custom_objects).
 """
 from tf_conv1d_op._version import __version__
 from tf_conv1d_op import _library
-from tf_conv1d_op import _gradients  # noqa: F401  (registers the gradient)
+from tf_conv1d_op import _gradients  # noqa: F401  (registers the gradients)
+from tf_conv1d_op import _vectorization  # noqa: F401  (registers the pfor converters)
 from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 from tf_conv1d_op.ops import fused_conv1d
 from tf_conv1d_op.layers import Conv1D

@@ -6,6 +6,8 @@ The computation is one FusedConv1D op: convolution, bias and, when the op
 implements the Keras activation (activation_fusion.py), the activation.
 """
 import numbers
+import threading
+import warnings
 
 import tensorflow as tf
 
@@ -51,6 +53,34 @@ def _refuse_unsupported_stock_arguments(kwargs):
                              f"{name}); keep the stock keras.layers.Conv1D for it.")
 
 
+# Set while from_config builds a layer: a config states its data_format.
+_FROM_CONFIG = threading.local()
+
+
+def warn_if_config_says_channels_first(data_format):
+    """Warns where the stock layer would follow the Keras config and ours not.
+
+    Keras 3's stock default data_format=None reads keras.config's image data
+    format; ours defaults to 'channels_last' (the documented signature), so
+    under set_image_data_format("channels_first") the same code gives other
+    shapes. tf-keras' stock default is 'channels_last' too: no warning there.
+    A layer built from a config (loading, replace_conv1d) states its format
+    and is not warned about.
+    """
+    if (not IS_KERAS_3 or data_format != "channels_last" or
+            getattr(_FROM_CONFIG, "depth", 0) or
+            keras.backend.image_data_format() != "channels_first"):
+        return
+    warnings.warn(
+        "tf_conv1d_op.Conv1D runs data_format='channels_last' (its default), but the "
+        "Keras config's image data format is 'channels_first', which the stock "
+        "keras.layers.Conv1D follows by default. Pass data_format=None (or "
+        "'channels_first') to follow the config; where channels_last is meant, "
+        "filter this warning (an explicit 'channels_last' cannot be told from the "
+        "default).",
+        UserWarning, stacklevel=4)
+
+
 def output_steps(steps, kernel_size, stride, dilation, padding):
     """The output length for `steps` input steps (None if unknown)."""
     if steps is None:
@@ -88,6 +118,7 @@ class FusedConvBase(keras.layers.Layer):
         if data_format is None:  # what the stock layer's default means
             data_format = keras.backend.image_data_format()
         self.data_format = _choice(data_format, tuple(DATA_FORMATS), "data_format")
+        warn_if_config_says_channels_first(self.data_format)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -149,6 +180,11 @@ class FusedConvBase(keras.layers.Layer):
         dtype = tf.as_dtype(self.compute_dtype)
         inputs = tf.convert_to_tensor(inputs)
         if inputs.dtype != dtype:
+            # Integers are cast like floats (the stock layer raises for them;
+            # docs/layer.md); a cast would drop an imaginary part or fail.
+            if not (inputs.dtype.is_floating or inputs.dtype.is_integer):
+                raise TypeError(f"{type(self).__name__} takes floating or integer "
+                                f"inputs, got {inputs.dtype.name}")
             inputs = tf.cast(inputs, dtype)
         # Variables stay in their own dtype (float32 under mixed precision).
         kernel = tf.cast(getattr(self, KERNEL_ATTRIBUTE), dtype)
@@ -184,7 +220,11 @@ class FusedConvBase(keras.layers.Layer):
         # Refused here too: Keras 3's from_config turns errors into TypeError.
         config = dict(config)
         _refuse_unsupported_stock_arguments(config)
-        return super().from_config(config)
+        _FROM_CONFIG.depth = getattr(_FROM_CONFIG, "depth", 0) + 1
+        try:
+            return super().from_config(config)
+        finally:
+            _FROM_CONFIG.depth -= 1
 
     def get_config(self):
         config = super().get_config()

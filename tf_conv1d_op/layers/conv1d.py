@@ -14,7 +14,7 @@ class Conv1D(FusedConvBase):
     see docs/layer.md); any other callable is applied after the op.
 
     Beyond the stock layer: `strides > 1` together with `dilation_rate > 1`,
-    and data_format="channels_first" on the CPU.
+    and data_format="channels_first" on the CPU in every dtype.
 
     Args:
         filters: int, the number of output channels.
@@ -22,7 +22,9 @@ class Conv1D(FusedConvBase):
         strides: int or tuple/list of 1 int.
         padding: "valid", "same" or "causal" (case-insensitive).
         data_format: "channels_last" (batch, steps, channels) or
-            "channels_first" (batch, channels, steps).
+            "channels_first" (batch, channels, steps); None follows the Keras
+            config, which Keras 3's stock layer does by default (ours warns
+            when the config says channels_first and it runs channels_last).
         dilation_rate: int or tuple/list of 1 int.
         activation: None (linear), a name, a keras.activations function or
             any callable.
