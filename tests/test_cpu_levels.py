@@ -1,22 +1,21 @@
 """The CPU passes at every instruction-set level (cc/kernels/core/cpu_isa.h):
-the library's own CPU detection against /proc/cpuinfo, TF_CONV1D_ISA's
-refusals, and the op's tests rerun with each level this CPU supports forced,
-so each vector path is checked against the float64 reference on any machine
-that has it (the best level is the default, at which the whole suite runs). CI runs the blocked-path cases in full and a sample of the grid
-at each level; TF_CONV1D_LEVELS_FULL_GRID=1 runs the whole grid at each.
+TF_CONV1D_ISA's refusals, and the op's tests rerun with each level this CPU
+supports forced, so each vector path is checked against the float64 reference
+on any machine that has it. The whole suite runs at the best level, the
+default; test_packaging.py checks the levels compiled in and detected against
+/proc/cpuinfo for any build. CI runs the blocked-path cases in full and a
+sample of the grid at each other level; TF_CONV1D_LEVELS_FULL_GRID=1 runs the
+whole grid at each.
 """
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
 from tests.cpu_levels import LEVELS, supported_levels
-from tf_conv1d_op import _library
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-X86_64 = platform.machine() in ("x86_64", "AMD64")
 GRID_SAMPLE = "True and (gelu or relu6 or leaky_relu)"
 
 
@@ -24,21 +23,6 @@ def child(code, **env):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300)
-
-
-def test_compiled_levels():
-    assert _library.cpu_levels()["compiled"] == (list(LEVELS) if X86_64 else ["baseline"])
-
-
-def test_detection_agrees_with_proc_cpuinfo():
-    assert _library.cpu_levels()["supported"] == supported_levels()
-
-
-def test_the_best_supported_level_is_used_by_default():
-    if "TF_CONV1D_ISA" in os.environ:
-        pytest.skip("TF_CONV1D_ISA is set for this run")
-    levels = _library.cpu_levels()
-    assert levels["selected"] == supported_levels()[-1] and levels["error"] == ""
 
 
 @pytest.mark.parametrize("value,expected", [

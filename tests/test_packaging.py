@@ -71,6 +71,17 @@ def test_loaded_library_gradient_matches_stock_conv1d():
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-10)
 
 
+def test_loaded_library_has_every_cpu_level():
+    """Whichever build made it (pip, Bazel): all levels, the best one in use."""
+    from tests.cpu_levels import LEVELS, supported_levels
+    levels = _library.cpu_levels()
+    x86 = os.uname().machine == "x86_64"
+    assert levels["compiled"] == (list(LEVELS) if x86 else ["baseline"])
+    assert levels["supported"] == supported_levels()
+    if "TF_CONV1D_ISA" not in os.environ:
+        assert levels["selected"] == supported_levels()[-1]
+
+
 def test_build_info_matches_this_install():
     info = tf_conv1d_op.build_info()
     assert info == _build_info.read(_library.library_path())
