@@ -308,7 +308,11 @@ def machine_description():
             model = names[0]
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    from tf_conv1d_op import _library
+
+    level = _library.cpu_levels()["selected"]
+    return (f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
+            f"our CPU level {level}")
 
 
 def parse_args(argv):
