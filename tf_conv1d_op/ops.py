@@ -12,9 +12,20 @@ DATA_FORMATS = ("NWC", "NCW")
 _INT64_MAX = 2**63 - 1
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _window_attr(value, what, data_format):
-    """An int, or a list of 1 or 3 ints as tf.nn.conv1d takes for strides."""
+    """An int, or a list of 1 or 3 ints as tf.nn.conv1d takes for strides.
+
+    Anything but an int is refused here: the generated op would truncate
+    1.5 to 1 and 0.5 to 0 before any check could see it.
+    """
     if isinstance(value, (list, tuple)):
+        if not all(_is_int(v) for v in value):
+            raise TypeError(f"fused_conv1d: {what} must be an int or a list of ints, "
+                            f"got {value!r}")
         if len(value) == 1:
             value = value[0]
         elif len(value) == 3:
@@ -28,8 +39,9 @@ def _window_attr(value, what, data_format):
         else:
             raise ValueError(f"fused_conv1d: {what} must be an int or a list of 1 or "
                              f"3 ints, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r}")
+    if not _is_int(value):
+        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
     value = int(value)
     if not 1 <= value <= _INT64_MAX:
         raise ValueError(f"fused_conv1d: {what} must be in [1, 2**63 - 1], got {value}")

@@ -1,4 +1,7 @@
 // Op definitions and shape functions of the fused 1D convolution.
+#include <utility>
+
+#include "absl/strings/escaping.h"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "tensorflow/core/framework/op.h"
@@ -38,18 +41,32 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &out->activation.negative_slope));
   out->activation.negative_slope =
       conv1d::CanonicalNegativeSlope(out->activation.negative_slope);
-  if (!conv1d::ParsePadding(padding, &out->geometry.padding) ||
-      !conv1d::ParseLayout(data_format, &out->geometry.layout) ||
-      !conv1d::ParseActivation(activation, &out->activation.kind)) {
-    return absl::InvalidArgumentError("FusedConv1D: unknown attribute value");
+  // Escaped: an edited GraphDef may hold bytes that are not UTF-8.
+  if (!conv1d::ParsePadding(padding, &out->geometry.padding)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute padding must be one of VALID, SAME, CAUSAL, got \"",
+        absl::CHexEscape(padding), "\""));
   }
-  if (out->geometry.stride < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FusedConv1D: stride must be >= 1, got ", out->geometry.stride));
+  if (!conv1d::ParseLayout(data_format, &out->geometry.layout)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute data_format must be NWC or NCW, got \"",
+        absl::CHexEscape(data_format), "\""));
   }
-  if (out->geometry.dilation < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FusedConv1D: dilation must be >= 1, got ", out->geometry.dilation));
+  if (!conv1d::ParseActivation(activation, &out->activation.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute activation is not a known activation, got \"",
+        absl::CHexEscape(activation), "\""));
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"stride", out->geometry.stride},
+        {"dilation", out->geometry.dilation}}) {
+    if (value < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "FusedConv1D: attribute ", name, " must be an integer >= 1, got ", value,
+          " (stride ", out->geometry.stride, ", dilation ", out->geometry.dilation,
+          "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
+          "them)"));
+    }
   }
   return absl::OkStatus();
 }
