@@ -40,7 +40,8 @@ absl::Status OpAttrs::Parse(OpKernelConstruction* c) {
   }
   if (!conv1d::ParseActivation(activation_name, &activation.kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        op, ": attribute activation is not a known activation, got ", Quoted(activation_name)));
+        op, ": attribute activation must be one of ", conv1d::ActivationNames(), ", got ",
+        Quoted(activation_name)));
   }
   // The generated Python op truncates a float attribute (0.5 becomes 0):
   // say so, since the value printed is not the one the caller wrote.

@@ -14,16 +14,19 @@ using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
 
-// Attributes shared by the forward and both backward ops.
+// Attributes shared by the forward and both backward ops. padding is one of
+// VALID, SAME, CAUSAL; data_format NWC or NCW; activation one of the names in
+// activations.h. They are plain strings, checked by the shape function and
+// the kernels, because TensorFlow's own check of a list of allowed values
+// quotes an edited GraphDef's bytes unescaped, and a message that is not
+// UTF-8 reaches Python as a bare UnicodeDecodeError.
 #define FUSED_CONV1D_ATTRS                                                   \
   Attr("T: {half, bfloat16, float, double}")                                 \
       .Attr("stride: int = 1")                                               \
       .Attr("dilation: int = 1")                                             \
-      .Attr("padding: {'VALID', 'SAME', 'CAUSAL'}")                          \
-      .Attr("data_format: {'NWC', 'NCW'} = 'NWC'")                           \
-      .Attr("activation: {'linear', 'relu', 'relu6', 'leaky_relu', 'elu', "  \
-            "'selu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', "               \
-            "'hard_sigmoid', 'tanh', 'softplus'} = 'linear'")                \
+      .Attr("padding: string")                                               \
+      .Attr("data_format: string = 'NWC'")                                   \
+      .Attr("activation: string = 'linear'")                                 \
       .Attr("negative_slope: float = 0.2")
 
 struct ShapeAttrs {
@@ -54,7 +57,8 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
   }
   if (!conv1d::ParseActivation(activation, &out->activation.kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: attribute activation is not a known activation, got \"",
+        "FusedConv1D: attribute activation must be one of ", conv1d::ActivationNames(),
+        ", got \"",
         absl::CHexEscape(activation), "\""));
   }
   for (const auto& [name, value] :
