@@ -72,10 +72,11 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                 f"{filters.shape[1]} (filters shape {filters.shape})")
     if filters.shape.rank == 3:
         if filters.shape[0] == 0:
-            raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1")
+            raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1, "
+                             f"got filters shape {filters.shape}")
         if filters.shape[2] == 0:
             raise ValueError("fused_conv1d: the number of filters (filters dimension 2) "
-                             "must be >= 1")
+                             f"must be >= 1, got filters shape {filters.shape}")
         steps = x.shape[1 if data_format == "NWC" else 2] if x.shape.rank == 3 else None
         if padding == "VALID" and None not in (steps, filters.shape[0]):
             extent = (filters.shape[0] - 1) * dilation + 1
@@ -88,7 +89,8 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                 bias.shape[0] != filters.shape[2]):
             raise ValueError(
                 f"fused_conv1d: bias has {bias.shape[0]} elements but there are "
-                f"{filters.shape[2]} filters")
+                f"{filters.shape[2]} filters (bias shape {bias.shape}, filters shape "
+                f"{filters.shape})")
 
 
 def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations=1,
