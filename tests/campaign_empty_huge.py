@@ -148,9 +148,24 @@ def parse_name(name):
                 cin=cin, kernel=kernel, cout=cout, stride=stride, dilation=dilation)
 
 
+# Corners every combination gets (the full campaign) or one of in turn (the
+# sample): the largest dimensions TensorFlow can still build around a zero.
+CORNERS = (
+    # NCW output [2^62, 4, 0]: batch x filters overflows before the zero.
+    dict(batch=2**62, steps=0, cin=1, kernel=3, cout=4, stride=1, dilation=1),
+    # An empty filter declaring 2^36 dilated taps.
+    dict(batch=1, steps=5, cin=0, kernel=2**36, cout=1, stride=1, dilation=2),
+    # No batch, 2^62 steps (NWC: steps x filters overflows after the zero).
+    dict(batch=0, steps=2**62, cin=3, kernel=3, cout=4, stride=1, dilation=1),
+    # Everything huge around empty channels.
+    dict(batch=2**31, steps=2**31, cin=0, kernel=INT64_MAX, cout=2**31, stride=2**40,
+         dilation=1),
+)
+
+
 def probes(full=False, seed=0):
-    """Every path x layout x padding x mode, with 1 (sample) or 12 draws each,
-    plus the instances the adversarial run reported."""
+    """Every path x layout x padding x mode, with 1 (sample) or 12 random
+    draws each and corners, plus the instances the adversarial run reported."""
     rng = random.Random(seed)
     draws = 12 if full else 1
     found = [
@@ -165,7 +180,12 @@ def probes(full=False, seed=0):
     ]
     result = {probe_name(p): p for p in found}
     big = []
-    for path, layout, padding, mode in itertools.product(PATHS, LAYOUTS, PADDINGS, MODES):
+    combos = itertools.product(PATHS, LAYOUTS, PADDINGS, MODES)
+    for i, (path, layout, padding, mode) in enumerate(combos):
+        for corner in CORNERS if full else CORNERS[i % len(CORNERS):][:1]:
+            p = dict(corner, path=path, layout=layout, padding=padding, mode=mode)
+            if not big_result(p):
+                result.setdefault(probe_name(p), p)
         for _ in range(draws):
             p = draw_probe(rng, path, layout, padding, mode)
             while big_result(p):
