@@ -87,8 +87,8 @@ class FusedConv1DOp : public OpKernel {
     // In an inference graph nothing reads the pre-activation: skip writing it.
     T* z = keep_z && ctx->output_required(1) ? preactivation->flat<T>().data() : nullptr;
     OP_REQUIRES_OK(ctx, Backend::template Forward<T>(
-                            ctx, conv1d::ComputeGeometry(g), attrs_.activation, input.flat<T>().data(),
-                            filter.flat<T>().data(), DataOrNull<T>(bias),
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            input.flat<T>().data(), filter.flat<T>().data(), DataOrNull<T>(bias),
                             output->flat<T>().data(), z));
   }
 
@@ -123,9 +123,9 @@ class FusedConv1DBackpropInputOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, input_shape, &grad_input));
     if (g.input_elements() == 0) return;
     OP_REQUIRES_OK(ctx, Backend::template BackpropInput<T>(
-                            ctx, conv1d::ComputeGeometry(g), attrs_.activation, filter.flat<T>().data(),
-                            DataOrNull<T>(grad_output), DataOrNull<T>(operand),
-                            grad_input->flat<T>().data()));
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            filter.flat<T>().data(), DataOrNull<T>(grad_output),
+                            DataOrNull<T>(operand), grad_input->flat<T>().data()));
   }
 
  private:
@@ -157,9 +157,10 @@ class FusedConv1DBackpropFilterOp : public OpKernel {
     OP_REQUIRES_OK(ctx, TensorShape::BuildTensorShape({g.out_channels}, &bias_shape));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, bias_shape, &grad_bias));
     OP_REQUIRES_OK(ctx, Backend::template BackpropFilter<T>(
-                            ctx, conv1d::ComputeGeometry(g), attrs_.activation, DataOrNull<T>(input),
-                            DataOrNull<T>(grad_output), DataOrNull<T>(operand),
-                            grad_filter->flat<T>().data(), grad_bias->flat<T>().data()));
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            DataOrNull<T>(input), DataOrNull<T>(grad_output),
+                            DataOrNull<T>(operand), grad_filter->flat<T>().data(),
+                            grad_bias->flat<T>().data()));
   }
 
  private:
