@@ -110,6 +110,12 @@ ATTRIBUTE_SETUPS = [
 # refuses them with TF's own messages, tried below).
 WRAPPER_ONLY_SETUPS = [
     Setup("stride-float", "stride must be an int", stride=1.5),
+    Setup("dilation-half", r"dilations must be an int, got 0.5 \(float\)", dilations=0.5),
+    Setup("dilation-numpy-float", "dilations must be an int", dilations=np.float64(2.0)),
+    Setup("stride-list-float", r"stride must be an int or a list of ints, got \[1, 1.5, 1\]",
+          stride=[1, 1.5, 1]),
+    Setup("dilation-list-float-batch", "dilations must be an int or a list of ints",
+          dilations=[1.0, 2, 1]),
     Setup("stride-bool", "stride must be an int", stride=True),
     Setup("stride-too-large", "stride must be in", stride=2**63),
     Setup("dilation-list-batch", "must be 1 in the batch", dilations=[2, 2, 1]),
@@ -185,9 +191,15 @@ BACKPROP_SETUPS = [
     ("input-sizes-length-4", _backprop_input, dict(sizes=_sizes(2, 9, 3, 1)), {}, "vector of 3 sizes"),
     ("input-sizes-matrix", _backprop_input, dict(sizes=tf.constant([[2, 9, 3]], tf.int64)), {},
      "vector of 3 sizes"),
-    ("input-sizes-negative", _backprop_input, dict(sizes=_sizes(2, -9, 3)), {}, "negative size"),
+    ("input-sizes-negative", _backprop_input, dict(sizes=_sizes(2, -9, 3)), {},
+     r"FusedConv1DBackpropInput: input_sizes must hold sizes >= 0, got input_sizes\[1\] = -9 "
+     r"in \[2, -9, 3\]"),
     ("input-sizes-overflow", _backprop_input, dict(sizes=_sizes(2**40, 2**40, 2**40)), {},
-     "overflow"),
+     r"FusedConv1DBackpropInput: input_sizes must describe a shape whose dimensions multiply "
+     r"to at most 2\^63 - 1, got \[1099511627776, 1099511627776, 1099511627776\]"),
+    # Fits in TensorFlow's left-to-right order only when the zero comes first.
+    ("input-sizes-overflow-around-zero", _backprop_input,
+     dict(sizes=_sizes(2**62, 0, 4)), {}, r"input_sizes .*got \[4611686018427387904, 0, 4\]"),
     ("input-sizes-channel-mismatch", _backprop_input, dict(sizes=_sizes(2, 9, 5)), {},
      "has 5 channels"),
     ("input-sizes-too-short-for-kernel", _backprop_input, dict(sizes=_sizes(2, 2, 3)), {},
@@ -203,9 +215,12 @@ BACKPROP_SETUPS = [
     ("input-filter-rank-2", _backprop_input, dict(w=_tensor((3, 12))), {}, "filter must be rank 3"),
     ("input-stride-0", _backprop_input, {}, dict(stride=0), "stride"),
     ("filter-sizes-length-2", _backprop_filter, dict(sizes=_sizes(3, 3)), {}, "vector of 3 sizes"),
-    ("filter-sizes-negative", _backprop_filter, dict(sizes=_sizes(3, -3, 4)), {}, "negative size"),
+    ("filter-sizes-negative", _backprop_filter, dict(sizes=_sizes(3, -3, 4)), {},
+     r"FusedConv1DBackpropFilter: filter_sizes must hold sizes >= 0, got filter_sizes\[1\] = -3 "
+     r"in \[3, -3, 4\]"),
     ("filter-sizes-overflow", _backprop_filter, dict(sizes=_sizes(2**31, 2**31, 2**31)), {},
-     "overflow"),
+     r"FusedConv1DBackpropFilter: filter_sizes must describe a shape whose dimensions "
+     r"multiply to at most 2\^63 - 1, got \[2147483648, 2147483648, 2147483648\]"),
     ("filter-sizes-zero-kernel", _backprop_filter, dict(sizes=_sizes(0, 3, 4)), {}, "kernel_size"),
     ("filter-sizes-zero-filters", _backprop_filter, dict(sizes=_sizes(3, 3, 0)), {},
      "number of filters"),
@@ -237,4 +252,48 @@ def _backprop_cases():
                KERNEL + ("TypeError",), "int64|int32")
 
 
-CASES = list(_forward_cases()) + list(_backprop_cases())
+# ------------------------------------------------- what the wrapper cannot see
+
+def _raw_truncated_dilation():
+    """The generated op truncates 0.5 to 0: the kernel says what it got and why."""
+    return ops.fused_conv1d(_X, _W, tf.zeros([0]), padding="VALID", dilation=0.5)
+
+
+def _graph_def_with_attr(op_type, attr, value):
+    """A GraphDef of one op whose string attribute is edited to raw bytes."""
+    x = tf.TensorSpec([2, 9, 3], tf.float32, name="x")
+    w = tf.TensorSpec([3, 3, 4], tf.float32, name="w")
+    if op_type == "FusedConv1D":
+        fn = tf.function(lambda x, w: ops.fused_conv1d(x, w, tf.zeros([0]), padding="SAME")[0])
+    else:
+        fn = tf.function(lambda x, w: ops.fused_conv1d_backprop_filter(
+            x, tf.constant([3, 3, 4], tf.int64), tf.zeros([2, 9, 4]), tf.zeros([2, 9, 4]),
+            padding="SAME")[0])
+    graph_def = fn.get_concrete_function(x, w).graph.as_graph_def()
+    node = next(n for n in graph_def.node if n.op == op_type)
+    node.attr[attr].s = value
+    return graph_def, node.name
+
+
+def _run_edited_graph_def(op_type, attr, value):
+    graph_def, name = _graph_def_with_attr(op_type, attr, value)
+    with tf.Graph().as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session() as session:
+            return session.run(name + ":0", {"x:0": np.ones([2, 9, 3]), "w:0": np.ones([3, 3, 4])})
+
+
+def _other_cases():
+    yield Case("raw/dilation-half-truncated", _raw_truncated_dilation, KERNEL,
+               r"FusedConv1D: attribute dilation must be an integer >= 1, got 0 .*truncates")
+    for op_type in ("FusedConv1D", "FusedConv1DBackpropFilter"):
+        for attr in ("padding", "data_format", "activation"):
+            for label, value in (("not-utf8", b"\xff\xfeSAME"), ("unknown", b"FULL")):
+                escaped = r"\\xff\\xfeSAME" if label == "not-utf8" else "FULL"
+                yield Case(f"graph-def/{op_type}-{attr}-{label}",
+                           lambda o=op_type, a=attr, v=value: _run_edited_graph_def(o, a, v),
+                           KERNEL + ("ValueError",),
+                           f"{op_type}: attribute {attr} must be .*got \"{escaped}\"")
+
+
+CASES = list(_forward_cases()) + list(_backprop_cases()) + list(_other_cases())

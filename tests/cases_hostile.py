@@ -129,11 +129,11 @@ def _cases():
         ("dilation-2^62-causal-span", (2, 9, 3), (2, 3, 4), dict(dilation=BIG, padding="CAUSAL"),
          "padded input would span"),
         ("empty-input-2^62-steps", (0, BIG, 3), (3, 3, 4), dict(padding="SAME"),
-         "multiply past 2\\^63"),
+         "multiply past 2\\^63 - 1.*input shape \\[0, 4611686018427387904, 3\\]"),
         ("empty-input-max-steps", (0, INT64_MAX, 1), (1, 1, 4), dict(padding="VALID"),
          "padded input would span"),
         ("empty-output-past-2^63", (2, 2**61, 0), (1, 0, 4), dict(padding="SAME"),
-         "output would have more than 2\\^63"),
+         "output shape \\[2, 2305843009213693952, 4\\] \\(NWC\\)"),
     ]
     for name, x_shape, w_shape, attrs, match in refused:
         yield Case(f"raw/{name}", lambda a=(x_shape, w_shape), k=attrs: _raw_forward(*a, **k),
@@ -176,6 +176,20 @@ def _cases():
         yield Case(f"empty-steps-ncw-{padding}", lambda p=padding: _matches_reference(
             (2, 3, 0), (3, 3, 4), padding=p, data_format="NCW", dtype="bfloat16"))
 
+    # Empty tensors whose other dimensions overflow in the order TensorFlow
+    # multiplies them (NCW: batch x channels first), through every op.
+    yield from _overflow_in_layout_order_cases()
+    # An empty filter declaring a huge kernel: the answer is the activated
+    # bias, in time and memory that do not depend on kernel_size.
+    for kernel, dilation in ((2**36, 2), (2**40, 7), (2**59, 3)):
+        for padding in ("SAME", "CAUSAL"):
+            for layout in ("NWC", "NCW"):
+                for graph in (False, True):
+                    yield Case(f"empty-filter-kernel-{kernel}-dilation-{dilation}-{padding}-"
+                               f"{layout}{'-graph' if graph else ''}",
+                               lambda k=kernel, d=dilation, p=padding, f=layout, g=graph:
+                               _empty_filter_is_bias(k, d, p, f, g))
+
     # Degenerate leaky_relu slopes. A subnormal negative slope reads as zero
     # everywhere (kernels run with denormals flushed), gradient included.
     yield Case("slope-subnormal-negative", lambda: _matches_reference(
@@ -190,6 +204,66 @@ def _cases():
 
     # Python inputs that are not tensors: lists, non-contiguous numpy views.
     yield Case("numpy-non-contiguous", _non_contiguous_input)
+
+
+def _overflow_in_layout_order_cases():
+    x_shape, w_shape = [BIG, 1, 0], [3, 1, 4]  # NCW output [2^62, 4, 0]
+    attrs = dict(padding="SAME", data_format="NCW")
+    match = r"output shape \[4611686018427387904, 4, 0\] \(NCW\)"
+    dy = tf.zeros([0, 4, 0])
+    calls = {
+        "forward": lambda: ops.fused_conv1d(tf.zeros(x_shape), tf.ones(w_shape), tf.zeros([4]),
+                                            **attrs),
+        "backprop-input": lambda: ops.fused_conv1d_backprop_input(
+            tf.constant(x_shape, tf.int64), tf.ones(w_shape), dy, dy, **attrs),
+        "backprop-filter": lambda: ops.fused_conv1d_backprop_filter(
+            tf.zeros(x_shape), tf.constant(w_shape, tf.int64), dy, dy, **attrs),
+        "wrapper": lambda: tf_conv1d_op.fused_conv1d(tf.zeros(x_shape), tf.ones(w_shape),
+                                                     **attrs),
+        "layer-channels-first": lambda: tf_conv1d_op.Conv1D(
+            4, 3, padding="same", data_format="channels_first")(tf.zeros(x_shape)),
+    }
+    for name, call in calls.items():
+        # Keras's shape inference refuses an empty output first, in its words.
+        layer_match = r"Received inputs shape=\(4611686018427387904, 1, 0\)|" + match
+        yield Case(f"ncw-overflow-batch-x-channels/{name}", call, STATIC_OR_KERNEL,
+                   layer_match if name.startswith("layer") else match)
+    yield Case("ncw-overflow-batch-x-channels/graph-known-shapes", lambda: _graph_known_shapes(
+        x_shape, w_shape, **attrs), STATIC_OR_KERNEL, match)
+    yield Case("ncw-overflow-batch-x-channels/graph-unknown-shapes", lambda: _raw_forward_graph(
+        x_shape, w_shape, **attrs), KERNEL, match)
+
+
+def _empty_filter_is_bias(kernel, dilation, padding, layout, graph):
+    """No input channels: output = elu(bias), grad_bias = sum(dy), the rest
+    empty, for a filter of shape [kernel, 0, 2]."""
+    bias = np.array([0.5, -1.5], np.float32)
+    x, w = tf.zeros(_layout_shape(layout, 2, 5, 0)), tf.zeros([kernel, 0, 2])
+    dy = tf.constant(_random(_layout_shape(layout, 2, 5, 2), seed=3), tf.float32)
+
+    def run(x, w, b, dy):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w, b])
+            y = tf_conv1d_op.fused_conv1d(x, w, b, padding=padding, dilations=dilation,
+                                          activation="elu", data_format=layout)
+        return [y] + tape.gradient(y, [x, w, b], output_gradients=dy)
+    if graph:
+        run = tf.function(run, input_signature=[tf.TensorSpec(None, tf.float32)] * 4)
+    y, dx, dw, db = run(x, w, tf.constant(bias), dy)
+    channel_axis = 2 if layout == "NWC" else 1
+    shape = [-1 if i == channel_axis else 1 for i in range(3)]
+    elu = np.where(bias > 0, bias, np.expm1(bias))
+    np.testing.assert_allclose(y.numpy(), np.broadcast_to(elu.reshape(shape), dy.shape),
+                               rtol=1e-6)
+    assert tuple(dx.shape) == tuple(x.shape) and tuple(dw.shape) == (kernel, 0, 2)
+    d_elu = np.where(bias > 0, 1.0, np.exp(bias))
+    axes = tuple(i for i in range(3) if i != channel_axis)
+    np.testing.assert_allclose(db.numpy(), (dy.numpy() * d_elu.reshape(shape)).sum(axes),
+                               rtol=1e-5)
+
+
+def _layout_shape(layout, batch, steps, channels):
+    return (batch, steps, channels) if layout == "NWC" else (batch, channels, steps)
 
 
 def _slope_runs(slope):

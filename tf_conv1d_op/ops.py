@@ -12,9 +12,20 @@ DATA_FORMATS = ("NWC", "NCW")
 _INT64_MAX = 2**63 - 1
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _window_attr(value, what, data_format):
-    """An int, or a list of 1 or 3 ints as tf.nn.conv1d takes for strides."""
+    """An int, or a list of 1 or 3 ints as tf.nn.conv1d takes for strides.
+
+    Anything but an int is refused here: the generated op would truncate
+    1.5 to 1 and 0.5 to 0 before any check could see it.
+    """
     if isinstance(value, (list, tuple)):
+        if not all(_is_int(v) for v in value):
+            raise TypeError(f"fused_conv1d: {what} must be an int or a list of ints, "
+                            f"got {value!r}")
         if len(value) == 1:
             value = value[0]
         elif len(value) == 3:
@@ -28,8 +39,9 @@ def _window_attr(value, what, data_format):
         else:
             raise ValueError(f"fused_conv1d: {what} must be an int or a list of 1 or "
                              f"3 ints, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r}")
+    if not _is_int(value):
+        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
     value = int(value)
     if not 1 <= value <= _INT64_MAX:
         raise ValueError(f"fused_conv1d: {what} must be in [1, 2**63 - 1], got {value}")
@@ -60,10 +72,11 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                 f"{filters.shape[1]} (filters shape {filters.shape})")
     if filters.shape.rank == 3:
         if filters.shape[0] == 0:
-            raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1")
+            raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1, "
+                             f"got filters shape {filters.shape}")
         if filters.shape[2] == 0:
             raise ValueError("fused_conv1d: the number of filters (filters dimension 2) "
-                             "must be >= 1")
+                             f"must be >= 1, got filters shape {filters.shape}")
         steps = x.shape[1 if data_format == "NWC" else 2] if x.shape.rank == 3 else None
         if padding == "VALID" and None not in (steps, filters.shape[0]):
             extent = (filters.shape[0] - 1) * dilation + 1
@@ -76,7 +89,8 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                 bias.shape[0] != filters.shape[2]):
             raise ValueError(
                 f"fused_conv1d: bias has {bias.shape[0]} elements but there are "
-                f"{filters.shape[2]} filters")
+                f"{filters.shape[2]} filters (bias shape {bias.shape}, filters shape "
+                f"{filters.shape})")
 
 
 def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations=1,

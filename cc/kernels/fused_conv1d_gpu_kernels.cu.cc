@@ -5,6 +5,7 @@
 #define EIGEN_USE_GPU
 
 #include <cstdint>
+#include <limits>
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
@@ -67,8 +68,14 @@ class Workspace {
  public:
   absl::Status Allocate(OpKernelContext* ctx, size_t bytes) {
     if (bytes == 0) return absl::OkStatus();
-    TF_RETURN_IF_ERROR(ctx->allocate_temp(
-        DT_UINT8, TensorShape({static_cast<int64_t>(bytes)}), &storage_));
+    if (bytes > static_cast<size_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "FusedConv1D: the GPU workspace would need ", bytes, " bytes"));
+    }
+    TensorShape shape;
+    TF_RETURN_IF_ERROR(
+        TensorShape::BuildTensorShape({static_cast<int64_t>(bytes)}, &shape));
+    TF_RETURN_IF_ERROR(ctx->allocate_temp(DT_UINT8, shape, &storage_));
     data_ = storage_.flat<uint8>().data();
     return absl::OkStatus();
   }

@@ -1,9 +1,27 @@
 #include "cc/kernels/fused_conv1d_op_kernels.h"
 
+#include "absl/strings/escaping.h"
+
 namespace tensorflow {
 namespace fused_conv1d {
+namespace {
+
+// An attribute string as it can be printed: an edited GraphDef may hold any
+// bytes, and a message that is not UTF-8 cannot become a Python exception.
+std::string Quoted(const std::string& value) {
+  return "\"" + absl::CHexEscape(value) + "\"";
+}
+
+std::string SizesString(const int64_t* v, int n) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) absl::StrAppend(&out, i ? ", " : "", v[i]);
+  return out + "]";
+}
+
+}  // namespace
 
 absl::Status OpAttrs::Parse(OpKernelConstruction* c) {
+  const std::string& op = c->def().op();
   std::string padding, data_format, activation_name;
   TF_RETURN_IF_ERROR(c->GetAttr("stride", &geometry.stride));
   TF_RETURN_IF_ERROR(c->GetAttr("dilation", &geometry.dilation));
@@ -13,32 +31,44 @@ absl::Status OpAttrs::Parse(OpKernelConstruction* c) {
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &activation.negative_slope));
   activation.negative_slope = conv1d::CanonicalNegativeSlope(activation.negative_slope);
   if (!conv1d::ParsePadding(padding, &geometry.padding)) {
-    return absl::InvalidArgumentError("FusedConv1D: unknown padding " + padding);
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": attribute padding must be one of VALID, SAME, CAUSAL, got ", Quoted(padding)));
   }
   if (!conv1d::ParseLayout(data_format, &geometry.layout)) {
-    return absl::InvalidArgumentError("FusedConv1D: unknown data_format " + data_format);
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": attribute data_format must be NWC or NCW, got ", Quoted(data_format)));
   }
   if (!conv1d::ParseActivation(activation_name, &activation.kind)) {
-    return absl::InvalidArgumentError("FusedConv1D: unknown activation " + activation_name);
-  }
-  if (geometry.stride < 1 || geometry.dilation < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: stride and dilation must be >= 1, got stride ",
-        geometry.stride, " and dilation ", geometry.dilation));
+        op, ": attribute activation must be one of ", conv1d::ActivationNames(), ", got ",
+        Quoted(activation_name)));
+  }
+  // The generated Python op truncates a float attribute (0.5 becomes 0):
+  // say so, since the value printed is not the one the caller wrote.
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"stride", geometry.stride},
+                                    {"dilation", geometry.dilation}}) {
+    if (value < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": attribute ", name, " must be an integer >= 1, got ", value,
+          " (stride ", geometry.stride, ", dilation ", geometry.dilation,
+          "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
+          "them)"));
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status MakeGeometry(const OpAttrs& attrs, const TensorShape& input,
-                          const TensorShape& filter, conv1d::Conv1DGeometry* g) {
+absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
+                          const TensorShape& input, const TensorShape& filter,
+                          conv1d::Conv1DGeometry* g) {
   if (input.dims() != 3) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: input must be rank 3 [batch, steps, channels] or "
+        op, ": input must be rank 3 [batch, steps, channels] or "
         "[batch, channels, steps], got shape ", input.DebugString()));
   }
   if (filter.dims() != 3) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: filter must be rank 3 [kernel_size, in_channels, "
+        op, ": filter must be rank 3 [kernel_size, in_channels, "
         "out_channels], got shape ", filter.DebugString()));
   }
   *g = attrs.geometry;
@@ -50,48 +80,67 @@ absl::Status MakeGeometry(const OpAttrs& attrs, const TensorShape& input,
   g->out_channels = filter.dim_size(2);
   if (filter.dim_size(1) != g->in_channels) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: input has ", g->in_channels, " channels but the filter "
-        "expects ", filter.dim_size(1), " (filter shape ", filter.DebugString(), ")"));
+        op, ": input has ", g->in_channels, " channels but the filter "
+        "expects ", filter.dim_size(1), " (input shape ", input.DebugString(),
+        ", filter shape ", filter.DebugString(), ")"));
   }
   const std::string error = conv1d::ResolveGeometry(g);
-  if (!error.empty()) return absl::InvalidArgumentError("FusedConv1D: " + error);
+  if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", error));
   return absl::OkStatus();
 }
 
-absl::Status ShapeFromSizes(const Tensor& sizes, const char* what, TensorShape* out) {
+absl::Status ShapeFromSizes(const std::string& op, const Tensor& sizes, const char* what,
+                            TensorShape* out) {
   if (sizes.dims() != 1 || sizes.NumElements() != 3) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: ", what, " must be a vector of 3 sizes, got shape ",
+        op, ": ", what, " must be a vector of 3 sizes, got shape ",
         sizes.shape().DebugString()));
   }
   const auto v = sizes.vec<int64_t>();
+  const int64_t values[3] = {v(0), v(1), v(2)};
   for (int i = 0; i < 3; ++i) {
-    if (v(i) < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("FusedConv1D: ", what, " has a negative size ", v(i)));
+    if (values[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": ", what, " must hold sizes >= 0, got ", what, "[", i, "] = ", values[i],
+          " in ", SizesString(values, 3)));
     }
   }
-  return TensorShape::BuildTensorShape({v(0), v(1), v(2)}, out);
+  // Checked here, in every order, so that TensorFlow's own message (which
+  // names neither the op nor the argument) is never the one seen.
+  if (!conv1d::AllProductsFit(values[0], values[1], values[2])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", what, " must describe a shape whose dimensions multiply to at most "
+        "2^63 - 1, got ", SizesString(values, 3)));
+  }
+  const absl::Status status = TensorShape::BuildTensorShape({values[0], values[1], values[2]}, out);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": ", what, " ", SizesString(values, 3), " is not a valid shape: ",
+        status.message()));
+  }
+  return absl::OkStatus();
 }
 
-TensorShape LayoutShape(const conv1d::Conv1DGeometry& g, int64_t steps,
-                        int64_t channels) {
-  return g.layout == conv1d::Layout::kNWC ? TensorShape({g.batch, steps, channels})
-                                          : TensorShape({g.batch, channels, steps});
+absl::Status LayoutShape(const conv1d::Conv1DGeometry& g, int64_t steps, int64_t channels,
+                         TensorShape* out) {
+  const bool nwc = g.layout == conv1d::Layout::kNWC;
+  return TensorShape::BuildTensorShape(
+      {g.batch, nwc ? steps : channels, nwc ? channels : steps}, out);
 }
 
-absl::Status CheckGradOutput(const conv1d::Conv1DGeometry& g,
+absl::Status CheckGradOutput(const std::string& op, const conv1d::Conv1DGeometry& g,
                              const conv1d::ActivationSpec& activation,
                              const Tensor& grad_output, const Tensor& operand) {
-  const TensorShape expected = LayoutShape(g, g.out_steps, g.out_channels);
+  TensorShape expected;
+  TF_RETURN_IF_ERROR(LayoutShape(g, g.out_steps, g.out_channels, &expected));
   if (grad_output.shape() != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D gradient: grad_output must have the forward output's shape ",
+        op, ": grad_output must have the forward output's shape ",
         expected.DebugString(), ", got ", grad_output.shape().DebugString()));
   }
   if (operand.shape() != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D gradient: activation_operand must have shape ",
+        op, ": activation_operand must have shape ",
         expected.DebugString(), ", got ", operand.shape().DebugString(),
         conv1d::NeedsPreactivation(activation)
             ? " (this activation needs the forward op's preactivation output)"

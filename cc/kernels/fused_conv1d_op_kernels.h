@@ -35,16 +35,20 @@ struct OpAttrs {
   absl::Status Parse(OpKernelConstruction* c);
 };
 
+// Every message starts with `op`, the op's name.
+
 // Fills in the geometry from the input and filter shapes, or says what is wrong.
-absl::Status MakeGeometry(const OpAttrs& attrs, const TensorShape& input,
-                          const TensorShape& filter, conv1d::Conv1DGeometry* g);
+absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
+                          const TensorShape& input, const TensorShape& filter,
+                          conv1d::Conv1DGeometry* g);
 
 // Reads a 3-element int64 shape vector (input_sizes, filter_sizes).
-absl::Status ShapeFromSizes(const Tensor& sizes, const char* what, TensorShape* out);
+absl::Status ShapeFromSizes(const std::string& op, const Tensor& sizes, const char* what,
+                            TensorShape* out);
 
-// [batch, steps, channels] in the geometry's layout.
-TensorShape LayoutShape(const conv1d::Conv1DGeometry& g, int64_t steps,
-                        int64_t channels);
+// [batch, steps, channels] in the geometry's layout; never CHECK-fails.
+absl::Status LayoutShape(const conv1d::Conv1DGeometry& g, int64_t steps, int64_t channels,
+                         TensorShape* out);
 
 template <typename T>
 const T* DataOrNull(const Tensor& t) {
@@ -63,15 +67,16 @@ class FusedConv1DOp : public OpKernel {
     const Tensor& filter = ctx->input(1);
     const Tensor& bias = ctx->input(2);
     conv1d::Conv1DGeometry g;
-    OP_REQUIRES_OK(ctx, MakeGeometry(attrs_, input.shape(), filter.shape(), &g));
+    OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input.shape(), filter.shape(), &g));
     OP_REQUIRES(ctx,
                 bias.dims() == 1 && (bias.dim_size(0) == 0 ||
                                      bias.dim_size(0) == g.out_channels),
                 absl::InvalidArgumentError(absl::StrCat(
-                    "FusedConv1D: bias must be a vector of length ", g.out_channels,
+                    type_string(), ": bias must be a vector of length ", g.out_channels,
                     " (the number of filters) or 0 (no bias), got shape ",
                     bias.shape().DebugString())));
-    const TensorShape out_shape = LayoutShape(g, g.out_steps, g.out_channels);
+    TensorShape out_shape;
+    OP_REQUIRES_OK(ctx, LayoutShape(g, g.out_steps, g.out_channels, &out_shape));
     Tensor* output = nullptr;
     Tensor* preactivation = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &output));
@@ -82,8 +87,8 @@ class FusedConv1DOp : public OpKernel {
     // In an inference graph nothing reads the pre-activation: skip writing it.
     T* z = keep_z && ctx->output_required(1) ? preactivation->flat<T>().data() : nullptr;
     OP_REQUIRES_OK(ctx, Backend::template Forward<T>(
-                            ctx, g, attrs_.activation, input.flat<T>().data(),
-                            filter.flat<T>().data(), DataOrNull<T>(bias),
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            input.flat<T>().data(), filter.flat<T>().data(), DataOrNull<T>(bias),
                             output->flat<T>().data(), z));
   }
 
@@ -92,7 +97,7 @@ class FusedConv1DOp : public OpKernel {
 };
 
 // Checks that grad_output and activation_operand match the forward output.
-absl::Status CheckGradOutput(const conv1d::Conv1DGeometry& g,
+absl::Status CheckGradOutput(const std::string& op, const conv1d::Conv1DGeometry& g,
                              const conv1d::ActivationSpec& activation,
                              const Tensor& grad_output, const Tensor& operand);
 
@@ -105,20 +110,22 @@ class FusedConv1DBackpropInputOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     TensorShape input_shape;
-    OP_REQUIRES_OK(ctx, ShapeFromSizes(ctx->input(0), "input_sizes", &input_shape));
+    OP_REQUIRES_OK(ctx, ShapeFromSizes(type_string(), ctx->input(0), "input_sizes",
+                                       &input_shape));
     const Tensor& filter = ctx->input(1);
     const Tensor& grad_output = ctx->input(2);
     const Tensor& operand = ctx->input(3);
     conv1d::Conv1DGeometry g;
-    OP_REQUIRES_OK(ctx, MakeGeometry(attrs_, input_shape, filter.shape(), &g));
-    OP_REQUIRES_OK(ctx, CheckGradOutput(g, attrs_.activation, grad_output, operand));
+    OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input_shape, filter.shape(), &g));
+    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation, grad_output,
+                                        operand));
     Tensor* grad_input = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, input_shape, &grad_input));
     if (g.input_elements() == 0) return;
     OP_REQUIRES_OK(ctx, Backend::template BackpropInput<T>(
-                            ctx, g, attrs_.activation, filter.flat<T>().data(),
-                            DataOrNull<T>(grad_output), DataOrNull<T>(operand),
-                            grad_input->flat<T>().data()));
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            filter.flat<T>().data(), DataOrNull<T>(grad_output),
+                            DataOrNull<T>(operand), grad_input->flat<T>().data()));
   }
 
  private:
@@ -135,20 +142,25 @@ class FusedConv1DBackpropFilterOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& input = ctx->input(0);
     TensorShape filter_shape;
-    OP_REQUIRES_OK(ctx, ShapeFromSizes(ctx->input(1), "filter_sizes", &filter_shape));
+    OP_REQUIRES_OK(ctx, ShapeFromSizes(type_string(), ctx->input(1), "filter_sizes",
+                                       &filter_shape));
     const Tensor& grad_output = ctx->input(2);
     const Tensor& operand = ctx->input(3);
     conv1d::Conv1DGeometry g;
-    OP_REQUIRES_OK(ctx, MakeGeometry(attrs_, input.shape(), filter_shape, &g));
-    OP_REQUIRES_OK(ctx, CheckGradOutput(g, attrs_.activation, grad_output, operand));
+    OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input.shape(), filter_shape, &g));
+    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation, grad_output,
+                                        operand));
     Tensor* grad_filter = nullptr;
     Tensor* grad_bias = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, filter_shape, &grad_filter));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({g.out_channels}), &grad_bias));
+    TensorShape bias_shape;
+    OP_REQUIRES_OK(ctx, TensorShape::BuildTensorShape({g.out_channels}, &bias_shape));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, bias_shape, &grad_bias));
     OP_REQUIRES_OK(ctx, Backend::template BackpropFilter<T>(
-                            ctx, g, attrs_.activation, DataOrNull<T>(input),
-                            DataOrNull<T>(grad_output), DataOrNull<T>(operand),
-                            grad_filter->flat<T>().data(), grad_bias->flat<T>().data()));
+                            ctx, conv1d::ComputeGeometry(g), attrs_.activation,
+                            DataOrNull<T>(input), DataOrNull<T>(grad_output),
+                            DataOrNull<T>(operand), grad_filter->flat<T>().data(),
+                            grad_bias->flat<T>().data()));
   }
 
  private:

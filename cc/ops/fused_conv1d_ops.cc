@@ -1,4 +1,7 @@
 // Op definitions and shape functions of the fused 1D convolution.
+#include <utility>
+
+#include "absl/strings/escaping.h"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "tensorflow/core/framework/op.h"
@@ -11,16 +14,19 @@ using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
 
-// Attributes shared by the forward and both backward ops.
+// Attributes shared by the forward and both backward ops. padding is one of
+// VALID, SAME, CAUSAL; data_format NWC or NCW; activation one of the names in
+// activations.h. They are plain strings, checked by the shape function and
+// the kernels, because TensorFlow's own check of a list of allowed values
+// quotes an edited GraphDef's bytes unescaped, and a message that is not
+// UTF-8 reaches Python as a bare UnicodeDecodeError.
 #define FUSED_CONV1D_ATTRS                                                   \
   Attr("T: {half, bfloat16, float, double}")                                 \
       .Attr("stride: int = 1")                                               \
       .Attr("dilation: int = 1")                                             \
-      .Attr("padding: {'VALID', 'SAME', 'CAUSAL'}")                          \
-      .Attr("data_format: {'NWC', 'NCW'} = 'NWC'")                           \
-      .Attr("activation: {'linear', 'relu', 'relu6', 'leaky_relu', 'elu', "  \
-            "'selu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', "               \
-            "'hard_sigmoid', 'tanh', 'softplus'} = 'linear'")                \
+      .Attr("padding: string")                                               \
+      .Attr("data_format: string = 'NWC'")                                   \
+      .Attr("activation: string = 'linear'")                                 \
       .Attr("negative_slope: float = 0.2")
 
 struct ShapeAttrs {
@@ -38,18 +44,33 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &out->activation.negative_slope));
   out->activation.negative_slope =
       conv1d::CanonicalNegativeSlope(out->activation.negative_slope);
-  if (!conv1d::ParsePadding(padding, &out->geometry.padding) ||
-      !conv1d::ParseLayout(data_format, &out->geometry.layout) ||
-      !conv1d::ParseActivation(activation, &out->activation.kind)) {
-    return absl::InvalidArgumentError("FusedConv1D: unknown attribute value");
+  // Escaped: an edited GraphDef may hold bytes that are not UTF-8.
+  if (!conv1d::ParsePadding(padding, &out->geometry.padding)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute padding must be one of VALID, SAME, CAUSAL, got \"",
+        absl::CHexEscape(padding), "\""));
   }
-  if (out->geometry.stride < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FusedConv1D: stride must be >= 1, got ", out->geometry.stride));
+  if (!conv1d::ParseLayout(data_format, &out->geometry.layout)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute data_format must be NWC or NCW, got \"",
+        absl::CHexEscape(data_format), "\""));
   }
-  if (out->geometry.dilation < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FusedConv1D: dilation must be >= 1, got ", out->geometry.dilation));
+  if (!conv1d::ParseActivation(activation, &out->activation.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FusedConv1D: attribute activation must be one of ", conv1d::ActivationNames(),
+        ", got \"",
+        absl::CHexEscape(activation), "\""));
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"stride", out->geometry.stride},
+        {"dilation", out->geometry.dilation}}) {
+    if (value < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "FusedConv1D: attribute ", name, " must be an integer >= 1, got ", value,
+          " (stride ", out->geometry.stride, ", dilation ", out->geometry.dilation,
+          "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
+          "them)"));
+    }
   }
   return absl::OkStatus();
 }

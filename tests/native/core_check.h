@@ -283,9 +283,10 @@ void CheckCase(const Case& c, const char* dtype, Tolerance tol, uint64_t seed, S
     const int128 padded = pad + c.steps + int128(c.kernel - 1) * c.dilation + 1;
     const int128 limit = std::numeric_limits<int64_t>::max();
     auto overflows = [&](int128 a, int128 b, int128 c) {
-      return a * b > limit || b * c > limit || a * b * c > limit;
+      return a * b > limit || a * c > limit || b * c > limit || a * b * c > limit;
     };
     const bool too_big = padded > limit || overflows(c.batch, c.steps, c.cin) ||
+                         overflows(c.kernel, c.cin, c.cout) ||
                          (defined && overflows(c.batch, out, c.cout));
     if (defined && !too_big) fail("refused a valid geometry (" + error + ")");
     ++stats->refused;

@@ -46,6 +46,12 @@ inline float CanonicalNegativeSlope(float slope) {
 // Parses the op attribute names ("linear", "relu", ...); false if unknown.
 bool ParseActivation(const std::string& name, Activation* out);
 
+// The names ParseActivation accepts, comma-separated, for messages.
+inline const char* ActivationNames() {
+  return "linear, relu, relu6, leaky_relu, elu, selu, gelu, gelu_tanh, silu, sigmoid, "
+         "hard_sigmoid, tanh, softplus";
+}
+
 // The backward pass gets either the forward output y or the pre-activation z.
 // y suffices wherever the derivative is a function of y; the rest (gelu,
 // silu, and leaky_relu with a negative slope, which is not monotone) need z.

@@ -37,6 +37,7 @@
 #include <cstring>
 #include <mutex>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cc/kernels/core/cpu_level.h"
@@ -314,19 +315,22 @@ void BackpropInputPass(const Conv1DGeometry& g,
     std::vector<A> packed;  // [taps * Cout, Cin] in panels
     int64_t depth = 0;
   };
-  std::vector<int64_t> residues;
-  for (int64_t k = 0; k < g.kernel_size; ++k) residues.push_back((k * d) % s);
-  std::sort(residues.begin(), residues.end());
-  residues.erase(std::unique(residues.begin(), residues.end()), residues.end());
-  std::vector<Phase> phases(residues.size());
+  // Taps sorted by residue, descending within one: each phase's taps are a
+  // contiguous run, found in O(K log K) for any stride (a scan of all taps
+  // per residue costs K x min(K, s)).
+  std::vector<std::pair<int64_t, int64_t>> by_residue(g.kernel_size);  // (residue, -k)
+  for (int64_t k = 0; k < g.kernel_size; ++k) by_residue[k] = {(k * d) % s, -k};
+  std::sort(by_residue.begin(), by_residue.end());
+  std::vector<Phase> phases;
   int64_t q_min = 0;
-  for (size_t i = 0; i < residues.size(); ++i) {
-    Phase& ph = phases[i];
-    const int64_t r = ph.residue = residues[i];
+  for (size_t first = 0, last; first < by_residue.size(); first = last) {
+    const int64_t r = by_residue[first].first;
     std::vector<int64_t> taps;
-    for (int64_t k = g.kernel_size - 1; k >= 0; --k) {
-      if ((k * d) % s == r) taps.push_back(k);
+    for (last = first; last < by_residue.size() && by_residue[last].first == r; ++last) {
+      taps.push_back(-by_residue[last].second);
     }
+    Phase& ph = phases.emplace_back();
+    ph.residue = r;
     ph.depth = static_cast<int64_t>(taps.size()) * cout;
     ph.packed = PackPanels<A>(ph.depth, cin, [&](int64_t k, int64_t n) {
       return static_cast<A>(filter[(taps[k / cout] * cin + n) * cout + k % cout]);

@@ -13,15 +13,36 @@ bool MulOverflows(int64_t a, int64_t b, int64_t* out) {
 
 std::string Str(int64_t v) { return std::to_string(v); }
 
-// Whether every partial product of [a, b, c] fits in int64: the kernels form
-// b * c (one batch item) and a * b even when another dimension is zero.
-bool ProductsFit(int64_t a, int64_t b, int64_t c) {
-  int64_t tmp;
-  return !MulOverflows(a, b, &tmp) && !MulOverflows(b, c, &tmp) &&
-         !MulOverflows(tmp, a, &tmp);
+std::string ShapeString(int64_t a, int64_t b, int64_t c) {
+  return "[" + Str(a) + ", " + Str(b) + ", " + Str(c) + "]";
+}
+
+const char* LayoutName(Layout layout) {
+  return layout == Layout::kNWC ? "NWC" : "NCW";
 }
 
 }  // namespace
+
+bool AllProductsFit(int64_t a, int64_t b, int64_t c) {
+  int64_t ab, tmp;
+  return !MulOverflows(a, b, &ab) && !MulOverflows(a, c, &tmp) &&
+         !MulOverflows(b, c, &tmp) && !MulOverflows(ab, c, &tmp);
+}
+
+std::string LayoutShapeString(const Conv1DGeometry& g, int64_t steps, int64_t channels) {
+  return g.layout == Layout::kNWC ? ShapeString(g.batch, steps, channels)
+                                  : ShapeString(g.batch, channels, steps);
+}
+
+Conv1DGeometry ComputeGeometry(const Conv1DGeometry& g) {
+  if (g.in_channels != 0) return g;
+  Conv1DGeometry c = g;
+  c.kernel_size = 1;
+  c.dilation = 1;
+  c.kernel_extent = 1;
+  c.pad_left = 0;
+  return c;
+}
 
 bool ParsePadding(const std::string& name, Padding* out) {
   if (name == "VALID") { *out = Padding::kValid; return true; }
@@ -48,7 +69,9 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
            Str(g->out_channels);
   }
   if (g->batch < 0 || g->in_steps < 0 || g->in_channels < 0) {
-    return "input dimensions must be non-negative";
+    return std::string("input dimensions must be non-negative, got input shape ") +
+           LayoutShapeString(*g, g->in_steps, g->in_channels) + " (" +
+           LayoutName(g->layout) + ")";
   }
   int64_t span;
   if (MulOverflows(g->kernel_size - 1, g->dilation, &span) || span >= kMax) {
@@ -95,14 +118,20 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
            Str(g->kernel_size) + ", dilation " + Str(g->dilation) + ", " +
            Str(w) + " input steps)";
   }
-  if (!ProductsFit(g->batch, g->in_steps, g->in_channels)) {
-    return "the input's dimensions multiply past 2^63 (an empty input included)";
+  const std::string layout = std::string(" (") + LayoutName(g->layout) + ")";
+  if (!AllProductsFit(g->batch, g->in_steps, g->in_channels)) {
+    return "the input's dimensions multiply past 2^63 - 1 (an empty input included): "
+           "got input shape " + LayoutShapeString(*g, g->in_steps, g->in_channels) + layout;
   }
-  if (!ProductsFit(g->batch, g->out_steps, g->out_channels)) {
-    return "the output would have more than 2^63 elements";
+  if (!AllProductsFit(g->batch, g->out_steps, g->out_channels)) {
+    return "the output's dimensions would multiply past 2^63 - 1 (an empty output "
+           "included): output shape " + LayoutShapeString(*g, g->out_steps, g->out_channels) +
+           layout + " from input shape " + LayoutShapeString(*g, g->in_steps, g->in_channels) +
+           " and filter shape " + ShapeString(g->kernel_size, g->in_channels, g->out_channels);
   }
-  if (!ProductsFit(g->kernel_size, g->in_channels, g->out_channels)) {
-    return "the filter would have more than 2^63 elements";
+  if (!AllProductsFit(g->kernel_size, g->in_channels, g->out_channels)) {
+    return "the filter's dimensions multiply past 2^63 - 1 (an empty filter included): "
+           "got filter shape " + ShapeString(g->kernel_size, g->in_channels, g->out_channels);
   }
   return "";
 }

@@ -48,12 +48,28 @@ struct Conv1DGeometry {
 };
 
 // Checks the given fields and fills in the derived ones. Returns an empty
-// string on success, otherwise a message naming the problem. All arithmetic is
-// 64-bit and overflow-checked, so hostile attribute values are refused rather
-// than wrapped; on success every index into the padded input and every
-// partial product of tensor dimensions fits in int64. With at most one output
-// step, stride is set to 1 (it affects nothing then).
+// string on success, otherwise a message naming the problem and the shapes
+// received. All arithmetic is 64-bit and overflow-checked, so hostile
+// attribute values are refused rather than wrapped; on success every index
+// into the padded input fits in int64, and so does the product of every
+// subset of the dimensions of the input, output and filter: whatever order
+// TensorFlow (TensorShape multiplies dimensions left to right, NCW puts
+// channels second) or a kernel multiplies them in, an empty tensor included.
+// With at most one output step, stride is set to 1 (it affects nothing then).
 std::string ResolveGeometry(Conv1DGeometry* g);
+
+// Whether the product of every subset of {a, b, c} fits in int64 (all >= 0).
+bool AllProductsFit(int64_t a, int64_t b, int64_t c);
+
+// "[batch, steps, channels]" in the geometry's layout, for messages.
+std::string LayoutShapeString(const Conv1DGeometry& g, int64_t steps, int64_t channels);
+
+// The geometry the kernels run, from a resolved one. Without input channels
+// no tap multiplies anything: a declared kernel_size and dilation (up to
+// 2^63, with the filter empty) must not size any list or loop, so the taps
+// collapse to one, at offset 0 of each window (every window then lies
+// inside the input). Output steps are unchanged; otherwise g itself.
+Conv1DGeometry ComputeGeometry(const Conv1DGeometry& g);
 
 }  // namespace conv1d
 
