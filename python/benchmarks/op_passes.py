@@ -20,7 +20,7 @@ if ROOT not in sys.path:  # run from a source checkout without installing
 import tensorflow as tf  # noqa: E402
 
 from tf_conv1d_op import _library, benchmark  # noqa: E402
-from tf_conv1d_op._gradients import needs_preactivation  # noqa: E402
+from tf_conv1d_op.activations import needs_preactivation  # noqa: E402
 
 
 def median_seconds(fn, repeats):
