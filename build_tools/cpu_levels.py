@@ -1,13 +1,15 @@
 """The CPU core's sources and the instruction-set levels its passes are
 compiled for (cc/kernels/core/cpu_isa.h): the one list that every build reads.
 
-setup.py (through op_library.py) and Bazel (through third_party/tf/configure.py)
-import it; the scripts that compile the core by hand (scripts/sanitize.sh,
-scripts/fuzz_core.sh, python/benchmarks/core_ab.sh, fma_peak) ask for it:
+setup.py (through op_library.py), Bazel (through third_party/tf/configure.py)
+and python/gpu_check/build.py import it; the scripts that compile the core by
+hand (scripts/sanitize.sh and scripts/fuzz_core.sh through
+scripts/core_objects.sh, python/benchmarks/core_ab.sh) ask for it:
 
     python -m build_tools.cpu_levels sources        # shared sources, one per line
     python -m build_tools.cpu_levels level-sources  # sources compiled once per level
-    python -m build_tools.cpu_levels levels         # NAME NAMESPACE FLAGS... per line
+    python -m build_tools.cpu_levels levels [MACHINE]  # NAME NAMESPACE FLAGS... per line
+                                                       # (MACHINE: uname -m of the target)
 
 Environment: TF_CONV1D_MARCH replaces the baseline's -march (an expert
 override: the baseline is also what TensorFlow's headers are compiled for, so
@@ -21,10 +23,14 @@ from dataclasses import dataclass
 
 CORE = "cc/kernels/core"
 
-# Compiled once, for the baseline: geometry, activations, the level choice
-# and the dispatch to the chosen level's passes.
-SHARED_SOURCES = [f"{CORE}/{name}" for name in (
-    "activations.cc", "conv1d_geometry.cc", "cpu_dispatch.cc", "cpu_isa.cc", "output_pages.cc")]
+# What the CPU and the CUDA core both use: the geometry and the activations'
+# names (python/gpu_check/build.py compiles these with the CUDA core).
+HOST_SOURCES = [f"{CORE}/{name}" for name in ("activations.cc", "conv1d_geometry.cc")]
+
+# Compiled once, for the baseline: those, the level choice and the dispatch to
+# the chosen level's passes.
+SHARED_SOURCES = HOST_SOURCES + [f"{CORE}/{name}" for name in (
+    "cpu_dispatch.cc", "cpu_isa.cc", "output_pages.cc")]
 
 # Compiled once per level, each copy in its own namespace (cpu_level.h).
 LEVEL_SOURCES = [f"{CORE}/{name}" for name in ("conv1d_cpu.cc", "gemm_kernel.cc")]
@@ -82,7 +88,7 @@ def main(argv):
     elif what == "level-sources":
         print("\n".join(LEVEL_SOURCES))
     elif what == "levels":
-        for level in levels():
+        for level in levels(argv[2] if len(argv) > 2 else None):
             print(" ".join((level.name, level.namespace) + level.flags))
     else:
         print("usage: python -m build_tools.cpu_levels sources|level-sources|levels",

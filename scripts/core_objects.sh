@@ -7,6 +7,8 @@
 #   compile_core OUT_DIR CXX FLAGS...   # sets CORE_OBJECTS, in link order
 #
 # PYTHON runs build_tools (any Python 3; no TensorFlow needed for that).
+# CORE_MACHINE (uname -m of the target, default this machine's) picks the levels
+# for a cross compiler.
 compile_core() {
   local out=$1 cxx=$2
   shift 2
@@ -14,7 +16,7 @@ compile_core() {
   mkdir -p "$out"
   CORE_OBJECTS=()
   local levels
-  levels=$("$python" -m build_tools.cpu_levels levels)
+  levels=$("$python" -m build_tools.cpu_levels levels ${CORE_MACHINE:-})
   local baseline_flags
   baseline_flags=$(echo "$levels" | awk '$1 == "baseline" { $1 = ""; $2 = ""; print }')
   for src in $("$python" -m build_tools.cpu_levels sources); do

@@ -14,11 +14,11 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
-from build_tools import cuda  # noqa: E402
+from build_tools import cpu_levels, cuda  # noqa: E402
 
 CORE = os.path.join(ROOT, "cc", "kernels", "core")
 GPU_SOURCES = sorted(glob.glob(os.path.join(CORE, "*.cu.cc")))
-HOST_SOURCES = [os.path.join(CORE, "conv1d_geometry.cc"), os.path.join(CORE, "activations.cc")]
+HOST_SOURCES = [os.path.join(ROOT, source) for source in cpu_levels.HOST_SOURCES]
 CAPI = os.path.join(HERE, "conv1d_gpu_capi.cu.cc")
 EMULATION_HEADER = os.path.join(HERE, "emulation", "cuda_emulation.h")
 EMULATION_RUNTIME = os.path.join(HERE, "emulation", "cuda_emulation.cc")
