@@ -32,7 +32,9 @@
 // only, so results are bitwise independent of the number of threads.
 //
 // The building blocks (tile sizes, slabs, packing, depth blocks) are in
-// cpu_tiles.h, the Winograd forward tiles in winograd_tiles.h.
+// cpu_tiles.h, the Winograd forward tiles in winograd_tiles.h. This file is
+// compiled once per instruction-set level, in that level's namespace
+// (cpu_level.h); LevelPasses() at the end is the table cpu_dispatch.cc calls.
 #include <algorithm>
 #include <cstring>
 #include <mutex>
