@@ -5,7 +5,8 @@
 # Bazel cannot be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pytest -q -p no:cacheprovider tests "$@"
+# The slowest tests are listed, so that CI's time budget can be watched.
+python -m pytest -q -p no:cacheprovider --durations=20 tests "$@"
 # The Keras layer tests again under Keras 2 (tf-keras). TensorFlow reads
 # TF_USE_LEGACY_KERAS when it first imports Keras, hence a separate run.
 # Exit status 5 (arguments that select none of these tests) is no failure.
