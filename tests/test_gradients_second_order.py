@@ -72,19 +72,25 @@ def _loss(y, r):
     return tf.reduce_sum(y * r) + 0.5 * tf.reduce_sum(y * y)
 
 
+_ZERO = tf.UnconnectedGradients.ZERO
+
+
+def _first_order(outer, f, x, w, b, r):
+    """([x, w, b], the loss's gradients with respect to them), recorded by outer."""
+    variables = [x, w, b]
+    outer.watch(variables)
+    with tf.GradientTape() as inner:
+        inner.watch(variables)
+        loss = _loss(f(x, w, b), r)
+    return variables, inner.gradient(loss, variables, unconnected_gradients=_ZERO)
+
+
 def _penalty_gradients(f, x, w, b, r):
     """d/d(x, w, b) of a weighted sum of squares of all first-order gradients."""
-    variables = [x, w, b]
     with tf.GradientTape() as outer:
-        outer.watch(variables)
-        with tf.GradientTape() as inner:
-            inner.watch(variables)
-            loss = _loss(f(x, w, b), r)
-        grads = inner.gradient(loss, variables,
-                               unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        variables, grads = _first_order(outer, f, x, w, b, r)
         penalty = sum(tf.reduce_sum(g * g) * (i + 1) for i, g in enumerate(grads))
-    return outer.gradient(penalty, variables,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return outer.gradient(penalty, variables, unconnected_gradients=_ZERO)
 
 
 def _tangents(variables, seed):
@@ -94,16 +100,10 @@ def _tangents(variables, seed):
 
 def _hvp_reverse(f, x, w, b, r):
     """Hessian of the loss times v, reverse over reverse."""
-    variables, v = [x, w, b], _tangents([x, w, b], 3)
     with tf.GradientTape() as outer:
-        outer.watch(variables)
-        with tf.GradientTape() as inner:
-            inner.watch(variables)
-            loss = _loss(f(x, w, b), r)
-        grads = inner.gradient(loss, variables,
-                               unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return outer.gradient(grads, variables, output_gradients=v,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        variables, grads = _first_order(outer, f, x, w, b, r)
+    return outer.gradient(grads, variables, output_gradients=_tangents(variables, 3),
+                          unconnected_gradients=_ZERO)
 
 
 def _jvp_and_hvp_forward(f, x, w, b, r):
