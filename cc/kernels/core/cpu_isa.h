@@ -51,7 +51,8 @@ const Selection& Selected();
 std::vector<Level> CompiledLevels();
 std::vector<Level> SupportedLevels();
 
-// The selection for a given TF_CONV1D_ISA value (null: unset), for tests.
+// The selection for a given TF_CONV1D_ISA value (null: unset); Selected()
+// makes it once from the environment.
 Selection Select(const char* forced);
 
 }  // namespace cpu_isa
