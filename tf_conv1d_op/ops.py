@@ -3,7 +3,9 @@ import numbers
 
 import tensorflow as tf
 
+from tf_conv1d_op import _implementation
 from tf_conv1d_op import activations as _activations
+from tf_conv1d_op import composite as _composite
 from tf_conv1d_op._library import ops as _ops
 
 SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
@@ -140,6 +142,11 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
                 raise TypeError(f"fused_conv1d: bias dtype {bias.dtype.name} does not "
                                 f"match input dtype {x.dtype.name}")
         _check_static_shapes(x, filters, bias, data_format, padding, dilation)
+        if _implementation.current() == _implementation.COMPOSITE:
+            return _composite.fused_conv1d(
+                x, filters, bias, stride=stride, dilation=dilation, padding=padding,
+                data_format=data_format, activation=activation,
+                negative_slope=negative_slope)
         if bias is None:
             bias = tf.zeros([0], dtype=x.dtype)
         output, _ = _ops.fused_conv1d(
