@@ -4,6 +4,7 @@ import ctypes
 import glob
 import json
 import os
+import types
 
 import tensorflow as tf
 
@@ -93,17 +94,26 @@ def _load():
     return library
 
 
+def generated_functions(library):
+    """The three ops' generated Python functions under short names
+    (TensorFlow names them after the namespaced op: tf_conv1d_op_fused_conv1d)."""
+    return types.SimpleNamespace(
+        fused_conv1d=library.tf_conv1d_op_fused_conv1d,
+        fused_conv1d_backprop_input=library.tf_conv1d_op_fused_conv1d_backprop_input,
+        fused_conv1d_backprop_filter=library.tf_conv1d_op_fused_conv1d_backprop_filter)
+
+
 class _Library:
-    """The generated op wrappers (ops.fused_conv1d, ...), loaded at first use,
-    so that the composite implementation never needs the compiled library."""
+    """generated_functions of the op library, loaded at first use, so that
+    the composite implementation never needs the compiled library."""
 
     def __init__(self):
-        self._module = None
+        self._functions = None
 
     def load(self):
-        if self._module is None:
-            self._module = load()
-        return self._module
+        if self._functions is None:
+            self._functions = generated_functions(load())
+        return self._functions
 
     def __getattr__(self, name):
         return getattr(self.load(), name)
