@@ -78,20 +78,38 @@ def _pads(steps, kernel_extent, stride, padding):
     return needed // 2, needed - needed // 2
 
 
+def _out_steps(steps, kernel_extent, stride, padding):
+    if padding == "VALID":
+        return (steps - kernel_extent) // stride + 1
+    return (steps + stride - 1) // stride
+
+
+def _static_dim(tensor, axis):
+    return tensor.shape[axis] if tensor.shape[axis] is not None else tf.shape(tensor)[axis]
+
+
 def _convolve_nwc(x, filters, stride, dilation, padding):
     """The VALID convolution of x padded as the op pads it, NWC."""
-    kernel_extent = (filters.shape[0] - 1) * dilation + 1 if filters.shape[0] is not None \
-        else (tf.shape(filters)[0] - 1) * dilation + 1
-    steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+    kernel_extent = (_static_dim(filters, 0) - 1) * dilation + 1
+    steps = _static_dim(x, 1)
     left, right = _pads(steps, kernel_extent, stride, padding)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
-        x = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+        x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+    else:
+        x_padded = x
     if dilation == 1:
-        return tf.nn.convolution(x, filters, strides=stride, padding="VALID")
-    # tf.nn.convolution refuses strides > 1 with dilation > 1: every step of
-    # the dilated convolution, then every stride-th one.
-    y = tf.nn.convolution(x, filters, padding="VALID", dilations=dilation)
-    return y[:, ::stride, :] if stride > 1 else y
+        y = tf.nn.convolution(x_padded, filters, strides=stride, padding="VALID")
+    else:
+        # tf.nn.convolution refuses strides > 1 with dilation > 1: every step
+        # of the dilated convolution, then every stride-th one.
+        y = tf.nn.convolution(x_padded, filters, padding="VALID", dilations=dilation)
+        y = y[:, ::stride, :] if stride > 1 else y
+    if x.shape.num_elements() is None or x.shape.num_elements() == 0:
+        # TensorFlow's CPU convolution returns an empty input unchanged, in its
+        # own shape: give the result the op's shape (it is empty too).
+        y = tf.reshape(y, [_static_dim(x, 0), _out_steps(steps, kernel_extent, stride, padding),
+                           _static_dim(filters, 2)])
+    return y
 
 
 def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
@@ -106,7 +124,14 @@ def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
     if data_format == "NCW":
         # The stock CPU convolution takes channels last only.
         x = tf.transpose(x, [0, 2, 1])
-    z = _convolve_nwc(x, filters, stride, dilation, padding)
+    if filters.shape[1] == 0:
+        # No input channels: the convolution is zeros (TensorFlow's kernel
+        # would return its empty input instead).
+        z = tf.zeros([_static_dim(x, 0), _out_steps(_static_dim(x, 1), (filters.shape[0] - 1)
+                                                    * dilation + 1, stride, padding),
+                      _static_dim(filters, 2)], x.dtype)
+    else:
+        z = _convolve_nwc(x, filters, stride, dilation, padding)
     if bias is not None and bias.shape.rank == 1 and bias.shape[0] != 0:
         z = tf.nn.bias_add(z, bias)
     y = activate(z, activation, negative_slope)
