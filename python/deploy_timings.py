@@ -3,12 +3,13 @@ one process, on the same inputs: the plugin op in TensorFlow, the portable
 export in TensorFlow, LiteRT (builtins) and onnxruntime (from the portable
 export, and from the plugin export through our tf2onnx handler).
 
-    python python/deploy_timings.py [--batch 150] [--repeats 50]
+    python python/deploy_timings.py [--batch 150] [--repeats 50] [--threads 1]
 
 Prints a Markdown table (docs/deployment.md) of median milliseconds per batch
-and ratios to the plugin. Weights are the untrained initial ones: speed does
-not depend on their values. Every runtime is left to its default thread count
-except LiteRT, given all cores as the others use. Needs requirements-deploy.txt.
+and ratios to the plugin; the paths take turns, run by run. Weights are the untrained initial ones: speed does
+not depend on their values. Every runtime gets --threads threads (default 1:
+on a machine shared with other jobs one thread each is what stays comparable).
+Needs requirements-deploy.txt.
 """
 import argparse
 import os
@@ -27,21 +28,28 @@ import tf_conv1d_op  # noqa: E402
 from tf_conv1d_op import _gunpoint, demo, tf2onnx_handler  # noqa: E402
 
 
-def median_ms(run, repeats):
-    run()  # warm up (tracing, allocation)
-    times = []
+BASE = "TensorFlow, plugin export (our op)"
+
+
+def median_ms(runners, repeats):
+    """{label: median ms}, the runners taking turns, so that load from other
+    processes falls on all of them alike."""
+    for run in runners.values():
+        run()  # warm up (tracing, allocation)
+    times = {label: [] for label in runners}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+        for label, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - start)
+    return {label: 1e3 * float(np.median(t)) for label, t in times.items()}
 
 
-def litert_runner(saved_model_dir, x):
+def litert_runner(saved_model_dir, x, threads):
     from ai_edge_litert.interpreter import Interpreter
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, x.shape)
     interpreter.allocate_tensors()
@@ -54,10 +62,12 @@ def litert_runner(saved_model_dir, x):
     return run
 
 
-def onnx_runner(saved_model_dir, x):
+def onnx_runner(saved_model_dir, x, threads):
     import onnxruntime
     model = tf2onnx_handler.convert_saved_model(saved_model_dir)
-    session = onnxruntime.InferenceSession(model.SerializeToString(),
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: x})[0]
@@ -67,7 +77,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     _, _, x_test, _ = _gunpoint.load()
     x = np.resize(x_test.astype(np.float32), (args.batch,) + x_test.shape[1:])
@@ -77,28 +90,27 @@ def main(argv=None):
     portable = tf_conv1d_op.export(model, os.path.join(directory, "portable"))
     plugin = tf_conv1d_op.export(model, os.path.join(directory, "plugin"), portable=False)
 
-    plugin_fn = tf.function(lambda v: model(v, training=False))
-    portable_fn = tf.saved_model.load(portable).serve
+    # Kept referenced: a loaded function's variables live as long as its object.
+    loaded = {name: tf.saved_model.load(path) for name, path in
+              (("plugin", plugin), ("portable", portable))}
     x_tf = tf.constant(x)
     runners = {
-        "TensorFlow, plugin op (Keras model)": lambda: plugin_fn(x_tf).numpy(),
-        "TensorFlow, portable export": lambda: portable_fn(x_tf).numpy(),
-        "LiteRT, portable export (builtins)": litert_runner(portable, x),
-        "onnxruntime, portable export": onnx_runner(portable, x),
-        "onnxruntime, plugin export (our tf2onnx handler)": onnx_runner(plugin, x),
+        BASE: lambda: loaded["plugin"].serve(x_tf).numpy(),
+        "TensorFlow, portable export": lambda: loaded["portable"].serve(x_tf).numpy(),
+        "LiteRT, portable export (builtins)": litert_runner(portable, x, args.threads),
+        "onnxruntime, portable export": onnx_runner(portable, x, args.threads),
+        "onnxruntime, plugin export (our tf2onnx handler)": onnx_runner(plugin, x, args.threads),
     }
-    reference = runners["TensorFlow, plugin op (Keras model)"]()
+    reference = model(x, training=False).numpy()
     print(f"demo model, batch {args.batch} x {x.shape[1]} steps, median of {args.repeats}; "
-          f"TensorFlow {tf.__version__}, {os.cpu_count()} cores\n")
-    print("| path | ms / batch | vs plugin | max abs diff |")
+          f"{args.threads} thread(s) each; TensorFlow {tf.__version__}, {os.cpu_count()} cores\n")
+    print("| path | ms / batch | vs plugin | max abs diff from the Keras model |")
     print("| --- | ---: | ---: | ---: |")
-    base = None
+    medians = median_ms(runners, args.repeats)
+    base = medians[BASE]
     for label, run in runners.items():
-        ms = median_ms(run, args.repeats)
-        base = base or ms
         diff = float(np.abs(run() - reference).max())
-        print(f"| {label} | {ms:.2f} | {ms / base:.2f}x | {diff:.1e} |")
-
+        print(f"| {label} | {medians[label]:.2f} | {medians[label] / base:.2f}x | {diff:.1e} |")
 
 if __name__ == "__main__":
     main()
