@@ -83,6 +83,33 @@ def test_composite_leaky_relu_slope(slope):
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15, atol=0)
 
 
+@pytest.mark.parametrize("padding", ["VALID", "SAME", "CAUSAL"])
+@pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 1), (2, 2), (3, 2)])
+def test_composite_with_unknown_shapes(padding, stride, dilation):
+    """Traced for any batch and length (as in an export with a None length),
+    where the padding is computed in the graph; lengths of both parities,
+    and an empty batch."""
+    rng = np.random.default_rng(stride * 10 + dilation)
+    w, b = tf.constant(rng.standard_normal((3, 2, 4))), tf.constant(rng.standard_normal(4))
+    attrs = dict(stride=stride, dilations=dilation, padding=padding, activation="elu")
+    with _implementation.using(_implementation.COMPOSITE):
+        traced = tf.function(lambda x: ops.fused_conv1d(x, w, b, **attrs)).get_concrete_function(
+            tf.TensorSpec([None, None, 2], tf.float64))
+    for shape in [(2, 17, 2), (1, 18, 2), (0, 9, 2), (1, 5, 2)]:
+        x = tf.constant(rng.standard_normal(shape))
+        np.testing.assert_allclose(traced(x).numpy(), ops.fused_conv1d(x, w, b, **attrs).numpy(),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_composite_without_input_channels():
+    x, w, b = tf.zeros([2, 6, 0]), tf.ones([3, 0, 4]), tf.constant([1.0, -1.0, 0.5, 2.0])
+    for padding in ("VALID", "SAME"):
+        with _implementation.using(_implementation.COMPOSITE):
+            got = ops.fused_conv1d(x, w, b, padding=padding, activation="relu")
+        want = ops.fused_conv1d(x, w, b, padding=padding, activation="relu")
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_composite_graph_holds_no_plugin_op():
     with _implementation.using(_implementation.COMPOSITE):
         graph = tf.function(lambda x: ops.fused_conv1d(

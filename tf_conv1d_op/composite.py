@@ -84,14 +84,15 @@ def _out_steps(steps, kernel_extent, stride, padding):
     return (steps + stride - 1) // stride
 
 
-def _static_dim(tensor, axis):
+def _dim(tensor, axis):
+    """The static size of `axis` when known, else the dynamic one."""
     return tensor.shape[axis] if tensor.shape[axis] is not None else tf.shape(tensor)[axis]
 
 
 def _convolve_nwc(x, filters, stride, dilation, padding):
     """The VALID convolution of x padded as the op pads it, NWC."""
-    kernel_extent = (_static_dim(filters, 0) - 1) * dilation + 1
-    steps = _static_dim(x, 1)
+    kernel_extent = (_dim(filters, 0) - 1) * dilation + 1
+    steps = _dim(x, 1)
     left, right = _pads(steps, kernel_extent, stride, padding)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
@@ -107,8 +108,8 @@ def _convolve_nwc(x, filters, stride, dilation, padding):
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too).
-        y = tf.reshape(y, [_static_dim(x, 0), _out_steps(steps, kernel_extent, stride, padding),
-                           _static_dim(filters, 2)])
+        y = tf.reshape(y, [_dim(x, 0), _out_steps(steps, kernel_extent, stride, padding),
+                           _dim(filters, 2)])
     return y
 
 
@@ -126,10 +127,11 @@ def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
         x = tf.transpose(x, [0, 2, 1])
     if filters.shape[1] == 0:
         # No input channels: the convolution is zeros (TensorFlow's kernel
-        # would return its empty input instead).
-        z = tf.zeros([_static_dim(x, 0), _out_steps(_static_dim(x, 1), (filters.shape[0] - 1)
+        # would return its empty input instead). The input and filter, both
+        # empty, get no gradient (None) rather than empty ones.
+        z = tf.zeros([_dim(x, 0), _out_steps(_dim(x, 1), (filters.shape[0] - 1)
                                                     * dilation + 1, stride, padding),
-                      _static_dim(filters, 2)], x.dtype)
+                      _dim(filters, 2)], x.dtype)
     else:
         z = _convolve_nwc(x, filters, stride, dilation, padding)
     if bias is not None and bias.shape.rank == 1 and bias.shape[0] != 0:
