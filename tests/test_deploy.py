@@ -7,7 +7,8 @@ computed in this process:
   trained 2 epochs on GunPoint, the real use;
 - a module that applies every fused activation, each on another padding,
   layout, (stride, dilation) and bias choice, so each formulation of the
-  composite meets both converters.
+  composite meets both converters;
+- a module traced for any length, whose padding is computed in the graph.
 
 Targets: stock TensorFlow (SavedModel), Keras (.keras of to_stock), LiteRT
 (builtin ops only), ONNX through tf2onnx and onnxruntime; and our tf2onnx
@@ -76,6 +77,26 @@ class Activations(tf.Module):
         return tf.concat(outputs, axis=1)
 
 
+class Lengths(tf.Module):
+    """Any batch and length: SAME and CAUSAL with strides pad by the length,
+    which the composite and our tf2onnx handler then compute in the graph."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(17)
+        self.weights = [tf.Variable(rng.standard_normal((3, CHANNELS, FILTERS)),
+                                    dtype=tf.float32) for _ in range(2)]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, CHANNELS], tf.float32)])
+    def serve(self, x):
+        same = tf_conv1d_op.fused_conv1d(x, self.weights[0], stride=2, padding="SAME",
+                                         dilations=2, activation="gelu")
+        causal = tf_conv1d_op.fused_conv1d(tf.transpose(x, [0, 2, 1]), self.weights[1],
+                                           stride=2, padding="CAUSAL", dilations=3,
+                                           data_format="NCW")
+        return tf.concat([same, tf.transpose(causal, [0, 2, 1])], axis=2)
+
+
 def _save(directory, name, inputs, expected):
     path = os.path.join(directory, name)
     os.makedirs(path)
@@ -112,6 +133,15 @@ def exports(tmp_path_factory):
     with _implementation.using(_implementation.COMPOSITE):
         tf.saved_model.save(Activations(), paths["activations portable"])  # same weights (seed)
 
+    module = Lengths()
+    inputs = np.random.default_rng(2).standard_normal((2, 23, CHANNELS)).astype(np.float32)
+    paths["lengths data"] = _save(root, "lengths_data", inputs, module.serve(inputs).numpy())
+    paths["lengths plugin"] = os.path.join(root, "lengths_plugin")
+    tf.saved_model.save(module, paths["lengths plugin"])
+    paths["lengths portable"] = os.path.join(root, "lengths_portable")
+    with _implementation.using(_implementation.COMPOSITE):
+        tf.saved_model.save(Lengths(), paths["lengths portable"])
+
     blocker = os.path.join(root, "blocker")
     os.makedirs(blocker)
     with open(os.path.join(blocker, "sitecustomize.py"), "w") as f:
@@ -145,20 +175,22 @@ def tolerance(exports, data):
 
 DEMO = ("demo portable", "demo data")
 ACTIVATIONS = ("activations portable", "activations data")
+LENGTHS = ("lengths portable", "lengths data")
 
 
 def test_portable_exports_hold_stock_ops_only(exports):
-    for name in ("demo portable", "activations portable"):
+    for name in ("demo portable", "activations portable", "lengths portable"):
         assert portable.plugin_ops_in(exports[name]) == []
         assert "Conv2D" in portable.op_types(exports[name])
-    for name in ("demo plugin", "activations plugin"):  # the check can fail
+    for name in ("demo plugin", "activations plugin", "lengths plugin"):  # the check can fail
         assert portable.plugin_ops_in(exports[name]) == [_op_names.FORWARD]
 
 
 def test_portable_export_serves_where_the_package_cannot_be_imported(exports):
-    diffs, _ = run_child(exports, "serve", DEMO, ACTIVATIONS)
+    diffs, _ = run_child(exports, "serve", DEMO, ACTIVATIONS, LENGTHS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
+    assert diffs[2] <= tolerance(exports, "lengths data")
 
 
 def test_to_stock_keras_file_loads_where_the_package_cannot_be_imported(exports):
@@ -167,24 +199,28 @@ def test_to_stock_keras_file_loads_where_the_package_cannot_be_imported(exports)
 
 
 def test_litert_builtins_reproduce_the_outputs(exports):
-    diffs, ops = run_child(exports, "litert", DEMO, ACTIVATIONS)
+    diffs, ops = run_child(exports, "litert", DEMO, ACTIVATIONS, LENGTHS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
+    assert diffs[2] <= tolerance(exports, "lengths data")
     for used in ops:
         assert "CONV_2D" in used and not [op for op in used if "CUSTOM" in op or "Flex" in op]
 
 
 def test_onnx_of_the_portable_export_reproduces_the_outputs(exports):
-    diffs, _ = run_child(exports, "onnx", DEMO, ACTIVATIONS)
+    diffs, _ = run_child(exports, "onnx", DEMO, ACTIVATIONS, LENGTHS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
+    assert diffs[2] <= tolerance(exports, "lengths data")
 
 
 def test_onnx_handler_converts_exports_that_hold_the_op(exports):
     diffs, _ = run_child(exports, "onnx-handler", ("demo plugin", "demo data"),
-                         ("activations plugin", "activations data"), block=False)
+                         ("activations plugin", "activations data"),
+                         ("lengths plugin", "lengths data"), block=False)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
+    assert diffs[2] <= tolerance(exports, "lengths data")
 
 
 def _model(*layers):

@@ -96,6 +96,11 @@ def _convolve_nwc(x, filters, stride, dilation, padding):
     left, right = _pads(steps, kernel_extent, stride, padding)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+        if not isinstance(left, int) and x.shape[2] is not None:
+            # Paddings computed in the graph leave every dimension unknown to
+            # the LiteRT converter, which needs the channels to make a builtin
+            # convolution: this reshape (no copy) states them.
+            x_padded = tf.reshape(x_padded, [tf.shape(x)[0], -1, x.shape[2]])
     else:
         x_padded = x
     if dilation == 1:

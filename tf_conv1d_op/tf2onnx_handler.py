@@ -31,7 +31,8 @@ def _text(value):
 
 def _pads(steps, kernel_extent, stride, padding):
     """[left, right] zeros, as the op pads (conv1d_geometry.cc), or None for
-    SAME over an unknown number of steps (then ONNX's SAME_UPPER, the same rule)."""
+    SAME with a stride over an unknown number of steps (then computed in the
+    graph: onnxruntime refuses Conv's SAME_UPPER with dilation)."""
     if padding == "VALID":
         return [0, 0]
     if padding == "CAUSAL":
@@ -65,6 +66,25 @@ class _Builder:
 
     def add(self, a, b):
         return self.node("Add", [a, b])
+
+    def int64(self, value):
+        return self.ctx.make_const(utils.make_name("tf_conv1d_op_int"),
+                                   np.array(value, np.int64)).output[0]
+
+
+def _pad_same_in_graph(b, x, kernel_extent, stride):
+    """x (NCW) padded by TF's SAME rule, the length read at run time."""
+    steps = b.node("Gather", [b.node("Shape", [x]), b.int64(2)], axis=0)
+    out_steps = b.node("Div", [b.node("Add", [steps, b.int64(stride - 1)]), b.int64(stride)])
+    span = b.node("Mul", [b.node("Sub", [out_steps, b.int64(1)]), b.int64(stride)])
+    needed = b.node("Max", [b.node("Sub", [b.node("Add", [span, b.int64(kernel_extent)]),
+                                           steps]), b.int64(0)])
+    left = b.node("Div", [needed, b.int64(2)])
+    right = b.node("Sub", [needed, left])
+    as_vector = [b.node("Reshape", [v, b.int64([1])]) for v in (left, right)]
+    pads = b.node("Concat", [b.int64([0, 0]), as_vector[0], b.int64([0, 0]), as_vector[1]],
+                  axis=0)
+    return b.node("Pad", [x, pads], mode="constant")
 
 
 def _activation(b, z, activation, slope):
@@ -125,12 +145,12 @@ class FusedConv1D:
         bias_shape = ctx.get_shape(bias)
         if bias_shape is None or bias_shape != [0]:  # an empty bias means none
             conv_inputs.append(bias)
-        attr = {"strides": [stride], "dilations": [dilation]}
         if pads is None:
-            attr["auto_pad"] = "SAME_UPPER"
-        else:
-            attr["pads"] = pads
-        y = _activation(b, b.node("Conv", conv_inputs, **attr), activation, slope)
+            conv_inputs[0] = _pad_same_in_graph(b, x, (filter_shape[0] - 1) * dilation + 1,
+                                                stride)
+            pads = [0, 0]
+        conv = b.node("Conv", conv_inputs, strides=[stride], dilations=[dilation], pads=pads)
+        y = _activation(b, conv, activation, slope)
         if data_format == "NWC":
             ctx.make_node("Transpose", [y], attr={"perm": [0, 2, 1]}, outputs=[output])
         else:
