@@ -27,9 +27,9 @@ class CompositeConv1D(Conv1D):
     oneDNN). Loading a model that holds it imports tf_conv1d_op, but needs no
     compiled library when TF_CONV1D_OP_IMPLEMENTATION=composite."""
 
-    def call(self, inputs):
+    def call(self, inputs, initial_state=None, return_state=False):
         with _implementation.using(_implementation.COMPOSITE):
-            return super().call(inputs)
+            return super().call(inputs, initial_state=initial_state, return_state=return_state)
 
 
 def _stock_equivalent(layer):
