@@ -110,6 +110,21 @@ def test_composite_without_input_channels():
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+def test_composite_runs_streamed_chunks():
+    """fused_conv1d's streaming arguments on the composite: two chunks with
+    the carried state give the plugin's whole causal output."""
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.standard_normal((2, 12, 3)))
+    w, b = tf.constant(rng.standard_normal((3, 3, 4))), tf.constant(rng.standard_normal(4))
+    attrs = dict(padding="CAUSAL", dilations=2, stride=2, activation="silu")
+    whole = ops.fused_conv1d(x, w, b, **attrs)
+    with _implementation.using(_implementation.COMPOSITE):
+        first, state = ops.fused_conv1d(x[:, :6], w, b, return_final_state=True, **attrs)
+        second = ops.fused_conv1d(x[:, 6:], w, b, initial_state=state, **attrs)
+    np.testing.assert_allclose(tf.concat([first, second], 1).numpy(), whole.numpy(),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_composite_graph_holds_no_plugin_op():
     with _implementation.using(_implementation.COMPOSITE):
         graph = tf.function(lambda x: ops.fused_conv1d(
