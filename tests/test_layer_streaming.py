@@ -283,6 +283,34 @@ def test_streaming_model_saves_exports_and_reloads(tmp_path):
 
 
 @needs_keras_3
+def test_streaming_model_runs_in_litert_from_the_portable_export(tmp_path):
+    """Stock ops only (tf_conv1d_op.export refuses otherwise), converted to
+    LiteRT builtins, run chunk by chunk with the states fed back."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    rng = _rng("litert")
+    model = wavenet(dilations=(1, 2, 4))
+    x = rng.standard_normal((1, 20, 3)).astype("float32")
+    whole = model(x).numpy()
+    streaming = tf_conv1d_op.streaming_model(model)
+    tf_conv1d_op.export(streaming, str(tmp_path / "portable"), portable=True)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "portable"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex
+    runner = litert.Interpreter(model_content=converter.convert()).get_signature_runner()
+    # The signature names inputs after the model's Input layers; outputs are
+    # output_0 (the model's) then the new states, in the model's input order.
+    chunk_name, *state_names = [t.name for t in streaming.inputs]
+    states = {name: np.zeros((1,) + tuple(t.shape[1:]), "float32")
+              for name, t in zip(state_names, streaming.inputs[1:])}
+    outputs, begin = [], 0
+    for n in (1, 3, 1, 7, 8):
+        result = runner(**{chunk_name: x[:, begin:begin + n]}, **states)
+        outputs.append(result["output_0"])
+        states = {name: result[f"output_{i + 1}"] for i, name in enumerate(state_names)}
+        begin += n
+    np.testing.assert_allclose(np.concatenate(outputs, 1), whole, rtol=1e-4, atol=1e-5)
+
+
+@needs_keras_3
 def test_mixed_precision_states_are_float16():
     policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy("mixed_float16")

@@ -80,7 +80,8 @@ class _Streamer:
         if not isinstance(layer, Conv1D) or layer.padding != "causal":
             return layer(*args, **kwargs)
         shape = layer.state_shape()[1:]
-        state = keras.Input(shape=shape, dtype=layer.compute_dtype)
+        state = keras.Input(shape=shape, dtype=layer.compute_dtype,
+                            name=f"{layer.name}_state")
         # A copy of the layer, called with the state first: a Keras 3
         # functional model takes as many outputs from each layer as its first
         # call returned, and the original's first call returned one.
