@@ -128,9 +128,6 @@ class FusedConvBase(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(ndim=3)
-        # XLA cannot compile a custom op: this keeps Keras 3's
-        # compile(jit_compile="auto") (XLA when a GPU is visible) off XLA.
-        self.supports_jit = False
         # Decide (and check, once per process) the fusion now, while eager.
         activation_fusion.fused_name(self.activation)
 
