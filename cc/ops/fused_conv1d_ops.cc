@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
@@ -47,17 +48,17 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
   // Escaped: an edited GraphDef may hold bytes that are not UTF-8.
   if (!conv1d::ParsePadding(padding, &out->geometry.padding)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: attribute padding must be one of VALID, SAME, CAUSAL, got \"",
+        tf_conv1d_op::kForwardOpName, ": attribute padding must be one of VALID, SAME, CAUSAL, got \"",
         absl::CHexEscape(padding), "\""));
   }
   if (!conv1d::ParseLayout(data_format, &out->geometry.layout)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: attribute data_format must be NWC or NCW, got \"",
+        tf_conv1d_op::kForwardOpName, ": attribute data_format must be NWC or NCW, got \"",
         absl::CHexEscape(data_format), "\""));
   }
   if (!conv1d::ParseActivation(activation, &out->activation.kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FusedConv1D: attribute activation must be one of ", conv1d::ActivationNames(),
+        tf_conv1d_op::kForwardOpName, ": attribute activation must be one of ", conv1d::ActivationNames(),
         ", got \"",
         absl::CHexEscape(activation), "\""));
   }
@@ -66,7 +67,7 @@ absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
         {"dilation", out->geometry.dilation}}) {
     if (value < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "FusedConv1D: attribute ", name, " must be an integer >= 1, got ", value,
+          tf_conv1d_op::kForwardOpName, ": attribute ", name, " must be an integer >= 1, got ", value,
           " (stride ", out->geometry.stride, ", dilation ", out->geometry.dilation,
           "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
           "them)"));
@@ -111,7 +112,7 @@ absl::Status ForwardShape(InferenceContext* c) {
     g.kernel_size = c->Value(kernel_size);
     g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : 1;
     const std::string error = conv1d::ResolveGeometry(&g);
-    if (!error.empty()) return absl::InvalidArgumentError("FusedConv1D: " + error);
+    if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(tf_conv1d_op::kForwardOpName, ": ", error));
     out_steps = c->MakeDim(g.out_steps);
   }
   ShapeHandle output = MakeActivationShape(c, attrs.geometry.layout, batch,
@@ -125,7 +126,7 @@ absl::Status ForwardShape(InferenceContext* c) {
 
 }  // namespace
 
-REGISTER_OP("FusedConv1D")
+REGISTER_OP(tf_conv1d_op::kForwardOpName)
     .Input("input: T")
     .Input("filter: T")
     .Input("bias: T")
@@ -146,7 +147,7 @@ padding: CAUSAL left-pads by (kernel_size - 1) * dilation, so output step t
   depends on input steps up to t * stride only.
 )doc");
 
-REGISTER_OP("FusedConv1DBackpropInput")
+REGISTER_OP(tf_conv1d_op::kBackpropInputOpName)
     .Input("input_sizes: int64")
     .Input("filter: T")
     .Input("grad_output: T")
@@ -165,7 +166,7 @@ Gradient of FusedConv1D with respect to its input. activation_operand is the
 forward output, or its preactivation output where the activation needs it.
 )doc");
 
-REGISTER_OP("FusedConv1DBackpropFilter")
+REGISTER_OP(tf_conv1d_op::kBackpropFilterOpName)
     .Input("input: T")
     .Input("filter_sizes: int64")
     .Input("grad_output: T")
