@@ -82,8 +82,15 @@ def check_against_reference(x, w, b, dy, dtype, actual, negative_slope=0.2, **at
         assert error <= tol, f"XLA {name}: relative error {error:.3g} > {tol:g} (x {x.shape}, w {w.shape})"
 
 
+def case_id(padding, data_format, stride_dilation, use_bias, activation, dtype):
+    """e.g. SAME-NCW-s2d2-bias-gelu-float16: usable in pytest -k."""
+    stride, dilation = stride_dilation
+    return (f"{padding}-{data_format}-s{stride}d{dilation}-{'bias' if use_bias else 'nobias'}-"
+            f"{activation}-{dtype}")
+
+
 @pytest.mark.parametrize("padding,data_format,stride_dilation,use_bias,activation,dtype", CASES,
-                         ids=["-".join(map(str, c)) for c in CASES])
+                         ids=[case_id(*c) for c in CASES])
 def test_xla_matches_reference_and_kernels(padding, data_format, stride_dilation, use_bias,
                                            activation, dtype):
     stride, dilation = stride_dilation
