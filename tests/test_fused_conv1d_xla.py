@@ -169,3 +169,17 @@ def test_compiled_program_is_a_convolution_without_custom_calls():
     hlo = train_step.experimental_get_compiler_ir(x, w, b)(stage="hlo")
     assert hlo.count("convolution(") >= 3, hlo  # forward, input and filter gradients
     assert "custom-call" not in hlo
+
+
+@pytest.mark.parametrize("padding", ["SAME", "CAUSAL"])
+def test_huge_dilation_compiles_to_what_the_kernels_compute(padding):
+    """A dilation near 2^61 leaves one tap inside the input: XLA must neither
+    overflow nor materialise the padding."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 3, 4)), rng.standard_normal(4)
+    dy = rng.standard_normal((2, 5, 4))
+    attrs = attrs_of(padding, "NWC", 1, 2**61, "elu")
+    under_xla = outputs_and_grads(x, w, b, dy, "float64", jit=True, **attrs)
+    kernels = outputs_and_grads(x, w, b, dy, "float64", jit=False, **attrs)
+    for got, want in zip(under_xla, kernels):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
