@@ -52,5 +52,8 @@ setup(
     cmdclass={"build_ext": BuildOpLibrary},
     python_requires=">=3.9",
     install_requires=[tensorflow_requirement(), "numpy"],
+    # Deployment without the plugin (docs/deployment.md): the LiteRT interpreter
+    # (its converter is TensorFlow's own), and SavedModel -> ONNX with a runtime.
+    extras_require={"litert": ["ai-edge-litert"], "onnx": ["tf2onnx", "onnxruntime"]},
     zip_safe=False,
 )

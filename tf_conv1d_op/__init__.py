@@ -5,6 +5,10 @@ can be loaded), registers the gradients of its three ops (so they can be
 differentiated, to any order, in reverse and forward mode) and their pfor
 converters (tf.vectorized_map, jacobians), and registers tf_conv1d_op.Conv1D with Keras (so .keras files that use it load
 without custom_objects).
+
+With TF_CONV1D_OP_IMPLEMENTATION=composite the compiled library is not loaded
+at all: fused_conv1d and the layer run on stock TensorFlow ops
+(_implementation.py).
 """
 from tf_conv1d_op._version import __version__
 from tf_conv1d_op import _library
@@ -14,9 +18,10 @@ from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 from tf_conv1d_op.ops import fused_conv1d
 from tf_conv1d_op.layers import Conv1D
 from tf_conv1d_op.conversion import replace_conv1d
+from tf_conv1d_op.portable import export, to_stock
 from tf_conv1d_op.streaming import initial_states, streaming_model
 
 build_info = _library.build_info
 
-__all__ = ["Conv1D", "FUSED_ACTIVATIONS", "__version__", "build_info", "fused_conv1d",
-           "initial_states", "replace_conv1d", "streaming_model"]
+__all__ = ["Conv1D", "FUSED_ACTIVATIONS", "__version__", "build_info", "export",
+           "fused_conv1d", "initial_states", "replace_conv1d", "streaming_model", "to_stock"]

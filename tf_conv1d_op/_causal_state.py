@@ -67,13 +67,13 @@ def run(convolve_valid, x, state, kernel_size, dilation, data_format):
     axis = _steps_axis(data_format)
     padded = tf.concat([state, x], axis=axis)
     output = convolve_valid(padded)
-    # The last state_steps() steps; a slice from the end, since [-0:] would
-    # keep everything when the kernel has one tap.
+    # The last state_steps() steps: a slice from the end, since [-0:] would
+    # keep everything when the kernel has one tap. With static lengths (a
+    # traced step of fixed size) the bounds are constants, not shape ops.
     steps = state_steps(kernel_size, dilation)
-    start = tf.shape(padded)[axis] - steps
-    begin = [0, 0, 0]
-    begin[axis] = start
-    size = [-1, -1, -1]
-    size[axis] = steps
-    final_state = tf.slice(padded, tf.stack(begin), tf.stack(size))
+    length = padded.shape[axis]
+    start = (length - steps if length is not None and isinstance(steps, int)
+             else tf.shape(padded)[axis] - steps)
+    window = slice(start, None) if isinstance(start, int) else slice(start, start + steps)
+    final_state = padded[:, window] if axis == 1 else padded[:, :, window]
     return output, final_state

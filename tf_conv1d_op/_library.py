@@ -8,7 +8,7 @@ import types
 
 import tensorflow as tf
 
-from tf_conv1d_op import _build_info
+from tf_conv1d_op import _build_info, _implementation
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 REBUILD_HINT = (
@@ -72,7 +72,15 @@ def check_tensorflow_version(info):
 
 def load():
     """Loads the op library, refusing one built for another TensorFlow minor
-    version or a TF_CONV1D_ISA this CPU cannot run."""
+    version or a TF_CONV1D_ISA this CPU cannot run; every refusal also names
+    the composite implementation as a way out."""
+    try:
+        return _load()
+    except ImportError as e:
+        raise ImportError(f"{e} {_implementation.COMPOSITE_HINT}") from e
+
+
+def _load():
     path = library_path()
     check_tensorflow_version(build_info())
     try:
@@ -95,4 +103,22 @@ def generated_functions(library):
         fused_conv1d_backprop_filter=library.tf_conv1d_op_fused_conv1d_backprop_filter)
 
 
-ops = generated_functions(load())
+class _Library:
+    """generated_functions of the op library, loaded at first use, so that
+    the composite implementation never needs the compiled library."""
+
+    def __init__(self):
+        self._functions = None
+
+    def load(self):
+        if self._functions is None:
+            self._functions = generated_functions(load())
+        return self._functions
+
+    def __getattr__(self, name):
+        return getattr(self.load(), name)
+
+
+ops = _Library()
+if _implementation.library_needed_at_import():
+    ops.load()  # now, so that SavedModels holding the op load after the import

@@ -1,4 +1,5 @@
 """The activations the op fuses, and how names map onto them."""
+import numpy as np
 
 # Names the op's `activation` attribute accepts (Keras 3 definitions).
 FUSED_ACTIVATIONS = (
@@ -39,3 +40,10 @@ def needs_preactivation(activation, negative_slope):
     if activation in ("gelu", "gelu_tanh", "silu"):
         return True
     return activation == "leaky_relu" and negative_slope <= -_FLT_MIN
+
+
+def canonical_negative_slope(negative_slope):
+    """The slope the kernels apply: the float32 attribute, subnormals read as
+    zero (conv1d::CanonicalNegativeSlope)."""
+    slope = float(np.float32(negative_slope))
+    return 0.0 if abs(slope) < _FLT_MIN else slope

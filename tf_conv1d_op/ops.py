@@ -3,8 +3,9 @@ import numbers
 
 import tensorflow as tf
 
-from tf_conv1d_op import _causal_state
+from tf_conv1d_op import _causal_state, _implementation
 from tf_conv1d_op import activations as _activations
+from tf_conv1d_op import composite as _composite
 from tf_conv1d_op._library import ops as _ops
 
 SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
@@ -151,9 +152,15 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
                                 f"match input dtype {x.dtype.name}")
         _check_static_shapes(x, filters, bias, data_format, padding, dilation)
         if bias is None:
-            bias = tf.zeros([0], dtype=x.dtype)
+            bias = tf.zeros([0], dtype=x.dtype)  # the op's "no bias"
+        composite = _implementation.current() == _implementation.COMPOSITE
 
         def convolve(x, padding):
+            if composite:
+                return _composite.fused_conv1d(
+                    x, filters, bias, stride=stride, dilation=dilation, padding=padding,
+                    data_format=data_format, activation=activation,
+                    negative_slope=negative_slope)
             output, _ = _ops.fused_conv1d(
                 x, filters, bias, stride=stride, dilation=dilation, padding=padding,
                 data_format=data_format, activation=activation,

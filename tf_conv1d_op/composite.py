@@ -1,0 +1,147 @@
+"""fused_conv1d from stock TensorFlow ops only: what runs where the plugin
+cannot (TF_CONV1D_OP_IMPLEMENTATION=composite, portable exports, LiteRT, ONNX).
+
+Same results as the op (padding, strides with dilation, layouts, activations,
+dtypes; see cc/kernels/core/conv1d_geometry.cc and activations.h), within
+float rounding; gradients are TensorFlow's own, of these stock ops.
+
+Every op used here must convert to LiteRT builtins and through tf2onnx
+(tests/test_deploy_converters.py checks each activation), which decides some
+formulations: the exact gelu through erf, not tf.nn.gelu's erfc (tf2onnx
+emits an ONNX Erfc that onnxruntime lacks).
+"""
+import math
+
+import tensorflow as tf
+
+from tf_conv1d_op.activations import canonical_negative_slope
+
+# Half and bfloat16 are computed in float32, as the op accumulates them.
+_WIDENED = (tf.float16, tf.bfloat16)
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _gelu(z):
+    return 0.5 * z * (1.0 + tf.math.erf(z * _SQRT_HALF))
+
+
+def _gelu_tanh(z):
+    inner = _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z)
+    return 0.5 * z * (1.0 + tf.math.tanh(inner))
+
+
+def _softplus(z):
+    # max(z, 0) + log(1 + exp(-|z|)): no overflow for large |z|, and only ops
+    # LiteRT has as builtins (it has no Softplus nor Log1p).
+    return tf.nn.relu(z) + tf.math.log(1.0 + tf.math.exp(-tf.math.abs(z)))
+
+
+_ACTIVATIONS = {
+    "linear": lambda z, slope: z,
+    "relu": lambda z, slope: tf.nn.relu(z),
+    "relu6": lambda z, slope: tf.nn.relu6(z),
+    "leaky_relu": lambda z, slope: tf.nn.leaky_relu(z, alpha=slope),
+    "elu": lambda z, slope: tf.nn.elu(z),
+    "selu": lambda z, slope: tf.nn.selu(z),
+    "gelu": lambda z, slope: _gelu(z),
+    "gelu_tanh": lambda z, slope: _gelu_tanh(z),
+    "silu": lambda z, slope: z * tf.math.sigmoid(z),
+    "sigmoid": lambda z, slope: tf.math.sigmoid(z),
+    "hard_sigmoid": lambda z, slope: tf.nn.relu6(z + 3.0) / 6.0,
+    "tanh": lambda z, slope: tf.math.tanh(z),
+    "softplus": lambda z, slope: _softplus(z),
+}
+
+
+def activate(z, activation, negative_slope):
+    """activation(z) for an op activation name (canonical, see activations.py)."""
+    return _ACTIVATIONS[activation](z, canonical_negative_slope(negative_slope))
+
+
+def _pads(steps, kernel_extent, stride, padding):
+    """(left, right) zeros around the steps axis so that a VALID convolution
+    gives the op's output; `steps` is an int or a scalar int32 tensor."""
+    if padding == "VALID":
+        return 0, 0
+    if padding == "CAUSAL":
+        return kernel_extent - 1, 0
+    # SAME, TF's rule: ceil(steps / stride) outputs, the odd zero on the right.
+    out_steps = (steps + stride - 1) // stride
+    needed = (out_steps - 1) * stride + kernel_extent - steps
+    if isinstance(needed, int):
+        needed = max(needed, 0) if steps > 0 else 0
+    else:
+        needed = tf.where(steps > 0, tf.maximum(needed, 0), 0)
+    return needed // 2, needed - needed // 2
+
+
+def _out_steps(steps, kernel_extent, stride, padding):
+    if padding == "VALID":
+        return (steps - kernel_extent) // stride + 1
+    return (steps + stride - 1) // stride
+
+
+def _dim(tensor, axis):
+    """The static size of `axis` when known, else the dynamic one."""
+    return tensor.shape[axis] if tensor.shape[axis] is not None else tf.shape(tensor)[axis]
+
+
+def _convolve_nwc(x, filters, stride, dilation, padding):
+    """The VALID convolution of x padded as the op pads it, NWC."""
+    kernel_extent = (_dim(filters, 0) - 1) * dilation + 1
+    steps = _dim(x, 1)
+    left, right = _pads(steps, kernel_extent, stride, padding)
+    if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
+        x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+        if not isinstance(left, int) and x.shape[2] is not None:
+            # Paddings computed in the graph leave every dimension unknown to
+            # the LiteRT converter, which needs the channels to make a builtin
+            # convolution: this reshape (no copy) states them.
+            x_padded = tf.reshape(x_padded, [tf.shape(x)[0], -1, x.shape[2]])
+    else:
+        x_padded = x
+    if dilation == 1:
+        y = tf.nn.convolution(x_padded, filters, strides=stride, padding="VALID")
+    else:
+        # tf.nn.convolution refuses strides > 1 with dilation > 1: every step
+        # of the dilated convolution, then every stride-th one.
+        y = tf.nn.convolution(x_padded, filters, padding="VALID", dilations=dilation)
+        y = y[:, ::stride, :] if stride > 1 else y
+    if x.shape.num_elements() is None or x.shape.num_elements() == 0:
+        # TensorFlow's CPU convolution returns an empty input unchanged, in its
+        # own shape: give the result the op's shape (it is empty too).
+        y = tf.reshape(y, [_dim(x, 0), _out_steps(steps, kernel_extent, stride, padding),
+                           _dim(filters, 2)])
+    return y
+
+
+def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
+                 activation, negative_slope):
+    """The op's forward output from stock ops. Arguments as checked and
+    canonicalised by tf_conv1d_op.ops.fused_conv1d (ints, upper-case names,
+    a canonical activation name); `bias` None or empty means no bias."""
+    dtype = x.dtype
+    if dtype in _WIDENED:
+        x, filters = tf.cast(x, tf.float32), tf.cast(filters, tf.float32)
+        bias = None if bias is None else tf.cast(bias, tf.float32)
+    if data_format == "NCW":
+        # The stock CPU convolution takes channels last only.
+        x = tf.transpose(x, [0, 2, 1])
+    if filters.shape[1] == 0:
+        # No input channels: the convolution is zeros (TensorFlow's kernel
+        # would return its empty input instead). The input and filter, both
+        # empty, get no gradient (None) rather than empty ones.
+        z = tf.zeros([_dim(x, 0), _out_steps(_dim(x, 1), (filters.shape[0] - 1)
+                                                    * dilation + 1, stride, padding),
+                      _dim(filters, 2)], x.dtype)
+    else:
+        z = _convolve_nwc(x, filters, stride, dilation, padding)
+    if bias is not None and bias.shape.rank == 1 and bias.shape[0] != 0:
+        z = tf.nn.bias_add(z, bias)
+    y = activate(z, activation, negative_slope)
+    if data_format == "NCW":
+        y = tf.transpose(y, [0, 2, 1])
+    return tf.cast(y, dtype) if dtype in _WIDENED else y

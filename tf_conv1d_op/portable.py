@@ -1,0 +1,134 @@
+"""Models and exports that need no plugin: to_stock (the inverse of
+replace_conv1d) and export(portable=True), a SavedModel of stock ops only.
+
+A portable export is traced with the composite implementation (composite.py):
+every Conv1D of ours becomes pad, convolution, bias add and activation, which
+stock TensorFlow, TF Serving, the LiteRT converter and tf2onnx all know. See
+docs/deployment.md.
+"""
+import contextlib
+import io
+import os
+import warnings
+
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from tf_conv1d_op import _implementation, _op_names
+from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
+
+
+@keras.utils.register_keras_serializable(package="tf_conv1d_op")
+class CompositeConv1D(Conv1D):
+    """tf_conv1d_op.Conv1D that always runs the composite implementation: what
+    to_stock leaves where the stock layer cannot express ours (strides with
+    dilation, channels_first, which the stock CPU layer runs only with
+    oneDNN). Loading a model that holds it imports tf_conv1d_op, but needs no
+    compiled library when TF_CONV1D_OP_IMPLEMENTATION=composite."""
+
+    def call(self, inputs, initial_state=None, return_state=False):
+        with _implementation.using(_implementation.COMPOSITE):
+            return super().call(inputs, initial_state=initial_state, return_state=return_state)
+
+
+def _stock_equivalent(layer):
+    """A stock keras.layers.Conv1D computing what our `layer` does, or None."""
+    config = layer.get_config()
+    if config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
+        return None  # the stock layer refuses strides > 1 with dilation > 1
+    if config["data_format"] != "channels_last":
+        return None
+    return keras.layers.Conv1D.from_config(config)
+
+
+def _clone(layer):
+    if type(layer) is Conv1D:  # not CompositeConv1D nor user subclasses
+        new = _stock_equivalent(layer) or CompositeConv1D.from_config(layer.get_config())
+    else:
+        new = type(layer).from_config(layer.get_config())
+    return new
+
+
+def to_stock(model):
+    """A copy of `model` with each tf_conv1d_op.Conv1D turned back into a stock
+    keras.layers.Conv1D, weights kept (the inverse of replace_conv1d).
+
+    Where the stock layer cannot compute what ours does (strides > 1 with
+    dilation > 1; channels_first, which stock TF runs on the CPU only with
+    oneDNN) the layer becomes CompositeConv1D, ours on stock TensorFlow ops.
+    Sequential and functional models, nested ones included; the copy is not
+    compiled, the original is untouched.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"to_stock expects a keras.Model, got {type(model).__name__}")
+    copies = []
+
+    def clone_function(layer):
+        if isinstance(layer, keras.Model):
+            return to_stock(layer)
+        new = _clone(layer)
+        copies.append((layer, new))
+        return new
+
+    try:
+        new_model = keras.models.clone_model(model, clone_function=clone_function)
+    except ValueError as e:  # a subclassed model
+        raise TypeError(
+            f"to_stock handles Sequential and functional models; {model.name!r} "
+            f"({type(model).__name__}) cannot be rebuilt from its layers ({e}). Export it "
+            "with tf_conv1d_op.export(model, path, portable=True) instead.") from e
+    for old, new in copies:
+        if old.weights:
+            new.set_weights(old.get_weights())
+    return new_model
+
+
+def op_types(saved_model_dir):
+    """Every op type in a SavedModel's graphs and function library."""
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    types = set()
+    for meta_graph in proto.meta_graphs:
+        graph = meta_graph.graph_def
+        types.update(node.op for node in graph.node)
+        for function in graph.library.function:
+            types.update(node.op for node in function.node_def)
+    return types
+
+
+def plugin_ops_in(saved_model_dir):
+    """The op types of this package that a SavedModel holds (sorted)."""
+    return sorted(op_types(saved_model_dir) & set(_op_names.ALL))
+
+
+def export(model, path, portable=True):
+    """Writes `model`'s inference function as a SavedModel at `path`, as
+    model.export does (Keras 3: the `serve` endpoint; tf-keras:
+    tf.saved_model.save).
+
+    portable=True traces it with the composite implementation: the SavedModel
+    holds stock TensorFlow ops only, and loads and serves without this package
+    (stock TF Serving, a plain TensorFlow, the LiteRT converter, tf2onnx).
+    portable=False keeps our op: faster, but needs the plugin wherever it runs.
+
+    Raises:
+      RuntimeError: portable=True, yet the SavedModel holds one of our ops (a
+        layer that calls the compiled op directly).
+    """
+    implementation = _implementation.COMPOSITE if portable else _implementation.current()
+    with _implementation.using(implementation):
+        if IS_KERAS_3:
+            with contextlib.redirect_stdout(io.StringIO()):  # Keras lists the endpoints
+                model.export(path, format="tf_saved_model")
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tf.saved_model.save(model, path)
+    if portable:
+        left = plugin_ops_in(path)
+        if left:
+            raise RuntimeError(f"tf_conv1d_op.export(portable=True): the SavedModel at {path} "
+                               f"still holds {left}; it needs the plugin to load")
+    return path
