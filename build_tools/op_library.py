@@ -16,7 +16,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from build_tools import build_cache, cpu_levels  # noqa: E402
+from build_tools import build_cache, cpu_levels, xla  # noqa: E402
 
 # Compiled once, for the baseline: the op definitions, the OpKernels and the
 # core's shared sources; the core's per-level sources once per level.
@@ -131,14 +131,18 @@ def find_cuda(with_cuda):
     return toolkit
 
 
-def cpu_jobs(cache_dir, tf_compile, info_source):
-    """(output, command) per CPU object, in link order: the baseline objects,
-    then each level's copy of the passes, lowest level first (cpu_levels.link_order)."""
+def cpu_jobs(cache_dir, tf_compile, info_source, xla_build=None):
+    """(output, command) per CPU object, in link order: the baseline objects
+    (the XLA kernels among them when xla_build is given), then each level's copy
+    of the passes, lowest level first (cpu_levels.link_order)."""
     by_level = {"baseline": []}
-    for source in SHARED_SOURCES + [info_source]:
+    sources = [(s, ()) for s in SHARED_SOURCES + [info_source]]
+    if xla_build:
+        sources += [(s, xla_build.compile_flags) for s in xla.SOURCES]
+    for source, extra_flags in sources:
         obj = object_path(cache_dir, source)
         by_level["baseline"].append((obj, ["g++", "-c", source, "-o", obj]
-                                     + cpu_compile_flags(tf_compile)
+                                     + cpu_compile_flags(tf_compile) + list(extra_flags)
                                      + build_cache.dependency_flags(obj)))
     for level in cpu_levels.levels():
         for source in LEVEL_SOURCES:
@@ -167,11 +171,13 @@ def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     toolkit = find_cuda(with_cuda)
     archs = cuda.target_archs(toolkit) if toolkit else []
     runtime = cuda.runtime_choice() if toolkit else None
-    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library")
+    xla_build = xla.find(tf_compile, tf_link)
+    info = describe_build(tf_version, toolkit, archs, built_with="build_tools.op_library",
+                          with_xla=xla_build is not None)
     info_source = os.path.join(cache_dir, "build_info.cc")
     build_cache.write_if_changed(info_source, build_info.embed_source(info))
 
-    jobs = cpu_jobs(cache_dir, tf_compile, info_source)
+    jobs = cpu_jobs(cache_dir, tf_compile, info_source, xla_build)
     cuda_jobs = []
     for source in CUDA_SOURCES if toolkit else []:
         obj = object_path(cache_dir, source)
@@ -193,7 +199,7 @@ def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     link = ["g++", "-shared", "-o", library] + objects + cuda_objects
     if toolkit:
         link += cuda.link_flags(toolkit, runtime)
-    link += tf_link
+    link += tf_link + list(xla_build.link_flags if xla_build else [])
     linked = not build_cache.up_to_date(library, link, objects + cuda_objects)
     if linked:
         run_and_record(library, link)
@@ -204,7 +210,7 @@ def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     return Built(info, compiled, linked)
 
 
-def describe_build(tf_version, toolkit, archs, built_with):
+def describe_build(tf_version, toolkit, archs, built_with, with_xla=False):
     """The build info embedded in the library (pip and Bazel builds alike)."""
     from build_tools import cuda
 
@@ -217,6 +223,7 @@ def describe_build(tf_version, toolkit, archs, built_with):
         "cuda_runtime": cuda.RUNTIMES[cuda.runtime_choice()] if toolkit else None,
         "cpu_levels": {level.name: " ".join(level.flags) for level in cpu_levels.levels()},
         "built_with": built_with,
+        "xla_kernels": with_xla,
     }
 
 

@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 
+import tf_conv1d_op
 from tf_conv1d_op import _benchmark_report, _png_chart, benchmark
 
 
@@ -34,10 +35,13 @@ def test_quick_run_writes_table_markdown_and_chart(tmp_path, capsys):
                            "--output-dir", str(tmp_path), "--note", "test run"])
     assert {(r["shape"], r["which"]) for r in rows} == {
         (s, p) for s in ("audio_frontend", "sensor") for p in ("forward", "training")}
+    with_xla = bool(tf_conv1d_op.build_info().get("xla_kernels"))
     for r in rows:
         assert r["stock_ms"] > 0 and r["ours_ms"] > 0 and r["speedup"] > 0
+        if with_xla:
+            assert r["stock_xla_speedup"] > 0 and r["ours_xla_speedup"] > 0
     printed = capsys.readouterr().out
-    assert "speed-up" in printed and "matmul peak" in printed
+    assert "speed-up" in printed and "matmul peak" in printed and "ours under XLA" in printed
     assert "peak extra memory" in printed
     md = (tmp_path / "benchmarks.md").read_text()
     assert md.count("| audio_frontend |") == 2 and md.count("| sensor |") == 2

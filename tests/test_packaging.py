@@ -210,3 +210,16 @@ def test_bench_command_runs_the_benchmark(tmp_path, capsys):
     assert status == 0
     assert "sensor" in capsys.readouterr().out
     assert (tmp_path / "benchmarks.md").is_file()
+
+
+def test_info_says_whether_xla_kernels_are_registered(capsys):
+    assert cli.main(["info", "--json"]) == 0
+    xla = json.loads(capsys.readouterr().out)["xla_kernels"]
+    assert xla["built"] == bool(tf_conv1d_op.build_info().get("xla_kernels"))
+    if xla["built"]:
+        assert "XLA_CPU_JIT" in xla["devices"] and xla["error"] is None
+    else:
+        assert xla["devices"] == [] and xla["error"]
+    assert cli.main(["info"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if "XLA kernels:" in l)
+    assert ("registered for XLA_CPU_JIT" in line) == xla["built"]

@@ -5,7 +5,8 @@ import os
 from tf_conv1d_op import _png_chart
 
 COLUMNS = ("shape", "pass", "stock ms", "ours ms", "speed-up", "stock GFLOP/s",
-           "ours GFLOP/s", "ours % of matmul peak", "CPU-time speed-up", "runs")
+           "ours GFLOP/s", "ours % of matmul peak", "CPU-time speed-up", "runs",
+           "stock under XLA", "ours under XLA")
 # The issue's targets: per-pass floor and geometric mean of the speed-ups, and
 # the share of the matmul peak the large shapes reach in the forward pass.
 MIN_SPEEDUP, MEAN_SPEEDUP, LARGE_SHARE = 1.0, 1.3, 0.8
@@ -17,12 +18,17 @@ def _cells(row, peak):
     return (row["shape"], row["which"], f"{row['stock_ms']:.2f}", f"{row['ours_ms']:.2f}",
             f"{row['speedup']:.2f}x", f"{row['stock_gflops']:.1f}",
             f"{row['ours_gflops']:.1f}", f"{100 * row['ours_gflops'] / peak:.0f}%",
-            f"{row.get('cpu_speedup', float('nan')):.2f}x", str(row.get("runs", "")))
+            f"{row.get('cpu_speedup', float('nan')):.2f}x", str(row.get("runs", "")),
+            _ratio(row.get("stock_xla_speedup")), _ratio(row.get("ours_xla_speedup")))
+
+
+def _ratio(value):
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def format_rows(rows, peak, header=True):
     """Fixed-width text rows for the terminal."""
-    widths = (18, 9, 10, 10, 9, 14, 13, 22, 18, 5)
+    widths = (18, 9, 10, 10, 9, 14, 13, 22, 18, 5, 15, 14)
     lines = []
     if header:
         lines.append("  ".join(c.rjust(w) for c, w in zip(COLUMNS, widths)))
@@ -101,7 +107,10 @@ def markdown_section(rows, peak, memory, context, chart_name):
         "column), stock and ours alternating. Training = forward + gradients for input, kernel and bias. "
         "GFLOP/s count 2 x multiply-adds of the convolution (3x forward for training). "
         "The speed-up is of wall-clock medians; the CPU-time speed-up compares the "
-        "process's CPU time per call, which other processes on the machine disturb less.",
+        "process's CPU time per call, which other processes on the machine disturb less. "
+        "The XLA columns: the same two passes compiled by XLA (tf.function(jit_compile=True); "
+        "ours then runs as the HLO of its XLA kernel, not as our kernel), timed alternately "
+        "after the non-XLA pair, as speed-ups over the stock layer without XLA (- when not run).",
         f"- Practical peak: tf.matmul {context['matmul_size']}x{context['matmul_size']} float32 "
         f"= {peak:.1f} GFLOP/s in this run",
         f"- Load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}"

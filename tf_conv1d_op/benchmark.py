@@ -101,8 +101,9 @@ def build_models(shape, w, b):
     return stock, ours, list(stock.trainable_variables), [kernel, bias]
 
 
-def compiled_passes(forward, variables, dy):
-    """tf.functions of the forward pass and of a training step (all gradients).
+def compiled_passes(forward, variables, dy, jit_compile=False):
+    """tf.functions of the forward pass and of a training step (all gradients),
+    compiled by XLA when jit_compile.
 
     The step returns the output with the gradients, as a real step does (its
     loss reads the output). Returning only the gradients would let TensorFlow
@@ -113,11 +114,11 @@ def compiled_passes(forward, variables, dy):
 
     dy = tf.constant(dy)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def inference(x):
         return forward(x)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def training(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -205,7 +206,9 @@ def check_same_output(stock, ours, x):
         raise RuntimeError(f"stock and ours differ (relative error {error:.3g})")
 
 
-def run_shape(shape, repeats, warmup, seconds_per_side=0.0):
+def run_shape(shape, repeats, warmup, seconds_per_side=0.0, xla=True):
+    """The rows of one shape: stock against ours, then, when xla, the same two
+    compiled by XLA (their speed-ups are over the stock layer without XLA)."""
     import tensorflow as tf
 
     x, w, b, dy = make_data(shape)
@@ -214,6 +217,9 @@ def run_shape(shape, repeats, warmup, seconds_per_side=0.0):
     check_same_output(stock, ours, x)
     stock_fns = compiled_passes(stock, stock_vars, dy)
     ours_fns = compiled_passes(ours, ours_vars, dy)
+    if xla:
+        stock_xla = compiled_passes(stock, stock_vars, dy, jit_compile=True)
+        ours_xla = compiled_passes(ours, ours_vars, dy, jit_compile=True)
     rows = []
     for which in PASSES:
         (stock_ms, ours_ms), (stock_cpu, ours_cpu), runs = time_side_by_side(
@@ -224,6 +230,11 @@ def run_shape(shape, repeats, warmup, seconds_per_side=0.0):
                          speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
                          ours_gflops=flops / ours_ms / 1e6,
                          cpu_speedup=stock_cpu / max(ours_cpu, 1e-9)))
+        if xla:
+            (stock_xla_ms, ours_xla_ms), _, _ = time_side_by_side(
+                stock_xla[which], ours_xla[which], x, repeats, warmup, seconds_per_side)
+            rows[-1].update(stock_xla_speedup=stock_ms / stock_xla_ms,
+                            ours_xla_speedup=stock_ms / ours_xla_ms)
     return rows
 
 
@@ -328,6 +339,8 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs per pass and side, at least (default 9; short "
                              "passes get more, up to about 1 s per side; quick: exactly 1)")
+    parser.add_argument("--no-xla", action="store_true",
+                        help="skip the columns of both sides compiled by XLA (jit_compile)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory subprocesses")
     parser.add_argument("--note", default="",
@@ -362,6 +375,10 @@ def run(argv=None):
         raise SystemExit("--repeats must be >= 1")
     warmup = 1 if args.quick else 3
     shapes = select_shapes(args)
+    import tf_conv1d_op
+
+    # A library built without XLA kernels cannot be compiled by XLA.
+    with_xla = not args.no_xla and bool(tf_conv1d_op.build_info().get("xla_kernels"))
 
     import tensorflow as tf
 
@@ -371,7 +388,8 @@ def run(argv=None):
     peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
     rows = []
     for shape in shapes:
-        rows.extend(run_shape(shape, repeats, warmup, 0.0 if args.quick else SECONDS_PER_SIDE))
+        rows.extend(run_shape(shape, repeats, warmup, 0.0 if args.quick else SECONDS_PER_SIDE,
+                              xla=with_xla))
         print(report.format_rows(rows[-2:], peak, header=len(rows) == 2), flush=True)
     memory = None
     memory_shape = [s for s in shapes if s.name == MEMORY_SHAPE]

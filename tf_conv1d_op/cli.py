@@ -1,7 +1,7 @@
 """`python -m tf_conv1d_op info|bench|demo`: what the package contains, and
 its benchmark and demo (which live in the package so a wheel user has them).
 
-    info [--json]    versions, CUDA build, registered kernels, fused activations
+    info [--json]    versions, CUDA build, registered kernels (XLA's too), fused activations
     bench [ARGS...]  tf_conv1d_op.benchmark.main(ARGS), the CPU benchmark
     demo [ARGS...]   tf_conv1d_op.demo.main(ARGS)
 """
@@ -37,7 +37,7 @@ def describe():
     import tensorflow as tf
 
     import tf_conv1d_op
-    from tf_conv1d_op import _library, _op_names
+    from tf_conv1d_op import _library, _op_names, _xla_support
 
     build = tf_conv1d_op.build_info()
     return {
@@ -48,6 +48,8 @@ def describe():
         "tensorflow_installed": tf.__version__,
         "gpus_visible": [d.name for d in tf.config.list_physical_devices("GPU")],
         "registered_kernels": {op: registered_kernels(op) for op in _op_names.ALL},
+        "xla_kernels": dict(_xla_support.registered_xla_devices(),
+                            built=bool(build.get("xla_kernels"))),
         "fused_activations": list(tf_conv1d_op.FUSED_ACTIVATIONS),
     }
 
@@ -76,8 +78,16 @@ def format_info(facts):
     for op, devices in facts["registered_kernels"].items():
         kinds = "; ".join(f"{device} ({', '.join(dtypes)})" for device, dtypes in devices.items())
         lines.append(f"    {op}: {kinds or 'none'}")
+    lines.append(f"  XLA kernels:        {_xla_line(facts['xla_kernels'])}")
     lines.append(f"  fused activations:  {', '.join(facts['fused_activations'])}")
     return "\n".join(lines)
+
+
+def _xla_line(xla):
+    if xla["devices"]:
+        return f"registered for {', '.join(xla['devices'])} (jit_compile compiles the op)"
+    why = "not built into this library" if not xla["built"] else xla["error"] or "none found"
+    return f"not registered ({why}): jit_compile cannot compile the op"
 
 
 def run_program(module_name, argv):

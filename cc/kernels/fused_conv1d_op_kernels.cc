@@ -128,20 +128,30 @@ absl::Status LayoutShape(const conv1d::Conv1DGeometry& g, int64_t steps, int64_t
       {g.batch, nwc ? steps : channels, nwc ? channels : steps}, out);
 }
 
+absl::Status CheckBias(const std::string& op, const conv1d::Conv1DGeometry& g,
+                       const TensorShape& bias) {
+  if (bias.dims() == 1 && (bias.dim_size(0) == 0 || bias.dim_size(0) == g.out_channels)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      op, ": bias must be a vector of length ", g.out_channels,
+      " (the number of filters) or 0 (no bias), got shape ", bias.DebugString()));
+}
+
 absl::Status CheckGradOutput(const std::string& op, const conv1d::Conv1DGeometry& g,
                              const conv1d::ActivationSpec& activation,
-                             const Tensor& grad_output, const Tensor& operand) {
+                             const TensorShape& grad_output, const TensorShape& operand) {
   TensorShape expected;
   TF_RETURN_IF_ERROR(LayoutShape(g, g.out_steps, g.out_channels, &expected));
-  if (grad_output.shape() != expected) {
+  if (grad_output != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
         op, ": grad_output must have the forward output's shape ",
-        expected.DebugString(), ", got ", grad_output.shape().DebugString()));
+        expected.DebugString(), ", got ", grad_output.DebugString()));
   }
-  if (operand.shape() != expected) {
+  if (operand != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
         op, ": activation_operand must have shape ",
-        expected.DebugString(), ", got ", operand.shape().DebugString(),
+        expected.DebugString(), ", got ", operand.DebugString(),
         conv1d::NeedsPreactivation(activation)
             ? " (this activation needs the forward op's preactivation output)"
             : ""));

@@ -55,6 +55,10 @@ const T* DataOrNull(const Tensor& t) {
   return t.NumElements() == 0 ? nullptr : t.flat<T>().data();
 }
 
+// The bias has out_channels elements, or none.
+absl::Status CheckBias(const std::string& op, const conv1d::Conv1DGeometry& g,
+                       const TensorShape& bias);
+
 template <typename Backend, typename T>
 class FusedConv1DOp : public OpKernel {
  public:
@@ -68,13 +72,7 @@ class FusedConv1DOp : public OpKernel {
     const Tensor& bias = ctx->input(2);
     conv1d::Conv1DGeometry g;
     OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input.shape(), filter.shape(), &g));
-    OP_REQUIRES(ctx,
-                bias.dims() == 1 && (bias.dim_size(0) == 0 ||
-                                     bias.dim_size(0) == g.out_channels),
-                absl::InvalidArgumentError(absl::StrCat(
-                    type_string(), ": bias must be a vector of length ", g.out_channels,
-                    " (the number of filters) or 0 (no bias), got shape ",
-                    bias.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckBias(type_string(), g, bias.shape()));
     TensorShape out_shape;
     OP_REQUIRES_OK(ctx, LayoutShape(g, g.out_steps, g.out_channels, &out_shape));
     Tensor* output = nullptr;
@@ -99,7 +97,7 @@ class FusedConv1DOp : public OpKernel {
 // Checks that grad_output and activation_operand match the forward output.
 absl::Status CheckGradOutput(const std::string& op, const conv1d::Conv1DGeometry& g,
                              const conv1d::ActivationSpec& activation,
-                             const Tensor& grad_output, const Tensor& operand);
+                             const TensorShape& grad_output, const TensorShape& operand);
 
 template <typename Backend, typename T>
 class FusedConv1DBackpropInputOp : public OpKernel {
@@ -117,8 +115,8 @@ class FusedConv1DBackpropInputOp : public OpKernel {
     const Tensor& operand = ctx->input(3);
     conv1d::Conv1DGeometry g;
     OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input_shape, filter.shape(), &g));
-    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation, grad_output,
-                                        operand));
+    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation,
+                                        grad_output.shape(), operand.shape()));
     Tensor* grad_input = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, input_shape, &grad_input));
     if (g.input_elements() == 0) return;
@@ -148,8 +146,8 @@ class FusedConv1DBackpropFilterOp : public OpKernel {
     const Tensor& operand = ctx->input(3);
     conv1d::Conv1DGeometry g;
     OP_REQUIRES_OK(ctx, MakeGeometry(type_string(), attrs_, input.shape(), filter_shape, &g));
-    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation, grad_output,
-                                        operand));
+    OP_REQUIRES_OK(ctx, CheckGradOutput(type_string(), g, attrs_.activation,
+                                        grad_output.shape(), operand.shape()));
     Tensor* grad_filter = nullptr;
     Tensor* grad_bias = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, filter_shape, &grad_filter));

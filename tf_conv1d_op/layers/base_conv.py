@@ -11,7 +11,7 @@ import warnings
 
 import tensorflow as tf
 
-from tf_conv1d_op import ops
+from tf_conv1d_op import _xla_support, ops
 from tf_conv1d_op.layers import activation_fusion
 from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
 
@@ -128,9 +128,11 @@ class FusedConvBase(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(ndim=3)
-        # XLA cannot compile a custom op: this keeps Keras 3's
-        # compile(jit_compile="auto") (XLA when a GPU is visible) off XLA.
-        self.supports_jit = False
+        # XLA compiles the op through its XLA kernels (cc/kernels/xla/); a library
+        # built without them cannot be compiled, and then keeps Keras 3's
+        # compile(jit_compile="auto") off XLA as before.
+        if not _xla_support.built():
+            self.supports_jit = False
         # Decide (and check, once per process) the fusion now, while eager.
         activation_fusion.fused_name(self.activation)
 

@@ -10,7 +10,8 @@ same info as `pip install`. It writes into REPO_DIR:
   include/, lib/        symlinks to the installed TensorFlow's headers and library
   BUILD                 cc_library targets for them
   config.bzl            flags, the core's sources and instruction-set levels
-                        (build_tools/cpu_levels.py), CUDA settings for //:BUILD
+                        (build_tools/cpu_levels.py), CUDA settings, and whether
+                        the XLA kernels can be built (build_tools/xla.py) for //:BUILD
   build_info_cpu.cc     the embedded build info, without and with CUDA kernels
   build_info_cuda.cc
 """
@@ -39,8 +40,21 @@ cc_library(
     name = "tf_framework",
     srcs = ["lib/{lib_name}"],
 )
-
+{xla_targets}
 exports_files(["build_info_cpu.cc", "build_info_cuda.cc"])
+'''
+
+
+# Only when build_tools/xla.py finds what the XLA kernels need.
+XLA_TEMPLATE = '''
+# The XLA kernels' extra include folders and the library that exports
+# XlaOpRegistrar and XlaOpKernel (build_tools/xla.py).
+cc_library(
+    name = "tf_xla",
+    srcs = ["lib/{xla_lib}"],
+    includes = {includes},
+    deps = [":tf_headers"],
+)
 '''
 
 
@@ -64,7 +78,7 @@ def nvcc_command(cuda, toolkit, archs, tf_compile):
 def main(source_root, repo_dir):
     sys.path.insert(0, source_root)
     import tensorflow as tf
-    from build_tools import cpu_levels, cuda, op_library
+    from build_tools import cpu_levels, cuda, op_library, xla
 
     build_info = op_library.build_info
     tf_compile, tf_link, tf_version = op_library.tf_flags()
@@ -73,9 +87,17 @@ def main(source_root, repo_dir):
     os.makedirs(os.path.join(repo_dir, "lib"))
     os.symlink(os.path.join(tf.sysconfig.get_lib(), lib_name),
                os.path.join(repo_dir, "lib", lib_name))
+    xla_build = xla.find(tf_compile, tf_link)
+    xla_targets = ""
+    if xla_build:
+        os.symlink(os.path.join(tf.sysconfig.get_lib(), xla.LIBRARY),
+                   os.path.join(repo_dir, "lib", xla.LIBRARY))
+        xla_targets = XLA_TEMPLATE.format(
+            xla_lib=xla.LIBRARY,
+            includes=starlark(["include/" + d for d in xla.EXTRA_INCLUDE_DIRS]))
     with open(os.path.join(repo_dir, "BUILD"), "w") as f:
         f.write(BUILD_TEMPLATE.format(version=tf_version, lib_dir=tf.sysconfig.get_lib(),
-                                      lib_name=lib_name))
+                                      lib_name=lib_name, xla_targets=xla_targets))
 
     # Include paths come from the tf_headers target, -fPIC from Bazel.
     def bazel_copts(flags):
@@ -94,13 +116,14 @@ def main(source_root, repo_dir):
         f.write(f"CPU_LEVELS = {starlark(levels)}\n")
         f.write(f"CORE_SHARED_SOURCES = {starlark(cpu_levels.SHARED_SOURCES)}\n")
         f.write(f"CORE_LEVEL_SOURCES = {starlark(cpu_levels.LEVEL_SOURCES)}\n")
+        f.write(f"WITH_XLA = {xla_build is not None}\n")
         f.write("NVCC_COMMAND = " + starlark(
             nvcc_command(cuda, toolkit, archs, tf_compile) if toolkit else None) + "\n")
 
     variants = {"cpu": (None, []), "cuda": (toolkit, archs)}
     for variant, (variant_toolkit, variant_archs) in variants.items():
         info = op_library.describe_build(tf_version, variant_toolkit, variant_archs,
-                                         built_with="bazel")
+                                         built_with="bazel", with_xla=xla_build is not None)
         with open(os.path.join(repo_dir, f"build_info_{variant}.cc"), "w") as f:
             f.write(build_info.embed_source(info))
 

@@ -6,7 +6,7 @@ source runs the nvcc command that configure.py took from build_tools/cuda.py
 """
 
 load("@rules_cc//cc:defs.bzl", "cc_binary")
-load("@local_config_tf//:config.bzl", "CPU_COPTS", "CPU_LEVELS", "NVCC_COMMAND")
+load("@local_config_tf//:config.bzl", "CPU_COPTS", "CPU_LEVELS", "NVCC_COMMAND", "WITH_XLA")
 
 _NO_NVCC = ("echo 'tf_conv1d_op: --config=cuda needs nvcc (CUDA_HOME, CUDA_PATH or PATH) " +
             "when @local_config_tf is configured; then run bazel sync --configure' >&2; exit 1")
@@ -46,9 +46,25 @@ def _level_libraries(name, level_srcs, hdrs):
         libraries.append(":%s_%s" % (name, level))
     return libraries
 
-def tf_op_library(name, srcs, level_srcs, hdrs, cuda_srcs, cuda_setting):
+def _xla_libraries(name, xla_srcs, hdrs):
+    """The XLA kernels, compiled for the baseline, when the configured
+    TensorFlow provides what they need (WITH_XLA, build_tools/xla.py)."""
+    if not WITH_XLA or not xla_srcs:
+        return []
+    native.cc_library(
+        name = name,
+        srcs = xla_srcs + hdrs,
+        copts = CPU_COPTS,
+        deps = ["@local_config_tf//:tf_xla"],
+        # Only registrations (REGISTER_XLA_OP): keep every object.
+        alwayslink = 1,
+    )
+    return [":" + name]
+
+def tf_op_library(name, srcs, level_srcs, hdrs, cuda_srcs, cuda_setting, xla_srcs = []):
     """A TF op library `name` (.so) from srcs, with level_srcs compiled once per
-    instruction-set level; cuda_srcs too when cuda_setting holds.
+    instruction-set level; cuda_srcs too when cuda_setting holds, xla_srcs when
+    the configured TensorFlow can build them.
 
     With no cuda_srcs, cuda_setting changes nothing, as in the pip build. The
     embedded build info (@local_config_tf) says which variant was built.
@@ -63,7 +79,8 @@ def tf_op_library(name, srcs, level_srcs, hdrs, cuda_srcs, cuda_setting):
         copts = CPU_COPTS,
         linkshared = 1,
         visibility = ["//visibility:public"],
-        deps = _level_libraries(name + "_level", level_srcs, hdrs) + [
+        deps = _level_libraries(name + "_level", level_srcs, hdrs) +
+               _xla_libraries(name + "_xla", xla_srcs, hdrs) + [
             "@local_config_tf//:tf_framework",
             "@local_config_tf//:tf_headers",
         ],

@@ -12,6 +12,7 @@ _ENVIRON = [
     "PYTHON_BIN_PATH",
     "TF_CONV1D_MARCH",
     "TF_CONV1D_CUDA_ARCHS",
+    "TF_CONV1D_XLA",
     "CUDA_HOME",
     "CUDA_PATH",
 ]
@@ -23,6 +24,7 @@ _SOURCES = [
     "//:build_tools/build_cache.py",
     "//:build_tools/cpu_levels.py",
     "//:build_tools/cuda.py",
+    "//:build_tools/xla.py",
     "//:tf_conv1d_op/_build_info.py",
     "//:tf_conv1d_op/_version.py",
 ]
