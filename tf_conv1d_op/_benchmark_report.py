@@ -6,7 +6,7 @@ from tf_conv1d_op import _png_chart
 
 COLUMNS = ("shape", "pass", "stock ms", "ours ms", "speed-up", "stock GFLOP/s",
            "ours GFLOP/s", "ours % of matmul peak", "CPU-time speed-up", "runs")
-# The issue's targets: per-pass floor and geometric mean of the speed-ups, and
+# The targets (docs/benchmarks.md): per-pass floor and geometric mean of the speed-ups, and
 # the share of the matmul peak the large shapes reach in the forward pass.
 MIN_SPEEDUP, MEAN_SPEEDUP, LARGE_SHARE = 1.0, 1.3, 0.8
 LARGE_SHAPES = ("text_cnn", "resnet_layer", "pointwise")
@@ -37,7 +37,7 @@ def geometric_mean(values):
 
 
 def target_lines(rows, peak):
-    """One line per target of the issue: the measured value and met / not met."""
+    """One line per target: the measured value and met / not met."""
     lines = []
     for which in ("forward", "training"):
         speedups = {r["shape"]: r["speedup"] for r in rows if r["which"] == which}
