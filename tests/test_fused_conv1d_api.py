@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tensorflow.python.framework import op_def_registry
+
 import tf_conv1d_op
-from tf_conv1d_op import _library
+from tf_conv1d_op import _library, _op_names
 from tests import reference
 
 
@@ -108,6 +110,30 @@ def test_preactivation_output_only_where_needed():
     for activation, kept in (("relu", False), ("gelu", True), ("silu", True)):
         y, z = _library.ops.fused_conv1d(x, w, b, padding="VALID", activation=activation)
         assert z.shape == (y.shape if kept else (0,))
+
+
+# The slopes around zero the kernels read as negative or not (subnormals are
+# zero in float32, conv1d::CanonicalNegativeSlope).
+_SLOPES = (0.2, 0.0, -0.5, -1e-40, -2.0**-126, -2.0**-127)
+
+
+@pytest.mark.parametrize("activation", reference.ACTIVATIONS)
+def test_python_reads_the_kernels_preactivation_rule(activation):
+    # Python's rule comes from the library's table; the kernel decides on its
+    # own whether to write the preactivation output: the two must agree.
+    x, w, b = random(1, 5, 2), random(2, 2, 3, seed=1), tf.zeros([0])
+    for slope in _SLOPES:
+        y, z = _library.ops.fused_conv1d(x, w, b, padding="VALID", activation=activation,
+                                         negative_slope=slope)
+        kept = z.shape == y.shape
+        assert tf_conv1d_op.activations.needs_preactivation(activation, slope) == kept
+
+
+def test_op_lists_the_table_in_its_definition():
+    forward = op_def_registry.get(_op_names.FORWARD)
+    assert set(tf_conv1d_op.ops.SUPPORTED_DTYPES) == {tf.float16, tf.bfloat16, tf.float32,
+                                                      tf.float64}
+    assert all(name in forward.description for name in reference.ACTIVATIONS)
 
 
 def test_causal_output_never_sees_the_future():

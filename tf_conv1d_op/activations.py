@@ -1,10 +1,22 @@
-"""The activations the op fuses, and how names map onto them."""
+"""The activations the op fuses, and how names map onto them.
 
-# Names the op's `activation` attribute accepts (Keras 3 definitions).
-FUSED_ACTIVATIONS = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
-    "silu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
-)
+The names and which operand each gradient reads come from the op library
+(its activation table, cc/kernels/core/activation_table.h), so Python never
+repeats them.
+"""
+import numpy as np
+
+from tf_conv1d_op import _library
+
+_TABLE = _library.activation_table()
+
+# Names the op's `activation` attribute accepts (Keras 3 definitions), in the
+# table's order.
+FUSED_ACTIVATIONS = tuple(row["name"] for row in _TABLE)
+
+# What each activation's gradient reads: "output", "preactivation" or
+# "preactivation_if_negative_slope".
+_OPERAND = {row["name"]: row["operand"] for row in _TABLE}
 
 # Other spellings users write for the same functions.
 ALIASES = {None: "linear", "swish": "silu", "gelu_approximate": "gelu_tanh"}
@@ -29,13 +41,17 @@ def canonical_activation(activation):
     return name
 
 
-def needs_preactivation(activation, negative_slope):
-    """Whether the gradient needs the pre-activation rather than the output.
+def kernel_slope(negative_slope):
+    """The slope as the kernels apply it: float32, subnormals read as zero
+    (conv1d::CanonicalNegativeSlope)."""
+    slope = float(np.float32(negative_slope))
+    return 0.0 if abs(slope) < _FLT_MIN else slope
 
-    Mirrors conv1d::NeedsPreactivation in cc/kernels/core/activations.h, on
-    the slope the kernels see: float32, with subnormal slopes read as zero
-    (conv1d::CanonicalNegativeSlope).
-    """
-    if activation in ("gelu", "gelu_tanh", "silu"):
-        return True
-    return activation == "leaky_relu" and negative_slope <= -_FLT_MIN
+
+def needs_preactivation(activation, negative_slope):
+    """Whether the gradient needs the pre-activation rather than the output
+    (conv1d::NeedsPreactivation), on the slope the kernels see."""
+    operand = _OPERAND[activation]
+    if operand == "preactivation_if_negative_slope":
+        return kernel_slope(negative_slope) < 0.0
+    return operand == "preactivation"

@@ -23,10 +23,12 @@ import time
 
 import numpy as np
 
+from tf_conv1d_op._geometry import output_steps
+
 Shape = collections.namedtuple(
     "Shape", "name batch steps in_channels filters kernel stride dilation padding activation")
 
-# Real-world shapes (the issue's list).
+# Real-world shapes: text, audio, WaveNet, sensor and ResNet-style layers.
 SHAPES = (
     Shape("text_cnn", 64, 256, 300, 128, 5, 1, 1, "same", "relu"),
     Shape("audio_frontend", 8, 16000, 1, 64, 80, 4, 1, "valid", "relu"),
@@ -55,10 +57,7 @@ def quick_variant(shape):
 
 
 def out_steps(shape):
-    extent = (shape.kernel - 1) * shape.dilation + 1
-    if shape.padding == "valid":
-        return (shape.steps - extent) // shape.stride + 1
-    return -(-shape.steps // shape.stride)
+    return output_steps(shape.steps, shape.kernel, shape.stride, shape.dilation, shape.padding)
 
 
 def forward_flops(shape):
@@ -169,16 +168,9 @@ def _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu):
         for i in order:
             fn = (fn_a, fn_b)[i]
             start_cpu, start = time.process_time(), time.perf_counter()
-            _block(fn(arg))
+            fn(arg)
             wall[i].append(1e3 * (time.perf_counter() - start))
             cpu[i].append(1e3 * (time.process_time() - start_cpu))
-
-
-def _block(result):
-    """Nothing to wait for: eager execution is synchronous (main() makes sure),
-    so a call returns when its outputs are computed. Converting them with
-    .numpy() would copy the output and add milliseconds to both sides."""
-    del result
 
 
 def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
@@ -187,11 +179,11 @@ def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
     a = tf.random.normal([size, size], seed=1)
     b = tf.random.normal([size, size], seed=2)
     matmul = tf.function(lambda: tf.matmul(a, b))
-    _block(matmul())
+    matmul()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        _block(matmul())
+        matmul()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times) / 1e9
 
@@ -264,17 +256,17 @@ def memory_probe(variant, shape, which):
     stock, ours, stock_vars, ours_vars = build_models(shape, w, b)
     forward, variables = (stock, stock_vars) if variant == "stock" else (ours, ours_vars)
     small_x, _, _, small_dy = make_data(shape._replace(batch=1))
-    _block(compiled_passes(forward, variables, small_dy)[which](tf.constant(small_x)))
+    compiled_passes(forward, variables, small_dy)[which](tf.constant(small_x))
     fn = compiled_passes(forward, variables, dy)[which]
     x = tf.constant(x)
     fn.get_concrete_function(x)
     if _reset_peak_rss():
         before = _proc_status_kib("VmRSS")
-        _block(fn(x))
+        fn(x)
         after = _proc_status_kib("VmHWM")
     else:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        _block(fn(x))
+        fn(x)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return max(0, after - before) * 1024
 
@@ -365,7 +357,10 @@ def run(argv=None):
 
     import tensorflow as tf
 
-    tf.config.experimental.set_synchronous_execution(True)  # see _block
+    # A call then returns when its outputs are computed, so the timings need
+    # no .numpy() (which would copy the output and add milliseconds to both
+    # sides).
+    tf.config.experimental.set_synchronous_execution(True)
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)

@@ -2,13 +2,22 @@
 import numbers
 
 import tensorflow as tf
+from tensorflow.python.framework import op_def_registry
 
+from tf_conv1d_op import _op_names
 from tf_conv1d_op import activations as _activations
+from tf_conv1d_op._geometry import DATA_FORMATS, PADDINGS
 from tf_conv1d_op._library import ops as _ops
 
-SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
-PADDINGS = ("VALID", "SAME", "CAUSAL")
-DATA_FORMATS = ("NWC", "NCW")
+
+def _registered_dtypes():
+    """The dtypes the ops' T attribute allows (cc/kernels/core/dtypes.h)."""
+    forward = op_def_registry.get(_op_names.FORWARD)
+    allowed = next(attr for attr in forward.attr if attr.name == "T").allowed_values
+    return tuple(tf.as_dtype(t) for t in allowed.list.type)
+
+
+SUPPORTED_DTYPES = _registered_dtypes()
 _INT64_MAX = 2**63 - 1
 
 

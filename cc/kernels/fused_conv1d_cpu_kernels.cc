@@ -87,7 +87,7 @@ struct CpuBackend {
   }
 };
 
-#define REGISTER_CPU(T)                                                        \
+#define REGISTER_CPU(T, CudaT, name)                                                       \
   REGISTER_KERNEL_BUILDER(                                                     \
       Name("FusedConv1D").Device(DEVICE_CPU).TypeConstraint<T>("T"),           \
       FusedConv1DOp<CpuBackend, T>);                                           \
@@ -98,10 +98,7 @@ struct CpuBackend {
       Name("FusedConv1DBackpropFilter").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
       FusedConv1DBackpropFilterOp<CpuBackend, T>);
 
-REGISTER_CPU(Eigen::half)
-REGISTER_CPU(bfloat16)
-REGISTER_CPU(float)
-REGISTER_CPU(double)
+CONV1D_DTYPES(REGISTER_CPU)
 #undef REGISTER_CPU
 
 }  // namespace
