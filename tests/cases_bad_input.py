@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
+from tf_conv1d_op import _op_names
 from tests.subprocess_cases import Case
 from tf_conv1d_op._library import ops
 
@@ -263,7 +264,7 @@ def _graph_def_with_attr(op_type, attr, value):
     """A GraphDef of one op whose string attribute is edited to raw bytes."""
     x = tf.TensorSpec([2, 9, 3], tf.float32, name="x")
     w = tf.TensorSpec([3, 3, 4], tf.float32, name="w")
-    if op_type == "FusedConv1D":
+    if op_type == _op_names.FORWARD:
         fn = tf.function(lambda x, w: ops.fused_conv1d(x, w, tf.zeros([0]), padding="SAME")[0])
     else:
         fn = tf.function(lambda x, w: ops.fused_conv1d_backprop_filter(
@@ -285,8 +286,8 @@ def _run_edited_graph_def(op_type, attr, value):
 
 def _other_cases():
     yield Case("raw/dilation-half-truncated", _raw_truncated_dilation, KERNEL,
-               r"FusedConv1D: attribute dilation must be an integer >= 1, got 0 .*truncates")
-    for op_type in ("FusedConv1D", "FusedConv1DBackpropFilter"):
+               r"TfConv1dOp>FusedConv1D: attribute dilation must be an integer >= 1, got 0 .*truncates")
+    for op_type in (_op_names.FORWARD, _op_names.BACKPROP_FILTER):
         for attr in ("padding", "data_format", "activation"):
             for label, value in (("not-utf8", b"\xff\xfeSAME"), ("unknown", b"FULL")):
                 escaped = r"\\xff\\xfeSAME" if label == "not-utf8" else "FULL"

@@ -7,11 +7,12 @@ import tensorflow as tf
 from tensorflow.python.framework import kernels
 
 import tf_conv1d_op
+from tf_conv1d_op import _op_names
 
-OPS = ("FusedConv1D", "FusedConv1DBackpropInput", "FusedConv1DBackpropFilter")
+OPS = _op_names.ALL
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
-HOST_MEMORY = {"FusedConv1D": set(), "FusedConv1DBackpropInput": {"input_sizes"},
-               "FusedConv1DBackpropFilter": {"filter_sizes"}}
+HOST_MEMORY = {_op_names.FORWARD: set(), _op_names.BACKPROP_INPUT: {"input_sizes"},
+               _op_names.BACKPROP_FILTER: {"filter_sizes"}}
 
 pytestmark = pytest.mark.skipif(
     not tf_conv1d_op.build_info()["cuda"],

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op import _activation_derivatives as derivatives
+from tf_conv1d_op import _op_names
 from tests import reference
 from tests.test_fused_conv1d_grid import DATA_FORMATS, PADDINGS, STRIDE_DILATION, random_case
 
@@ -215,7 +216,7 @@ def test_first_order_keeps_the_fused_derivative():
         return tape.gradient(loss, [x, w, b])
 
     graph = grads.get_concrete_function(x, w, b).graph
-    backward = [op for op in graph.get_operations() if op.type.startswith("FusedConv1DBackprop")]
+    backward = [op for op in graph.get_operations() if op.type in (_op_names.BACKPROP_INPUT, _op_names.BACKPROP_FILTER)]
     assert len(backward) == 2
     assert {op.get_attr("activation") for op in backward} == {b"silu"}
 
@@ -264,7 +265,7 @@ def test_second_order_with_tf_gradients_in_a_graph():
             penalty = sum(tf.reduce_sum(g * g) for g in grads)
             second = tf.gradients(penalty, [x, w, b])
             first_order = {op.get_attr("activation") for op in graph.get_operations()
-                           if op.type.startswith("FusedConv1DBackprop") and
+                           if op.type in (_op_names.BACKPROP_INPUT, _op_names.BACKPROP_FILTER) and
                            op.name.startswith("gradients/")}
             with tf.compat.v1.Session(graph=graph) as session:
                 values = session.run(second)
@@ -307,9 +308,9 @@ def test_per_example_gradients_fall_back_to_a_loop_correctly():
 
     with while_loop_warnings() as warnings:
         actual = per_example(ours)
-    assert any("FusedConv1DBackpropFilter" in w for w in warnings)
+    assert any(_op_names.BACKPROP_FILTER in w for w in warnings)
     _assert_close(actual, per_example(ref), "per-example")
-    with pytest.raises(ValueError, match="No vectorized conversion of FusedConv1D "):
+    with pytest.raises(ValueError, match=f"No vectorized conversion of {_op_names.FORWARD} "):
         tf.vectorized_map(lambda xe: ours(xe[None], w * tf.reduce_sum(xe), b), x,
                           fallback_to_while_loop=False)
 

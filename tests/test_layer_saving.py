@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
+from tf_conv1d_op import _op_names
 from tests.layer_support import IS_KERAS_3, keras, rng_for, run_script
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layer_child_load.py")
@@ -80,7 +81,7 @@ def test_keras_files_reload_in_a_fresh_process(fresh_process):
 def test_exports_serve_the_same_predictions_with_our_op(fresh_process):
     for name, result in fresh_process["saved_model"].items():
         assert result["error"] < 1e-6, name
-        assert "FusedConv1D" in result["ops"], name
+        assert _op_names.FORWARD in result["ops"], name
         assert not {"Conv1D", "Conv2D"} & set(result["ops"]), name  # no stock fallback
 
 
@@ -94,8 +95,9 @@ def test_loading_without_importing_tf_conv1d_op_fails_clearly(saved):
     assert found["tf_conv1d_op_imported"] is False
     export = found["export"]
     assert export["failed"]
-    # TensorFlow's own loader error; it names the op the export needs.
-    assert "FusedConv1D" in export["message"] and "not registered" in export["message"]
+    # TensorFlow's own loader error; it names one of the ops the export needs,
+    # whose namespace names this package.
+    assert f"'{_op_names.NAMESPACE}>" in export["message"] and "not registered" in export["message"]
     keras_file = found["m.keras"]
     if IS_KERAS_3:
         assert keras_file["failed"]

@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tf_conv1d_op import _build_info, _library, cli
+from tf_conv1d_op import _build_info, _library, _op_names, cli
 from tests import library_copies
 
-OPS = ("FusedConv1D", "FusedConv1DBackpropInput", "FusedConv1DBackpropFilter")
+OPS = _op_names.ALL
 DTYPES = ["bfloat16", "float16", "float32", "float64"]
 
 NUMPY_ACTIVATIONS = {
@@ -177,7 +177,7 @@ def test_python_m_tf_conv1d_op_info():
     assert result.returncode == 0, result.stderr
     assert f"tf_conv1d_op {tf_conv1d_op.__version__}" in result.stdout
     assert f"installed {tf.__version__}" in result.stdout
-    assert "FusedConv1DBackpropFilter: CPU" in result.stdout
+    assert f"{_op_names.BACKPROP_FILTER}: CPU" in result.stdout
 
 
 @pytest.mark.parametrize("command", sorted(cli.PROGRAMS))

@@ -122,7 +122,7 @@ def test_installed_package_is_the_wheels(venv_python, outside):
 def test_installed_info_command(venv_python, outside):
     out = run([venv_python, "-m", "tf_conv1d_op", "info"], cwd=outside)
     assert f"built for {tf.__version__}, installed {tf.__version__}" in out
-    assert "FusedConv1D: CPU (bfloat16, float16, float32, float64)" in out
+    assert "TfConv1dOp>FusedConv1D: CPU (bfloat16, float16, float32, float64)" in out
 
 
 def test_installed_package_passes_the_op_tests(venv_python, outside):

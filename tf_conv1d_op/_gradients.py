@@ -1,4 +1,4 @@
-"""The registered gradients of FusedConv1D and of its two backward ops.
+"""The registered gradients of the FusedConv1D op and of its two backward ops.
 
 Importing this module registers them. That must happen in every process that
 differentiates through the op, a reloaded SavedModel included, which is why
@@ -13,12 +13,10 @@ from tensorflow.python.framework import ops as _framework_ops
 from tensorflow.python.framework import tensor_util as _tensor_util
 
 from tf_conv1d_op import _activation_derivatives as _derivatives
+from tf_conv1d_op import _op_names
 from tf_conv1d_op import _second_order
 from tf_conv1d_op._library import ops as _ops
 from tf_conv1d_op._op_attrs import activation_of, attrs_of, linear
-
-_FORWARD_OP = "FusedConv1D"
-
 
 def _is_known_zero(tensor):
     """Whether `tensor` is certainly all zeros: the zeros TF passes for an
@@ -91,9 +89,9 @@ def _fused_conv1d_grad(op, grad_output, grad_preactivation):
 
 
 _GRADIENTS = {
-    _FORWARD_OP: _fused_conv1d_grad,
-    "FusedConv1DBackpropInput": _second_order.backprop_input_grad,
-    "FusedConv1DBackpropFilter": _second_order.backprop_filter_grad,
+    _op_names.FORWARD: _fused_conv1d_grad,
+    _op_names.BACKPROP_INPUT: _second_order.backprop_input_grad,
+    _op_names.BACKPROP_FILTER: _second_order.backprop_filter_grad,
 }
 
 

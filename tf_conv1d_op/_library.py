@@ -4,6 +4,7 @@ import ctypes
 import glob
 import json
 import os
+import types
 
 import tensorflow as tf
 
@@ -94,4 +95,13 @@ def load():
     return library
 
 
-ops = load()
+def generated_functions(library):
+    """The three ops' generated Python functions under short names
+    (TensorFlow names them after the namespaced op: tf_conv1d_op_fused_conv1d)."""
+    return types.SimpleNamespace(
+        fused_conv1d=library.tf_conv1d_op_fused_conv1d,
+        fused_conv1d_backprop_input=library.tf_conv1d_op_fused_conv1d_backprop_input,
+        fused_conv1d_backprop_filter=library.tf_conv1d_op_fused_conv1d_backprop_filter)
+
+
+ops = generated_functions(load())

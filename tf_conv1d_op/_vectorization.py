@@ -23,6 +23,7 @@ Loop-invariant operands that meet a folded one are tiled n times.
 import tensorflow as tf
 from tensorflow.python.ops.parallel_for import pfor as _pfor
 
+from tf_conv1d_op import _op_names
 from tf_conv1d_op._activation_derivatives import operand_is_preactivation
 from tf_conv1d_op._library import ops as _ops
 from tf_conv1d_op._op_attrs import attrs_of
@@ -199,9 +200,9 @@ def _backprop_filter(pfor_input):
 
 
 _CONVERTERS = {
-    "FusedConv1D": _fused_conv1d,
-    "FusedConv1DBackpropInput": _backprop_input,
-    "FusedConv1DBackpropFilter": _backprop_filter,
+    _op_names.FORWARD: _fused_conv1d,
+    _op_names.BACKPROP_INPUT: _backprop_input,
+    _op_names.BACKPROP_FILTER: _backprop_filter,
 }
 
 

@@ -10,7 +10,6 @@ import importlib
 import json
 import sys
 
-OPS = ("FusedConv1D", "FusedConv1DBackpropInput", "FusedConv1DBackpropFilter")
 
 # Subcommand -> the module whose main(argv) runs it; argv passes through.
 PROGRAMS = {
@@ -38,7 +37,7 @@ def describe():
     import tensorflow as tf
 
     import tf_conv1d_op
-    from tf_conv1d_op import _library
+    from tf_conv1d_op import _library, _op_names
 
     build = tf_conv1d_op.build_info()
     return {
@@ -48,7 +47,7 @@ def describe():
         "cpu_levels": _library.cpu_levels(),
         "tensorflow_installed": tf.__version__,
         "gpus_visible": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "registered_kernels": {op: registered_kernels(op) for op in OPS},
+        "registered_kernels": {op: registered_kernels(op) for op in _op_names.ALL},
         "fused_activations": list(tf_conv1d_op.FUSED_ACTIVATIONS),
     }
 

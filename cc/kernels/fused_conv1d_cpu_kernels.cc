@@ -7,6 +7,7 @@
 #include "cc/kernels/core/conv1d_cpu.h"
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
+#include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/platform/threadpool.h"
@@ -87,15 +88,21 @@ struct CpuBackend {
   }
 };
 
-#define REGISTER_CPU(T, CudaT, name)                                                       \
+#define REGISTER_CPU(T, CudaT, name)                                           \
   REGISTER_KERNEL_BUILDER(                                                     \
-      Name("FusedConv1D").Device(DEVICE_CPU).TypeConstraint<T>("T"),           \
+      Name(tf_conv1d_op::kForwardOpName)                                       \
+          .Device(DEVICE_CPU)                                                  \
+          .TypeConstraint<T>("T"),                                             \
       FusedConv1DOp<CpuBackend, T>);                                           \
   REGISTER_KERNEL_BUILDER(                                                     \
-      Name("FusedConv1DBackpropInput").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+      Name(tf_conv1d_op::kBackpropInputOpName)                                 \
+          .Device(DEVICE_CPU)                                                  \
+          .TypeConstraint<T>("T"),                                             \
       FusedConv1DBackpropInputOp<CpuBackend, T>);                              \
   REGISTER_KERNEL_BUILDER(                                                     \
-      Name("FusedConv1DBackpropFilter").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+      Name(tf_conv1d_op::kBackpropFilterOpName)                                \
+          .Device(DEVICE_CPU)                                                  \
+          .TypeConstraint<T>("T"),                                             \
       FusedConv1DBackpropFilterOp<CpuBackend, T>);
 
 CONV1D_DTYPES(REGISTER_CPU)

@@ -9,6 +9,7 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
+#include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/types.h"
@@ -124,16 +125,17 @@ struct GpuBackend {
 };
 
 // input_sizes / filter_sizes are shapes, read on the host.
-#define REGISTER_GPU(T, CudaT, name)                                                            \
-  REGISTER_KERNEL_BUILDER(                                                          \
-      Name("FusedConv1D").Device(DEVICE_GPU).TypeConstraint<T>("T"),                \
-      FusedConv1DOp<GpuBackend, T>);                                                \
-  REGISTER_KERNEL_BUILDER(Name("FusedConv1DBackpropInput")                          \
+#define REGISTER_GPU(T, CudaT, name)                                                \
+  REGISTER_KERNEL_BUILDER(Name(tf_conv1d_op::kForwardOpName)                       \
+                              .Device(DEVICE_GPU)                                   \
+                              .TypeConstraint<T>("T"),                              \
+                          FusedConv1DOp<GpuBackend, T>);                            \
+  REGISTER_KERNEL_BUILDER(Name(tf_conv1d_op::kBackpropInputOpName)                 \
                               .Device(DEVICE_GPU)                                   \
                               .TypeConstraint<T>("T")                               \
                               .HostMemory("input_sizes"),                           \
                           FusedConv1DBackpropInputOp<GpuBackend, T>);               \
-  REGISTER_KERNEL_BUILDER(Name("FusedConv1DBackpropFilter")                         \
+  REGISTER_KERNEL_BUILDER(Name(tf_conv1d_op::kBackpropFilterOpName)                \
                               .Device(DEVICE_GPU)                                   \
                               .TypeConstraint<T>("T")                               \
                               .HostMemory("filter_sizes"),                          \

@@ -5,6 +5,7 @@
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/op_attrs.h"
+#include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
@@ -80,7 +81,7 @@ ShapeHandle MakeActivationShape(InferenceContext* c, conv1d::Layout layout,
 
 absl::Status ForwardShape(InferenceContext* c) {
   tensorflow::fused_conv1d::OpAttrs attrs;
-  TF_RETURN_IF_ERROR(attrs.Parse(c, "FusedConv1D"));
+  TF_RETURN_IF_ERROR(attrs.Parse(c, tf_conv1d_op::kForwardOpName));
   const bool nwc = attrs.geometry.layout == conv1d::Layout::kNWC;
   ShapeHandle input, filter, bias;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &input));
@@ -106,7 +107,7 @@ absl::Status ForwardShape(InferenceContext* c) {
     g.kernel_size = c->Value(kernel_size);
     g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : 1;
     const std::string error = conv1d::ResolveGeometry(&g);
-    if (!error.empty()) return absl::InvalidArgumentError("FusedConv1D: " + error);
+    if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(tf_conv1d_op::kForwardOpName, ": ", error));
     out_steps = c->MakeDim(g.out_steps);
   }
   ShapeHandle output = MakeActivationShape(c, attrs.geometry.layout, batch,
@@ -120,7 +121,7 @@ absl::Status ForwardShape(InferenceContext* c) {
 
 }  // namespace
 
-REGISTER_OP("FusedConv1D")
+REGISTER_OP(tf_conv1d_op::kForwardOpName)
     .Input("input: T")
     .Input("filter: T")
     .Input("bias: T")
@@ -130,7 +131,7 @@ REGISTER_OP("FusedConv1D")
     .SetShapeFn(ForwardShape)
     .Doc(ForwardDoc());
 
-REGISTER_OP("FusedConv1DBackpropInput")
+REGISTER_OP(tf_conv1d_op::kBackpropInputOpName)
     .Input("input_sizes: int64")
     .Input("filter: T")
     .Input("grad_output: T")
@@ -149,7 +150,7 @@ Gradient of FusedConv1D with respect to its input. activation_operand is the
 forward output, or its preactivation output where the activation needs it.
 )doc");
 
-REGISTER_OP("FusedConv1DBackpropFilter")
+REGISTER_OP(tf_conv1d_op::kBackpropFilterOpName)
     .Input("input: T")
     .Input("filter_sizes: int64")
     .Input("grad_output: T")

@@ -1,0 +1,11 @@
+"""The registered names of the three ops (cc/ops/op_names.h holds them for C++).
+
+Namespaced, as TensorFlow's custom-op RFC asks of out-of-tree ops: no other
+plugin's op can take these names, and a SavedModel loaded without this package
+fails with "Op type not registered 'TfConv1dOp>...'", which names it.
+"""
+NAMESPACE = "TfConv1dOp"
+FORWARD = NAMESPACE + ">FusedConv1D"
+BACKPROP_INPUT = NAMESPACE + ">FusedConv1DBackpropInput"
+BACKPROP_FILTER = NAMESPACE + ">FusedConv1DBackpropFilter"
+ALL = (FORWARD, BACKPROP_INPUT, BACKPROP_FILTER)
