@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from tf_conv1d_op import _benchmark_report, _png_chart, benchmark
+from tf_conv1d_op.tools import benchmark, benchmark_report, png_chart
 
 
 def read_png(path):
@@ -55,15 +55,15 @@ def test_markdown_section_replaces_only_itself(tmp_path):
                    load=((0.0,) * 3, (0.0,) * 3), repeats=7, warmup=3, quick=False,
                    note="", matmul_size=4096)
     for speedup in (2.0, 3.0):
-        _benchmark_report.write_markdown(str(path), [dict(row, speedup=speedup)], 10.0, None,
+        benchmark_report.write_markdown(str(path), [dict(row, speedup=speedup)], 10.0, None,
                                          context, "chart.png")
     text = path.read_text()
-    assert "GPU notes." in text and text.count(_benchmark_report.BEGIN) == 1
+    assert "GPU notes." in text and text.count(benchmark_report.BEGIN) == 1
     assert "3.00x" in text and "2.00x" not in text
 
 
 def test_chart_draws_bars_proportional_to_values(tmp_path):
-    png = _png_chart.horizontal_bar_chart("T", ["A", "B"], [("S", [1.0, 2.0], (255, 0, 0))])
+    png = png_chart.horizontal_bar_chart("T", ["A", "B"], [("S", [1.0, 2.0], (255, 0, 0))])
     path = tmp_path / "c.png"
     path.write_bytes(png)
     width, height, raw = read_png(path)

@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run_program(name, *args):
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "python", "benchmarks", name), *args],
+        [sys.executable, "-m", "python.benchmarks." + name, *args],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -23,7 +23,7 @@ def numbers(line):
 
 @pytest.mark.parametrize("layout_and_dtype", [(), ("--data-format", "NCW", "--dtype", "bfloat16")])
 def test_activations_program_times_each_activation(layout_and_dtype):
-    out = run_program("activations.py", "--activations", "silu,elu", "--repeats", "1",
+    out = run_program("activations", "--activations", "silu,elu", "--repeats", "1",
                       *layout_and_dtype)
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
     assert set(rows) == {"silu", "elu"}
@@ -31,13 +31,13 @@ def test_activations_program_times_each_activation(layout_and_dtype):
 
 
 def test_op_passes_program_rates_each_pass():
-    out = run_program("op_passes.py", "--shapes", "sensor", "--repeats", "1")
+    out = run_program("op_passes", "--shapes", "sensor", "--repeats", "1")
     rows = [line for line in out.splitlines() if line.split()[:1] == ["sensor"]]
     assert len(rows) == 1 and len(numbers(rows[0])) == 3 and min(numbers(rows[0])) > 0
 
 
 def test_layer_passes_program_times_each_pass_of_both_sides():
-    out = run_program("layer_passes.py", "--shapes", "sensor", "--repeats", "1")
+    out = run_program("layer_passes", "--shapes", "sensor", "--repeats", "1")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["sensor"]]
     assert [r[1] for r in rows] == ["stock", "ours"]
     assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
@@ -45,7 +45,7 @@ def test_layer_passes_program_times_each_pass_of_both_sides():
 
 
 def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
-    out = run_program("winograd_error.py", "--cases", "16x8x5,12x20x3", "--steps", "41")
+    out = run_program("winograd_error", "--cases", "16x8x5,12x20x3", "--steps", "41")
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
     assert set(rows) == {"16x8x5", "12x20x3"}
     # A wrong transform would leave errors of order 1; float32 rounding, 1e-7 to 1e-6.

@@ -1,12 +1,11 @@
-"""The demo (`python -m tf_conv1d_op demo`, also python/demo.py) end to end, with few epochs."""
+"""The demo (`python -m tf_conv1d_op demo`) end to end, with few epochs."""
 import importlib.util
 import os
 
 import pytest
 
-from tests.layer_support import REPO, run_python, run_script
+from tests.layer_support import run_python
 
-DEMO_SCRIPT = os.path.join(REPO, "python", "demo.py")
 RUN_CLI = "import sys; from tf_conv1d_op.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -21,6 +20,6 @@ def test_demo_trains_compares_saves_and_reloads(tmp_path):
     assert {"model.keras", "export"} <= set(os.listdir(tmp_path))
 
 
-def test_source_tree_script_runs_the_same_program():
-    result = run_script(DEMO_SCRIPT, "--help")
+def test_demo_help_names_its_options():
+    result = run_python(RUN_CLI, "demo", "--help")
     assert "--epochs" in result.stdout and "1D CNN" in result.stdout

@@ -6,17 +6,13 @@ stride/dilation pair works), explicit causal padding, Keras 3 activations and
 GradientTape gradients.
 """
 import itertools
-import os
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "python"))
-from gpu_check import reference, report  # noqa: E402
+from python.gpu_check import reference, report
 
 PADDINGS = ("VALID", "SAME", "CAUSAL")
 FORMATS = ("NWC", "NCW")

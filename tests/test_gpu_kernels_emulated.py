@@ -16,9 +16,9 @@ import sys
 import numpy as np
 import pytest
 
+from python.gpu_check import build, core
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-from gpu_check import build, core  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     shutil.which(os.environ.get("CXX", "g++")) is None or build.cuda_include_dir() is None,
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(
 
 def run_harness(*args):
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "python", "gpu_check", "run.py"), "--emulate",
-         "--quick", *args], capture_output=True, text=True, timeout=900)
+        [sys.executable, "-m", "python.gpu_check.run", "--emulate", "--quick", *args],
+        capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "all within tolerance" in result.stdout
     return result.stdout

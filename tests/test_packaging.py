@@ -201,7 +201,7 @@ def test_program_returning_none_exits_zero(command, monkeypatch):
 def test_missing_program_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, cli.PROGRAMS["bench"], None)
     assert cli.main(["bench"]) == 2
-    assert "tf_conv1d_op.benchmark is not part of this installation" in capsys.readouterr().err
+    assert "tf_conv1d_op.tools.benchmark is not part of this installation" in capsys.readouterr().err
 
 
 def test_bench_command_runs_the_benchmark(tmp_path, capsys):

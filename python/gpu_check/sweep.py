@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from gpu_check import core, reference, report
+from python.gpu_check import core, reference, report
 
 PADDINGS = ("VALID", "SAME", "CAUSAL")
 DATA_FORMATS = ("NWC", "NCW")

@@ -6,7 +6,7 @@ load; it reports medians. The machine's practical peak is the float32
 tf.matmul of two 4096 x 4096 matrices, timed in the same run. Peak extra
 memory is measured in fresh subprocesses (see memory_probe).
 
-  python -m tf_conv1d_op.benchmark [--quick] [--shapes audio,resnet] [--output-dir docs]
+  python -m tf_conv1d_op bench [--quick] [--shapes audio,resnet] [--output-dir docs]
 """
 import argparse
 import collections
@@ -280,7 +280,7 @@ def measure_memory(shape):
         TF_CPP_MIN_LOG_LEVEL="3")
     for variant in ("stock", "ours"):
         for which in PASSES:
-            code = ("import json, sys; from tf_conv1d_op import benchmark as b; "
+            code = ("import json, sys; from tf_conv1d_op.tools import benchmark as b; "
                     "s = b.Shape(*json.loads(sys.argv[1])); "
                     "print('RESULT', b.memory_probe(sys.argv[2], s, sys.argv[3]))")
             out = subprocess.run([sys.executable, "-c", code, json.dumps(list(shape)),
@@ -346,7 +346,7 @@ def main(argv=None):
 
 def run(argv=None):
     """Runs the suite as main() does and returns its rows (dicts)."""
-    from tf_conv1d_op import _benchmark_report as report
+    from tf_conv1d_op.tools import benchmark_report as report
 
     args = parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 9)

@@ -7,7 +7,6 @@ initial weights; compares accuracy and speed; saves the trained model
 that they predict what the trained model does.
 
     python -m tf_conv1d_op demo [--epochs N] [--out DIR]
-    (or python python/demo.py, the same program)
 
 Exit status 0 when every check passes.
 """
@@ -25,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
-from tf_conv1d_op import _gunpoint as gunpoint
+from tf_conv1d_op.tools import gunpoint
 from tf_conv1d_op import _op_names
 
 keras = tf.keras
@@ -94,7 +93,7 @@ def accuracy(model, x, y):
 
 def reload_in_fresh_process(out_dir):
     """Runs this module with --check-saved in a new interpreter; its findings."""
-    result = subprocess.run([sys.executable, "-m", "tf_conv1d_op.demo", "--check-saved",
+    result = subprocess.run([sys.executable, "-m", "tf_conv1d_op.tools.demo", "--check-saved",
                              out_dir], capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"the fresh process failed:\n{result.stderr[-3000:]}")
