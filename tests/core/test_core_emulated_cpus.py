@@ -18,7 +18,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support import REPO
+
+ROOT = REPO
 QEMU = shutil.which("qemu-x86_64")
 X86_64_TOOLS = pytest.mark.skipif(
     QEMU is None or os.uname().machine != "x86_64" or shutil.which("g++") is None,

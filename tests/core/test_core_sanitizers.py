@@ -17,9 +17,10 @@ import sys
 
 import pytest
 
-from tests.cpu_levels import LEVELS, supported_levels
+from tests.support import REPO
+from tests.support.cpu_levels import LEVELS, supported_levels
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 CONFIGS = os.environ.get("TF_CONV1D_SANITIZERS", "asan").split(",")
 RANDOM_CASES = {"asan": 600, "tsan": 200}
 

@@ -13,9 +13,10 @@ import sys
 
 import pytest
 
-from tests.cpu_levels import LEVELS, supported_levels
+from tests.support import REPO
+from tests.support.cpu_levels import LEVELS, supported_levels
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 GRID_SAMPLE = "True and (gelu or relu6 or leaky_relu)"
 
 
@@ -40,7 +41,7 @@ def test_an_unknown_level_is_an_import_error(value, expected):
 def test_a_level_this_cpu_lacks_is_an_import_error(level):
     if level in supported_levels():
         pytest.skip(f"this CPU supports {level} (qemu runs the core on lesser CPUs: "
-                    "tests/test_core_emulated_cpus.py)")
+                    "tests/core/test_core_emulated_cpus.py)")
     proc = child("import tf_conv1d_op", TF_CONV1D_ISA=level)
     assert f"this CPU does not support the {level} level" in proc.stderr, proc.stderr[-3000:]
 
@@ -55,13 +56,13 @@ def test_op_tests_pass_at_each_level(level):
     check = child(
         "import sys, pytest; from tf_conv1d_op import _library; "
         f"assert _library.cpu_levels()['selected'] == {level!r}; "
-        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_cpu_tiling.py', "
-        "'tests/test_packaging.py::test_loaded_library_matches_numpy']))",
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/core/test_cpu_tiling.py', "
+        "'tests/packaging/test_packaging.py::test_loaded_library_matches_numpy']))",
         TF_CONV1D_ISA=level)
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-4000:]
     grid_run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_fused_conv1d_grid.py"] + grid,
+         "tests/op/test_fused_conv1d_grid.py"] + grid,
         cwd=ROOT, env=dict(os.environ, TF_CONV1D_ISA=level, TF_CPP_MIN_LOG_LEVEL="3"),
         capture_output=True, text=True, timeout=1800)
     assert grid_run.returncode == 0, grid_run.stdout[-4000:] + grid_run.stderr[-4000:]

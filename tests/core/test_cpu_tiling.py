@@ -27,8 +27,8 @@ import zlib
 import numpy as np
 import pytest
 
-from tests import reference
-from tests.test_fused_conv1d_grid import DTYPES, ours_and_grads
+from tests.op.test_fused_conv1d_grid import DTYPES, ours_and_grads
+from tests.support import REPO, reference
 
 # (batch, steps, in_channels, filters, kernel, stride, dilation, padding,
 #  data_format, activation, dtype)
@@ -119,8 +119,8 @@ import numpy as np
 import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
-from tests.test_cpu_tiling import CASES, attrs_of, case_data
-from tests.test_fused_conv1d_grid import ours_and_grads
+from tests.core.test_cpu_tiling import CASES, attrs_of, case_data
+from tests.op.test_fused_conv1d_grid import ours_and_grads
 case = CASES[int(sys.argv[1])]
 x, w, b, dy = case_data(case)
 attrs = attrs_of(case)
@@ -136,11 +136,10 @@ def test_result_does_not_depend_on_thread_count(index, tmp_path):
     attrs = attrs_of(case)
     here = ours_and_grads(x, w, b, dy, case[-1], **dict(attrs, dilations=attrs.pop("dilation")))
     path = tmp_path / "one_thread.npz"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]),
                TF_CPP_MIN_LOG_LEVEL="3")
     subprocess.run([sys.executable, "-c", _ONE_THREAD, str(index), str(path)], check=True,
-                   cwd=root, env=env)
+                   cwd=REPO, env=env)
     there = np.load(path)
     for i, got in enumerate(here):
         np.testing.assert_array_equal(got, there[f"arr_{i}"])

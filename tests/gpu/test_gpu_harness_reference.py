@@ -13,10 +13,8 @@ import pytest
 import tensorflow as tf
 
 from python.gpu_check import reference, report
-
-PADDINGS = ("VALID", "SAME", "CAUSAL")
-FORMATS = ("NWC", "NCW")
-STRIDE_DILATIONS = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 4), (2, 2), (3, 2))
+from python.gpu_check.grids import DATA_FORMATS as FORMATS
+from python.gpu_check.grids import PADDINGS, STRIDE_DILATIONS
 
 
 def keras_activation(name, z, slope):

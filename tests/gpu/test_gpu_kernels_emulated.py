@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from python.gpu_check import build, core
+from tests.support import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 
 pytestmark = pytest.mark.skipif(
     shutil.which(os.environ.get("CXX", "g++")) is None or build.cuda_include_dir() is None,
@@ -90,7 +91,7 @@ def test_workspace_is_only_used_where_needed(library):
     ((3, 1, 2, 4, 3), "SAME", "NCW"),     # one step, kernel wider than the input
 ])
 def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_format):
-    from gpu_check import sweep
+    from python.gpu_check import sweep
 
     memory = core.EmulatedMemory(library)
     problem = core.Problem(*sizes, stride=2, dilation=1, padding=padding,

@@ -1,10 +1,10 @@
 """Training under tf.distribute, run in fresh processes by
 test_layer_distribute.py (devices and cluster must be set before TF starts).
 
-    python tests/layer_child_distribute.py mirrored OUT.npz
+    python tests/layer/layer_child_distribute.py mirrored OUT.npz
         Two logical CPU devices; trains once on one device and once under
         MirroredStrategy from the same weights; saves both results.
-    python tests/layer_child_distribute.py worker INDEX PORT0,PORT1 OUT.npz
+    python tests/layer/layer_child_distribute.py worker INDEX PORT0,PORT1 OUT.npz
         One of two MultiWorkerMirroredStrategy workers on 127.0.0.1.
 
 The model, data and training are defined here so the test can run the

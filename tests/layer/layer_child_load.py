@@ -1,8 +1,8 @@
 """Run in a fresh process by test_layer_saving.py: loads what the test saved and
 prints one JSON object of findings.
 
-    python tests/layer_child_load.py DIR          # imports tf_conv1d_op first
-    python tests/layer_child_load.py DIR --bare   # does not import it
+    python tests/layer/layer_child_load.py DIR          # imports tf_conv1d_op first
+    python tests/layer/layer_child_load.py DIR --bare   # does not import it
 """
 import json
 import os

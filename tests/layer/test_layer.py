@@ -13,8 +13,8 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op.layers import activation_fusion
-from tests import reference
-from tests.layer_support import (IS_KERAS_3, keras, outputs_and_grads, rng_for,
+from tests.support import reference
+from tests.support.layer_support import (IS_KERAS_3, keras, outputs_and_grads, rng_for,
                                  stock_and_ours)
 
 GEOMETRIES = [(1, 1), (2, 1), (3, 1), (1, 2), (1, 3)]  # (stride, dilation), stock-legal
@@ -136,7 +136,7 @@ def test_every_activation_matches_stock(activation):
     cotangent = rng.standard_normal((3, 21, 5))
     want = outputs_and_grads(stock, x, cotangent)
     # The stock gelu (tf.nn.gelu) rounds its constants to float32 precision even
-    # in float64 (see tests/reference.py); ours does not.
+    # in float64 (see tests/support/reference.py); ours does not.
     rtol64 = 1e-7 if activation == "gelu" else 1e-12
     for layer, rtol in [(ours, rtol64), (ours32, 2e-5)]:
         got = outputs_and_grads(layer, x.astype(layer.compute_dtype), cotangent)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests.layer_support import keras, rng_for
+from tests.support.layer_support import keras, rng_for
 
 
 def randomize(model, seed):

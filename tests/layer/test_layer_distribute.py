@@ -1,13 +1,13 @@
 """tf_conv1d_op.Conv1D under tf.distribute: the same weights as training on
-one device. Each run is a fresh process (tests/layer_child_distribute.py)."""
+one device. Each run is a fresh process (tests/layer/layer_child_distribute.py)."""
 import socket
 import subprocess
 import sys
 
 import numpy as np
 
-from tests import layer_child_distribute as child
-from tests.layer_support import python_env, run_script
+from tests.layer import layer_child_distribute as child
+from tests.support.layer_support import python_env, run_script
 
 CHILD = child.__file__
 TIMEOUT_S = 240

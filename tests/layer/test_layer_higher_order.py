@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests.layer_support import IS_KERAS_3, keras, rng_for
-from tests.test_gradients_second_order import while_loop_warnings
+from tests.support.layer_support import IS_KERAS_3, keras, rng_for
+from tests.op.test_gradients_second_order import while_loop_warnings
 
 TOL = 1e-10
 

@@ -1,7 +1,7 @@
 """Saving, exporting and reloading models built from tf_conv1d_op.Conv1D, and
 loading stock Conv1D weights into them.
 
-The model is saved here; tests/layer_child_load.py loads it in fresh
+The model is saved here; tests/layer/layer_child_load.py loads it in fresh
 processes (one with tf_conv1d_op imported, one without).
 """
 import json
@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op import _op_names
-from tests.layer_support import IS_KERAS_3, keras, rng_for, run_script
+from tests.support.layer_support import IS_KERAS_3, keras, rng_for, run_script
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layer_child_load.py")
 

@@ -10,7 +10,7 @@ shapes (the kernels must refuse) or with known shapes (the shape function
 must). An independent oracle (Python integers, below) says whether the call
 is well defined and what it must return.
 
-Probes run in child processes (tests/subprocess_cases.py) under an
+Probes run in child processes (tests/support/subprocess_cases.py) under an
 address-space limit, so an allocation that scales with a declared dimension
 fails as it would on a loaded server instead of swapping; each probe has an
 alarm, whose default action ends the child, so a hang is told from a crash.
@@ -22,10 +22,10 @@ A probe's outcome is one of:
   wrong    a wrong shape or value, a refusal of a valid call, an accepted
            invalid call, or a message that does not name the op
 
-    python -m tests.campaign_empty_huge [--full] [--seed N]
+    python -m tests.op.campaign_empty_huge [--full] [--seed N]
 
 prints the counts (docs/robustness.md records them). The CI test runs a
-sample (tests/test_fused_conv1d_empty_huge.py).
+sample (tests/op/test_fused_conv1d_empty_huge.py).
 """
 import argparse
 import collections
@@ -38,7 +38,7 @@ import signal
 
 import numpy as np
 
-from tests.subprocess_cases import Case, run_cases
+from tests.support.subprocess_cases import Case, run_cases
 
 INT64_MAX = 2**63 - 1
 HUGE = (2**31, 2**32 + 1, 2**36, 2**40, 2**61, 2**62, INT64_MAX)
@@ -387,7 +387,7 @@ def run_campaign(names, full=False, seed=0, library=None):
            "TF_CONV1D_CAMPAIGN_SEED": str(seed)}
     if library:
         env["TF_CONV1D_OP_LIBRARY"] = library
-    results = run_cases("tests.campaign_empty_huge", names, timeout=3600, env=env)
+    results = run_cases("tests.op.campaign_empty_huge", names, timeout=3600, env=env)
     return {name: classify(results[name]) for name in names}, results
 
 

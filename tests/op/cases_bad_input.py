@@ -9,14 +9,14 @@ Every problem is tried through each front end that can reach it:
   raw-graph      the generated op in a tf.function with unknown shapes. Attribute
                  errors surface at tracing, from the shape function (ValueError).
 The backprop ops are reached raw only, with bad sizes and gradient shapes.
-tests/test_fused_conv1d_errors.py runs these cases in a child process.
+tests/op/test_fused_conv1d_errors.py runs these cases in a child process.
 """
 import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op import _op_names
-from tests.subprocess_cases import Case
+from tests.support.subprocess_cases import Case
 from tf_conv1d_op._library import ops
 
 KERNEL = ("InvalidArgumentError",)

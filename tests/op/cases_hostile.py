@@ -3,17 +3,17 @@ products overflow 32 (or 64) bits, empty tensors in every position with huge
 other dimensions, degenerate activation attributes.
 
 Each case either raises a clear error (raises=...) or must work, in which case
-it checks its result against tests/reference.py (or an equivalent geometry
-the reference can afford). tests/test_fused_conv1d_hostile.py runs them in a
+it checks its result against tests/support/reference.py (or an equivalent geometry
+the reference can afford). tests/op/test_fused_conv1d_hostile.py runs them in a
 child process, so a crash fails only the case that caused it.
 """
 import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
-from tests.subprocess_cases import Case
-from tests.test_fused_conv1d_grid import DTYPES, ours_and_grads
+from tests.support import reference
+from tests.support.subprocess_cases import Case
+from tests.op.test_fused_conv1d_grid import DTYPES, ours_and_grads
 from tf_conv1d_op._library import ops
 
 KERNEL = ("InvalidArgumentError",)

@@ -2,10 +2,10 @@
 (empty tensors with huge dimensions, huge declared kernel sizes) are refused
 or answered correctly, and ordinary requests keep getting the right answer.
 
-    python -m tests.serving_hostile save DIR   # builds and saves the model
-    python -m tests.serving_hostile serve DIR  # loads it, serves, prints a JSON summary
+    python -m tests.op.serving_hostile save DIR   # builds and saves the model
+    python -m tests.op.serving_hostile serve DIR  # loads it, serves, prints a JSON summary
 
-tests/test_fused_conv1d_empty_huge.py runs both in child processes: a crash
+tests/op/test_fused_conv1d_empty_huge.py runs both in child processes: a crash
 of the server is a failed test, not a dead pytest.
 """
 import json
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
+from tests.support import reference
 
 CIN, COUT = 3, 4
 _NAMED = re.compile(r"FusedConv1D|fused_conv1d|OOM when allocating")

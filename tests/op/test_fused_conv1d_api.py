@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op import _library
-from tests import reference
+from tests.support import reference
 
 
 def random(*shape, seed=0):

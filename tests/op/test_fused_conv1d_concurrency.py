@@ -19,8 +19,9 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
+from tests.support import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 THREADS = 8
 
 # (batch, steps, in_channels, kernel_size, filters, attrs, dtype)
@@ -121,7 +122,7 @@ def test_results_do_not_depend_on_thread_count(counts):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
         procs = []
         for n in counts:
-            code = (f"from tests.test_fused_conv1d_concurrency import child; "
+            code = (f"from tests.op.test_fused_conv1d_concurrency import child; "
                     f"child({n}, {os.path.join(tmp, f'{n}.npz')!r})")
             procs.append(subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,5 +1,5 @@
 """Empty tensors with huge declared dimensions never crash, hang or give a
-wrong answer (tests/campaign_empty_huge.py: every op path, layout, padding
+wrong answer (tests/op/campaign_empty_huge.py: every op path, layout, padding
 and mode, in child processes under an address-space limit; a sample here,
 TF_CONV1D_CAMPAIGN=full for the whole campaign), and a served SavedModel
 keeps answering ordinary requests between hostile ones."""
@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from tests import campaign_empty_huge as campaign
-from tests import reference
-from tests.subprocess_cases import ROOT, check, run_cases
+from tests.op import campaign_empty_huge as campaign
+from tests.support import reference
+from tests.support.subprocess_cases import ROOT, check, run_cases
 
 CASES = campaign.CASES
 
@@ -20,7 +20,7 @@ CASES = campaign.CASES
 @pytest.fixture(scope="module")
 def results():
     env = {"TF_CONV1D_CAMPAIGN_CHILD": "1"}
-    return run_cases("tests.campaign_empty_huge", [case.name for case in CASES], env=env)
+    return run_cases("tests.op.campaign_empty_huge", [case.name for case in CASES], env=env)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -62,7 +62,7 @@ def test_campaign_oracle_refuses_products_past_int64_in_any_order():
 
 def _run(*args, timeout=600):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "tests.serving_hostile", *args], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "tests.op.serving_hostile", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, (
         f"the server died ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

@@ -1,6 +1,6 @@
 """Bad input gives a clear exception, never a crash.
 
-Each case of tests/cases_bad_input.py (wrong ranks, channel and bias
+Each case of tests/op/cases_bad_input.py (wrong ranks, channel and bias
 mismatches, kernels longer than the input, bad stride, dilation, padding,
 data_format and activation, integer and mixed dtypes, bad backprop sizes and
 gradient shapes; through the wrapper and the raw ops, eagerly and in graphs
@@ -8,15 +8,15 @@ with unknown shapes) runs in a child process, so a crash fails that case only.
 """
 import pytest
 
-from tests import cases_bad_input
-from tests.subprocess_cases import check, run_cases
+from tests.op import cases_bad_input
+from tests.support.subprocess_cases import check, run_cases
 
 CASES = cases_bad_input.CASES
 
 
 @pytest.fixture(scope="module")
 def results():
-    return run_cases("tests.cases_bad_input", [case.name for case in CASES])
+    return run_cases("tests.op.cases_bad_input", [case.name for case in CASES])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -9,7 +9,7 @@ an all-zero input (the output is then the activation of the bias).
 
 Budget: the "ci" profile (default) runs a fixed, derandomized set of examples;
 HYPOTHESIS_PROFILE=long runs many more, randomly, e.g.
-  HYPOTHESIS_PROFILE=long python -m pytest tests/test_fused_conv1d_fuzz.py
+  HYPOTHESIS_PROFILE=long python -m pytest tests/op/test_fused_conv1d_fuzz.py
 A failure shrinks to a minimal case; add it to REGRESSIONS below.
 """
 import dataclasses
@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tf_conv1d_op
-from tests import reference
-from tests.test_fused_conv1d_grid import DTYPES, ours_and_grads
+from tests.support import reference
+from tests.op.test_fused_conv1d_grid import DTYPES, ours_and_grads
 
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
                           print_blob=True)

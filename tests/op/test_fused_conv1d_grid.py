@@ -1,6 +1,6 @@
 """Forward and all three gradients of fused_conv1d against the float64 reference,
 over every padding x data format x (stride, dilation) x bias x activation, in
-every dtype, on random sizes and data.
+every dtype, on random sizes and data, on each device (conftest.py).
 
 Errors are norm-wise: max |ours - reference| over max |reference| for the
 output, and over the largest gradient magnitude (the sum of absolute terms,
@@ -13,22 +13,12 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
+from python.gpu_check.grids import DATA_FORMATS, OP_TOLERANCES, PADDINGS, STRIDE_DILATIONS
+from tests.support import reference
 
-PADDINGS = ("VALID", "SAME", "CAUSAL")
-DATA_FORMATS = ("NWC", "NCW")
-STRIDE_DILATION = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 4), (2, 2), (3, 2))
-DTYPES = {
-    # dtype: (forward tolerance, gradient tolerance), norm-wise relative error.
-    "float64": (1e-12, 1e-12),
-    "float32": (1e-5, 1e-4),
-    # Rounded inputs go into the reference, so what remains is the rounding of
-    # the outputs (and of y, from which the backward pass derives dz).
-    "float16": (2e-3, 1e-2),
-    "bfloat16": (1e-2, 4e-2),
-}
+DTYPES = OP_TOLERANCES  # dtype: (forward, gradient) norm-wise relative error
 
-GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATION, (True, False),
+GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                               reference.ACTIVATIONS))
 
 
@@ -84,7 +74,7 @@ def ours_and_grads(x, w, b, dy, dtype, **attrs):
 @pytest.mark.parametrize("padding,data_format,stride_dilation,use_bias,activation", GRID,
                          ids=["-".join(map(str, c)) for c in GRID])
 def test_forward_and_gradients_match_reference(padding, data_format, stride_dilation,
-                                               use_bias, activation, dtype):
+                                               use_bias, activation, dtype, device):
     stride, dilation = stride_dilation
     x, w, b, dy = random_case(padding, data_format, stride, dilation, use_bias, activation,
                               dtype)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
+from tests.support import reference
 
 CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, activation
     (3, 1200, 7, 5, 3, 1, 1, "SAME", "NWC", "relu"),

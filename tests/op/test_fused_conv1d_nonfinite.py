@@ -29,7 +29,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
+from tests.support import reference
 
 GEOMETRIES = (  # padding, stride, dilation, data_format
     ("VALID", 1, 1, "NWC"), ("SAME", 2, 1, "NWC"), ("CAUSAL", 1, 1, "NCW"),

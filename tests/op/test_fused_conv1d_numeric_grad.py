@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests import reference
+from tests.support import reference
 
 CASES = [  # padding, data_format, stride, dilation
     ("VALID", "NWC", 1, 1), ("SAME", "NCW", 2, 1), ("CAUSAL", "NWC", 1, 2),

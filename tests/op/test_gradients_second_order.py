@@ -1,6 +1,6 @@
 """Gradients of gradients, forward mode and vectorized Jacobians of
 fused_conv1d, against the float64 reference built from stock TF ops
-(tests/reference.py), on random shapes and data.
+(tests/support/reference.py), on random shapes and data.
 
 CI runs every activation on one geometry each (padding, layout, stride,
 dilation and bias drawn per activation); TF_CONV1D_FULL_GRID=1 runs the
@@ -19,8 +19,9 @@ import tensorflow as tf
 import tf_conv1d_op
 from tf_conv1d_op import _activation_derivatives as derivatives
 from tf_conv1d_op import _op_names
-from tests import reference
-from tests.test_fused_conv1d_grid import DATA_FORMATS, PADDINGS, STRIDE_DILATION, random_case
+from tests.support import reference
+from python.gpu_check.grids import DATA_FORMATS, PADDINGS, STRIDE_DILATIONS
+from tests.op.test_fused_conv1d_grid import random_case
 
 # leaky_relu's slope decides whether the gradient reads y or z.
 ACTIVATIONS = [(a, 0.2) for a in reference.ACTIVATIONS] + [("leaky_relu", 0.0),
@@ -30,13 +31,13 @@ TOL = 1e-10  # norm-wise, float64
 
 def _sample():
     if os.environ.get("TF_CONV1D_FULL_GRID") == "1":
-        return list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATION, (True, False),
+        return list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                                       ACTIVATIONS))
     cases = []
     for activation in ACTIVATIONS:
         rng = np.random.default_rng(zlib.crc32(repr(activation).encode()))
         cases.append((PADDINGS[rng.integers(3)], DATA_FORMATS[rng.integers(2)],
-                      STRIDE_DILATION[rng.integers(len(STRIDE_DILATION))],
+                      STRIDE_DILATIONS[rng.integers(len(STRIDE_DILATIONS))],
                       bool(rng.integers(2)), activation))
     return cases
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import reference
+from tests.support import reference
 
 KERAS_FUNCTIONS = {
     "gelu": lambda x: keras.activations.gelu(x),

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from build_tools import build_cache, cpu_levels, op_library
+from tests.support import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 GXX = shutil.which("g++")
 
 

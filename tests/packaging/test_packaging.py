@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op import _build_info, _library, _op_names, cli
-from tests import library_copies
+from tests.support import library_copies
 
 OPS = _op_names.ALL
 DTYPES = ["bfloat16", "float16", "float32", "float64"]
@@ -73,7 +73,7 @@ def test_loaded_library_gradient_matches_stock_conv1d():
 
 def test_loaded_library_has_every_cpu_level():
     """Whichever build made it (pip, Bazel): all levels, the best one in use."""
-    from tests.cpu_levels import LEVELS, supported_levels
+    from tests.support.cpu_levels import LEVELS, supported_levels
     levels = _library.cpu_levels()
     x86 = os.uname().machine == "x86_64"
     assert levels["compiled"] == (list(LEVELS) if x86 else ["baseline"])

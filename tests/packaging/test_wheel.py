@@ -21,17 +21,19 @@ import zipfile
 import pytest
 import tensorflow as tf
 
-from tests import library_copies
+from tests.support import REPO, library_copies
 
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = REPO
 # What a source checkout may hold besides the sources.
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv*", "build", "dist", "bazel-*", "*.so", "*.o", "__pycache__",
     "*.egg-info", ".pytest_cache")
-OP_TEST_FILES = ["test_packaging.py"] + sorted(
-    os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "tests", "test_fused_conv1d*.py")))
+# Relative to the repository (and to the copy of the tests).
+OP_TEST_FILES = [os.path.join("tests", "packaging", "test_packaging.py")] + sorted(
+    os.path.relpath(p, ROOT)
+    for p in glob.glob(os.path.join(ROOT, "tests", "op", "test_fused_conv1d*.py")))
 
 
 def clean_env(**extra):
@@ -80,9 +82,11 @@ def venv_python(wheel, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outside(tmp_path_factory):
-    """A working directory with a copy of the tests and no tf_conv1d_op sources."""
+    """A working directory with a copy of the tests (and python/, whose grids
+    they share with the GPU harness) and no tf_conv1d_op sources."""
     where = tmp_path_factory.mktemp("outside")
-    shutil.copytree(os.path.join(ROOT, "tests"), where / "tests", ignore=NOT_SOURCES)
+    for tree in ("tests", "python"):
+        shutil.copytree(os.path.join(ROOT, tree), where / tree, ignore=NOT_SOURCES)
     return where
 
 
@@ -126,8 +130,7 @@ def test_installed_info_command(venv_python, outside):
 
 
 def test_installed_package_passes_the_op_tests(venv_python, outside):
-    files = [os.path.join("tests", name) for name in OP_TEST_FILES]
-    out = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + files,
+    out = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + OP_TEST_FILES,
               cwd=outside, timeout=1800)
     assert " passed" in out
 

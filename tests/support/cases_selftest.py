@@ -1,7 +1,7 @@
-"""Cases for testing tests/subprocess_cases.py itself (no TensorFlow)."""
+"""Cases for testing tests/support/subprocess_cases.py itself (no TensorFlow)."""
 import os
 
-from tests.subprocess_cases import Case
+from tests.support.subprocess_cases import Case
 
 
 def _raise_value_error():

@@ -10,10 +10,10 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op.layers import _keras
+from tests.support import REPO
 
 keras = tf.keras
 IS_KERAS_3 = _keras.IS_KERAS_3
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rng_for(*key):

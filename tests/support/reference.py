@@ -20,7 +20,7 @@ ACTIVATIONS = (
 # for float64 inputs (errors near 4e-9), too coarse for a reference. Written
 # with 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u), which keep their
 # relative accuracy in the negative tail, where 1 + erf and 1 + tanh cancel.
-# tests/test_reference.py pins these to Keras' functions in float32.
+# tests/op/test_reference.py pins these to Keras' functions in float32.
 def _gelu_exact(x):
     return 0.5 * x * tf.math.erfc(-x * np.sqrt(0.5))
 

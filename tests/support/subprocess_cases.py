@@ -4,7 +4,7 @@ A case module defines CASES, a list of Case. The child runs the named cases in
 order and prints a marker line before and after each one; the parent
 (run_cases) reads the markers. When the child dies inside a case (a signal, an
 abort, a timeout) that case is recorded as crashed, and a new child runs the
-cases left. Run as `python -m tests.subprocess_cases MODULE NAME...`.
+cases left. Run as `python -m tests.support.subprocess_cases MODULE NAME...`.
 """
 import dataclasses
 import importlib
@@ -16,7 +16,9 @@ import sys
 import traceback
 from typing import Callable
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support import REPO
+
+ROOT = REPO
 MARKER = "@@case "
 
 
@@ -64,7 +66,7 @@ def run_cases(module, names, timeout=600, env=None):
     child_env["PYTHONPATH"] = os.pathsep.join([ROOT, child_env.get("PYTHONPATH", "")])
     results, pending = {}, list(names)
     while pending:
-        command = [sys.executable, "-m", "tests.subprocess_cases", module] + pending
+        command = [sys.executable, "-m", "tests.support.subprocess_cases", module] + pending
         try:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   cwd=ROOT, env=child_env)

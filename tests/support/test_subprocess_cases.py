@@ -1,15 +1,15 @@
 """The child-process case runner reports crashes per case and judges results."""
 import pytest
 
-from tests import cases_selftest
-from tests.subprocess_cases import check, run_cases
+from tests.support import cases_selftest
+from tests.support.subprocess_cases import check, run_cases
 
 CASES = {case.name: case for case in cases_selftest.CASES}
 
 
 @pytest.fixture(scope="module")
 def results():
-    return run_cases("tests.cases_selftest", list(CASES), timeout=120)
+    return run_cases("tests.support.cases_selftest", list(CASES), timeout=120)
 
 
 def test_a_crash_fails_only_its_case(results):

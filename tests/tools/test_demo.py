@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.layer_support import run_python
+from tests.support.layer_support import run_python
 
 RUN_CLI = "import sys; from tf_conv1d_op.cli import main; sys.exit(main(sys.argv[1:]))"
 
