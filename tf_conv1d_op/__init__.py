@@ -14,8 +14,9 @@ from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 from tf_conv1d_op.ops import fused_conv1d
 from tf_conv1d_op.layers import Conv1D
 from tf_conv1d_op.conversion import replace_conv1d
+from tf_conv1d_op.streaming import initial_states, streaming_model
 
 build_info = _library.build_info
 
 __all__ = ["Conv1D", "FUSED_ACTIVATIONS", "__version__", "build_info", "fused_conv1d",
-           "replace_conv1d"]
+           "initial_states", "replace_conv1d", "streaming_model"]

@@ -4,7 +4,7 @@ import numbers
 import tensorflow as tf
 from tensorflow.python.framework import op_def_registry
 
-from tf_conv1d_op import _op_names
+from tf_conv1d_op import _causal_state, _op_names
 from tf_conv1d_op import activations as _activations
 from tf_conv1d_op._geometry import DATA_FORMATS, PADDINGS
 from tf_conv1d_op._library import ops as _ops
@@ -104,7 +104,8 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
 
 def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations=1,
                  activation=None, data_format="NWC", name=None, *,
-                 negative_slope=_activations.DEFAULT_NEGATIVE_SLOPE):
+                 negative_slope=_activations.DEFAULT_NEGATIVE_SLOPE,
+                 initial_state=None, return_final_state=False):
     """activation(conv1d(input, filters) + bias) in one fused op.
 
     Args:
@@ -121,9 +122,17 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         ("swish" is an alias of "silu").
       data_format: "NWC" or "NCW".
       negative_slope: the slope of "leaky_relu" for negative inputs.
+      initial_state: CAUSAL padding only: the (kernel_size - 1) * dilation
+        input steps before `input`, [batch, steps, in_channels] or NCW, in
+        place of the zeros CAUSAL padding puts there. For running a stream in
+        chunks (docs/layer.md, "Streaming"); gradients flow into it.
+      return_final_state: CAUSAL padding only: also return the state for the
+        next chunk, the last (kernel_size - 1) * dilation input steps. The
+        chunk's length must then be a multiple of the stride.
 
     Returns:
-      The output, [batch, out_steps, out_channels] or NCW.
+      The output, [batch, out_steps, out_channels] or NCW; with
+      return_final_state, (output, final_state).
     """
     with tf.name_scope(name or "fused_conv1d"):
         data_format = _check_choice(data_format, DATA_FORMATS, "data_format")
@@ -151,8 +160,53 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         _check_static_shapes(x, filters, bias, data_format, padding, dilation)
         if bias is None:
             bias = tf.zeros([0], dtype=x.dtype)
-        output, _ = _ops.fused_conv1d(
-            x, filters, bias, stride=stride, dilation=dilation, padding=padding,
-            data_format=data_format, activation=activation,
-            negative_slope=float(negative_slope))
-        return output
+
+        def convolve(x, padding):
+            output, _ = _ops.fused_conv1d(
+                x, filters, bias, stride=stride, dilation=dilation, padding=padding,
+                data_format=data_format, activation=activation,
+                negative_slope=float(negative_slope))
+            return output
+
+        if initial_state is None and not return_final_state:
+            return convolve(x, padding)
+        return _with_state(convolve, x, filters, initial_state, return_final_state,
+                           padding, stride, dilation, data_format)
+
+
+def _with_state(convolve, x, filters, initial_state, return_final_state, padding,
+                stride, dilation, data_format):
+    """fused_conv1d's CAUSAL padding from a state (tf_conv1d_op/_causal_state.py)."""
+    if padding != "CAUSAL":
+        raise ValueError("fused_conv1d: initial_state and return_final_state need "
+                         f"padding='CAUSAL', got padding={padding!r}")
+    steps_axis = 1 if data_format == "NWC" else 2
+    if x.shape.rank == 3 and x.shape[steps_axis] == 0:
+        raise ValueError("fused_conv1d: a chunk run with initial_state or "
+                         "return_final_state needs at least one step, got input shape "
+                         f"{x.shape}")
+    if return_final_state and stride > 1:
+        # A state is the steps before the next chunk; the next chunk's first
+        # output must then fall on its first step, so this chunk's length must
+        # be a multiple of the stride. Otherwise the state would silently give
+        # wrong outputs later.
+        steps = x.shape[steps_axis] if x.shape.rank == 3 else None
+        message = (f"fused_conv1d: with return_final_state and stride {stride}, the chunk "
+                   f"length must be a multiple of the stride (pad the last chunk of a "
+                   f"stream at its end and drop the extra outputs)")
+        if steps is not None and steps % stride:
+            raise ValueError(f"{message}; got input shape {x.shape}")
+        if steps is None:
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(x)[steps_axis] % stride, 0, message=message)]):
+                x = tf.identity(x)
+    kernel_size = filters.shape[0] if filters.shape[0] is not None else tf.shape(filters)[0]
+    in_channels = filters.shape[1] if filters.shape[1] is not None else tf.shape(filters)[1]
+    if initial_state is None:
+        state = _causal_state.zero_state(x, kernel_size, in_channels, dilation, data_format)
+    else:
+        state = tf.convert_to_tensor(initial_state, dtype_hint=x.dtype)
+        _causal_state.check_state(state, x, kernel_size, in_channels, dilation, data_format)
+    output, final_state = _causal_state.run(lambda padded: convolve(padded, "VALID"), x,
+                                            state, kernel_size, dilation, data_format)
+    return (output, final_state) if return_final_state else output

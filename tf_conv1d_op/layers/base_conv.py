@@ -168,16 +168,38 @@ class FusedConvBase(keras.layers.Layer):
             self.bias = None
         self.built = True
 
-    def call(self, inputs):
-        dtype = tf.as_dtype(self.compute_dtype)
+    def _cast_input(self, inputs, dtype, what="inputs"):
         inputs = tf.convert_to_tensor(inputs)
         if inputs.dtype != dtype:
             # Integers are cast like floats (the stock layer raises for them;
             # docs/layer.md); a cast would drop an imaginary part or fail.
             if not (inputs.dtype.is_floating or inputs.dtype.is_integer):
                 raise TypeError(f"{type(self).__name__} takes floating or integer "
-                                f"inputs, got {inputs.dtype.name}")
+                                f"{what}, got {inputs.dtype.name}")
             inputs = tf.cast(inputs, dtype)
+        return inputs
+
+    def _check_streaming(self):
+        if self.padding != "causal":
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: initial_state and return_state need "
+                f"padding='causal' (a stream can only be cut where no output step reads "
+                f"later inputs); this layer has padding={self.padding!r}")
+
+    def call(self, inputs, initial_state=None, return_state=False):
+        """The layer's output; with return_state, (output, state).
+
+        initial_state / return_state (causal padding only) run a stream chunk
+        by chunk: the state is the last (kernel_size - 1) * dilation_rate
+        input steps, [batch, steps, channels] in the layer's data_format
+        (get_initial_state gives the zeros a sequence starts from).
+        """
+        dtype = tf.as_dtype(self.compute_dtype)
+        inputs = self._cast_input(inputs, dtype)
+        if initial_state is not None or return_state:
+            self._check_streaming()
+        if initial_state is not None:
+            initial_state = self._cast_input(initial_state, dtype, "states")
         # Variables stay in their own dtype (float32 under mixed precision).
         kernel = tf.cast(getattr(self, KERNEL_ATTRIBUTE), dtype)
         bias = tf.cast(self.bias, dtype) if self.use_bias else None
@@ -185,10 +207,40 @@ class FusedConvBase(keras.layers.Layer):
         outputs = ops.fused_conv1d(
             inputs, kernel, bias, stride=self.strides[0], padding=self.padding.upper(),
             dilations=self.dilation_rate[0], activation=fused,
-            data_format=DATA_FORMATS[self.data_format])
+            data_format=DATA_FORMATS[self.data_format], initial_state=initial_state,
+            return_final_state=bool(return_state))
+        outputs, state = outputs if return_state else (outputs, None)
         if fused is None and self.activation is not None:
             outputs = self.activation(outputs)
-        return outputs
+        return (outputs, state) if return_state else outputs
+
+    def state_shape(self, batch_size=None):
+        """The shape of the streaming state (see call): [batch, (kernel_size - 1)
+        * dilation_rate, input channels] in the layer's data_format."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} {self.name!r} must be built before its "
+                             "state shape is known")
+        steps = (self.kernel_size[0] - 1) * self.dilation_rate[0]
+        channels = getattr(self, KERNEL_ATTRIBUTE).shape[1]
+        return ((batch_size, steps, channels) if self.data_format == "channels_last"
+                else (batch_size, channels, steps))
+
+    def get_initial_state(self, batch_size):
+        """The state a stream starts from: zeros, as causal padding uses."""
+        self._check_streaming()
+        return tf.zeros(self.state_shape(batch_size), dtype=self.compute_dtype)
+
+    if IS_KERAS_3:
+        def compute_output_spec(self, inputs, initial_state=None, return_state=False):
+            # The default reads compute_output_shape, which cannot say that
+            # return_state adds a second output.
+            output = keras.KerasTensor(self.compute_output_shape(inputs.shape),
+                                       dtype=self.compute_dtype)
+            if not return_state:
+                return output
+            self._check_streaming()
+            state = self.state_shape(inputs.shape[0])
+            return output, keras.KerasTensor(state, dtype=self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         shape = tf.TensorShape(input_shape)
