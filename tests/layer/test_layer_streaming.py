@@ -9,8 +9,8 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
-from tests import reference
-from tests.test_fused_conv1d_grid import DTYPES
+from tests.op.test_fused_conv1d_grid import DTYPES
+from tests.support import reference
 
 # (data_format, stride, dilation, kernel_size, activation, dtype): every
 # layout, dtype and activation at least once, strides with dilation, a
