@@ -226,7 +226,7 @@ def wavenet(channels=8, dilations=(1, 2, 4, 8, 16, 32, 64), in_channels=3, outpu
 
 
 def causal_demo_model():
-    """The demo's network (tf_conv1d_op/demo.py) made causal: every convolution
+    """The demo's network (tf_conv1d_op/tools/demo.py) made causal: every convolution
     causal, and per-step class scores in place of the pooling."""
     return keras.Sequential([
         keras.Input((None, 1)),
@@ -324,7 +324,7 @@ def test_layers_that_mix_time_are_refused_by_name(layer, reason):
 
 @needs_keras_3
 def test_the_demo_model_itself_is_refused():
-    from tf_conv1d_op import demo
+    from tf_conv1d_op.tools import demo
 
     with pytest.raises(ValueError, match=r"layer 'strided' cannot stream: padding='valid'"):
         tf_conv1d_op.streaming_model(demo.build_model(tf_conv1d_op.Conv1D))
