@@ -11,7 +11,7 @@
 //   kPreactivationIfNegativeSlope  z when negative_slope < 0 (not monotone),
 //                   else y.
 // In registers: a clamp cheap enough for the GEMM to apply to its
-// accumulators (gemm_kernel.cc's ApplyInRegisters and the Winograd output
+// accumulators (gemm_kernel.cc's ApplyFused and the Winograd output
 // transform); the others are applied to a finished tile.
 #ifndef TF_CONV1D_OP_CORE_ACTIVATION_TABLE_H_
 #define TF_CONV1D_OP_CORE_ACTIVATION_TABLE_H_
