@@ -12,7 +12,7 @@ venv=${VENV:-.venv}
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 export PATH="$PWD/$venv/bin:$PATH"
 case "$job" in
-  demo) exec python python/demo.py "$@" ;;
+  demo) exec python -m tf_conv1d_op demo "$@" ;;
   test) exec bash scripts/test.sh "$@" ;;
   *) echo "unknown job: $job (expected demo or test)" >&2; exit 2 ;;
 esac

@@ -51,7 +51,7 @@ if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" > "$out/stamp"
 fi
 # SANITIZE_BUILD_ONLY=1: build both drivers (core_test, and the small
-# level_smoke that tests/test_core_emulated_cpus.py runs under qemu), run none.
+# level_smoke that tests/core/test_core_emulated_cpus.py runs under qemu), run none.
 [ "${SANITIZE_BUILD_ONLY:-0}" = 1 ] && exit 0
 echo "sanitize.sh: running $binary ($config, level ${TF_CONV1D_ISA:-the best}, $cases random cases, seed $seed)"
 "$binary" "$cases" "$seed"

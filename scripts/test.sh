@@ -11,7 +11,7 @@ python -m pytest -q -p no:cacheprovider --durations=20 tests "$@"
 # TF_USE_LEGACY_KERAS when it first imports Keras, hence a separate run.
 # Exit status 5 (arguments that select none of these tests) is no failure.
 status=0
-TF_USE_LEGACY_KERAS=1 python -m pytest -q -p no:cacheprovider tests/test_layer*.py "$@" || status=$?
+TF_USE_LEGACY_KERAS=1 python -m pytest -q -p no:cacheprovider tests/layer/test_layer*.py "$@" || status=$?
 [ "$status" = 0 ] || [ "$status" = 5 ] || exit "$status"
 if [ "${TF_CONV1D_SKIP_BAZEL:-0}" = 1 ]; then
   echo "test.sh: skipping the Bazel build (TF_CONV1D_SKIP_BAZEL=1)"

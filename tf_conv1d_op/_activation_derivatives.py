@@ -15,10 +15,9 @@ ops, so they are differentiable again (third and higher orders).
 
 half and bfloat16 operands are evaluated in float32, as the kernels do.
 """
-import numpy as np
 import tensorflow as tf
 
-from tf_conv1d_op.activations import _FLT_MIN, needs_preactivation
+from tf_conv1d_op.activations import kernel_slope, needs_preactivation
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -31,12 +30,6 @@ _GELU_CUBIC = 0.044715
 _PIECEWISE_LINEAR = ("linear", "relu", "relu6", "leaky_relu", "hard_sigmoid")
 
 
-def kernel_slope(negative_slope):
-    """The slope as the kernels apply it: float32, subnormals read as zero."""
-    slope = float(np.float32(negative_slope))
-    return 0.0 if abs(slope) < _FLT_MIN else slope
-
-
 def compute_dtype(dtype):
     """The dtype the elementwise math runs in for tensors of `dtype`."""
     dtype = tf.as_dtype(dtype)
@@ -44,7 +37,7 @@ def compute_dtype(dtype):
 
 
 def operand_is_preactivation(activation, negative_slope):
-    return needs_preactivation(activation, kernel_slope(negative_slope))
+    return needs_preactivation(activation, negative_slope)
 
 
 def _where(condition, a, b, like):

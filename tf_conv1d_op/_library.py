@@ -61,6 +61,15 @@ def cpu_levels(path=None):
     return json.loads(report().decode())
 
 
+def activation_table(path=None):
+    """The library's activations in its table's order: [{"name", "operand"}],
+    operand what the gradient reads ("output", "preactivation", or
+    "preactivation_if_negative_slope")."""
+    report = ctypes.CDLL(path or library_path()).tf_conv1d_op_activations
+    report.restype = ctypes.c_char_p
+    return json.loads(report().decode())
+
+
 def check_tensorflow_version(info):
     built_for = info.get("tensorflow_version") or ""
     if minor_version(built_for) != minor_version(tf.__version__):

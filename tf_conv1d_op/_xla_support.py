@@ -14,6 +14,15 @@ def built():
     return bool(_library.build_info().get("xla_kernels"))
 
 
+def can_compile():
+    """Whether XLA can compile what fused_conv1d runs in this process: the
+    composite implementation always (stock ops), the plugin with its XLA
+    kernels."""
+    from tf_conv1d_op import _implementation
+
+    return _implementation.PROCESS_DEFAULT == _implementation.COMPOSITE or built()
+
+
 def registered_xla_devices():
     """{"devices": XLA devices with a kernel of all three ops, "error": why
     compiling failed or None}."""

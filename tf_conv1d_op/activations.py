@@ -1,11 +1,34 @@
-"""The activations the op fuses, and how names map onto them."""
+"""The activations the op fuses, and how names map onto them.
+
+The kernels' table is cc/kernels/core/activation_table.h. Python keeps the
+same rows here rather than reading them from the compiled library, because
+the composite implementation (TF_CONV1D_OP_IMPLEMENTATION=composite) runs
+where no library was built; tests/op/test_activation_table.py checks that
+the library reports exactly these rows.
+"""
 import numpy as np
 
-# Names the op's `activation` attribute accepts (Keras 3 definitions).
-FUSED_ACTIVATIONS = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
-    "silu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+# (name the op's `activation` attribute accepts, what its gradient reads:
+# "output", "preactivation", or "preactivation_if_negative_slope"), in the
+# table's order. Keras 3 definitions.
+TABLE = (
+    ("linear", "output"),
+    ("relu", "output"),
+    ("relu6", "output"),
+    ("leaky_relu", "preactivation_if_negative_slope"),
+    ("elu", "output"),
+    ("selu", "output"),
+    ("gelu", "preactivation"),
+    ("gelu_tanh", "preactivation"),
+    ("silu", "preactivation"),
+    ("sigmoid", "output"),
+    ("hard_sigmoid", "output"),
+    ("tanh", "output"),
+    ("softplus", "output"),
 )
+
+FUSED_ACTIVATIONS = tuple(name for name, _ in TABLE)
+_OPERAND = dict(TABLE)
 
 # Other spellings users write for the same functions.
 ALIASES = {None: "linear", "swish": "silu", "gelu_approximate": "gelu_tanh"}
@@ -30,20 +53,17 @@ def canonical_activation(activation):
     return name
 
 
-def needs_preactivation(activation, negative_slope):
-    """Whether the gradient needs the pre-activation rather than the output.
-
-    Mirrors conv1d::NeedsPreactivation in cc/kernels/core/activations.h, on
-    the slope the kernels see: float32, with subnormal slopes read as zero
-    (conv1d::CanonicalNegativeSlope).
-    """
-    if activation in ("gelu", "gelu_tanh", "silu"):
-        return True
-    return activation == "leaky_relu" and negative_slope <= -_FLT_MIN
-
-
-def canonical_negative_slope(negative_slope):
-    """The slope the kernels apply: the float32 attribute, subnormals read as
-    zero (conv1d::CanonicalNegativeSlope)."""
+def kernel_slope(negative_slope):
+    """The slope as the kernels apply it: float32, subnormals read as zero
+    (conv1d::CanonicalNegativeSlope)."""
     slope = float(np.float32(negative_slope))
     return 0.0 if abs(slope) < _FLT_MIN else slope
+
+
+def needs_preactivation(activation, negative_slope):
+    """Whether the gradient needs the pre-activation rather than the output
+    (conv1d::NeedsPreactivation), on the slope the kernels see."""
+    operand = _OPERAND[activation]
+    if operand == "preactivation_if_negative_slope":
+        return kernel_slope(negative_slope) < 0.0
+    return operand == "preactivation"

@@ -2,8 +2,8 @@
 its benchmark and demo (which live in the package so a wheel user has them).
 
     info [--json]    versions, CUDA build, registered kernels (XLA's too), fused activations
-    bench [ARGS...]  tf_conv1d_op.benchmark.main(ARGS), the CPU benchmark
-    demo [ARGS...]   tf_conv1d_op.demo.main(ARGS)
+    bench [ARGS...]  tf_conv1d_op.tools.benchmark.main(ARGS), the CPU benchmark
+    demo [ARGS...]   tf_conv1d_op.tools.demo.main(ARGS)
 """
 import argparse
 import importlib
@@ -13,8 +13,8 @@ import sys
 
 # Subcommand -> the module whose main(argv) runs it; argv passes through.
 PROGRAMS = {
-    "bench": "tf_conv1d_op.benchmark",
-    "demo": "tf_conv1d_op.demo",
+    "bench": "tf_conv1d_op.tools.benchmark",
+    "demo": "tf_conv1d_op.tools.demo",
 }
 
 

@@ -6,7 +6,7 @@ dtypes; see cc/kernels/core/conv1d_geometry.cc and activations.h), within
 float rounding; gradients are TensorFlow's own, of these stock ops.
 
 Every op used here must convert to LiteRT builtins and through tf2onnx
-(tests/test_deploy_converters.py checks each activation), which decides some
+(tests/packaging/test_deploy.py checks each activation), which decides some
 formulations: the exact gelu through erf, not tf.nn.gelu's erfc (tf2onnx
 emits an ONNX Erfc that onnxruntime lacks).
 """
@@ -14,7 +14,7 @@ import math
 
 import tensorflow as tf
 
-from tf_conv1d_op.activations import canonical_negative_slope
+from tf_conv1d_op.activations import kernel_slope
 
 # Half and bfloat16 are computed in float32, as the op accumulates them.
 _WIDENED = (tf.float16, tf.bfloat16)
@@ -58,7 +58,7 @@ _ACTIVATIONS = {
 
 def activate(z, activation, negative_slope):
     """activation(z) for an op activation name (canonical, see activations.py)."""
-    return _ACTIVATIONS[activation](z, canonical_negative_slope(negative_slope))
+    return _ACTIVATIONS[activation](z, kernel_slope(negative_slope))
 
 
 def _pads(steps, kernel_extent, stride, padding):

@@ -6,11 +6,13 @@ import tensorflow as tf
 from tf_conv1d_op import _causal_state, _implementation
 from tf_conv1d_op import activations as _activations
 from tf_conv1d_op import composite as _composite
+from tf_conv1d_op._geometry import DATA_FORMATS, PADDINGS
 from tf_conv1d_op._library import ops as _ops
 
+
+# The ops' T attribute (cc/kernels/core/dtypes.h); written here too, since the
+# composite implementation runs without the library (tests/op/test_tables_agree.py).
 SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
-PADDINGS = ("VALID", "SAME", "CAUSAL")
-DATA_FORMATS = ("NWC", "NCW")
 _INT64_MAX = 2**63 - 1
 
 

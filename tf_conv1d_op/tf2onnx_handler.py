@@ -20,7 +20,7 @@ from tf2onnx.handler import tf_op
 
 import tf_conv1d_op  # noqa: F401  (registers the op with TensorFlow)
 from tf_conv1d_op import _op_names
-from tf_conv1d_op.activations import canonical_negative_slope
+from tf_conv1d_op.activations import kernel_slope
 
 OPSET = 17  # onnxruntime's well-trodden default; Erf and Clip with inputs need >= 13
 
@@ -126,7 +126,7 @@ class FusedConv1D:
         padding = _text(node.get_attr_str("padding"))
         data_format = _text(node.get_attr_str("data_format"))
         activation = _text(node.get_attr_str("activation"))
-        slope = canonical_negative_slope(node.get_attr_value("negative_slope"))
+        slope = kernel_slope(node.get_attr_value("negative_slope"))
         x, filters, bias = node.input
         output, dtype = node.output[0], ctx.get_dtype(node.output[0])
         x_shape, filter_shape = ctx.get_shape(x), ctx.get_shape(filters)

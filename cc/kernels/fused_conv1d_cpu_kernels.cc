@@ -88,7 +88,7 @@ struct CpuBackend {
   }
 };
 
-#define REGISTER_CPU(T)                                                        \
+#define REGISTER_CPU(T, CudaT, name)                                           \
   REGISTER_KERNEL_BUILDER(                                                     \
       Name(tf_conv1d_op::kForwardOpName)                                       \
           .Device(DEVICE_CPU)                                                  \
@@ -105,10 +105,7 @@ struct CpuBackend {
           .TypeConstraint<T>("T"),                                             \
       FusedConv1DBackpropFilterOp<CpuBackend, T>);
 
-REGISTER_CPU(Eigen::half)
-REGISTER_CPU(bfloat16)
-REGISTER_CPU(float)
-REGISTER_CPU(double)
+CONV1D_DTYPES(REGISTER_CPU)
 #undef REGISTER_CPU
 
 }  // namespace

@@ -22,22 +22,16 @@ namespace {
 // TF's 16-bit types and CUDA's have the same layout, so tensors are handed
 // to the core as CUDA's.
 template <typename T>
-struct CudaType {
-  using type = T;
-};
-template <>
-struct CudaType<Eigen::half> {
-  using type = __half;
-};
-template <>
-struct CudaType<Eigen::bfloat16> {
-  using type = __nv_bfloat16;
-};
-static_assert(sizeof(Eigen::half) == sizeof(__half) && alignof(Eigen::half) == alignof(__half),
-              "half layouts differ");
-static_assert(sizeof(Eigen::bfloat16) == sizeof(__nv_bfloat16) &&
-                  alignof(Eigen::bfloat16) == alignof(__nv_bfloat16),
-              "bfloat16 layouts differ");
+struct CudaType;
+#define CONV1D_CUDA_TYPE(T, CudaT, name)                                      \
+  template <>                                                                 \
+  struct CudaType<T> {                                                        \
+    using type = CudaT;                                                       \
+  };                                                                          \
+  static_assert(sizeof(T) == sizeof(CudaT) && alignof(T) == alignof(CudaT),   \
+                #name " layouts differ");
+CONV1D_DTYPES(CONV1D_CUDA_TYPE)
+#undef CONV1D_CUDA_TYPE
 
 template <typename T>
 using Cuda = typename CudaType<T>::type;
@@ -131,7 +125,7 @@ struct GpuBackend {
 };
 
 // input_sizes / filter_sizes are shapes, read on the host.
-#define REGISTER_GPU(T)                                                             \
+#define REGISTER_GPU(T, CudaT, name)                                                \
   REGISTER_KERNEL_BUILDER(Name(tf_conv1d_op::kForwardOpName)                       \
                               .Device(DEVICE_GPU)                                   \
                               .TypeConstraint<T>("T"),                              \
@@ -147,10 +141,7 @@ struct GpuBackend {
                               .HostMemory("filter_sizes"),                          \
                           FusedConv1DBackpropFilterOp<GpuBackend, T>);
 
-REGISTER_GPU(Eigen::half)
-REGISTER_GPU(bfloat16)
-REGISTER_GPU(float)
-REGISTER_GPU(double)
+CONV1D_DTYPES(REGISTER_GPU)
 #undef REGISTER_GPU
 
 }  // namespace

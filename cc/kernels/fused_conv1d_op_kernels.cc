@@ -1,16 +1,8 @@
 #include "cc/kernels/fused_conv1d_op_kernels.h"
 
-#include "absl/strings/escaping.h"
-
 namespace tensorflow {
 namespace fused_conv1d {
 namespace {
-
-// An attribute string as it can be printed: an edited GraphDef may hold any
-// bytes, and a message that is not UTF-8 cannot become a Python exception.
-std::string Quoted(const std::string& value) {
-  return "\"" + absl::CHexEscape(value) + "\"";
-}
 
 std::string SizesString(const int64_t* v, int n) {
   std::string out = "[";
@@ -19,44 +11,6 @@ std::string SizesString(const int64_t* v, int n) {
 }
 
 }  // namespace
-
-absl::Status OpAttrs::Parse(OpKernelConstruction* c) {
-  const std::string& op = c->def().op();
-  std::string padding, data_format, activation_name;
-  TF_RETURN_IF_ERROR(c->GetAttr("stride", &geometry.stride));
-  TF_RETURN_IF_ERROR(c->GetAttr("dilation", &geometry.dilation));
-  TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
-  TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
-  TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation_name));
-  TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &activation.negative_slope));
-  activation.negative_slope = conv1d::CanonicalNegativeSlope(activation.negative_slope);
-  if (!conv1d::ParsePadding(padding, &geometry.padding)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": attribute padding must be one of VALID, SAME, CAUSAL, got ", Quoted(padding)));
-  }
-  if (!conv1d::ParseLayout(data_format, &geometry.layout)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": attribute data_format must be NWC or NCW, got ", Quoted(data_format)));
-  }
-  if (!conv1d::ParseActivation(activation_name, &activation.kind)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": attribute activation must be one of ", conv1d::ActivationNames(), ", got ",
-        Quoted(activation_name)));
-  }
-  // The generated Python op truncates a float attribute (0.5 becomes 0):
-  // say so, since the value printed is not the one the caller wrote.
-  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"stride", geometry.stride},
-                                    {"dilation", geometry.dilation}}) {
-    if (value < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": attribute ", name, " must be an integer >= 1, got ", value,
-          " (stride ", geometry.stride, ", dilation ", geometry.dilation,
-          "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
-          "them)"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
                           const TensorShape& input, const TensorShape& filter,

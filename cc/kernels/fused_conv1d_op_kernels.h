@@ -20,20 +20,14 @@
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/op_attrs.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 
 namespace tensorflow {
 namespace fused_conv1d {
-
-// The attributes every op of the family carries.
-struct OpAttrs {
-  conv1d::Conv1DGeometry geometry;  // stride, dilation, padding, layout set
-  conv1d::ActivationSpec activation;
-
-  absl::Status Parse(OpKernelConstruction* c);
-};
 
 // Every message starts with `op`, the op's name.
 

@@ -1,9 +1,10 @@
 // Op definitions and shape functions of the fused 1D convolution.
-#include <utility>
+#include <string>
 
-#include "absl/strings/escaping.h"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/op_attrs.h"
 #include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -17,12 +18,12 @@ using shape_inference::ShapeHandle;
 
 // Attributes shared by the forward and both backward ops. padding is one of
 // VALID, SAME, CAUSAL; data_format NWC or NCW; activation one of the names in
-// activations.h. They are plain strings, checked by the shape function and
+// activation_table.h. They are plain strings, checked by the shape function and
 // the kernels, because TensorFlow's own check of a list of allowed values
 // quotes an edited GraphDef's bytes unescaped, and a message that is not
 // UTF-8 reaches Python as a bare UnicodeDecodeError.
 #define FUSED_CONV1D_ATTRS                                                   \
-  Attr("T: {half, bfloat16, float, double}")                                 \
+  Attr(TypeAttr())                                                           \
       .Attr("stride: int = 1")                                               \
       .Attr("dilation: int = 1")                                             \
       .Attr("padding: string")                                               \
@@ -30,50 +31,44 @@ using shape_inference::ShapeHandle;
       .Attr("activation: string = 'linear'")                                 \
       .Attr("negative_slope: float = 0.2")
 
-struct ShapeAttrs {
-  conv1d::Conv1DGeometry geometry;  // stride, dilation, padding, layout
-  conv1d::ActivationSpec activation;
-};
+// "half, bfloat16, float, double" (dtypes.h).
+std::string TypeAttr() {
+  std::string names;
+#define CONV1D_TYPE_NAME(T, CudaT, name) names += (names.empty() ? "" : ", ") + std::string(#name);
+  CONV1D_DTYPES(CONV1D_TYPE_NAME)
+#undef CONV1D_TYPE_NAME
+  return "T: {" + names + "}";
+}
 
-absl::Status ReadShapeAttrs(InferenceContext* c, ShapeAttrs* out) {
-  std::string padding, data_format, activation;
-  TF_RETURN_IF_ERROR(c->GetAttr("stride", &out->geometry.stride));
-  TF_RETURN_IF_ERROR(c->GetAttr("dilation", &out->geometry.dilation));
-  TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
-  TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
-  TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation));
-  TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &out->activation.negative_slope));
-  out->activation.negative_slope =
-      conv1d::CanonicalNegativeSlope(out->activation.negative_slope);
-  // Escaped: an edited GraphDef may hold bytes that are not UTF-8.
-  if (!conv1d::ParsePadding(padding, &out->geometry.padding)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tf_conv1d_op::kForwardOpName, ": attribute padding must be one of VALID, SAME, CAUSAL, got \"",
-        absl::CHexEscape(padding), "\""));
-  }
-  if (!conv1d::ParseLayout(data_format, &out->geometry.layout)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tf_conv1d_op::kForwardOpName, ": attribute data_format must be NWC or NCW, got \"",
-        absl::CHexEscape(data_format), "\""));
-  }
-  if (!conv1d::ParseActivation(activation, &out->activation.kind)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tf_conv1d_op::kForwardOpName, ": attribute activation must be one of ", conv1d::ActivationNames(),
-        ", got \"",
-        absl::CHexEscape(activation), "\""));
-  }
-  for (const auto& [name, value] :
-       {std::pair<const char*, int64_t>{"stride", out->geometry.stride},
-        {"dilation", out->geometry.dilation}}) {
-    if (value < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          tf_conv1d_op::kForwardOpName, ": attribute ", name, " must be an integer >= 1, got ", value,
-          " (stride ", out->geometry.stride, ", dilation ", out->geometry.dilation,
-          "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
-          "them)"));
+// The activations whose derivative reads the pre-activation, as a phrase.
+std::string PreactivationUsers() {
+  std::string always, if_negative;
+  for (const conv1d::Activation kind : conv1d::kActivations) {
+    std::string* list = nullptr;
+    switch (conv1d::OperandOf(kind)) {
+      case conv1d::Operand::kPreactivation: list = &always; break;
+      case conv1d::Operand::kPreactivationIfNegativeSlope: list = &if_negative; break;
+      default: continue;
     }
+    *list += (list->empty() ? "" : ", ") + std::string(conv1d::ActivationName(kind));
   }
-  return absl::OkStatus();
+  return always + (always.empty() || if_negative.empty() ? "" : ", ") + if_negative +
+         (if_negative.empty() ? "" : " with a negative slope");
+}
+
+std::string ForwardDoc() {
+  return R"doc(
+output = activation(conv1d(input, filter) + bias), computed in one kernel.
+
+input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps] (NCW).
+filter: [kernel_size, in_channels, out_channels], the Keras kernel layout.
+bias: [out_channels], or [0] for no bias.
+preactivation: conv1d(input, filter) + bias where the activation's derivative
+  needs it ()doc" + PreactivationUsers() + R"doc(), else an
+  empty tensor. Only the registered gradient reads it.
+padding: CAUSAL left-pads by (kernel_size - 1) * dilation, so output step t
+  depends on input steps up to t * stride only.
+activation: one of )doc" + std::string(conv1d::ActivationNames()) + ".\n";
 }
 
 // [batch, steps, channels] in the op's layout.
@@ -85,8 +80,8 @@ ShapeHandle MakeActivationShape(InferenceContext* c, conv1d::Layout layout,
 }
 
 absl::Status ForwardShape(InferenceContext* c) {
-  ShapeAttrs attrs;
-  TF_RETURN_IF_ERROR(ReadShapeAttrs(c, &attrs));
+  tensorflow::fused_conv1d::OpAttrs attrs;
+  TF_RETURN_IF_ERROR(attrs.Parse(c, tf_conv1d_op::kForwardOpName));
   const bool nwc = attrs.geometry.layout == conv1d::Layout::kNWC;
   ShapeHandle input, filter, bias;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &input));
@@ -134,18 +129,7 @@ REGISTER_OP(tf_conv1d_op::kForwardOpName)
     .Output("preactivation: T")
     .FUSED_CONV1D_ATTRS
     .SetShapeFn(ForwardShape)
-    .Doc(R"doc(
-output = activation(conv1d(input, filter) + bias), computed in one kernel.
-
-input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps] (NCW).
-filter: [kernel_size, in_channels, out_channels], the Keras kernel layout.
-bias: [out_channels], or [0] for no bias.
-preactivation: conv1d(input, filter) + bias where the activation's derivative
-  needs it (gelu, gelu_tanh, silu, leaky_relu with a negative slope), else an
-  empty tensor. Only the registered gradient reads it.
-padding: CAUSAL left-pads by (kernel_size - 1) * dilation, so output step t
-  depends on input steps up to t * stride only.
-)doc");
+    .Doc(ForwardDoc());
 
 REGISTER_OP(tf_conv1d_op::kBackpropInputOpName)
     .Input("input_sizes: int64")

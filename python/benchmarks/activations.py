@@ -2,27 +2,22 @@
 demo's size: batch 150, 75 steps, 32 -> 32 channels, kernel 3), one row per
 activation: what the activation costs on top of the convolution.
 
-  python python/benchmarks/activations.py [--activations silu,gelu_tanh] [--repeats 300]
+  python -m python.benchmarks.activations [--activations silu,gelu_tanh] [--repeats 300]
       [--data-format NCW] [--dtype bfloat16]
 
 To compare two builds, run it once per build, alternately, with
 TF_CONV1D_OP_LIBRARY naming the other build's _fused_conv1d_ops.so.
 """
 import argparse
-import os
 import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import tf_conv1d_op  # noqa: E402
-from tf_conv1d_op.activations import FUSED_ACTIVATIONS  # noqa: E402
+import tf_conv1d_op
+from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 
 BATCH, STEPS, CHANNELS, KERNEL = 150, 75, 32, 3
 

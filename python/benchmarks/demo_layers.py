@@ -2,23 +2,18 @@
 on the same weights (tf.function, median of 50): the figures on the fused
 gelu in docs/performance.md and docs/demo.md.
 
-  python python/benchmarks/demo_layers.py
+  python -m python.benchmarks.demo_layers
 """
-import os
 import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-import tf_conv1d_op  # noqa: E402
+import tf_conv1d_op
 
 keras = tf.keras
-# name: (input shape, Conv1D arguments), as in tf_conv1d_op/demo.py on 150 series.
+# name: (input shape, Conv1D arguments), as in tf_conv1d_op/tools/demo.py on 150 series.
 LAYERS = {
     "causal relu": ((150, 150, 1), dict(filters=16, kernel_size=7, padding="causal",
                                         activation="relu")),

@@ -4,24 +4,19 @@ gradient alone and the whole training step; and a trivial tf.function call,
 the overhead every call pays. How the stock per-pass figures and the call
 overhead in docs/performance.md were taken.
 
-  python python/benchmarks/layer_passes.py [--shapes pointwise,batch1_inference] [--repeats 21]
+  python -m python.benchmarks.layer_passes [--shapes pointwise,batch1_inference] [--repeats 21]
 
 A gradient alone is timed with the forward it needs (none, for the stock
 layer with a linear activation: TensorFlow prunes it).
 """
 import argparse
-import os
 import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from tf_conv1d_op import benchmark  # noqa: E402
+from tf_conv1d_op.tools import benchmark
 
 PASSES = ("forward", "input grad", "filter grad", "step")
 

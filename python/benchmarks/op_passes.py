@@ -2,25 +2,21 @@
 gradient), float32, on the benchmark shapes: how the per-pass figures in
 docs/performance.md were taken.
 
-  python python/benchmarks/op_passes.py [--shapes pointwise,resnet_layer] [--repeats 25]
+  python -m python.benchmarks.op_passes [--shapes pointwise,resnet_layer] [--repeats 25]
 
 A before/after comparison of a core change is two builds, each run a few
 times alternately (the VM's timings drift by up to 30% between runs).
 """
 import argparse
-import os
 import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from tf_conv1d_op import _library, benchmark  # noqa: E402
-from tf_conv1d_op.activations import needs_preactivation  # noqa: E402
+from tf_conv1d_op import _library
+from tf_conv1d_op.tools import benchmark
+from tf_conv1d_op.activations import needs_preactivation
 
 
 def median_seconds(fn, repeats):

@@ -1,19 +1,17 @@
 """Runs the CPU benchmark of fused_conv1d against tf.keras.layers.Conv1D.
 
-  python python/benchmarks/run.py [--quick] [--shapes text_cnn,audio] [--note "..."]
+  python -m python.benchmarks.run [--quick] [--shapes text_cnn,audio] [--note "..."]
 
 Prints the table and writes docs/benchmarks.md and docs/benchmark_speedups.png
-of this source tree (see tf_conv1d_op/benchmark.py for the options; the same
+of this source tree (see tf_conv1d_op/tools/benchmark.py for the options; the same
 suite is `python -m tf_conv1d_op bench`).
 """
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
 
-from tf_conv1d_op import benchmark  # noqa: E402
+from tf_conv1d_op.tools import benchmark
 
 if __name__ == "__main__":
     args = sys.argv[1:]

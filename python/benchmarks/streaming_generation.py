@@ -4,7 +4,7 @@ stock keras.layers.Conv1D recomputing the whole receptive field every step.
 Both in one process, same weights, batch 1; each step's output is the next
 step's input. How the figures in docs/benchmarks.md ("Streaming") were taken.
 
-  python python/benchmarks/streaming_generation.py [--steps 16000] [--layers 10]
+  python -m python.benchmarks.streaming_generation [--steps 16000] [--layers 10]
       [--channels 64] [--latency-steps 2000]
 
 Prints steps per second of each, their ratio, and the streaming model's
@@ -13,17 +13,12 @@ per-step latency (median and 90th percentile of single timed steps).
 import argparse
 import os
 import statistics
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import tf_conv1d_op  # noqa: E402
+import tf_conv1d_op
 
 keras = tf.keras
 

@@ -7,7 +7,7 @@ The tiles are simulated in NumPy with the transforms written in
 cc/kernels/core/winograd_tiles.h (inputs, filter and every product rounded to
 float32), on random data of a layer's shape, one batch item.
 
-  python python/benchmarks/winograd_error.py [--cases 64x64x3,300x128x5] [--steps 240]
+  python -m python.benchmarks.winograd_error [--cases 64x64x3,300x128x5] [--steps 240]
 """
 import argparse
 import sys

@@ -7,7 +7,7 @@ float32 runs with TF32 off on both sides: the core computes exact fp32.
 """
 import numpy as np
 
-from gpu_check import core, reference, report
+from python.gpu_check import core, reference, report
 
 # batch, steps, in_channels, filters, kernel, stride, dilation, padding, activation
 SHAPES = (

@@ -13,8 +13,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, ROOT)
-from build_tools import cpu_levels, cuda  # noqa: E402
+from build_tools import cpu_levels, cuda
 
 CORE = os.path.join(ROOT, "cc", "kernels", "core")
 GPU_SOURCES = sorted(glob.glob(os.path.join(CORE, "*.cu.cc")))

@@ -3,7 +3,7 @@
 // emulation (emulation/cuda_emulation.h) for the CPU tests.
 //
 // geometry: batch, in_steps, in_channels, kernel_size, out_channels, stride,
-// dilation. dtype: 0 half, 1 bfloat16, 2 float, 3 double. op: 0 forward,
+// dilation. dtype: the row of CONV1D_DTYPES (dtypes.h), from 0. op: 0 forward,
 // 1 input gradient, 2 filter gradient. pointers, by op:
 //   0: input, filter, bias (or null), output, preactivation (or null)
 //   1: filter, grad_output, operand, grad_input
@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/conv1d_gpu.h"
+#include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace {
@@ -78,6 +80,21 @@ GpuStatus Run(int op, const Conv1DGeometry& g, const ActivationSpec& act, void* 
   }
 }
 
+// Calls f(static_cast<CudaT*>(nullptr)) for row `dtype` of CONV1D_DTYPES;
+// false where there is no such row.
+template <typename F>
+bool WithDtype(int dtype, F&& f) {
+  int row = 0;
+#define CONV1D_DTYPE_ROW(T, CudaT, name) \
+  if (dtype == row++) {                  \
+    f(static_cast<CudaT*>(nullptr));     \
+    return true;                         \
+  }
+  CONV1D_DTYPES(CONV1D_DTYPE_ROW)
+#undef CONV1D_DTYPE_ROW
+  return false;
+}
+
 }  // namespace
 
 extern "C" {
@@ -107,14 +124,10 @@ int conv1d_gpu_workspace_bytes(int op, int dtype, const int64_t* sizes, const ch
   ActivationSpec act;
   const std::string problem = Parse(sizes, padding, layout, activation, negative_slope, &g, &act);
   if (!problem.empty()) return Report(problem, error, error_size);
-  switch (dtype) {
-    case 0: *bytes = WorkspaceBytes<__half>(op, g, act); break;
-    case 1: *bytes = WorkspaceBytes<__nv_bfloat16>(op, g, act); break;
-    case 2: *bytes = WorkspaceBytes<float>(op, g, act); break;
-    case 3: *bytes = WorkspaceBytes<double>(op, g, act); break;
-    default: return Report("bad dtype", error, error_size);
-  }
-  return 0;
+  const bool known = WithDtype(dtype, [&](auto* type) {
+    *bytes = WorkspaceBytes<std::remove_pointer_t<decltype(type)>>(op, g, act);
+  });
+  return known ? 0 : Report("bad dtype", error, error_size);
 }
 
 int conv1d_gpu_run(int op, int dtype, const int64_t* sizes, const char* padding,
@@ -127,13 +140,10 @@ int conv1d_gpu_run(int op, int dtype, const int64_t* sizes, const char* padding,
   if (!problem.empty()) return Report(problem, error, error_size);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   GpuStatus status;
-  switch (dtype) {
-    case 0: status = Run<__half>(op, g, act, pointers, workspace, s); break;
-    case 1: status = Run<__nv_bfloat16>(op, g, act, pointers, workspace, s); break;
-    case 2: status = Run<float>(op, g, act, pointers, workspace, s); break;
-    case 3: status = Run<double>(op, g, act, pointers, workspace, s); break;
-    default: return Report("bad dtype", error, error_size);
-  }
+  const bool known = WithDtype(dtype, [&](auto* type) {
+    status = Run<std::remove_pointer_t<decltype(type)>>(op, g, act, pointers, workspace, s);
+  });
+  if (!known) return Report("bad dtype", error, error_size);
   return status.ok() ? 0 : Report(status.message, error, error_size);
 }
 

@@ -5,8 +5,9 @@ import ctypes
 
 import numpy as np
 
-from gpu_check import reference
+from python.gpu_check import reference
 
+# The rows of CONV1D_DTYPES (cc/kernels/core/dtypes.h), which the C API takes.
 DTYPE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2, "float64": 3}
 FORWARD, BACKPROP_INPUT, BACKPROP_FILTER = 0, 1, 2
 _STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32,

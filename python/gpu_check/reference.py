@@ -9,9 +9,10 @@ import math
 
 import numpy as np
 
+from python.gpu_check.grids import DTYPES  # noqa: F401  (run.py and sweep.py read it here)
+
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
                "silu", "sigmoid", "hard_sigmoid", "tanh", "softplus")
-DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946

@@ -4,10 +4,7 @@ NumPy only at import time (no torch, no TensorFlow).
 """
 import numpy as np
 
-# Max relative error accepted per dtype, about 4 units of its rounding:
-# inputs are exact in the dtype, sums accumulate in float (double for
-# double), and outputs and the activation gradient dz are rounded to the dtype.
-TOLERANCES = {"float16": 2e-3, "bfloat16": 1.6e-2, "float32": 5e-5, "float64": 1e-12}
+from python.gpu_check.grids import HARNESS_TOLERANCES as TOLERANCES
 
 
 def max_relative_error(actual, expected, magnitude=None):

@@ -1,7 +1,7 @@
 """Checks and times the CUDA core without TensorFlow.
 
-    python python/gpu_check/run.py             # on a GPU machine with torch
-    python python/gpu_check/run.py --emulate   # anywhere with g++ and CUDA headers
+    python -m python.gpu_check.run             # on a GPU machine with torch
+    python -m python.gpu_check.run --emulate   # anywhere with g++ and CUDA headers
 
 Builds the framework-free core (cc/kernels/core) into a small library, runs
 forward and both gradients on random problems covering every padding, data
@@ -12,13 +12,11 @@ table of max relative errors and one of time ratios (cuDNN time / ours);
 exits with 1 if any error exceeds its dtype's tolerance.
 """
 import argparse
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from gpu_check import build, core, reference, report, sweep  # noqa: E402
+from python.gpu_check import build, core, reference, report, sweep
 
 
 def parse_args(argv):
@@ -82,7 +80,7 @@ def main(argv=None):
     failed = any(row[-1] != "ok" for row in rows)
 
     if not args.emulate and not args.no_bench:
-        from gpu_check import bench
+        from python.gpu_check import bench
 
         print("\nTimes on the benchmark shapes (ratio = cuDNN time / ours; > 1: ours faster):")
         bench_dtypes = [d for d in dtypes if d in bench.DTYPES]

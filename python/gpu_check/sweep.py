@@ -5,11 +5,8 @@ import itertools
 
 import numpy as np
 
-from gpu_check import core, reference, report
-
-PADDINGS = ("VALID", "SAME", "CAUSAL")
-DATA_FORMATS = ("NWC", "NCW")
-STRIDE_DILATIONS = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 4), (2, 2), (3, 2))
+from python.gpu_check import core, reference, report
+from python.gpu_check.grids import DATA_FORMATS, PADDINGS, STRIDE_DILATIONS
 
 
 def random_problem(rng, padding, data_format, stride, dilation, activation, large=False):

@@ -386,7 +386,7 @@ void CheckCase(const Case& c, const char* dtype, Tolerance tol, uint64_t seed, S
 }
 
 inline void CheckAllDtypes(const Case& c, uint64_t seed, Stats* stats) {
-  // Tolerances as in tests/test_fused_conv1d_grid.py.
+  // Tolerances as in tests/op/test_fused_conv1d_grid.py.
   CheckCase<double>(c, "float64", {1e-12, 1e-12}, seed, stats);
   CheckCase<float>(c, "float32", {1e-5, 1e-4}, seed, stats);
   CheckCase<Eigen::half>(c, "float16", {2e-3, 1e-2}, seed, stats);

@@ -112,7 +112,7 @@ Case RandomCase(std::mt19937_64& rng) {
 int main(int argc, char** argv) {
   const long random_cases = argc > 1 ? std::atol(argv[1]) : 400;
   const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20240601;
-  // The level the passes run at; tests/test_core_sanitizers.py checks it is
+  // The level the passes run at; tests/core/test_core_sanitizers.py checks it is
   // the one TF_CONV1D_ISA asked for.
   const conv1d::cpu_isa::Selection& level = conv1d::cpu_isa::Selected();
   if (!level.error.empty()) {

@@ -1,6 +1,6 @@
 // A few small cases of the CPU passes at the level this CPU (or TF_CONV1D_ISA)
 // selects, each against the naive double implementation of core_check.h:
-// small enough to run under an emulator (tests/test_core_emulated_cpus.py runs
+// small enough to run under an emulator (tests/core/test_core_emulated_cpus.py runs
 // it under qemu as CPUs without AVX-512 or without AVX, to show that the
 // library picks the level such a CPU has and runs no instruction it lacks).
 //

@@ -7,7 +7,6 @@ keras = tf.keras
 
 # Keras 3 has keras.version(); tf-keras has no such function.
 IS_KERAS_3 = hasattr(keras, "version")
-VERSION = keras.version() if IS_KERAS_3 else "2"
 
 # The stock Conv1D keeps its kernel in `_kernel` under Keras 3 (behind a
 # `kernel` property) and in `kernel` under Keras 2. The attribute name becomes

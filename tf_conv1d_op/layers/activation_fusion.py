@@ -12,38 +12,20 @@ import numpy as np
 import tensorflow as tf
 
 from tf_conv1d_op import ops
+from tf_conv1d_op.activations import FUSED_ACTIVATIONS
 from tf_conv1d_op.layers._keras import keras
 
-# The op's activation name -> the keras.activations attributes that may be it.
-_KERAS_FUNCTIONS = {
-    "linear": ("linear",),
-    "relu": ("relu",),
-    "relu6": ("relu6",),
-    "leaky_relu": ("leaky_relu",),
-    "elu": ("elu",),
-    "selu": ("selu",),
-    "gelu": ("gelu",),
-    "silu": ("silu", "swish"),
-    "sigmoid": ("sigmoid",),
-    "hard_sigmoid": ("hard_sigmoid",),
-    "tanh": ("tanh",),
-    "softplus": ("softplus",),
-}
+# A fused activation may be the keras.activations, tf.nn or tf.math function
+# of the same name, or of one of these other names.
+_OTHER_NAMES = {"silu": ("swish",)}
 
-# TF functions that Keras resolves some names to (tf-keras' "leaky_relu" is
-# tf.nn.leaky_relu) or that users pass directly.
-_TF_FUNCTIONS = {
-    "relu": (tf.nn.relu,),
-    "relu6": (tf.nn.relu6,),
-    "leaky_relu": (tf.nn.leaky_relu,),
-    "elu": (tf.nn.elu,),
-    "selu": (tf.nn.selu,),
-    "gelu": (tf.nn.gelu,),
-    "silu": (tf.nn.silu, tf.nn.swish),
-    "sigmoid": (tf.math.sigmoid, tf.nn.sigmoid),
-    "tanh": (tf.math.tanh, tf.nn.tanh),
-    "softplus": (tf.math.softplus, tf.nn.softplus),
-}
+
+def _functions_named(name):
+    names = (name,) + _OTHER_NAMES.get(name, ())
+    modules = (keras.activations, tf.nn, tf.math)
+    return [getattr(module, attribute) for module in modules for attribute in names
+            if getattr(module, attribute, None) is not None]
+
 
 # Points on both sides of every kink and into both tails.
 _PROBE = np.concatenate([np.linspace(-8.0, 8.0, 161), [-40.0, -20.0, 20.0, 40.0]])
@@ -54,15 +36,7 @@ _verified = {}  # keras function -> whether the op reproduces it
 
 def _candidates():
     """{function: op activation name}."""
-    found = {}
-    for op_name, attributes in _KERAS_FUNCTIONS.items():
-        for attribute in attributes:
-            function = getattr(keras.activations, attribute, None)
-            if function is not None:
-                found[function] = op_name
-    for op_name, functions in _TF_FUNCTIONS.items():
-        found.update((function, op_name) for function in functions)
-    return found
+    return {function: name for name in FUSED_ACTIVATIONS for function in _functions_named(name)}
 
 
 _CANDIDATES = _candidates()

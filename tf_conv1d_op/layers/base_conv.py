@@ -12,11 +12,13 @@ import warnings
 import tensorflow as tf
 
 from tf_conv1d_op import _xla_support, ops
+from tf_conv1d_op._geometry import KERAS_DATA_FORMATS as DATA_FORMATS
+from tf_conv1d_op._geometry import PADDINGS as _OP_PADDINGS
+from tf_conv1d_op._geometry import output_steps
 from tf_conv1d_op.layers import activation_fusion
 from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
 
-PADDINGS = ("valid", "same", "causal")
-DATA_FORMATS = {"channels_last": "NWC", "channels_first": "NCW"}
+PADDINGS = tuple(padding.lower() for padding in _OP_PADDINGS)  # Keras spells them so
 
 
 def _positive_int_tuple(value, name):
@@ -81,16 +83,6 @@ def warn_if_config_says_channels_first(data_format):
         UserWarning, stacklevel=4)
 
 
-def output_steps(steps, kernel_size, stride, dilation, padding):
-    """The output length for `steps` input steps (None if unknown)."""
-    if steps is None:
-        return None
-    if padding == "valid":
-        extent = (kernel_size - 1) * dilation + 1
-        return max(steps - extent, -1) // stride + 1
-    return -(-steps // stride)  # same and causal: ceil(steps / stride)
-
-
 class FusedConvBase(keras.layers.Layer):
     """activation(conv1d(inputs, kernel) + bias) as one fused op.
 
@@ -131,7 +123,7 @@ class FusedConvBase(keras.layers.Layer):
         # XLA compiles the op through its XLA kernels (cc/kernels/xla/); a library
         # built without them cannot be compiled, and then keeps Keras 3's
         # compile(jit_compile="auto") off XLA as before.
-        if not _xla_support.built():
+        if not _xla_support.can_compile():
             self.supports_jit = False
         # Decide (and check, once per process) the fusion now, while eager.
         activation_fusion.fused_name(self.activation)

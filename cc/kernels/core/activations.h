@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
+
+#include "cc/kernels/core/activation_table.h"
 
 #if defined(__CUDACC__)
 #define CONV1D_HD __host__ __device__ __forceinline__
@@ -15,20 +18,20 @@
 namespace conv1d {
 
 enum class Activation {
-  kLinear,
-  kRelu,
-  kRelu6,
-  kLeakyRelu,
-  kElu,
-  kSelu,
-  kGelu,      // exact: 0.5 x (1 + erf(x / sqrt(2)))
-  kGeluTanh,  // tanh approximation
-  kSilu,
-  kSigmoid,
-  kHardSigmoid,  // Keras 3: relu6(x + 3) / 6
-  kTanh,
-  kSoftplus,
+#define CONV1D_ACTIVATION_ENUMERATOR(kind, name, operand, in_registers) kind,
+  CONV1D_ACTIVATIONS(CONV1D_ACTIVATION_ENUMERATOR)
+#undef CONV1D_ACTIVATION_ENUMERATOR
 };
+
+// Every activation, in the table's order.
+inline constexpr Activation kActivations[] = {
+#define CONV1D_ACTIVATION_LIST(kind, name, operand, in_registers) Activation::kind,
+    CONV1D_ACTIVATIONS(CONV1D_ACTIVATION_LIST)
+#undef CONV1D_ACTIVATION_LIST
+};
+
+// What the backward pass reads to get activation'(z) (activation_table.h).
+enum class Operand { kOutput, kPreactivation, kPreactivationIfNegativeSlope };
 
 struct ActivationSpec {
   Activation kind = Activation::kLinear;
@@ -46,26 +49,70 @@ inline float CanonicalNegativeSlope(float slope) {
 // Parses the op attribute names ("linear", "relu", ...); false if unknown.
 bool ParseActivation(const std::string& name, Activation* out);
 
+// The attribute name of `kind`.
+const char* ActivationName(Activation kind);
+
 // The names ParseActivation accepts, comma-separated, for messages.
-inline const char* ActivationNames() {
-  return "linear, relu, relu6, leaky_relu, elu, selu, gelu, gelu_tanh, silu, sigmoid, "
-         "hard_sigmoid, tanh, softplus";
+const char* ActivationNames();
+
+CONV1D_HD Operand OperandOf(Activation kind) {
+  switch (kind) {
+#define CONV1D_ACTIVATION_OPERAND(kind, name, operand, in_registers) \
+  case Activation::kind:                                            \
+    return Operand::operand;
+    CONV1D_ACTIVATIONS(CONV1D_ACTIVATION_OPERAND)
+#undef CONV1D_ACTIVATION_OPERAND
+  }
+  return Operand::kOutput;
 }
 
 // The backward pass gets either the forward output y or the pre-activation z.
-// y suffices wherever the derivative is a function of y; the rest (gelu,
-// silu, and leaky_relu with a negative slope, which is not monotone) need z.
 CONV1D_HD bool NeedsPreactivation(const ActivationSpec& a) {
-  switch (a.kind) {
-    case Activation::kGelu:
-    case Activation::kGeluTanh:
-    case Activation::kSilu:
+  switch (OperandOf(a.kind)) {
+    case Operand::kPreactivation:
       return true;
-    case Activation::kLeakyRelu:
+    case Operand::kPreactivationIfNegativeSlope:
       return a.negative_slope < 0.0f;
     default:
       return false;
   }
+}
+
+// Whether the GEMM applies `kind` to its accumulators (activation_table.h).
+constexpr bool InRegisters(Activation kind) {
+  switch (kind) {
+#define CONV1D_ACTIVATION_IN_REGISTERS(kind, name, operand, in_registers) \
+  case Activation::kind:                                                 \
+    return in_registers;
+    CONV1D_ACTIVATIONS(CONV1D_ACTIVATION_IN_REGISTERS)
+#undef CONV1D_ACTIVATION_IN_REGISTERS
+  }
+  return false;
+}
+
+// The activation the GEMM applies for `kind`: itself where InRegisters,
+// else none (the caller applies it to the finished tile).
+constexpr Activation RegisterForm(Activation kind) {
+  return InRegisters(kind) ? kind : Activation::kLinear;
+}
+
+template <Activation K>
+using ActivationConstant = std::integral_constant<Activation, K>;
+
+// The one place a runtime activation becomes a compile-time one (as
+// flash-attention's static_switch.h does for its flags): calls
+// f(ActivationConstant<RegisterForm(kind)>()), so that f is compiled once per
+// in-register activation, with the formula's branches folded away.
+template <typename F>
+decltype(auto) WithRegisterForm(Activation kind, F&& f) {
+  switch (kind) {
+#define CONV1D_ACTIVATION_CALL(kind, name, operand, in_registers) \
+  case Activation::kind:                                         \
+    return f(ActivationConstant<RegisterForm(Activation::kind)>());
+    CONV1D_ACTIVATIONS(CONV1D_ACTIVATION_CALL)
+#undef CONV1D_ACTIVATION_CALL
+  }
+  return f(ActivationConstant<Activation::kLinear>());
 }
 
 namespace detail {

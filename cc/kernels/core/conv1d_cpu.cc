@@ -104,7 +104,7 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
                                    operand + n * out_item, o_lo, out_rows, cout, &dz_scratch);
         cols.resize(out_rows * inner);
         GemmBlocks<A>(blocks, out_rows, inner, dz, row_offset.data(), packed.data(), cout,
-                      cols.data(), inner, nullptr, gemm::Fused::kNone, A(0));
+                      cols.data(), inner, nullptr, Activation::kLinear, A(0));
       }
       // Overlap-add: output row o adds tap k's columns to input row
       // o * s - pad + k * d, for the rows inside this tile.
@@ -227,8 +227,8 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
     TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin, &blocks);
   }
   const std::vector<DepthBlock> gathered_blocks = GatheredBlocks(blocks);
-  const bool fuse = IsFusable(act) && preactivation == nullptr;
-  const gemm::Fused fused = fuse ? FusedActivation(act) : gemm::Fused::kNone;
+  const bool fuse = InRegisters(act.kind) && preactivation == nullptr;
+  const Activation fused = fuse ? act.kind : Activation::kLinear;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const std::vector<std::vector<DepthBlock>> winograd_blocks =
       winograd ? WinogradBlocks(g) : std::vector<std::vector<DepthBlock>>();
@@ -397,7 +397,7 @@ void BackpropInputPass(const Conv1DGeometry& g,
           for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + cin, A(0));
         } else {
           GemmBlocks<A>(ph->blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
-                        ph->packed.data(), ph->depth, c, ldc, nullptr, gemm::Fused::kNone, A(0));
+                        ph->packed.data(), ph->depth, c, ldc, nullptr, Activation::kLinear, A(0));
         }
         if (!in_place) {
           StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i_first, s,
@@ -568,8 +568,9 @@ template <typename T>
 constexpr PassesOf<T> kPasses{&ForwardPass<T>, &BackpropInputPass<T>, &BackpropFilterPass<T>};
 
 const CpuPasses& LevelPasses() {
-  static constexpr CpuPasses passes{kPasses<Eigen::half>, kPasses<Eigen::bfloat16>,
-                                    kPasses<float>, kPasses<double>};
+#define CONV1D_LEVEL_PASSES(T, CudaT, name) kPasses<T>,
+  static constexpr CpuPasses passes{CONV1D_DTYPES(CONV1D_LEVEL_PASSES)};
+#undef CONV1D_LEVEL_PASSES
   return passes;
 }
 

@@ -12,6 +12,7 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -347,17 +348,14 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g, const Activation
                      "the filter-gradient reduction");
 }
 
-#define CONV1D_INSTANTIATE(T)                                                             \
+#define CONV1D_INSTANTIATE(CpuT, T, name)                                                 \
   template size_t FusedConv1DBackpropFilterGpuWorkspaceBytes<T>(const Conv1DGeometry&,    \
                                                                 const ActivationSpec&);   \
   template GpuStatus FusedConv1DBackpropFilterGpu<T>(const Conv1DGeometry&,               \
                                                      const ActivationSpec&, const T*,     \
                                                      const T*, const T*, T*, T*, void*,   \
                                                      cudaStream_t);
-CONV1D_INSTANTIATE(__half)
-CONV1D_INSTANTIATE(__nv_bfloat16)
-CONV1D_INSTANTIATE(float)
-CONV1D_INSTANTIATE(double)
+CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 
 }  // namespace conv1d

@@ -12,6 +12,7 @@
 // workspace, except for a linear activation in NWC where it is grad_output.
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -318,17 +319,14 @@ GpuStatus FusedConv1DBackpropInputGpu(const Conv1DGeometry& g, const ActivationS
                      "the fused Conv1D input-gradient kernel");
 }
 
-#define CONV1D_INSTANTIATE(T)                                                            \
+#define CONV1D_INSTANTIATE(CpuT, T, name)                                                \
   template size_t FusedConv1DBackpropInputGpuWorkspaceBytes<T>(const Conv1DGeometry&,    \
                                                                const ActivationSpec&);   \
   template GpuStatus FusedConv1DBackpropInputGpu<T>(const Conv1DGeometry&,               \
                                                     const ActivationSpec&, const T*,     \
                                                     const T*, const T*, T*, void*,       \
                                                     cudaStream_t);
-CONV1D_INSTANTIATE(__half)
-CONV1D_INSTANTIATE(__nv_bfloat16)
-CONV1D_INSTANTIATE(float)
-CONV1D_INSTANTIATE(double)
+CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 
 }  // namespace conv1d

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -116,16 +117,13 @@ GpuStatus ActivationGradToNwc(const ActivationSpec& act, Layout layout,
   return LaunchElementwise(op, dz, batch * steps * channels, stream);
 }
 
-#define CONV1D_INSTANTIATE(T)                                                      \
+#define CONV1D_INSTANTIATE(CpuT, T, name)                                          \
   template GpuStatus TransposeNcwToNwc<T>(const T*, T*, int64_t, int64_t, int64_t, \
                                           cudaStream_t);                           \
   template GpuStatus ActivationGradToNwc<T>(const ActivationSpec&, Layout, const T*, \
                                             const T*, T*, int64_t, int64_t, int64_t, \
                                             cudaStream_t);
-CONV1D_INSTANTIATE(__half)
-CONV1D_INSTANTIATE(__nv_bfloat16)
-CONV1D_INSTANTIATE(float)
-CONV1D_INSTANTIATE(double)
+CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 
 }  // namespace gpu

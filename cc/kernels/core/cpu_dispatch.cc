@@ -7,6 +7,7 @@
 #include "cc/kernels/core/conv1d_cpu.h"
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/core/cpu_passes.h"
+#include "cc/kernels/core/dtypes.h"
 
 namespace conv1d {
 
@@ -131,7 +132,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g, const ActivationSpec&
                               runner);
 }
 
-#define CONV1D_INSTANTIATE(T)                                                              \
+#define CONV1D_INSTANTIATE(T, CudaT, name)                                                \
   template void FusedConv1DForwardCpu<T>(const Conv1DGeometry&, const ActivationSpec&,    \
                                          const T*, const T*, const T*, T*, T*,            \
                                          const ParallelRunner&);                           \
@@ -142,10 +143,7 @@ void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g, const ActivationSpec&
                                                 const ActivationSpec&, const T*, const T*, \
                                                 const T*, T*, T*, const ParallelRunner&);
 
-CONV1D_INSTANTIATE(Eigen::half)
-CONV1D_INSTANTIATE(Eigen::bfloat16)
-CONV1D_INSTANTIATE(float)
-CONV1D_INSTANTIATE(double)
+CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 
 }  // namespace conv1d

@@ -9,6 +9,7 @@
 #include "Eigen/Core"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/parallel_runner.h"
 
 namespace conv1d {
@@ -27,18 +28,19 @@ struct PassesOf {
                           T* grad_bias, const ParallelRunner& runner);
 };
 
+// One PassesOf per element type (dtypes.h), of_ and the name in the op's T
+// attribute, in the list's order.
 struct CpuPasses {
-  PassesOf<Eigen::half> half;
-  PassesOf<Eigen::bfloat16> bfloat16;
-  PassesOf<float> float32;
-  PassesOf<double> float64;
+#define CONV1D_PASSES_MEMBER(T, CudaT, name) PassesOf<T> of_##name;
+  CONV1D_DTYPES(CONV1D_PASSES_MEMBER)
+#undef CONV1D_PASSES_MEMBER
 
   template <typename T>
   const PassesOf<T>& Of() const {
-    if constexpr (std::is_same_v<T, Eigen::half>) return half;
-    else if constexpr (std::is_same_v<T, Eigen::bfloat16>) return bfloat16;
-    else if constexpr (std::is_same_v<T, float>) return float32;
-    else return float64;
+#define CONV1D_PASSES_OF(Type, CudaT, name) \
+  if constexpr (std::is_same_v<T, Type>) return of_##name;
+    CONV1D_DTYPES(CONV1D_PASSES_OF)
+#undef CONV1D_PASSES_OF
   }
 };
 

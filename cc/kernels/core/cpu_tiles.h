@@ -255,22 +255,6 @@ void StoreRows(const A* tile, int64_t ld, int64_t rows, int64_t channels, int64_
   }
 }
 
-// The activations the gemm kernel applies in registers (when the
-// pre-activation is not wanted as well).
-inline gemm::Fused FusedActivation(const ActivationSpec& act) {
-  switch (act.kind) {
-    case Activation::kLinear: return gemm::Fused::kNone;
-    case Activation::kRelu: return gemm::Fused::kRelu;
-    case Activation::kRelu6: return gemm::Fused::kRelu6;
-    case Activation::kLeakyRelu: return gemm::Fused::kLeakyRelu;
-    default: return gemm::Fused::kNone;
-  }
-}
-
-inline bool IsFusable(const ActivationSpec& act) {
-  return act.kind == Activation::kLinear || FusedActivation(act) != gemm::Fused::kNone;
-}
-
 // Activate with the kind fixed at compile time, so that the loops over a
 // tile vectorize (the switch inside Activate folds away).
 template <Activation K, typename A>
@@ -287,13 +271,11 @@ void ActivateRowsAs(const ActivationSpec& act, A* tile, int64_t rows, int64_t co
 // Applies the activation to a rows x cols tile in place.
 template <typename A>
 void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols, int64_t ld) {
-  switch (act.kind) {
-    case Activation::kLinear: return;
-    case Activation::kRelu: return ActivateRowsAs<Activation::kRelu>(act, tile, rows, cols, ld);
-    case Activation::kRelu6: return ActivateRowsAs<Activation::kRelu6>(act, tile, rows, cols, ld);
-    case Activation::kLeakyRelu:
-      return ActivateRowsAs<Activation::kLeakyRelu>(act, tile, rows, cols, ld);
-    default: break;
+  if (act.kind == Activation::kLinear) return;
+  if (InRegisters(act.kind)) {
+    return WithRegisterForm(act.kind, [&](auto kind) {
+      ActivateRowsAs<decltype(kind)::value>(act, tile, rows, cols, ld);
+    });
   }
   for (int64_t r = 0; r < rows; ++r) {
     A* row = tile + r * ld;
@@ -364,14 +346,14 @@ inline void TapBlocks(int64_t a_offset, int64_t tap_stride, int64_t b_row, int64
 template <typename A>
 void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t cols,
                 const A* a, const int64_t* row_offset, const A* packed, int64_t packed_depth,
-                A* c, int64_t ldc, const A* bias, gemm::Fused fused, A negative_slope) {
+                A* c, int64_t ldc, const A* bias, Activation fused, A negative_slope) {
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const DepthBlock& b = blocks[i];
     gemm::Epilogue<A> e;
     e.accumulate = i > 0;
     e.bias = i == 0 ? bias : nullptr;
-    e.fused = i + 1 == blocks.size() ? fused : gemm::Fused::kNone;
+    e.fused = i + 1 == blocks.size() ? fused : Activation::kLinear;
     e.negative_slope = negative_slope;
     gemm::RowsOf<A> rows_of;
     rows_of.data = a + b.a_offset;

@@ -126,14 +126,22 @@ struct Simd<double> : GenericSimd<double, Double2> {};
 // v is always the second operand of Max and Min, which x86 returns when
 // either is NaN: NaN passes through, as in TF's Relu and Relu6 (and as in
 // Activate). Zeros keep their sign the same way.
-template <typename A, Fused F>
+template <typename A, Activation F>
 typename Simd<A>::V ApplyFused(typename Simd<A>::V v, typename Simd<A>::V slope) {
   using S = Simd<A>;
-  if constexpr (F == Fused::kRelu) return S::Max(S::Zero(), v);
-  if constexpr (F == Fused::kRelu6) return S::Min(S::Set(A(6)), S::Max(S::Zero(), v));
-  // As Activate: z > 0 ? z : slope * z, for any slope.
-  if constexpr (F == Fused::kLeakyRelu) return S::IfPositive(v, S::Mul(slope, v));
-  return v;
+  if constexpr (F == Activation::kRelu) {
+    return S::Max(S::Zero(), v);
+  } else if constexpr (F == Activation::kRelu6) {
+    return S::Min(S::Set(A(6)), S::Max(S::Zero(), v));
+  } else if constexpr (F == Activation::kLeakyRelu) {
+    // As Activate: z > 0 ? z : slope * z, for any slope.
+    return S::IfPositive(v, S::Mul(slope, v));
+  } else {
+    static_assert(F == Activation::kLinear,
+                  "an activation marked in registers in activation_table.h needs its "
+                  "vector form here");
+    return v;
+  }
 }
 
 // How the kernel's sums reach C.
@@ -142,7 +150,7 @@ enum class Store { kSet, kSetBias, kAccumulate };
 // C rows [0, MR) x panel columns [0, cols), cols <= kNr. The epilogue is
 // fixed at compile time: with short depths (few input channels) it is a
 // good part of each call, and branching per vector showed.
-template <typename A, int MR, Store ST, Fused F>
+template <typename A, int MR, Store ST, Activation F>
 void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, const A* b,
                  int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias, A negative_slope) {
   using S = Simd<A>;
@@ -207,7 +215,7 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
 
 // The last rows < MR of a panel: the kernel instantiated for exactly that
 // many, found by counting down at compile time.
-template <typename A, int MR, Store ST, Fused F>
+template <typename A, int MR, Store ST, Activation F>
 void RemainderRows(int64_t rows, int64_t depth, const RowsOf<A>& a, const int64_t* row_offset,
                    const A* b, int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias,
                    A slope) {
@@ -222,7 +230,7 @@ void RemainderRows(int64_t rows, int64_t depth, const RowsOf<A>& a, const int64_
 }
 
 // All rows of all panels with one epilogue.
-template <typename A, Store ST, Fused F>
+template <typename A, Store ST, Activation F>
 void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
             int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const A* bias_all,
             A slope) {
@@ -251,12 +259,7 @@ void PanelsWithStore(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>&
     Panels<A, ST, decltype(fused)::value>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc,
                                           e.bias, e.negative_slope);
   };
-  switch (e.fused) {
-    case Fused::kNone: run(std::integral_constant<Fused, Fused::kNone>()); break;
-    case Fused::kRelu: run(std::integral_constant<Fused, Fused::kRelu>()); break;
-    case Fused::kRelu6: run(std::integral_constant<Fused, Fused::kRelu6>()); break;
-    case Fused::kLeakyRelu: run(std::integral_constant<Fused, Fused::kLeakyRelu>()); break;
-  }
+  WithRegisterForm(e.fused, run);
 }
 
 }  // namespace

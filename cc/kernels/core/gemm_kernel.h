@@ -19,21 +19,20 @@
 
 #include <cstdint>
 
+#include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/cpu_level.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 
-// Element-wise functions cheap enough to apply in registers after the last
-// depth block. Anything else is applied by the caller afterwards.
-enum class Fused { kNone, kRelu, kRelu6, kLeakyRelu };
-
 template <typename A>
 struct Epilogue {
   const A* bias = nullptr;  // padded to whole panels; added when !accumulate
   bool accumulate = false;  // C += A x B, else C = A x B (+ bias)
-  Fused fused = Fused::kNone;
+  // Applied in registers after the last depth block: an activation with
+  // InRegisters (activations.h), else kLinear and the caller applies it.
+  Activation fused = Activation::kLinear;
   A negative_slope = A(0);  // kLeakyRelu
 };
 

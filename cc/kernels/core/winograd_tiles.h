@@ -37,10 +37,10 @@ namespace cpu_tiles {
 //   d12 + 2^r d34 + 2^-r d56                  (r = 1, 3)
 //   s12 + 2^r s34 + 2^-r s56                  (r = 2, 4)
 //   d12 + 32 d34 + d56 / 32 + M7              (r = 5):
-// 8 multiplications per group and set of outputs instead of 18 (F(2,3), the
-// first version, saved 2 of 6; F(4,3), the second, 6 of 12). The transforms
+// 8 multiplications per group and set of outputs instead of 18 (F(2,3) would
+// save 2 of 6, F(4,3) 6 of 12). The transforms
 // scale by at most 15 (input), 1.25 (filter) and 67 (output); in float32 the
-// error stays close to F(4,3)'s: 0.8e-6 to 2.6e-6 of the largest output for
+// error is 0.8e-6 to 2.6e-6 of the largest output for
 // 64 to 1024 channels and K = 3 or 5, against 0.2e-6 to 0.5e-6 for the
 // direct sum (python/benchmarks/winograd_error.py; tests allow 1e-5).
 // Where a term that the direct sum would multiply by zero is infinite (or a
@@ -348,7 +348,7 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   for (int64_t i = 0; i < kPoints; ++i) {
     A* mi = s->m.data() + i * sets * cout;
     GemmBlocks<A>(blocks[i], sets, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
-                  cout, nullptr, gemm::Fused::kNone, A(0));
+                  cout, nullptr, Activation::kLinear, A(0));
     m[i] = mi;
   }
   const auto transform = [&](auto kind) {
@@ -365,19 +365,7 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
       if (valid < kOut) std::copy_n(y, valid * cout, c + kOut * q * cout);
     }
   };
-  switch (fused.kind) {
-    case Activation::kRelu:
-      transform(std::integral_constant<Activation, Activation::kRelu>());
-      break;
-    case Activation::kRelu6:
-      transform(std::integral_constant<Activation, Activation::kRelu6>());
-      break;
-    case Activation::kLeakyRelu:
-      transform(std::integral_constant<Activation, Activation::kLeakyRelu>());
-      break;
-    default:
-      transform(std::integral_constant<Activation, Activation::kLinear>());
-  }
+  WithRegisterForm(fused.kind, transform);
   return true;
 }
 

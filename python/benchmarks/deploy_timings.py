@@ -1,0 +1,114 @@
+"""Inference time of the demo model on each deployment path, side by side in
+one process, on the same inputs: the plugin op in TensorFlow, the portable
+export in TensorFlow, LiteRT (builtins) and onnxruntime (from the portable
+export, and from the plugin export through our tf2onnx handler).
+
+    python -m python.benchmarks.deploy_timings [--batch 150] [--repeats 50] [--threads 1]
+
+Prints a Markdown table (docs/deployment.md) of median milliseconds per batch
+and ratios to the plugin; the paths take turns, run by run. Weights are the untrained initial ones: speed does
+not depend on their values. Every runtime gets --threads threads (default 1:
+on a machine shared with other jobs one thread each is what stays comparable).
+Needs requirements-deploy.txt.
+"""
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf  # noqa: E402  (after the log level)
+
+import tf_conv1d_op  # noqa: E402
+from tf_conv1d_op import tf2onnx_handler  # noqa: E402
+from tf_conv1d_op.tools import demo, gunpoint  # noqa: E402
+
+
+BASE = "TensorFlow, plugin export (our op)"
+
+
+def median_ms(runners, repeats):
+    """{label: median ms}, the runners taking turns, so that load from other
+    processes falls on all of them alike."""
+    for run in runners.values():
+        run()  # warm up (tracing, allocation)
+    times = {label: [] for label in runners}
+    for _ in range(repeats):
+        for label, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - start)
+    return {label: 1e3 * float(np.median(t)) for label, t in times.items()}
+
+
+def litert_runner(saved_model_dir, x, threads):
+    from ai_edge_litert.interpreter import Interpreter
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    output = interpreter.get_output_details()[0]["index"]
+
+    def run():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(output)
+    return run
+
+
+def onnx_runner(saved_model_dir, x, threads):
+    import onnxruntime
+    model = tf2onnx_handler.convert_saved_model(saved_model_dir)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda: session.run(None, {name: x})[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=150)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+
+    _, _, x_test, _ = gunpoint.load()
+    x = np.resize(x_test.astype(np.float32), (args.batch,) + x_test.shape[1:])
+    tf.keras.utils.set_random_seed(0)
+    model = demo.build_model(tf_conv1d_op.Conv1D)
+    directory = tempfile.mkdtemp(prefix="tf_conv1d_op_deploy_")
+    portable = tf_conv1d_op.export(model, os.path.join(directory, "portable"))
+    plugin = tf_conv1d_op.export(model, os.path.join(directory, "plugin"), portable=False)
+
+    # Kept referenced: a loaded function's variables live as long as its object.
+    loaded = {name: tf.saved_model.load(path) for name, path in
+              (("plugin", plugin), ("portable", portable))}
+    x_tf = tf.constant(x)
+    runners = {
+        BASE: lambda: loaded["plugin"].serve(x_tf).numpy(),
+        "TensorFlow, portable export": lambda: loaded["portable"].serve(x_tf).numpy(),
+        "LiteRT, portable export (builtins)": litert_runner(portable, x, args.threads),
+        "onnxruntime, portable export": onnx_runner(portable, x, args.threads),
+        "onnxruntime, plugin export (our tf2onnx handler)": onnx_runner(plugin, x, args.threads),
+    }
+    reference = model(x, training=False).numpy()
+    print(f"demo model, batch {args.batch} x {x.shape[1]} steps, median of {args.repeats}; "
+          f"{args.threads} thread(s) each; TensorFlow {tf.__version__}, {os.cpu_count()} cores\n")
+    print("| path | ms / batch | vs plugin | max abs diff from the Keras model |")
+    print("| --- | ---: | ---: | ---: |")
+    medians = median_ms(runners, args.repeats)
+    base = medians[BASE]
+    for label, run in runners.items():
+        diff = float(np.abs(run() - reference).max())
+        print(f"| {label} | {medians[label]:.2f} | {medians[label] / base:.2f}x | {diff:.1e} |")
+
+if __name__ == "__main__":
+    main()

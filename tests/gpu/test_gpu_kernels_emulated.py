@@ -1,0 +1,103 @@
+"""The CUDA kernels themselves, run on the CPU through the host emulation.
+
+python/gpu_check builds the unchanged CUDA core with g++ against a host
+emulation of the CUDA pieces it uses (threads as fibers that resume in a
+shuffled order after every barrier, emulated WMMA fragments, guard-paged
+memory) and checks forward and both gradients against the float64 NumPy
+reference. This validates the kernels' indexing, tiling, boundary handling,
+barriers and reductions without a GPU; it cannot show hardware-specific
+faults (see docs/cuda.md). Needs g++ and the CUDA headers; skips otherwise.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from python.gpu_check import build, core
+from tests.support import REPO
+
+ROOT = REPO
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(os.environ.get("CXX", "g++")) is None or build.cuda_include_dir() is None,
+    reason="the CUDA emulation needs g++ and the CUDA headers (cuda_fp16.h)")
+
+
+def run_harness(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", "python.gpu_check.run", "--emulate", "--quick", *args],
+        capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "all within tolerance" in result.stdout
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def library():
+    return core.Library(build.build_emulated())
+
+
+def test_tensor_core_kernels_match_the_reference():
+    # Every padding x data format x (stride, dilation), every activation x
+    # dtype, and multi-tile problems; half and bfloat16 on emulated WMMA.
+    output = run_harness("--seed", "1")
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        assert dtype in output
+
+
+def test_fma_kernels_match_the_reference():
+    # The FMA engine that bfloat16 uses before sm_80, for half and bfloat16.
+    # (float and double take the FMA engine in every build.)
+    run_harness("--fma", "--dtypes", "float16,bfloat16", "--seed", "2", "--schedule", "1")
+
+
+def test_fast_division_is_exact(library):
+    rng = np.random.default_rng(0)
+    divisors = ([1, 2, 3, 7, 9, 300] + [2 ** k + o for k in range(2, 31) for o in (-1, 1)]
+                + [2 ** 31 - 1] + [int(d) for d in rng.integers(1, 2 ** 31, 50)])
+    for d in divisors:
+        numerators = {0, 1, d - 1, d, 2 * d - 1, 2 ** 31 - 1,
+                      *(int(n) for n in rng.integers(0, 2 ** 31, 50))}
+        for n in numerators:
+            if 0 <= n < 2 ** 31:
+                assert library.fast_divide(n, d) == n // d, (n, d)
+
+
+def test_sizes_beyond_the_kernels_are_refused(library):
+    # kernel_size * in_channels >= 2^30: refused before any memory is touched.
+    problem = core.Problem(1, 2, 2 ** 29, 2, 1)
+    with pytest.raises(RuntimeError, match="do not support"):
+        library.run(core.FORWARD, "float32", problem, [None] * 5, None, None)
+
+
+def test_workspace_is_only_used_where_needed(library):
+    nwc = core.Problem(2, 10, 3, 3, 4, data_format="NWC")
+    ncw = core.Problem(2, 10, 3, 3, 4, data_format="NCW", activation="relu")
+    assert library.workspace_bytes(core.FORWARD, "float32", nwc) == 0
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", nwc) == 0  # dz = dy
+    assert library.workspace_bytes(core.FORWARD, "float32", ncw) >= 2 * 10 * 3 * 4
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", ncw) >= 2 * 8 * 4 * 4
+    # Filter gradient partial sums, float accumulators even for half.
+    assert library.workspace_bytes(core.BACKPROP_FILTER, "float16", nwc) >= (9 + 1) * 4 * 4
+
+
+@pytest.mark.parametrize("sizes,padding,data_format", [
+    ((0, 9, 3, 2, 4), "SAME", "NWC"),     # empty batch
+    ((2, 9, 0, 3, 5), "VALID", "NCW"),    # no input channels: output = activation(bias)
+    ((2, 0, 3, 2, 4), "CAUSAL", "NWC"),   # no steps
+    ((3, 1, 2, 4, 3), "SAME", "NCW"),     # one step, kernel wider than the input
+])
+def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_format):
+    from python.gpu_check import sweep
+
+    memory = core.EmulatedMemory(library)
+    problem = core.Problem(*sizes, stride=2, dilation=1, padding=padding,
+                           data_format=data_format, activation="elu")
+    try:
+        errors = sweep.check(library, memory, problem, "float32", np.random.default_rng(4))
+    finally:
+        memory.release()
+    assert max(errors.values()) < 1e-5, errors

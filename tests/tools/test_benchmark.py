@@ -1,0 +1,105 @@
+"""The benchmark's --quick mode runs end to end and writes a well-formed report.
+
+Timings are not checked (CI machines vary); only that every piece is produced.
+"""
+import struct
+import zlib
+
+import numpy as np
+
+import tf_conv1d_op
+from tf_conv1d_op.tools import benchmark, benchmark_report, png_chart
+
+
+def read_png(path):
+    """(width, height, rows of RGB bytes) of an 8-bit RGB PNG, checking its chunks' CRCs."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
+        chunks[kind] = chunks.get(kind, b"") + body
+        pos += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, color) == (8, 2) and b"IEND" in chunks
+    raw = zlib.decompress(chunks[b"IDAT"])
+    assert len(raw) == height * (1 + 3 * width)
+    return width, height, raw
+
+
+def test_quick_run_writes_table_markdown_and_chart(tmp_path, capsys):
+    rows = benchmark.run(["--quick", "--shapes", "audio_frontend,sensor",
+                           "--output-dir", str(tmp_path), "--note", "test run"])
+    assert {(r["shape"], r["which"]) for r in rows} == {
+        (s, p) for s in ("audio_frontend", "sensor") for p in ("forward", "training")}
+    with_xla = bool(tf_conv1d_op.build_info().get("xla_kernels"))
+    for r in rows:
+        assert r["stock_ms"] > 0 and r["ours_ms"] > 0 and r["speedup"] > 0
+        if with_xla:
+            assert r["stock_xla_speedup"] > 0 and r["ours_xla_speedup"] > 0
+    printed = capsys.readouterr().out
+    assert "speed-up" in printed and "matmul peak" in printed and "ours under XLA" in printed
+    assert "peak extra memory" in printed
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert md.count("| audio_frontend |") == 2 and md.count("| sensor |") == 2
+    assert "test run" in md and "benchmark_speedups.png" in md
+    width, height, _ = read_png(tmp_path / "benchmark_speedups.png")
+    assert width > 100 and height > 100
+
+
+def test_markdown_section_replaces_only_itself(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    path.write_text("# Benchmarks\n\nGPU notes.\n")
+    row = dict(shape="s", which="forward", stock_ms=2.0, ours_ms=1.0, speedup=2.0,
+               stock_gflops=1.0, ours_gflops=2.0)
+    context = dict(date="d", machine="m", tensorflow="t", intra_op_threads=2,
+                   load=((0.0,) * 3, (0.0,) * 3), repeats=7, warmup=3, quick=False,
+                   note="", matmul_size=4096)
+    for speedup in (2.0, 3.0):
+        benchmark_report.write_markdown(str(path), [dict(row, speedup=speedup)], 10.0, None,
+                                         context, "chart.png")
+    text = path.read_text()
+    assert "GPU notes." in text and text.count(benchmark_report.BEGIN) == 1
+    assert "3.00x" in text and "2.00x" not in text
+
+
+def test_chart_draws_bars_proportional_to_values(tmp_path):
+    png = png_chart.horizontal_bar_chart("T", ["A", "B"], [("S", [1.0, 2.0], (255, 0, 0))])
+    path = tmp_path / "c.png"
+    path.write_bytes(png)
+    width, height, raw = read_png(path)
+    pixels = np.frombuffer(raw, np.uint8).reshape(height, 1 + 3 * width)[:, 1:]
+    red = np.all(pixels.reshape(height, width, 3) == (255, 0, 0), axis=2)
+    lengths = sorted(set(red.sum(axis=1)))  # legend swatch, bar A, bar B
+    assert abs(lengths[-1] / lengths[-2] - 2.0) < 0.05
+
+
+def test_training_step_computes_the_forward_output_and_all_gradients():
+    # With a linear activation no gradient reads the output, so a step that
+    # returned only gradients would let TensorFlow skip the stock forward.
+    import tensorflow as tf
+
+    shape = benchmark.quick_variant(next(s for s in benchmark.SHAPES if s.name == "pointwise"))
+    assert shape.activation == "linear"
+    x, w, b, dy = benchmark.make_data(shape)
+    stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b)
+    x = tf.constant(x)
+    stock_y, stock_grads = benchmark.compiled_passes(stock, stock_vars, dy)["training"](x)
+    ours_y, ours_grads = benchmark.compiled_passes(ours, ours_vars, dy)["training"](x)
+    reference = np.einsum("btc,cf->btf", x.numpy().astype(np.float64), w[0].astype(np.float64)) + b
+    np.testing.assert_allclose(stock_y.numpy(), reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours_y.numpy(), reference, rtol=1e-4, atol=1e-4)
+    assert len(stock_grads) == len(ours_grads) == 3  # input, kernel, bias
+    for s, o in zip(stock_grads, ours_grads):
+        np.testing.assert_allclose(o.numpy(), s.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_short_passes_get_more_runs_up_to_the_cap():
+    assert benchmark.runs_for(0.5, 9, 1.0) == 9          # long: the floor
+    assert benchmark.runs_for(0.05, 9, 1.0) == 20        # 1 s of 50 ms calls
+    assert benchmark.runs_for(0.001, 9, 1.0) == benchmark.MAX_REPEATS
+    assert benchmark.runs_for(0.001, 9, 0.0) == 9        # quick mode: exactly as asked
+    assert benchmark.runs_for(0.001, 150, 1.0) == 150    # never fewer than asked
