@@ -6,6 +6,7 @@ Errors are norm-wise: max |ours - reference| over max |reference| for the
 output, and over the largest gradient magnitude (the sum of absolute terms,
 see reference.conv1d_and_grads) for gradients, which can cancel."""
 import itertools
+import os
 import zlib
 
 import numpy as np
@@ -20,6 +21,11 @@ DTYPES = OP_TOLERANCES  # dtype: (forward, gradient) norm-wise relative error
 
 GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                               reference.ACTIVATIONS))
+# The Bazel stage (scripts/bazel_pytest.sh) runs every seventh case, which
+# still meets every padding, layout, activation and bias choice: it checks
+# the same sources built by another tool, after the pip build's run of all.
+if os.environ.get("TF_CONV1D_GRID_SAMPLE") == "1":
+    GRID = GRID[::7]
 
 
 def random_case(padding, data_format, stride, dilation, use_bias, activation, dtype):
