@@ -89,11 +89,5 @@ def test_forward_and_gradients_match_reference(padding, data_format, stride_dila
     expected, magnitudes = reference.conv1d_and_grads(x, w, b, dy, **attrs)
     ours_attrs = dict(attrs, dilations=attrs.pop("dilation"))
     actual = ours_and_grads(x, w, b, dy, dtype, **ours_attrs)
-    forward_tol, grad_tol = DTYPES[dtype]
-    checks = zip(("output", "grad_input", "grad_filter", "grad_bias"), actual, expected,
-                 (None,) + magnitudes, (forward_tol,) + (grad_tol,) * 3)
-    for name, got, want, magnitude, tol in checks:
-        if want is None:
-            continue
-        error = reference.max_relative_error(got, want, magnitude)
-        assert error <= tol, f"{name}: relative error {error:.3g} > {tol:g} (x {x.shape}, w {w.shape})"
+    reference.assert_matches(actual, expected, magnitudes, DTYPES[dtype],
+                             f"(x {x.shape}, w {w.shape})")

@@ -72,14 +72,8 @@ def check_against_reference(x, w, b, dy, dtype, actual, negative_slope=0.2, **at
     ref_attrs.pop("negative_slope", None)
     expected, magnitudes = reference.conv1d_and_grads(x, w, b, dy, negative_slope=negative_slope,
                                                       **ref_attrs)
-    forward_tol, grad_tol = DTYPES[dtype]
-    checks = zip(("output", "grad_input", "grad_filter", "grad_bias"), actual, expected,
-                 (None,) + magnitudes, (forward_tol,) + (grad_tol,) * 3)
-    for name, got, want, magnitude, tol in checks:
-        if want is None:
-            continue
-        error = reference.max_relative_error(got, want, magnitude)
-        assert error <= tol, f"XLA {name}: relative error {error:.3g} > {tol:g} (x {x.shape}, w {w.shape})"
+    reference.assert_matches(actual, expected, magnitudes, DTYPES[dtype],
+                             f"under XLA (x {x.shape}, w {w.shape})")
 
 
 def case_id(padding, data_format, stride_dilation, use_bias, activation, dtype):

@@ -138,3 +138,17 @@ def max_relative_error(actual, expected, magnitude=None):
     magnitude = np.abs(expected) if magnitude is None else np.asarray(magnitude)
     scale = max(np.abs(magnitude).max(), 1e-30)
     return float(np.abs(actual - expected).max() / scale)
+
+
+def assert_matches(actual, expected, magnitudes, tolerances, context=""):
+    """Asserts that actual = (y, dx, dw, db) is within tolerances = (forward,
+    gradient) of conv1d_and_grads' values and magnitudes, norm-wise; db None
+    (no bias) is skipped. context is appended to a failure's message."""
+    forward_tol, grad_tol = tolerances
+    for name, got, want, magnitude, tol in zip(
+            ("output", "grad_input", "grad_filter", "grad_bias"), actual, expected,
+            (None,) + tuple(magnitudes), (forward_tol,) + (grad_tol,) * 3):
+        if want is None:
+            continue
+        error = max_relative_error(got, want, magnitude)
+        assert error <= tol, f"{name}: relative error {error:.3g} > {tol:g} {context}"
