@@ -1,6 +1,8 @@
 """The devices the op's correctness tests run on: the CPU always, the GPU when
-TensorFlow sees one, so that a machine with a GPU runs the same grid on both
-kernels. A test takes the `device` fixture and runs inside tf.device."""
+TensorFlow sees one, so that a machine with a GPU runs the same cases on both
+kernels. A test takes the `device` fixture and runs inside tf.device: the
+grid, the finite-difference, non-finite, multi-tile and second-order tests
+do (the Winograd ones are the CPU's own)."""
 import pytest
 import tensorflow as tf
 

@@ -20,7 +20,7 @@ CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, fo
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-11), ("float32", 1e-4)])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[7]}-{c[8]}-s{c[5]}d{c[6]}" for c in CASES])
-def test_multi_tile_shapes_match_reference(case, dtype, tol):
+def test_multi_tile_shapes_match_reference(case, dtype, tol, device):
     batch, steps, cin, cout, k, stride, dilation, padding, data_format, activation = case
     rng = np.random.default_rng(steps)
     shape = (batch, steps, cin) if data_format == "NWC" else (batch, cin, steps)

@@ -108,7 +108,7 @@ def make_case(rng, place, value, geometry, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", reference.ACTIVATIONS)
-def test_forward_nonfinite_like_stock(activation, dtype):
+def test_forward_nonfinite_like_stock(activation, dtype, device):
     rng = np.random.default_rng(len(activation) * 31 + DTYPES.index(dtype))
     for place, value, geometry in itertools.product(PLACES[:3], VALUES, GEOMETRIES):
         x, w, b, _ = make_case(rng, place, value, geometry, dtype)
@@ -119,7 +119,7 @@ def test_forward_nonfinite_like_stock(activation, dtype):
 
 @pytest.mark.parametrize("dtype", ("float32", "float64"))
 @pytest.mark.parametrize("activation", reference.ACTIVATIONS)
-def test_gradients_nonfinite_like_stock(activation, dtype):
+def test_gradients_nonfinite_like_stock(activation, dtype, device):
     rng = np.random.default_rng(len(activation) * 17 + DTYPES.index(dtype))
     geometries = [g for g in GEOMETRIES if g[2] == 1]
     for place, value, geometry in itertools.product(PLACES, VALUES, geometries):

@@ -17,7 +17,7 @@ CASES = [  # padding, data_format, stride, dilation
 @pytest.mark.parametrize("activation", reference.ACTIVATIONS)
 @pytest.mark.parametrize("padding,data_format,stride,dilation", CASES)
 def test_gradient_matches_finite_differences(activation, padding, data_format, stride,
-                                             dilation):
+                                             dilation, device):
     rng = np.random.default_rng(zlib.crc32(f"{activation}{padding}{stride}".encode()))
     steps, cin, cout, k = 7, 2, 3, 3
     shape = (2, steps, cin) if data_format == "NWC" else (2, cin, steps)

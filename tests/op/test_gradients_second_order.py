@@ -167,7 +167,7 @@ def _assert_close(actual, expected, what, tol=TOL):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradient_penalty_and_hessian_vector_products(case):
+def test_gradient_penalty_and_hessian_vector_products(case, device):
     tensors, ours, ref = _case(*case)
     _assert_close(_penalty_gradients(ours, *tensors), _penalty_gradients(ref, *tensors),
                   "penalty")
@@ -181,14 +181,14 @@ JACOBIAN = slice(None) if len(CASES) > len(ACTIVATIONS) else slice(None, None, 8
 
 
 @pytest.mark.parametrize("case", CASES[FORWARD], ids=IDS[FORWARD])
-def test_forward_mode(case):
+def test_forward_mode(case, device):
     tensors, ours, ref = _case(*case)
     _assert_close(_jvp_and_hvp_forward(ours, *tensors), _jvp_and_hvp_forward(ref, *tensors),
                   "jvp")
 
 
 @pytest.mark.parametrize("case", CASES[JACOBIAN], ids=IDS[JACOBIAN])
-def test_jacobians_are_vectorized(case):
+def test_jacobians_are_vectorized(case, device):
     tensors, ours, ref = _case(*case)
     with while_loop_warnings() as warnings:
         actual = _jacobians(ours, *tensors)
@@ -242,7 +242,7 @@ def test_first_order_keeps_the_fused_derivative():
 
 @pytest.mark.parametrize("dtype,tol", [("float32", 1e-4), ("float16", 3e-2),
                                        ("bfloat16", 1e-1)])
-def test_second_order_in_low_precision(dtype, tol):
+def test_second_order_in_low_precision(dtype, tol, device):
     (x, w, b, r), ours, ref = _case("SAME", "NWC", (2, 1), True, ("gelu_tanh", 0.2))
 
     def low(x, w, b):
