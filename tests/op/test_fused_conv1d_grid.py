@@ -21,9 +21,10 @@ DTYPES = OP_TOLERANCES  # dtype: (forward, gradient) norm-wise relative error
 
 GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                               reference.ACTIVATIONS))
-# The Bazel stage (scripts/bazel_pytest.sh) runs every seventh case, which
-# still meets every padding, layout, activation and bias choice: it checks
-# the same sources built by another tool, after the pip build's run of all.
+# The Bazel stage (scripts/bazel_pytest.sh) and the installed wheel's run
+# (tests/packaging/test_wheel.py) take every seventh case, which still meets
+# every padding, layout, stride/dilation, bias choice and activation: they
+# check the same sources built another way, after the main run checked all.
 if os.environ.get("TF_CONV1D_GRID_SAMPLE") == "1":
     GRID = GRID[::7]
 

@@ -130,8 +130,9 @@ def test_installed_info_command(venv_python, outside):
 
 
 def test_installed_package_passes_the_op_tests(venv_python, outside):
+    # A sample of the op grid, as in the Bazel stage (test_fused_conv1d_grid.py).
     out = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + OP_TEST_FILES,
-              cwd=outside, timeout=1800)
+              cwd=outside, env=clean_env(TF_CONV1D_GRID_SAMPLE="1"), timeout=1800)
     assert " passed" in out
 
 
