@@ -20,7 +20,6 @@ class _Cloner:
     """The clone_function for keras.models.clone_model, remembering what it did."""
 
     def __init__(self):
-        self.copies = []   # (original layer, new layer) whose weights to copy
         self.skipped = []  # (layer name, reason)
         self.replaced = 0
 
@@ -37,7 +36,6 @@ class _Cloner:
             new = None
         if new is None:
             new = type(layer).from_config(layer.get_config())
-        self.copies.append((layer, new))
         return new
 
     def _nested_model(self, model):
@@ -51,18 +49,37 @@ class _Cloner:
         return new
 
 
-def _replace(model):
-    cloner = _Cloner()
+def clone_with_weights(model, clone_layer, who, advice):
+    """keras.models.clone_model(model) with each layer replaced by
+    clone_layer(layer) and given the original's weights. A nested model that
+    clone_layer returns has been cloned (and its weights copied) by it already.
+    `who` and `advice` word the TypeError for a subclassed model, which cannot
+    be rebuilt from its layers."""
+    copies = []
+
+    def clone(layer):
+        new = clone_layer(layer)
+        if new is not layer and not isinstance(layer, keras.Model):
+            copies.append((layer, new))
+        return new
+
     try:
-        new_model = keras.models.clone_model(model, clone_function=cloner)
+        new_model = keras.models.clone_model(model, clone_function=clone)
     except ValueError as e:  # a subclassed model
         raise TypeError(
-            f"replace_conv1d handles Sequential and functional models; {model.name!r} "
+            f"{who} handles Sequential and functional models; {model.name!r} "
             f"({type(model).__name__}) cannot be rebuilt from its layers ({e}). "
-            "Build subclassed models with tf_conv1d_op.Conv1D directly.") from e
-    for old, new in cloner.copies:
+            f"{advice}") from e
+    for old, new in copies:
         if old.weights:
             new.set_weights(old.get_weights())
+    return new_model
+
+
+def _replace(model):
+    cloner = _Cloner()
+    new_model = clone_with_weights(model, cloner, "replace_conv1d",
+                                   "Build subclassed models with tf_conv1d_op.Conv1D directly.")
     return new_model, cloner.skipped, cloner.replaced
 
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from tf_conv1d_op import _implementation, _op_names
+from tf_conv1d_op.conversion import clone_with_weights
 from tf_conv1d_op.layers import Conv1D
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 
@@ -62,26 +63,9 @@ def to_stock(model):
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_stock expects a keras.Model, got {type(model).__name__}")
-    copies = []
-
-    def clone_function(layer):
-        if isinstance(layer, keras.Model):
-            return to_stock(layer)
-        new = _clone(layer)
-        copies.append((layer, new))
-        return new
-
-    try:
-        new_model = keras.models.clone_model(model, clone_function=clone_function)
-    except ValueError as e:  # a subclassed model
-        raise TypeError(
-            f"to_stock handles Sequential and functional models; {model.name!r} "
-            f"({type(model).__name__}) cannot be rebuilt from its layers ({e}). Export it "
-            "with tf_conv1d_op.export(model, path, portable=True) instead.") from e
-    for old, new in copies:
-        if old.weights:
-            new.set_weights(old.get_weights())
-    return new_model
+    return clone_with_weights(
+        model, lambda layer: to_stock(layer) if isinstance(layer, keras.Model) else _clone(layer),
+        "to_stock", "Export it with tf_conv1d_op.export(model, path, portable=True) instead.")
 
 
 def op_types(saved_model_dir):
