@@ -58,10 +58,19 @@ def geometry(in_steps, kernel_size, stride, dilation, padding):
     raise ValueError(f"unknown padding {padding!r}")
 
 
+def attribute_slope(negative_slope):
+    """leaky_relu's slope as the op holds it: its attribute is a float32 (as
+    TF's alpha is), and a subnormal one is zero (activations.h's
+    CanonicalNegativeSlope: TF's kernels run with denormals flushed)."""
+    with np.errstate(over="ignore"):  # a huge slope becomes inf, as in the attribute
+        slope = float(np.float32(negative_slope))
+    return 0.0 if abs(slope) < float(np.finfo(np.float32).tiny) else slope
+
+
 def needs_preactivation(activation, negative_slope=0.2):
     """Whether the op's backward reads z rather than y (activation_table.h)."""
     return activation in ("gelu", "gelu_tanh", "silu") or (
-        activation == "leaky_relu" and negative_slope < 0)
+        activation == "leaky_relu" and attribute_slope(negative_slope) < 0)
 
 
 # ------------------------------------------------------------- activations
@@ -92,7 +101,7 @@ def activate(activation, z, negative_slope=0.2, xp=NUMPY):
     if activation == "relu6":
         return xp.where(z > 0, xp.where(z < 6, z, 6.0), 0.0)
     if activation == "leaky_relu":
-        return xp.where(z > 0, z, negative_slope * z)
+        return xp.where(z > 0, z, attribute_slope(negative_slope) * z)
     if activation == "elu":
         return xp.where(z < 0, xp.expm1(_negative_part(z, xp)), z)
     if activation == "selu":
@@ -130,7 +139,7 @@ def derivative(activation, z, negative_slope=0.2):
     if activation == "relu6":
         return ((z > 0) & (z < 6)).astype(np.float64)
     if activation == "leaky_relu":
-        return np.where(z > 0, 1.0, negative_slope)
+        return np.where(z > 0, 1.0, attribute_slope(negative_slope))
     if activation == "elu":
         return np.where(z < 0, np.exp(_negative_part(z, NUMPY)), 1.0)
     if activation == "selu":
@@ -167,7 +176,7 @@ def derivative_from_operand(activation, operand, negative_slope=0.2):
     if activation == "relu6":
         return ((y > 0) & (y < 6)).astype(np.float64)
     if activation == "leaky_relu":
-        return np.where(y > 0, 1.0, negative_slope)
+        return np.where(y > 0, 1.0, attribute_slope(negative_slope))
     if activation == "elu":
         return np.where(y < 0, y + 1.0, 1.0)
     if activation == "selu":

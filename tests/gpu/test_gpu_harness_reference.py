@@ -70,7 +70,6 @@ LOOSE_ACTIVATIONS = {"gelu", "gelu_tanh"}
 
 
 def check_against_tf(rng, padding, data_format, stride, dilation, activation, slope=0.2):
-    slope = float(np.float32(slope))  # the attribute, like TF's alpha, is a float32
     x, w, b = random_case(rng, padding, data_format, stride, dilation)
     attrs = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format,
                  activation=activation, negative_slope=slope)
