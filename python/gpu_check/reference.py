@@ -12,7 +12,8 @@ the formulas are written here from TF's and Keras' definitions.
 Under NumPy the gradients are the explicit adjoints in `backward`; under
 TensorFlow they come from autodiff through `activate`, whose branches are
 written so that autodiff takes the op's subgradient at every kink (TF's
-ReluGrad, EluGrad, SeluGrad... conventions).
+ReluGrad, EluGrad, SeluGrad... conventions). Inputs are finite: NaN and inf
+through the op are checked by its own tests (test_fused_conv1d_nonfinite.py).
 """
 import math
 import types
