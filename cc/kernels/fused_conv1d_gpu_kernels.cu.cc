@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
@@ -45,16 +46,13 @@ Cuda<T>* AsCuda(T* p) {
   return reinterpret_cast<Cuda<T>*>(p);
 }
 
-absl::Status ToStatus(const conv1d::GpuStatus& status) {
-  switch (status.code) {
-    case conv1d::GpuStatus::kOk:
-      return absl::OkStatus();
-    case conv1d::GpuStatus::kUnsupported:
-      return absl::InvalidArgumentError("FusedConv1D: " + status.message);
-    case conv1d::GpuStatus::kCudaError:
-      break;
-  }
-  return absl::InternalError("FusedConv1D: " + status.message);
+// Messages start with the running op's registered name (cc/ops/op_names.h),
+// as the shared OpKernels' own messages do.
+absl::Status ToStatus(OpKernelContext* ctx, const conv1d::GpuStatus& status) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(ctx->op_kernel().type_string(), ": ", status.message);
+  return status.code == conv1d::GpuStatus::kUnsupported ? absl::InvalidArgumentError(message)
+                                                        : absl::InternalError(message);
 }
 
 // A scratch buffer from TF's allocator for this op's device, alive until the
@@ -65,7 +63,7 @@ class Workspace {
     if (bytes == 0) return absl::OkStatus();
     if (bytes > static_cast<size_t>(std::numeric_limits<int64_t>::max())) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "FusedConv1D: the GPU workspace would need ", bytes, " bytes"));
+          ctx->op_kernel().type_string(), ": the GPU workspace would need ", bytes, " bytes"));
     }
     TensorShape shape;
     TF_RETURN_IF_ERROR(
@@ -93,7 +91,7 @@ struct GpuBackend {
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DForwardGpuWorkspaceBytes<Cuda<T>>(g, act)));
-    return ToStatus(conv1d::FusedConv1DForwardGpu<Cuda<T>>(
+    return ToStatus(ctx, conv1d::FusedConv1DForwardGpu<Cuda<T>>(
         g, act, AsCuda(input), AsCuda(filter), AsCuda(bias), AsCuda(output),
         AsCuda(preactivation), workspace.data(), Stream(ctx)));
   }
@@ -105,7 +103,7 @@ struct GpuBackend {
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DBackpropInputGpuWorkspaceBytes<Cuda<T>>(g, act)));
-    return ToStatus(conv1d::FusedConv1DBackpropInputGpu<Cuda<T>>(
+    return ToStatus(ctx, conv1d::FusedConv1DBackpropInputGpu<Cuda<T>>(
         g, act, AsCuda(filter), AsCuda(grad_output), AsCuda(operand), AsCuda(grad_input),
         workspace.data(), Stream(ctx)));
   }
@@ -118,7 +116,7 @@ struct GpuBackend {
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DBackpropFilterGpuWorkspaceBytes<Cuda<T>>(g, act)));
-    return ToStatus(conv1d::FusedConv1DBackpropFilterGpu<Cuda<T>>(
+    return ToStatus(ctx, conv1d::FusedConv1DBackpropFilterGpu<Cuda<T>>(
         g, act, AsCuda(input), AsCuda(grad_output), AsCuda(operand), AsCuda(grad_filter),
         AsCuda(grad_bias), workspace.data(), Stream(ctx)));
   }

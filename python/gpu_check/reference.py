@@ -1,11 +1,22 @@
-"""Float64 NumPy reference of the fused Conv1D and its gradients.
+"""The float64 reference of the fused Conv1D: the one the test suite and the
+GPU harness both compare against.
 
-Imports NumPy only (no torch, no TensorFlow), so it is tested on the CPU and
-used unchanged on the GPU machine. Conventions follow the op: input NWC
-[batch, steps, channels] or NCW, filter [kernel_size, in_channels,
-out_channels], padding VALID / SAME (TF's rule) / CAUSAL, Keras 3 activations.
+Written once against an array namespace `xp` (NUMPY below, or the
+differentiable TensorFlow one in tests/support/reference.py), so that this
+module imports NumPy only and the harness runs where TensorFlow is absent.
+Conventions follow the op: input NWC [batch, steps, channels] or NCW, filter
+[kernel_size, in_channels, out_channels], padding VALID / SAME (TF's rule) /
+CAUSAL, Keras 3 activations. It shares no code with the op: the geometry and
+the formulas are written here from TF's and Keras' definitions.
+
+Under NumPy the gradients are the explicit adjoints in `backward`; under
+TensorFlow they come from autodiff through `activate`, whose branches are
+written so that autodiff takes the op's subgradient at every kink (TF's
+ReluGrad, EluGrad, SeluGrad... conventions). Inputs are finite: NaN and inf
+through the op are checked by its own tests (test_fused_conv1d_nonfinite.py).
 """
 import math
+import types
 
 import numpy as np
 
@@ -14,21 +25,32 @@ from python.gpu_check.grids import DTYPES  # noqa: F401  (run.py and sweep.py re
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
                "silu", "sigmoid", "hard_sigmoid", "tanh", "softplus")
 
+# The array functions the reference uses, with NumPy's names and meanings;
+# erfc is the one NumPy lacks (math.erfc, element by element: no SciPy).
+NUMPY = types.SimpleNamespace(
+    float64=lambda a: np.asarray(a, np.float64),
+    zeros=lambda shape: np.zeros(shape, np.float64),
+    where=np.where, exp=np.exp, expm1=np.expm1, log1p=np.log1p, tanh=np.tanh,
+    erfc=np.vectorize(math.erfc, otypes=[np.float64]),
+    pad=np.pad, take=np.take, reshape=np.reshape, einsum=np.einsum, swapaxes=np.swapaxes,
+)
+
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_CUBIC = 0.044715
-_erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def geometry(in_steps, kernel_size, stride, dilation, padding):
-    """(out_steps, pad_left), as conv1d::ResolveGeometry computes them."""
+    """(out_steps, pad_left): TF's rule for VALID and SAME, Keras' for causal."""
     extent = (kernel_size - 1) * dilation + 1
     if padding == "VALID":
         if in_steps < extent:
             raise ValueError(f"VALID padding needs {extent} steps, got {in_steps}")
         return (in_steps - extent) // stride + 1, 0
-    out_steps = -(-in_steps // stride)
+    out_steps = -(-in_steps // stride)  # ceil
     if padding == "SAME":
         needed = max(0, (out_steps - 1) * stride - in_steps + extent) if out_steps else 0
         return out_steps, needed // 2
@@ -37,49 +59,80 @@ def geometry(in_steps, kernel_size, stride, dilation, padding):
     raise ValueError(f"unknown padding {padding!r}")
 
 
+def attribute_slope(negative_slope):
+    """leaky_relu's slope as the op holds it: its attribute is a float32 (as
+    TF's alpha is), and a subnormal one is zero (activations.h's
+    CanonicalNegativeSlope: TF's kernels run with denormals flushed)."""
+    with np.errstate(over="ignore"):  # a huge slope becomes inf, as in the attribute
+        slope = float(np.float32(negative_slope))
+    return 0.0 if abs(slope) < float(np.finfo(np.float32).tiny) else slope
+
+
 def needs_preactivation(activation, negative_slope=0.2):
+    """Whether the op's backward reads z rather than y (activation_table.h)."""
     return activation in ("gelu", "gelu_tanh", "silu") or (
-        activation == "leaky_relu" and negative_slope < 0)
+        activation == "leaky_relu" and attribute_slope(negative_slope) < 0)
 
 
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+# ------------------------------------------------------------- activations
+# Branches are `where`s whose untaken side stays finite (its gradient is
+# multiplied by zero, and 0 * inf is NaN), and whose comparison puts each kink
+# on the side the op's derivative takes there.
+
+def _sigmoid(z, xp):
+    """sigmoid(z) without overflow on either tail."""
+    e = xp.exp(-xp.where(z >= 0, z, -z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def activate(activation, z, negative_slope=0.2):
-    """activation(z) in float64."""
+def _negative_part(z, xp):
+    """z where z <= 0, else 0: the argument of exp on the negative branches
+    (z itself at 0, where softplus' negative branch is the one taken)."""
+    return xp.where(z > 0, 0.0, z)
+
+
+def activate(activation, z, negative_slope=0.2, xp=NUMPY):
+    """activation(z) in float64, by Keras 3's definition (the gelus as
+    1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u), which keep their
+    relative accuracy in the negative tail where 1 + erf and 1 + tanh cancel)."""
     if activation == "linear":
         return z
     if activation == "relu":
-        return np.maximum(z, 0.0)
+        return xp.where(z > 0, z, 0.0)
     if activation == "relu6":
-        return np.clip(z, 0.0, 6.0)
+        return xp.where(z > 0, xp.where(z < 6, z, 6.0), 0.0)
     if activation == "leaky_relu":
-        return np.where(z > 0, z, negative_slope * z)
+        return xp.where(z > 0, z, attribute_slope(negative_slope) * z)
     if activation == "elu":
-        return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+        return xp.where(z < 0, xp.expm1(_negative_part(z, xp)), z)
     if activation == "selu":
-        return _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+        return _SELU_SCALE * xp.where(
+            z < 0, _SELU_ALPHA * xp.expm1(_negative_part(z, xp)), z)
     if activation == "gelu":
-        return 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0)))
+        return 0.5 * z * xp.erfc(-z * _SQRT_HALF)
     if activation == "gelu_tanh":
-        return 0.5 * z * (1.0 + np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z ** 3)))
+        return z * _sigmoid(2.0 * _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z), xp)
     if activation == "silu":
-        return z * _sigmoid(z)
+        return z * _sigmoid(z, xp)
     if activation == "sigmoid":
-        return _sigmoid(z)
+        return _sigmoid(z, xp)
     if activation == "hard_sigmoid":
-        return np.clip(z + 3.0, 0.0, 6.0) / 6.0
+        return xp.where(z > -3, xp.where(z < 3, (z + 3.0) / 6.0, 1.0), 0.0)
     if activation == "tanh":
-        return np.tanh(z)
+        return xp.tanh(z)
     if activation == "softplus":
-        return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+        # z + log1p(exp(-z)) above 0, log1p(exp(z)) below: no overflow.
+        positive = xp.where(z > 0, z, 0.0)
+        return xp.where(z > 0, z + xp.log1p(xp.exp(-positive)),
+                        xp.log1p(xp.exp(_negative_part(z, xp))))
     raise ValueError(f"unknown activation {activation!r}")
 
 
 def derivative(activation, z, negative_slope=0.2):
-    """d activation / dz at z, in float64."""
+    """d activation / dz at z, NumPy (which has no autodiff). At kinks it
+    takes the side the op takes; tests/op/test_reference.py checks it against
+    TensorFlow's autodiff of `activate`."""
+    z = np.asarray(z, np.float64)
     if activation == "linear":
         return np.ones_like(z)
     if activation == "relu":
@@ -87,81 +140,48 @@ def derivative(activation, z, negative_slope=0.2):
     if activation == "relu6":
         return ((z > 0) & (z < 6)).astype(np.float64)
     if activation == "leaky_relu":
-        return np.where(z > 0, 1.0, negative_slope)
+        return np.where(z > 0, 1.0, attribute_slope(negative_slope))
     if activation == "elu":
-        return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
+        return np.where(z < 0, np.exp(_negative_part(z, NUMPY)), 1.0)
     if activation == "selu":
-        return _SELU_SCALE * np.where(z > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(z, 0.0)))
+        return _SELU_SCALE * np.where(z < 0, _SELU_ALPHA * np.exp(_negative_part(z, NUMPY)), 1.0)
     if activation == "gelu":
-        return 0.5 * (1.0 + _erf(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(
-            2.0 * math.pi)
+        return 0.5 * NUMPY.erfc(-z * _SQRT_HALF) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
     if activation == "gelu_tanh":
-        t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z ** 3))
-        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+        u = 2.0 * _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z)
+        s = _sigmoid(u, NUMPY)
+        return s + 2.0 * z * s * _sigmoid(-u, NUMPY) * _SQRT_2_OVER_PI * (
             1.0 + 3.0 * _GELU_CUBIC * z * z)
+    # 1 - sigmoid(z) as sigmoid(-z): no cancellation in the positive tail.
     if activation == "silu":
-        s = _sigmoid(z)
-        return s * (1.0 + z * (1.0 - s))
+        return _sigmoid(z, NUMPY) * (1.0 + z * _sigmoid(-z, NUMPY))
     if activation == "sigmoid":
-        s = _sigmoid(z)
-        return s * (1.0 - s)
+        return _sigmoid(z, NUMPY) * _sigmoid(-z, NUMPY)
     if activation == "hard_sigmoid":
         return ((z > -3) & (z < 3)).astype(np.float64) / 6.0
     if activation == "tanh":
         return 1.0 - np.tanh(z) ** 2
     if activation == "softplus":
-        return _sigmoid(z)
+        return _sigmoid(z, NUMPY)
     raise ValueError(f"unknown activation {activation!r}")
 
 
-def _to_nwc(x, data_format):
-    return x if data_format == "NWC" else np.swapaxes(x, 1, 2)
-
-
-def _windows(x_nwc, kernel_size, stride, dilation, padding):
-    """im2col: [batch, out_steps, kernel_size, channels], and the input step
-    index [out_steps, kernel_size] with its validity mask."""
-    batch, in_steps, channels = x_nwc.shape
-    out_steps, pad_left = geometry(in_steps, kernel_size, stride, dilation, padding)
-    steps = (np.arange(out_steps)[:, None] * stride - pad_left
-             + np.arange(kernel_size)[None, :] * dilation)
-    valid = (steps >= 0) & (steps < in_steps)
-    if in_steps == 0:
-        cols = np.zeros((batch, out_steps, kernel_size, channels))
-    else:
-        cols = x_nwc[:, np.clip(steps, 0, in_steps - 1), :] * valid[None, :, :, None]
-    return cols, steps, valid
-
-
-def forward(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-            activation="linear", negative_slope=0.2):
-    """(output, preactivation) in float64, in data_format; b may be None."""
-    x_nwc = _to_nwc(np.asarray(x, np.float64), data_format)
-    w = np.asarray(w, np.float64)
-    cols, _, _ = _windows(x_nwc, w.shape[0], stride, dilation, padding)
-    z = np.einsum("nokc,kcf->nof", cols, w)
-    if b is not None and np.size(b):
-        z = z + np.asarray(b, np.float64)
-    y = activate(activation, z, negative_slope)
-    return _to_nwc(y, data_format), _to_nwc(z, data_format)
-
-
 def derivative_from_operand(activation, operand, negative_slope=0.2):
-    """d activation / dz as the backward ops define it: from the forward
-    output y, or from z where needs_preactivation (activations.h)."""
+    """d activation / dz as the op's backward defines it (activations.h):
+    from the forward output y, or from z where needs_preactivation. NumPy."""
     if needs_preactivation(activation, negative_slope) or activation == "linear":
         return derivative(activation, operand, negative_slope)
-    y = operand
+    y = np.asarray(operand, np.float64)
     if activation == "relu":
         return (y > 0).astype(np.float64)
     if activation == "relu6":
         return ((y > 0) & (y < 6)).astype(np.float64)
     if activation == "leaky_relu":
-        return np.where(y > 0, 1.0, negative_slope)
+        return np.where(y > 0, 1.0, attribute_slope(negative_slope))
     if activation == "elu":
-        return np.where(y > 0, 1.0, y + 1.0)
+        return np.where(y < 0, y + 1.0, 1.0)
     if activation == "selu":
-        return np.where(y > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA)
+        return np.where(y < 0, y + _SELU_SCALE * _SELU_ALPHA, _SELU_SCALE)
     if activation == "sigmoid":
         return y * (1.0 - y)
     if activation == "hard_sigmoid":
@@ -173,9 +193,58 @@ def derivative_from_operand(activation, operand, negative_slope=0.2):
     raise ValueError(f"unknown activation {activation!r}")
 
 
+# ------------------------------------------------------------- convolution
+
+def _to_nwc(x, data_format, xp=NUMPY):
+    return x if data_format == "NWC" else xp.swapaxes(x, 1, 2)
+
+
+def _taps(out_steps, kernel_size, stride, dilation):
+    """[out_steps, kernel_size]: the padded input step each output tap reads."""
+    return (np.arange(out_steps, dtype=np.int64)[:, None] * stride
+            + np.arange(kernel_size, dtype=np.int64)[None, :] * dilation)
+
+
+def _padded_length(in_steps, out_steps, kernel_size, stride, dilation, pad_left):
+    """Steps of the input padded so that every tap is in range."""
+    last_tap = (out_steps - 1) * stride + (kernel_size - 1) * dilation
+    return max(in_steps + pad_left, last_tap + 1)
+
+
+def preactivation(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
+                  xp=NUMPY):
+    """z = conv1d(x, w) + b in float64, NWC whatever data_format; b may be None."""
+    x_nwc = _to_nwc(xp.float64(x), data_format, xp)
+    w = xp.float64(w)
+    batch, in_steps, channels = x_nwc.shape
+    kernel_size, filters = w.shape[0], w.shape[2]
+    out_steps, pad_left = geometry(in_steps, kernel_size, stride, dilation, padding)
+    if out_steps == 0:  # no windows (TF's gather gradient fails on some empty shapes)
+        z = xp.zeros((batch, 0, filters))
+    else:
+        length = _padded_length(in_steps, out_steps, kernel_size, stride, dilation, pad_left)
+        padded = xp.pad(x_nwc, ((0, 0), (pad_left, length - pad_left - in_steps), (0, 0)),
+                        "constant")
+        cols = xp.take(padded, _taps(out_steps, kernel_size, stride, dilation).reshape(-1),
+                       axis=1)
+        # Explicit sizes: -1 cannot be inferred when the tensor is empty.
+        cols = xp.reshape(cols, (batch, out_steps, kernel_size, channels))
+        z = xp.einsum("nokc,kcf->nof", cols, w)
+    return z if b is None else z + xp.float64(b)
+
+
+def forward(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
+            activation="linear", negative_slope=0.2, xp=NUMPY):
+    """(output, preactivation) in float64, in data_format; b may be None."""
+    z = preactivation(x, w, b, stride, dilation, padding, data_format, xp)
+    y = activate(activation, z, negative_slope, xp)
+    return _to_nwc(y, data_format, xp), _to_nwc(z, data_format, xp)
+
+
 def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_format="NWC",
              activation="linear", negative_slope=0.2, operand=None):
-    """(grad_input, grad_filter, grad_bias) in float64.
+    """(grad_input, grad_filter, grad_bias) in float64, NumPy: the adjoint of
+    `preactivation` applied to dz = grad_output * activation'(z).
 
     With operand=None the activation's derivative is taken at the exact z.
     Otherwise operand is what the backward ops receive (the forward output,
@@ -185,22 +254,24 @@ def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_f
     x_nwc = _to_nwc(np.asarray(x, np.float64), data_format)
     w = np.asarray(w, np.float64)
     if operand is None:
-        _, z = forward(x, w, b, stride, dilation, padding, data_format, activation,
-                       negative_slope)
-        slope = derivative(activation, _to_nwc(z, data_format), negative_slope)
+        z = preactivation(x, w, b, stride, dilation, padding, data_format)
+        slope = derivative(activation, z, negative_slope)
     else:
         slope = derivative_from_operand(
             activation, _to_nwc(np.asarray(operand, np.float64), data_format), negative_slope)
     dz = _to_nwc(np.asarray(grad_output, np.float64), data_format) * slope
-    cols, steps, valid = _windows(x_nwc, w.shape[0], stride, dilation, padding)
+    batch, in_steps, channels = x_nwc.shape
+    kernel_size = w.shape[0]
+    out_steps, pad_left = geometry(in_steps, kernel_size, stride, dilation, padding)
+    length = _padded_length(in_steps, out_steps, kernel_size, stride, dilation, pad_left)
+    taps = _taps(out_steps, kernel_size, stride, dilation)
+    padded = np.pad(x_nwc, ((0, 0), (pad_left, length - pad_left - in_steps), (0, 0)))
+    cols = padded[:, taps, :]  # [batch, out_steps, kernel_size, channels]
     grad_filter = np.einsum("nokc,nof->kcf", cols, dz)
     grad_bias = dz.sum(axis=(0, 1))
-    grad_cols = np.einsum("nof,kcf->nokc", dz, w)
-    grad_x = np.zeros_like(x_nwc)
-    for k in range(w.shape[0]):
-        rows = valid[:, k]
-        # Within one tap the input steps of distinct outputs are distinct.
-        grad_x[:, steps[rows, k], :] += grad_cols[:, rows, k, :]
+    grad_padded = np.zeros_like(padded)
+    np.add.at(grad_padded, (slice(None), taps), np.einsum("nof,kcf->nokc", dz, w))
+    grad_x = grad_padded[:, pad_left:pad_left + in_steps, :]
     return _to_nwc(grad_x, data_format), grad_filter, grad_bias
 
 

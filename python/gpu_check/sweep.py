@@ -101,8 +101,7 @@ def run_ops(library, memory, problem, dtype, x, w, b, dy):
 def check(library, memory, problem, dtype, rng):
     """{output name: max relative error} of one problem."""
     x, w, b, dy = random_inputs(rng, problem, dtype, with_bias=bool(rng.integers(0, 2)))
-    # The op's negative_slope attribute is a float32.
-    slope = float(np.float32(problem.negative_slope))
+    slope = problem.negative_slope  # the reference rounds it as the op's attribute
     attrs = dict(stride=problem.stride, dilation=problem.dilation, padding=problem.padding,
                  data_format=problem.data_format)
     act = dict(activation=problem.activation, negative_slope=slope)

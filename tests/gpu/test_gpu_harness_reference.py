@@ -1,9 +1,11 @@
-"""The GPU harness' float64 reference and report helpers, on the CPU.
+"""The float64 reference as the GPU harness evaluates it (NumPy), and the
+harness' report helpers, on the CPU.
 
-The reference (python/gpu_check/reference.py) is checked against stock
-TensorFlow in float64: tf.nn.conv1d with an explicitly dilated filter (so any
-stride/dilation pair works), explicit causal padding, Keras 3 activations and
-GradientTape gradients.
+The reference (python/gpu_check/reference.py) in NumPy, with its explicit
+gradients, is checked against stock TensorFlow in float64: tf.nn.conv1d with
+an explicitly dilated filter (so any stride/dilation pair works), explicit
+causal padding, Keras 3 activations and GradientTape gradients. (The tests
+evaluate the same reference through TF's namespace: tests/op/test_reference.py.)
 """
 import itertools
 
@@ -68,7 +70,6 @@ LOOSE_ACTIVATIONS = {"gelu", "gelu_tanh"}
 
 
 def check_against_tf(rng, padding, data_format, stride, dilation, activation, slope=0.2):
-    slope = float(np.float32(slope))  # the attribute, like TF's alpha, is a float32
     x, w, b = random_case(rng, padding, data_format, stride, dilation)
     attrs = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format,
                  activation=activation, negative_slope=slope)
@@ -131,6 +132,7 @@ def test_derivative_from_the_ops_operand_matches_the_exact_derivative(activation
     z = rng.normal(scale=3.0, size=2000)
     z = z[np.abs(z) > 1e-3]  # away from the kinks at 0
     z = z[(np.abs(z - 6) > 1e-3) & (np.abs(np.abs(z) - 3) > 1e-3)]
+    z = np.concatenate([z, [-3.0, 0.0, 3.0, 6.0]])  # and exactly on the kinks
     operand = z if reference.needs_preactivation(activation, slope) else reference.activate(
         activation, z, slope)
     np.testing.assert_allclose(reference.derivative_from_operand(activation, operand, slope),

@@ -348,8 +348,9 @@ def test_reloaded_saved_model_second_order(tmp_path):
                   through_saved_gradient(lambda *t: input_gradient(ref, *t)), "saved gradient")
 
 
-# The elementwise derivatives, against finite differences of the Keras
-# functions (reference.keras_activation) in float64, away from kinks.
+# The elementwise derivatives, against finite differences of the reference's
+# activations (Keras' definitions: tests/op/test_reference.py) in float64,
+# away from kinks.
 _POINTS = np.concatenate([np.linspace(-7.0, 7.0, 281), [-15.0, -11.0, 11.0, 15.0]])
 _KINKS = {"relu": [0.0], "relu6": [0.0, 6.0], "leaky_relu": [0.0], "elu": [0.0],
           "selu": [0.0], "hard_sigmoid": [-3.0, 3.0]}

@@ -1,23 +1,48 @@
-"""The reference itself: its activations are Keras', its convolution is TF's."""
+"""The reference itself (python/gpu_check/reference.py, here through TF's
+namespace): its activations are Keras', its convolution is TF's, and its
+NumPy derivatives are TF's autodiff of its activations, kinks included.
+tests/gpu/test_gpu_harness_reference.py checks its NumPy evaluation."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from python.gpu_check import reference as shared
 from tests.support import reference
 
+# Names whose stock function keras.activations.get does not give as such.
 KERAS_FUNCTIONS = {
-    "gelu": lambda x: keras.activations.gelu(x),
     "gelu_tanh": lambda x: keras.activations.gelu(x, approximate=True),
 }
+
+# Where a derivative jumps; each activation's subgradient there is the op's.
+KINKS = (-3.0, 0.0, 3.0, 6.0)
 
 
 @pytest.mark.parametrize("name", reference.ACTIVATIONS)
 def test_activation_is_keras_definition(name):
     x = tf.constant(np.linspace(-8, 8, 1001), tf.float32)
-    keras_fn = KERAS_FUNCTIONS.get(name, reference.keras_activation(name))
+    keras_fn = KERAS_FUNCTIONS[name] if name in KERAS_FUNCTIONS else keras.activations.get(name)
     ours = reference.keras_activation(name)(tf.cast(x, tf.float64)).numpy()
     np.testing.assert_allclose(ours, keras_fn(x).numpy(), rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("name,slope", [(a, 0.2) for a in reference.ACTIVATIONS]
+                         + [("leaky_relu", -0.3)])
+def test_numpy_derivative_is_the_autodiff_of_the_activation(name, slope):
+    # Tails far enough out that a wrong branch would overflow to inf or NaN.
+    z = np.concatenate([np.random.default_rng(4).normal(scale=4.0, size=400), KINKS,
+                        [-40.0, 40.0, -800.0, 800.0]])
+    tz = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(tz)
+        y = reference.keras_activation(name, slope)(tz)
+    autodiff = tape.gradient(y, tz).numpy()
+    # Absolute 1e-14: 1 - tanh(z)^2 cancels where tanh saturates, in both.
+    np.testing.assert_allclose(shared.derivative(name, z, slope), autodiff, rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(shared.activate(name, z, slope), y.numpy(), rtol=1e-12,
+                               atol=1e-300)
 
 
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])

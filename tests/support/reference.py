@@ -1,77 +1,39 @@
-"""An independent float64 reference for the fused 1D convolution.
-
-Built from stock TF ops only (pad, gather, einsum) and keras.activations, so
-it shares no code with the op: the output length and padding come from the
-definitions below, written directly from TF's and Keras' documentation.
-Gradients come from TF's autodiff through the same expression.
+"""The float64 reference (python/gpu_check/reference.py) in TensorFlow, so
+that the tests can differentiate it: gradients and higher orders come from
+TF's autodiff through the same expression the GPU harness evaluates in NumPy.
+Built from stock TF ops only (tf.experimental.numpy: pad, take, einsum,
+where...), so it shares no code with the op.
 """
-import keras
+import types
+
 import numpy as np
 import tensorflow as tf
+import tensorflow.experimental.numpy as tnp
 
-ACTIVATIONS = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
-    "silu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+from python.gpu_check import reference as shared
+
+ACTIVATIONS = shared.ACTIVATIONS
+output_length_and_left_pad = shared.geometry
+
+# The array namespace the shared reference is written against, in TF ops.
+TENSORFLOW = types.SimpleNamespace(
+    float64=lambda a: tf.cast(a, tf.float64),
+    zeros=lambda shape: tf.zeros(shape, tf.float64),
+    where=tnp.where, exp=tnp.exp, expm1=tnp.expm1, log1p=tnp.log1p, tanh=tnp.tanh,
+    erfc=tf.math.erfc,
+    pad=tnp.pad, take=tnp.take, reshape=tnp.reshape, einsum=tnp.einsum, swapaxes=tnp.swapaxes,
 )
 
 
-# keras.activations.gelu's two definitions, evaluated in full float64. Not the
-# function itself: tf.nn.gelu rounds its constants to float32 precision even
-# for float64 inputs (errors near 4e-9), too coarse for a reference. Written
-# with 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 sigmoid(2u), which keep their
-# relative accuracy in the negative tail, where 1 + erf and 1 + tanh cancel.
-# tests/op/test_reference.py pins these to Keras' functions in float32.
-def _gelu_exact(x):
-    return 0.5 * x * tf.math.erfc(-x * np.sqrt(0.5))
-
-
-def _gelu_tanh(x):
-    return x * tf.math.sigmoid(2.0 * np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))
-
-
 def keras_activation(name, negative_slope=0.2):
-    """The keras.activations function the op's activation must match."""
-    a = keras.activations
-    table = {
-        "linear": a.linear, "relu": a.relu, "relu6": a.relu6,
-        "leaky_relu": lambda x: a.leaky_relu(x, negative_slope=negative_slope),
-        "elu": a.elu, "selu": a.selu, "gelu": _gelu_exact,
-        "gelu_tanh": _gelu_tanh,
-        "silu": a.silu, "sigmoid": a.sigmoid, "hard_sigmoid": a.hard_sigmoid,
-        "tanh": a.tanh, "softplus": a.softplus,
-    }
-    return table[name]
-
-
-def output_length_and_left_pad(steps, kernel_size, stride, dilation, padding):
-    """Output length and zeros before step 0, per TF (VALID, SAME) and Keras (causal)."""
-    extent = (kernel_size - 1) * dilation + 1
-    if padding == "VALID":
-        return (steps - extent) // stride + 1, 0
-    out = -(-steps // stride)  # ceil
-    if padding == "SAME":
-        total = max((out - 1) * stride + extent - steps, 0)
-        return out, total // 2
-    return out, extent - 1  # CAUSAL
+    """The activation the op must match (Keras 3's definition), as a function
+    of a float64 tensor. tests/op/test_reference.py pins it to keras.activations."""
+    return lambda z: shared.activate(name, z, negative_slope, TENSORFLOW)
 
 
 def _linear_part(x, w, stride, dilation, padding, data_format):
     """conv1d(x, w) in float64, NWC out; x in data_format."""
-    if data_format == "NCW":
-        x = tf.transpose(x, [0, 2, 1])
-    steps = x.shape[1]
-    kernel_size = w.shape[0]
-    out, left = output_length_and_left_pad(steps, kernel_size, stride, dilation, padding)
-    if out == 0:  # no windows (TF's gather gradient fails on some empty shapes)
-        return tf.zeros([x.shape[0], 0, w.shape[2]], x.dtype)
-    # Pad enough on both sides that every window index is in range.
-    right = max(0, (out - 1) * stride + (kernel_size - 1) * dilation + 1 - left - steps)
-    xp = tf.pad(x, [[0, 0], [left, right], [0, 0]])
-    windows = (np.arange(out)[:, None] * stride + np.arange(kernel_size)[None, :] * dilation)
-    gathered = tf.gather(xp, windows.reshape(-1).astype(np.int64), axis=1)
-    # Explicit sizes: -1 cannot be inferred when the tensor is empty.
-    gathered = tf.reshape(gathered, [x.shape[0], out, kernel_size, x.shape[2]])
-    return tf.einsum("nokc,kcf->nof", gathered, w)
+    return shared.preactivation(x, w, None, stride, dilation, padding, data_format, TENSORFLOW)
 
 
 def _to_layout(y, data_format):
@@ -81,11 +43,9 @@ def _to_layout(y, data_format):
 def conv1d(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
            activation="linear", negative_slope=0.2):
     """activation(conv1d(x, w) + b) in float64; b may be None. Differentiable."""
-    z = _linear_part(tf.cast(x, tf.float64), tf.cast(w, tf.float64), stride, dilation,
-                     padding, data_format)
-    if b is not None:
-        z = z + tf.cast(b, tf.float64)
-    return _to_layout(keras_activation(activation, negative_slope)(z), data_format)
+    y, _ = shared.forward(x, w, b, stride, dilation, padding, data_format, activation,
+                          negative_slope, TENSORFLOW)
+    return y
 
 
 def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
