@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
 from python.gpu_check import reference as shared
+from python.gpu_check.report import max_relative_error  # noqa: F401  (one error measure for the tests and the harness)
 
 ACTIVATIONS = shared.ACTIVATIONS
 output_length_and_left_pad = shared.geometry
@@ -83,21 +84,6 @@ def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
     values = (_to_layout(y, data_format).numpy(), grads[0].numpy(), grads[1].numpy(),
               None if b is None else grads[2].numpy())
     return values, tuple(magnitudes)
-
-
-def max_relative_error(actual, expected, magnitude=None):
-    """max |actual - expected| / max(magnitude): a norm-wise relative error.
-
-    magnitude defaults to |expected|.
-    """
-    actual = np.asarray(actual, np.float64)
-    expected = np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    if expected.size == 0:
-        return 0.0
-    magnitude = np.abs(expected) if magnitude is None else np.asarray(magnitude)
-    scale = max(np.abs(magnitude).max(), 1e-30)
-    return float(np.abs(actual - expected).max() / scale)
 
 
 def assert_matches(actual, expected, magnitudes, tolerances, context=""):
