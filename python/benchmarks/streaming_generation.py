@@ -8,7 +8,10 @@ step's input. How the figures in docs/benchmarks.md ("Streaming") were taken.
       [--channels 64] [--latency-steps 2000]
 
 Prints steps per second of each, their ratio, and the streaming model's
-per-step latency (median and 90th percentile of single timed steps).
+per-step latency (median and 90th percentile of single timed steps), run
+both ways the op can carry a state: the streaming op, which reads the state
+and the chunk in place, and the concat formulation it replaced (traced under
+_causal_state.concat_formulation()), alternating so both see the same load.
 """
 import argparse
 import os
@@ -19,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
+from tf_conv1d_op import _causal_state
 
 keras = tf.keras
 
@@ -53,7 +57,19 @@ def streaming_step(streaming):
     def step(inputs):
         y, *states = streaming(inputs)
         return y, states
+    step.get_concrete_function()  # traced now, under the caller's formulation
     return step
+
+
+def step_latencies(stream, streaming, first, count):
+    """Seconds of each of `count` single steps (after one untimed step)."""
+    x, states = stream([first] + tf_conv1d_op.initial_states(streaming, 1))
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        x, states = stream([x] + states)
+        latencies.append(time.perf_counter() - start)
+    return sorted(latencies)
 
 
 def generate_with_recompute(step, first, steps, window_steps):
@@ -95,6 +111,8 @@ def main(argv=None):
     recompute = recompute_step(stock, window, args.channels)
     streaming = tf_conv1d_op.streaming_model(ours)
     stream = streaming_step(streaming)
+    with _causal_state.concat_formulation():
+        stream_concat = streaming_step(streaming)
     first = tf.constant(np.random.default_rng(0).uniform(
         -1, 1, (1, 1, args.channels)).astype("float32"))
 
@@ -102,32 +120,45 @@ def main(argv=None):
     check = 64
     a = generate_with_recompute(recompute, first, check, window)
     b = generate_streaming(stream, streaming, first, check)
+    c = generate_streaming(stream_concat, streaming, first, check)
     difference = float(np.abs(np.concatenate(a, 1) - np.concatenate(b, 1)).max())
+    formulations = float(np.abs(np.concatenate(b, 1) - np.concatenate(c, 1)).max())
 
     _, stock_s = timed(lambda: generate_with_recompute(recompute, first, args.steps, window))
     _, ours_s = timed(lambda: generate_streaming(stream, streaming, first, args.steps))
+    _, concat_s = timed(lambda: generate_streaming(stream_concat, streaming, first,
+                                                   args.steps))
 
-    x, states = first, tf_conv1d_op.initial_states(streaming, 1)
-    latencies = []
-    for _ in range(args.latency_steps):
-        start = time.perf_counter()
-        x, states = stream([x] + states)
-        latencies.append(time.perf_counter() - start)
-    latencies.sort()
+    # Alternating rounds, so that a change of load hits both alike.
+    latencies = {"streaming op": [], "concat": []}
+    rounds = 10
+    for _ in range(rounds):
+        latencies["streaming op"] += step_latencies(stream, streaming, first,
+                                                    args.latency_steps // rounds)
+        latencies["concat"] += step_latencies(stream_concat, streaming, first,
+                                              args.latency_steps // rounds)
+
+    def percentiles(values):
+        values = sorted(values)
+        return statistics.median(values) * 1e3, values[int(0.9 * len(values))] * 1e3
 
     print(f"dilated causal stack: {args.layers} layers, kernel 2, {args.channels} channels, "
           f"receptive field {window} steps; batch 1; {args.steps} steps generated; "
           f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs")
-    print(f"  largest difference over the first {check} steps: {difference:.1e}")
+    print(f"  largest difference over the first {check} steps: {difference:.1e} "
+          f"(streaming op vs concat: {formulations:.1e})")
     print(f"  stock Conv1D, recomputing {window} steps each step: "
           f"{args.steps / stock_s:9.1f} steps/s")
-    print(f"  tf_conv1d_op.streaming_model:                   "
+    print(f"  tf_conv1d_op.streaming_model, streaming op:     "
           f"{args.steps / ours_s:9.1f} steps/s")
-    print(f"  ratio (streaming / recompute): {stock_s / ours_s:.1f}x")
-    print(f"  streaming per-step latency, batch 1: median "
-          f"{statistics.median(latencies) * 1e3:.3f} ms, 90th percentile "
-          f"{latencies[int(0.9 * len(latencies))] * 1e3:.3f} ms")
-
+    print(f"  tf_conv1d_op.streaming_model, concat:           "
+          f"{args.steps / concat_s:9.1f} steps/s")
+    print(f"  ratio (streaming op / recompute): {stock_s / ours_s:.1f}x; "
+          f"(streaming op / concat): {concat_s / ours_s:.2f}x")
+    for name, values in latencies.items():
+        median, p90 = percentiles(values)
+        print(f"  per-step latency at batch 1, {name}: median {median:.3f} ms, "
+              f"90th percentile {p90:.3f} ms")
 
 if __name__ == "__main__":
     main()
