@@ -4,6 +4,7 @@ VALID over concat(state, chunk) and against the concat formulation it
 replaces; its gradients (the state's and new state's included); where it runs
 and where it must not (composite, portable); XLA; and hostile shapes through
 the raw op."""
+import contextlib
 import zlib
 
 import numpy as np
@@ -264,3 +265,27 @@ def test_vectorized_map_folds_the_streams_into_the_batch():
     for i in range(3):
         for got, want in zip(vectorized, one((states[i], chunks[i]))):
             np.testing.assert_allclose(got[i], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "tanh"])  # preactivation / output operand
+def test_second_order_gradients_are_the_concat_formulations(activation):
+    """Gradients of a penalty on the state's and chunk's gradients (the
+    streaming op's gradient, differentiated) against the concat formulation."""
+    rng = _rng("second order", activation)
+    values = [rng.standard_normal(shape) for shape in
+              ((2, 4, 3), (2, 2, 3), (3, 3, 2), (2,), (2, 4, 3))]
+
+    def grads(concat):
+        state, chunk, w, b = (tf.Variable(v) for v in values[:4])
+        with _causal_state.concat_formulation() if concat else contextlib.nullcontext():
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    y, new_state = tf_conv1d_op.fused_conv1d(
+                        chunk, w, b, padding="causal", dilations=2, activation=activation,
+                        initial_state=state, return_final_state=True)
+                    loss = tf.reduce_sum(y * y) + tf.reduce_sum(new_state * values[4])
+                penalty = sum(tf.reduce_sum(g * g) for g in inner.gradient(loss, [state, chunk]))
+            return outer.gradient(penalty, [state, chunk, w, b])
+
+    for got, want in zip(grads(concat=False), grads(concat=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
