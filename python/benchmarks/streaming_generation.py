@@ -7,8 +7,9 @@ step's input. How the figures in docs/benchmarks.md ("Streaming") were taken.
   python -m python.benchmarks.streaming_generation [--steps 16000] [--layers 10]
       [--channels 64] [--latency-steps 2000]
 
-Prints steps per second of each, their ratio, and the streaming model's
-per-step latency (median and 90th percentile of single timed steps), run
+Prints steps per second of each, their ratio, the streaming model's
+per-step latency (median and 90th percentile of single timed steps) and that
+of one layer alone (dilation 1 and the stack's largest), each run
 both ways the op can carry a state: the streaming op, which reads the state
 and the chunk in place, and the concat formulation it replaced (traced under
 _causal_state.concat_formulation()), alternating so both see the same load.
@@ -90,6 +91,35 @@ def generate_streaming(step, streaming, first, steps):
     return outputs
 
 
+def op_call_latencies(channels, dilation, count):
+    """Seconds of single calls of one tf.function holding one causal
+    convolution step (kernel 2, batch 1, one step, `dilation` steps of state),
+    {formulation: sorted seconds}, the two formulations alternating."""
+    rng = np.random.default_rng(1)
+    w = tf.constant(rng.uniform(-0.2, 0.2, (2, channels, channels)).astype("float32"))
+    b = tf.zeros([channels])
+    x = tf.constant(rng.uniform(-1, 1, (1, 1, channels)).astype("float32"))
+    state = tf.zeros([1, dilation, channels])
+
+    def step(x, state):
+        return tf_conv1d_op.fused_conv1d(x, w, b, padding="causal", dilations=dilation,
+                                         activation="tanh", initial_state=state,
+                                         return_final_state=True)
+    steps = {"streaming op": tf.function(step)}
+    with _causal_state.concat_formulation():
+        steps["concat"] = tf.function(step)
+        steps["concat"].get_concrete_function(x, state)
+    latencies = {name: [] for name in steps}
+    for _ in range(10):
+        for name, fn in steps.items():
+            y, s = fn(x, state)
+            for _ in range(count // 10):
+                start = time.perf_counter()
+                y, s = fn(y, s)
+                latencies[name].append(time.perf_counter() - start)
+    return {name: sorted(values) for name, values in latencies.items()}
+
+
 def timed(fn):
     start = time.perf_counter()
     result = fn()
@@ -138,6 +168,9 @@ def main(argv=None):
         latencies["concat"] += step_latencies(stream_concat, streaming, first,
                                               args.latency_steps // rounds)
 
+    single = {dilation: op_call_latencies(args.channels, dilation, args.latency_steps)
+              for dilation in (1, 2 ** (args.layers - 1))}
+
     def percentiles(values):
         values = sorted(values)
         return statistics.median(values) * 1e3, values[int(0.9 * len(values))] * 1e3
@@ -159,6 +192,11 @@ def main(argv=None):
         median, p90 = percentiles(values)
         print(f"  per-step latency at batch 1, {name}: median {median:.3f} ms, "
               f"90th percentile {p90:.3f} ms")
+    for dilation, by_name in single.items():
+        for name, values in by_name.items():
+            median, p90 = percentiles(values)
+            print(f"  one layer alone in a tf.function, state of {dilation} steps, {name}: "
+                  f"median {median * 1e3:.0f} us, 90th percentile {p90 * 1e3:.0f} us")
 
 if __name__ == "__main__":
     main()
