@@ -217,6 +217,15 @@ HOSTILE = {
                                 "exceed 2^63 - 1"),
     "stride attribute": (_raw([1, 2, 2], [1, 1, 2], [3, 2, 4], stride=0),
                          "attribute stride must be an integer >= 1"),
+    "no filters": (_raw([1, 2, 2], [1, 1, 2], [3, 2, 0], bias_shape=(0,)),
+                   "the number of filters (filter dimension 2) must be >= 1"),
+    "bias rank": (_raw([1, 2, 2], [1, 1, 2], [3, 2, 4], bias_shape=(2, 2)),
+                  "bias must be a vector of length 4"),
+    "activation attribute": (_raw([1, 2, 2], [1, 1, 2], [3, 2, 4], activation="bogus"),
+                             "attribute activation must be one of"),
+    # Empty inputs whose output would have 2^62 x 4 elements.
+    "huge batch, no channels": (_raw([2**62, 0, 2], [2**62, 0, 1], [3, 0, 4],
+                                     data_format="NCW"), "multiply past 2^63 - 1"),
 }
 
 
