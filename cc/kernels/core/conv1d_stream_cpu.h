@@ -84,7 +84,8 @@ void StreamConcatCpu(const StreamGeometry& s, const T* state, const T* chunk, T*
   const int64_t rows = nwc ? s.conv.batch : s.conv.batch * s.conv.in_channels;
   const int64_t unit = nwc ? s.conv.in_channels : 1;
   for (int64_t r = 0; r < rows; ++r) {
-    T* out = std::copy(state + r * S * unit, state + (r + 1) * S * unit, padded + r * (S + n) * unit);
+    T* out = padded + r * (S + n) * unit;
+    out = std::copy(state + r * S * unit, state + (r + 1) * S * unit, out);
     std::copy(chunk + r * n * unit, chunk + (r + 1) * n * unit, out);
   }
 }
