@@ -1,7 +1,7 @@
 """tf_conv1d_op: a fused Conv1D + bias + activation TensorFlow op and Keras layer.
 
 Importing the package loads the op library (so SavedModels that use the op
-can be loaded), registers the gradients of its three ops (so they can be
+can be loaded), registers the gradients of its ops (so they can be
 differentiated, to any order, in reverse and forward mode) and their pfor
 converters (tf.vectorized_map, jacobians), and registers tf_conv1d_op.Conv1D with Keras (so .keras files that use it load
 without custom_objects).

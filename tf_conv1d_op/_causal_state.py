@@ -9,11 +9,35 @@ whole sequence when the state holds the steps before the chunk (zeros
 before the first one). Gradients flow into the state through the concat, so
 truncated backpropagation through time works.
 
+Where the final state is asked for and the compiled library runs, the
+FusedConv1DStream op computes the same without building the concat: it reads
+the state and the chunk in place, and its output and new state are the only
+memory a step takes (docs/layer.md, "Streaming"). Its gradient is the concat
+formulation's. The composite implementation, and so portable exports, keep
+the concat of stock ops.
+
 Chunk boundaries must fall on multiples of the stride (a chunk whose final
 state is asked for must have a length divisible by it): the state carries
 input steps, not the phase of the stride.
 """
+import contextlib
+import threading
+
 import tensorflow as tf
+
+_thread = threading.local()
+
+
+@contextlib.contextmanager
+def concat_formulation():
+    """Traces the concat formulation even where the streaming op could run,
+    in this thread: how the benchmark and the tests compare the two."""
+    previous = getattr(_thread, "concat", False)
+    _thread.concat = True
+    try:
+        yield
+    finally:
+        _thread.concat = previous
 
 
 def state_steps(kernel_size, dilation):
@@ -59,11 +83,15 @@ def check_state(state, x, kernel_size, in_channels, dilation, data_format):
                 f"{x.shape}, kernel_size {kernel_size}, dilation {dilation})")
 
 
-def run(convolve_valid, x, state, kernel_size, dilation, data_format):
+def run(convolve_valid, x, state, kernel_size, dilation, data_format, stream=None):
     """(output, final state) of a causal convolution of `x` after `state`.
 
     convolve_valid: the op with VALID padding and every other attribute bound.
+    stream: None, or the streaming op with every attribute bound,
+      (state, x) -> (output, final state), run instead of the concat.
     """
+    if stream is not None and not getattr(_thread, "concat", False):
+        return stream(state, x)
     axis = _steps_axis(data_format)
     padded = tf.concat([state, x], axis=axis)
     output = convolve_valid(padded)

@@ -1,4 +1,5 @@
-"""The registered gradients of the FusedConv1D op and of its two backward ops.
+"""The registered gradients of the FusedConv1D op, of its two backward ops and
+of the streaming op.
 
 Importing this module registers them. That must happen in every process that
 differentiates through the op, a reloaded SavedModel included, which is why
@@ -16,7 +17,7 @@ from tf_conv1d_op import _activation_derivatives as _derivatives
 from tf_conv1d_op import _op_names
 from tf_conv1d_op import _second_order
 from tf_conv1d_op._library import ops as _ops
-from tf_conv1d_op._op_attrs import activation_of, attrs_of, linear
+from tf_conv1d_op._op_attrs import activation_of, attrs_of, linear, stream_attrs_of
 
 def _is_known_zero(tensor):
     """Whether `tensor` is certainly all zeros: the zeros TF passes for an
@@ -65,9 +66,19 @@ def _fused_conv1d_grad(op, grad_output, grad_preactivation):
     """
     x, filters, bias = op.inputs
     attrs = attrs_of(op)
+    operand = op.outputs[1] if _needs_preactivation(attrs) else op.outputs[0]
+    return _forward_grads(x, filters, bias, attrs, operand, grad_output, grad_preactivation)
+
+
+def _needs_preactivation(attrs):
+    return _derivatives.operand_is_preactivation(activation_of(attrs), attrs["negative_slope"])
+
+
+def _forward_grads(x, filters, bias, attrs, operand, grad_output, grad_preactivation):
+    """[dL/dx, dL/dfilters, dL/dbias] of the forward op with `attrs` whose
+    activation operand (output or preactivation) is `operand`."""
     activation = activation_of(attrs)
-    needs_z = _derivatives.operand_is_preactivation(activation, attrs["negative_slope"])
-    operand = op.outputs[1] if needs_z else op.outputs[0]
+    needs_z = _needs_preactivation(attrs)
     if needs_z and not _preactivation_grad_is_zero(grad_preactivation):
         dtype = _derivatives.compute_dtype(x.dtype)
         grad_z = (tf.cast(grad_output, dtype) *
@@ -88,15 +99,45 @@ def _fused_conv1d_grad(op, grad_output, grad_preactivation):
     return [grad_input, grad_filter, grad_bias]
 
 
+def _fused_conv1d_stream_grad(op, grad_output, grad_new_state):
+    """dL/d(state, chunk, filter, bias) of the streaming op, through the
+    formulation it computes in place: the forward op's VALID gradients of
+    padded = concat(state, chunk), plus dL/d(new_state) on padded's last
+    steps. The activation's preactivation, which the streaming op does not
+    return, is recomputed from padded where the derivative needs it.
+    """
+    state, chunk, filters, bias = op.inputs
+    attrs = dict(stream_attrs_of(op), padding="VALID")  # the forward op's for the same sum
+    axis = 1 if attrs["data_format"] == "NWC" else 2
+    padded = tf.concat([state, chunk], axis=axis)
+    if _needs_preactivation(attrs):
+        _, operand = _ops.fused_conv1d(padded, filters, bias, **attrs)
+    else:
+        operand = op.outputs[0]
+    if grad_output is None:
+        grad_output = tf.zeros_like(op.outputs[0])
+    grad_padded, grad_filter, grad_bias = _forward_grads(
+        padded, filters, bias, attrs, operand, grad_output, None)
+    state_steps, chunk_steps = tf.shape(state)[axis], tf.shape(chunk)[axis]
+    if grad_new_state is not None:
+        # new_state is padded's last state_steps steps: its gradient lands there.
+        before = tf.stack([chunk_steps, 0])
+        paddings = tf.stack([[0, 0], before, [0, 0]] if axis == 1 else [[0, 0], [0, 0], before])
+        grad_padded += tf.pad(grad_new_state, paddings)
+    grad_state, grad_chunk = tf.split(grad_padded, tf.stack([state_steps, chunk_steps]), axis)
+    return [grad_state, grad_chunk, grad_filter, grad_bias]
+
+
 _GRADIENTS = {
     _op_names.FORWARD: _fused_conv1d_grad,
+    _op_names.STREAM: _fused_conv1d_stream_grad,
     _op_names.BACKPROP_INPUT: _second_order.backprop_input_grad,
     _op_names.BACKPROP_FILTER: _second_order.backprop_filter_grad,
 }
 
 
 def register():
-    """Registers the three gradients once per process."""
+    """Registers the gradients once per process."""
     for op_type, gradient in _GRADIENTS.items():
         try:
             _framework_ops.gradient_registry.lookup(op_type)

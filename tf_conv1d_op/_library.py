@@ -104,12 +104,13 @@ def _load():
 
 
 def generated_functions(library):
-    """The three ops' generated Python functions under short names
+    """The ops' generated Python functions under short names
     (TensorFlow names them after the namespaced op: tf_conv1d_op_fused_conv1d)."""
     return types.SimpleNamespace(
         fused_conv1d=library.tf_conv1d_op_fused_conv1d,
         fused_conv1d_backprop_input=library.tf_conv1d_op_fused_conv1d_backprop_input,
-        fused_conv1d_backprop_filter=library.tf_conv1d_op_fused_conv1d_backprop_filter)
+        fused_conv1d_backprop_filter=library.tf_conv1d_op_fused_conv1d_backprop_filter,
+        fused_conv1d_stream=library.tf_conv1d_op_fused_conv1d_stream)
 
 
 class _Library:

@@ -1,4 +1,4 @@
-"""The attributes the three ops share, read from an op (or a pfor input)."""
+"""The attributes the ops share, read from an op (or a pfor input)."""
 
 ATTR_NAMES = ("stride", "dilation", "padding", "data_format", "activation",
               "negative_slope")
@@ -11,6 +11,12 @@ def _text(value):
 def attrs_of(op):
     """{attribute: value}, as keyword arguments of the generated op wrappers."""
     return {name: _text(op.get_attr(name)) for name in ATTR_NAMES}
+
+
+def stream_attrs_of(op):
+    """attrs_of the streaming op, which has no padding attribute (its
+    convolution of concat(state, chunk) is VALID)."""
+    return {name: _text(op.get_attr(name)) for name in ATTR_NAMES if name != "padding"}
 
 
 def activation_of(attrs):

@@ -1,4 +1,4 @@
-"""The registered names of the three ops (cc/ops/op_names.h holds them for C++).
+"""The registered names of the ops (cc/ops/op_names.h holds them for C++).
 
 Namespaced, as TensorFlow's custom-op RFC asks of out-of-tree ops: no other
 plugin's op can take these names, and a SavedModel loaded without this package
@@ -8,4 +8,6 @@ NAMESPACE = "TfConv1dOp"
 FORWARD = NAMESPACE + ">FusedConv1D"
 BACKPROP_INPUT = NAMESPACE + ">FusedConv1DBackpropInput"
 BACKPROP_FILTER = NAMESPACE + ">FusedConv1DBackpropFilter"
-ALL = (FORWARD, BACKPROP_INPUT, BACKPROP_FILTER)
+# One chunk of a stream: (state, chunk) -> (output, new_state), read in place.
+STREAM = NAMESPACE + ">FusedConv1DStream"
+ALL = (FORWARD, BACKPROP_INPUT, BACKPROP_FILTER, STREAM)

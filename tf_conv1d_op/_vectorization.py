@@ -1,4 +1,4 @@
-"""pfor converters of the three ops, for tf.vectorized_map and the tapes'
+"""pfor converters of the ops, for tf.vectorized_map and the tapes'
 jacobian and batch_jacobian.
 
 A vectorized loop of n iterations gives each loop-variant operand a leading
@@ -26,7 +26,7 @@ from tensorflow.python.ops.parallel_for import pfor as _pfor
 from tf_conv1d_op import _op_names
 from tf_conv1d_op._activation_derivatives import operand_is_preactivation
 from tf_conv1d_op._library import ops as _ops
-from tf_conv1d_op._op_attrs import attrs_of
+from tf_conv1d_op._op_attrs import attrs_of, stream_attrs_of
 
 
 def _loop_length(pfor_input):
@@ -199,8 +199,25 @@ def _backprop_filter(pfor_input):
             _pfor.wrap(grad_b, False))
 
 
+def _fused_conv1d_stream(pfor_input):
+    """The streaming op: state and chunk fold into the batch (the loop-
+    invariant one tiled), where the filter and bias do not vary."""
+    if pfor_input.input(2)[1] or pfor_input.input(3)[1]:
+        return _fallback(pfor_input, "the filter or bias of the streaming op varies per "
+                         "iteration")
+    pfor_input.stack_inputs(stack_indices=[0, 1])
+    state, chunk = pfor_input.stacked_input(0), pfor_input.stacked_input(1)
+    n, batch = _loop_length(pfor_input), tf.shape(chunk)[1]
+    y, new_state = _ops.fused_conv1d_stream(
+        _fold_batch(state), _fold_batch(chunk), pfor_input.unstacked_input(2),
+        pfor_input.unstacked_input(3), **stream_attrs_of(pfor_input))
+    return (_pfor.wrap(_unfold_batch(y, n, batch), True),
+            _pfor.wrap(_unfold_batch(new_state, n, batch), True))
+
+
 _CONVERTERS = {
     _op_names.FORWARD: _fused_conv1d,
+    _op_names.STREAM: _fused_conv1d_stream,
     _op_names.BACKPROP_INPUT: _backprop_input,
     _op_names.BACKPROP_FILTER: _backprop_filter,
 }

@@ -24,7 +24,7 @@ def can_compile():
 
 
 def registered_xla_devices():
-    """{"devices": XLA devices with a kernel of all three ops, "error": why
+    """{"devices": XLA devices with a kernel of every op, "error": why
     compiling failed or None}."""
     import tensorflow as tf
     from tensorflow.python.framework import kernels

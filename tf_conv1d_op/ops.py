@@ -123,7 +123,9 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         chunks (docs/layer.md, "Streaming"); gradients flow into it.
       return_final_state: CAUSAL padding only: also return the state for the
         next chunk, the last (kernel_size - 1) * dilation input steps. The
-        chunk's length must then be a multiple of the stride.
+        chunk's length must then be a multiple of the stride. With the
+        compiled library this runs the streaming op, which reads the state
+        and the chunk in place (docs/layer.md, "Streaming").
 
     Returns:
       The output, [batch, out_steps, out_channels] or NCW; with
@@ -171,11 +173,18 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
 
         if initial_state is None and not return_final_state:
             return convolve(x, padding)
-        return _with_state(convolve, x, filters, initial_state, return_final_state,
-                           padding, stride, dilation, data_format)
+
+        def stream(state, x):
+            return _ops.fused_conv1d_stream(
+                state, x, filters, bias, stride=stride, dilation=dilation,
+                data_format=data_format, activation=activation,
+                negative_slope=float(negative_slope))
+
+        return _with_state(convolve, None if composite else stream, x, filters, initial_state,
+                           return_final_state, padding, stride, dilation, data_format)
 
 
-def _with_state(convolve, x, filters, initial_state, return_final_state, padding,
+def _with_state(convolve, stream, x, filters, initial_state, return_final_state, padding,
                 stride, dilation, data_format):
     """fused_conv1d's CAUSAL padding from a state (tf_conv1d_op/_causal_state.py)."""
     if padding != "CAUSAL":
@@ -208,6 +217,8 @@ def _with_state(convolve, x, filters, initial_state, return_final_state, padding
     else:
         state = tf.convert_to_tensor(initial_state, dtype_hint=x.dtype)
         _causal_state.check_state(state, x, kernel_size, in_channels, dilation, data_format)
+    # The streaming op returns a final state, so it runs only when one is asked for.
     output, final_state = _causal_state.run(lambda padded: convolve(padded, "VALID"), x,
-                                            state, kernel_size, dilation, data_format)
+                                            state, kernel_size, dilation, data_format,
+                                            stream=stream if return_final_state else None)
     return (output, final_state) if return_final_state else output

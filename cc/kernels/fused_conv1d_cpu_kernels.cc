@@ -5,8 +5,10 @@
 #include <functional>
 
 #include "cc/kernels/core/conv1d_cpu.h"
+#include "cc/kernels/core/conv1d_stream_cpu.h"
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
+#include "cc/kernels/fused_conv1d_stream_kernel.h"
 #include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -86,6 +88,31 @@ struct CpuBackend {
                                             grad_filter, grad_bias, IntraOpRunner(ctx));
     return absl::OkStatus();
   }
+  // The direct loop for the few output steps of a streamed chunk; beyond
+  // kDirectSteps the tiled core on a written-out concat(state, chunk).
+  template <typename T>
+  static absl::Status StreamChunk(OpKernelContext* ctx, const conv1d::StreamGeometry& s,
+                             const conv1d::ActivationSpec& act, const T* state,
+                             const T* chunk, const T* filter, const T* bias, T* output,
+                             T* new_state) {
+    constexpr int64_t kDirectSteps = 16;
+    TF_RETURN_IF_ERROR(CheckCpuLevel());
+    const conv1d::Conv1DGeometry& g = s.conv;
+    if (g.output_elements() > 0 && g.out_steps > kDirectSteps && g.in_channels > 0) {
+      TensorShape padded_shape;
+      TF_RETURN_IF_ERROR(LayoutShape(g, g.in_steps, g.in_channels, &padded_shape));
+      Tensor padded;
+      TF_RETURN_IF_ERROR(ctx->allocate_temp(DataTypeToEnum<T>::value, padded_shape, &padded));
+      conv1d::StreamConcatCpu<T>(s, state, chunk, padded.flat<T>().data());
+      conv1d::FusedConv1DForwardCpu<T>(g, act, padded.flat<T>().data(), filter, bias, output,
+                                       nullptr, IntraOpRunner(ctx));
+    } else if (g.output_elements() > 0) {
+      conv1d::FusedConv1DStreamCpu<T>(s, act, state, chunk, filter, bias, output,
+                                      IntraOpRunner(ctx));
+    }
+    conv1d::StreamNewStateCpu<T>(s, state, chunk, new_state);
+    return absl::OkStatus();
+  }
 };
 
 #define REGISTER_CPU(T, CudaT, name)                                           \
@@ -103,7 +130,12 @@ struct CpuBackend {
       Name(tf_conv1d_op::kBackpropFilterOpName)                                \
           .Device(DEVICE_CPU)                                                  \
           .TypeConstraint<T>("T"),                                             \
-      FusedConv1DBackpropFilterOp<CpuBackend, T>);
+      FusedConv1DBackpropFilterOp<CpuBackend, T>);                             \
+  REGISTER_KERNEL_BUILDER(                                                     \
+      Name(tf_conv1d_op::kStreamOpName)                                        \
+          .Device(DEVICE_CPU)                                                  \
+          .TypeConstraint<T>("T"),                                             \
+      FusedConv1DStreamOp<CpuBackend, T>);
 
 CONV1D_DTYPES(REGISTER_CPU)
 #undef REGISTER_CPU

@@ -10,6 +10,7 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/fused_conv1d_op_kernels.h"
+#include "cc/kernels/fused_conv1d_stream_kernel.h"
 #include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -120,6 +121,16 @@ struct GpuBackend {
         g, act, AsCuda(input), AsCuda(grad_output), AsCuda(operand), AsCuda(grad_filter),
         AsCuda(grad_bias), workspace.data(), Stream(ctx)));
   }
+
+  template <typename T>
+  static absl::Status StreamChunk(OpKernelContext* ctx, const conv1d::StreamGeometry& s,
+                             const conv1d::ActivationSpec& act, const T* state,
+                             const T* chunk, const T* filter, const T* bias, T* output,
+                             T* new_state) {
+    return ToStatus(conv1d::FusedConv1DStreamGpu<Cuda<T>>(
+        s, act, AsCuda(state), AsCuda(chunk), AsCuda(filter), AsCuda(bias), AsCuda(output),
+        AsCuda(new_state), Stream(ctx)));
+  }
 };
 
 // input_sizes / filter_sizes are shapes, read on the host.
@@ -137,7 +148,11 @@ struct GpuBackend {
                               .Device(DEVICE_GPU)                                   \
                               .TypeConstraint<T>("T")                               \
                               .HostMemory("filter_sizes"),                          \
-                          FusedConv1DBackpropFilterOp<GpuBackend, T>);
+                          FusedConv1DBackpropFilterOp<GpuBackend, T>);              \
+  REGISTER_KERNEL_BUILDER(Name(tf_conv1d_op::kStreamOpName)                        \
+                              .Device(DEVICE_GPU)                                   \
+                              .TypeConstraint<T>("T"),                              \
+                          FusedConv1DStreamOp<GpuBackend, T>);
 
 CONV1D_DTYPES(REGISTER_GPU)
 #undef REGISTER_GPU

@@ -1,5 +1,7 @@
 #include "cc/kernels/fused_conv1d_op_kernels.h"
 
+#include <utility>
+
 namespace tensorflow {
 namespace fused_conv1d {
 namespace {
@@ -40,6 +42,44 @@ absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
   }
   const std::string error = conv1d::ResolveGeometry(g);
   if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", error));
+  return absl::OkStatus();
+}
+
+absl::Status MakeStreamGeometry(const std::string& op, const OpAttrs& attrs,
+                                const TensorShape& state, const TensorShape& chunk,
+                                const TensorShape& filter, conv1d::StreamGeometry* s) {
+  for (const auto& [name, shape] : {std::pair<const char*, const TensorShape*>{"state", &state},
+                                    {"chunk", &chunk}, {"filter", &filter}}) {
+    if (shape->dims() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": ", name, " must be rank 3 (",
+          std::string(name) == "filter" ? "[kernel_size, in_channels, out_channels]"
+          : attrs.geometry.layout == conv1d::Layout::kNWC ? "[batch, steps, channels]"
+                                                          : "[batch, channels, steps]",
+          "), got shape ", shape->DebugString()));
+    }
+  }
+  const bool nwc = attrs.geometry.layout == conv1d::Layout::kNWC;
+  const int steps_axis = nwc ? 1 : 2, channels_axis = nwc ? 2 : 1;
+  const std::string shapes = absl::StrCat(" (state shape ", state.DebugString(), ", chunk shape ",
+                                          chunk.DebugString(), ", filter shape ",
+                                          filter.DebugString(), ")");
+  if (state.dim_size(0) != chunk.dim_size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": state has batch ", state.dim_size(0), " but chunk has batch ",
+        chunk.dim_size(0), shapes));
+  }
+  const int64_t channels = chunk.dim_size(channels_axis);
+  if (state.dim_size(channels_axis) != channels || filter.dim_size(1) != channels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": state, chunk and filter must have the same number of input channels, got ",
+        state.dim_size(channels_axis), ", ", channels, " and ", filter.dim_size(1), shapes));
+  }
+  s->conv = attrs.geometry;
+  const std::string error = conv1d::ResolveStreamGeometry(
+      chunk.dim_size(0), state.dim_size(steps_axis), chunk.dim_size(steps_axis), channels,
+      filter.dim_size(0), filter.dim_size(2), s);
+  if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(op, ": ", error, shapes));
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/conv1d_stream.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/op_attrs.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -35,6 +36,13 @@ namespace fused_conv1d {
 absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
                           const TensorShape& input, const TensorShape& filter,
                           conv1d::Conv1DGeometry* g);
+
+// The streaming op's geometry from the state, chunk and filter shapes, or
+// what is wrong (conv1d::ResolveStreamGeometry, after the ranks and the
+// agreement of the batch and channel dimensions).
+absl::Status MakeStreamGeometry(const std::string& op, const OpAttrs& attrs,
+                                const TensorShape& state, const TensorShape& chunk,
+                                const TensorShape& filter, conv1d::StreamGeometry* s);
 
 // Reads a 3-element int64 shape vector (input_sizes, filter_sizes).
 absl::Status ShapeFromSizes(const std::string& op, const Tensor& sizes, const char* what,

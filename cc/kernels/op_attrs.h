@@ -1,6 +1,6 @@
-// The attributes the three ops share (FUSED_CONV1D_ATTRS in
-// cc/ops/fused_conv1d_ops.cc), read and checked in one place for the shape
-// function and the kernels.
+// The attributes the ops share (FUSED_CONV1D_ATTRS in
+// cc/ops/fused_conv1d_ops.cc; the streaming op has all but padding), read and
+// checked in one place for the shape function and the kernels.
 #ifndef TF_CONV1D_OP_KERNELS_OP_ATTRS_H_
 #define TF_CONV1D_OP_KERNELS_OP_ATTRS_H_
 
@@ -30,19 +30,22 @@ struct OpAttrs {
 
   // `c` is anything with TensorFlow's GetAttr(name, &value): the shape
   // function's InferenceContext or a kernel's OpKernelConstruction. Messages
-  // start with `op`.
+  // start with `op`. Without a padding attribute (the streaming op, whose
+  // convolution of concat(state, chunk) is VALID) the padding is VALID.
   template <typename Context>
-  absl::Status Parse(Context* c, const std::string& op);
+  absl::Status Parse(Context* c, const std::string& op, bool has_padding = true);
 
-  absl::Status Parse(OpKernelConstruction* c) { return Parse(c, c->def().op()); }
+  absl::Status Parse(OpKernelConstruction* c, bool has_padding = true) {
+    return Parse(c, c->def().op(), has_padding);
+  }
 };
 
 template <typename Context>
-absl::Status OpAttrs::Parse(Context* c, const std::string& op) {
-  std::string padding, data_format, activation_name;
+absl::Status OpAttrs::Parse(Context* c, const std::string& op, bool has_padding) {
+  std::string padding = "VALID", data_format, activation_name;
   TF_RETURN_IF_ERROR(c->GetAttr("stride", &geometry.stride));
   TF_RETURN_IF_ERROR(c->GetAttr("dilation", &geometry.dilation));
-  TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
+  if (has_padding) TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
   TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
   TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation_name));
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &activation.negative_slope));

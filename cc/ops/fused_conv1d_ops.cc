@@ -1,9 +1,12 @@
 // Op definitions and shape functions of the fused 1D convolution.
 #include <string>
+#include <vector>
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/conv1d_stream.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/fused_conv1d_op_kernels.h"
 #include "cc/kernels/op_attrs.h"
 #include "cc/ops/op_names.h"
 #include "tensorflow/core/framework/op.h"
@@ -22,14 +25,20 @@ using shape_inference::ShapeHandle;
 // the kernels, because TensorFlow's own check of a list of allowed values
 // quotes an edited GraphDef's bytes unescaped, and a message that is not
 // UTF-8 reaches Python as a bare UnicodeDecodeError.
-#define FUSED_CONV1D_ATTRS                                                   \
+#define FUSED_CONV1D_ATTRS_BEFORE_PADDING                                    \
   Attr(TypeAttr())                                                           \
       .Attr("stride: int = 1")                                               \
-      .Attr("dilation: int = 1")                                             \
-      .Attr("padding: string")                                               \
-      .Attr("data_format: string = 'NWC'")                                   \
+      .Attr("dilation: int = 1")
+#define FUSED_CONV1D_ATTRS_AFTER_PADDING                                     \
+  Attr("data_format: string = 'NWC'")                                        \
       .Attr("activation: string = 'linear'")                                 \
       .Attr("negative_slope: float = 0.2")
+#define FUSED_CONV1D_ATTRS                                                   \
+  FUSED_CONV1D_ATTRS_BEFORE_PADDING.Attr("padding: string")                  \
+      .FUSED_CONV1D_ATTRS_AFTER_PADDING
+// The streaming op's convolution of concat(state, chunk) is always VALID.
+#define FUSED_CONV1D_STREAM_ATTRS \
+  FUSED_CONV1D_ATTRS_BEFORE_PADDING.FUSED_CONV1D_ATTRS_AFTER_PADDING
 
 // "half, bfloat16, float, double" (dtypes.h).
 std::string TypeAttr() {
@@ -119,7 +128,88 @@ absl::Status ForwardShape(InferenceContext* c) {
   return absl::OkStatus();
 }
 
+// The streaming op: output as the forward op's, new_state as the state.
+absl::Status StreamShape(InferenceContext* c) {
+  tensorflow::fused_conv1d::OpAttrs attrs;
+  TF_RETURN_IF_ERROR(attrs.Parse(c, tf_conv1d_op::kStreamOpName, /*has_padding=*/false));
+  const bool nwc = attrs.geometry.layout == conv1d::Layout::kNWC;
+  const int steps_axis = nwc ? 1 : 2, channels_axis = nwc ? 2 : 1;
+  // Known shapes get the kernel's own checks, and so its messages.
+  TensorShape known[4];
+  bool all_known = true;
+  for (int i = 0; i < 4 && all_known; ++i) {
+    const ShapeHandle h = c->input(i);
+    all_known = c->FullyDefined(h);
+    std::vector<int64_t> dims;
+    for (int d = 0; all_known && d < c->Rank(h); ++d) dims.push_back(c->Value(c->Dim(h, d)));
+    all_known = all_known && TensorShape::BuildTensorShape(dims, &known[i]).ok();
+  }
+  if (all_known) {
+    conv1d::StreamGeometry s;
+    TF_RETURN_IF_ERROR(tensorflow::fused_conv1d::MakeStreamGeometry(
+        tf_conv1d_op::kStreamOpName, attrs, known[0], known[1], known[2], &s));
+    TF_RETURN_IF_ERROR(
+        tensorflow::fused_conv1d::CheckBias(tf_conv1d_op::kStreamOpName, s.conv, known[3]));
+  }
+  ShapeHandle state, chunk, filter, bias;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &state));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &chunk));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 3, &filter));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &bias));
+  DimensionHandle batch, channels;
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(state, 0), c->Dim(chunk, 0), &batch));
+  TF_RETURN_IF_ERROR(
+      c->Merge(c->Dim(state, channels_axis), c->Dim(chunk, channels_axis), &channels));
+  TF_RETURN_IF_ERROR(c->Merge(channels, c->Dim(filter, 1), &channels));
+  DimensionHandle out_channels = c->Dim(filter, 2);
+  if (c->ValueKnown(c->Dim(bias, 0)) && c->Value(c->Dim(bias, 0)) != 0) {
+    TF_RETURN_IF_ERROR(c->Merge(out_channels, c->Dim(bias, 0), &out_channels));
+  }
+  const DimensionHandle state_steps = c->Dim(state, steps_axis);
+  const DimensionHandle chunk_steps = c->Dim(chunk, steps_axis);
+  const DimensionHandle kernel_size = c->Dim(filter, 0);
+  DimensionHandle out_steps = c->UnknownDim();
+  if (c->ValueKnown(state_steps) && c->ValueKnown(chunk_steps) && c->ValueKnown(kernel_size)) {
+    conv1d::StreamGeometry s;
+    s.conv = attrs.geometry;
+    // Unknown sizes take values the kernel's checks cannot refuse.
+    const std::string error = conv1d::ResolveStreamGeometry(
+        c->ValueKnown(batch) ? c->Value(batch) : 0, c->Value(state_steps),
+        c->Value(chunk_steps), c->ValueKnown(channels) ? c->Value(channels) : 0,
+        c->Value(kernel_size), c->ValueKnown(out_channels) ? c->Value(out_channels) : 1, &s);
+    if (!error.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(tf_conv1d_op::kStreamOpName, ": ", error));
+    }
+    out_steps = c->MakeDim(s.conv.out_steps);
+  }
+  c->set_output(0, MakeActivationShape(c, attrs.geometry.layout, batch, out_steps, out_channels));
+  c->set_output(1, MakeActivationShape(c, attrs.geometry.layout, batch, state_steps, channels));
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+REGISTER_OP(tf_conv1d_op::kStreamOpName)
+    .Input("state: T")
+    .Input("chunk: T")
+    .Input("filter: T")
+    .Input("bias: T")
+    .Output("output: T")
+    .Output("new_state: T")
+    .FUSED_CONV1D_STREAM_ATTRS
+    .SetShapeFn(StreamShape)
+    .Doc(R"doc(
+One chunk of a causal convolution run on a stream, without building
+concat(state, chunk): output = activation(conv1d(concat(state, chunk), filter)
++ bias) with VALID padding, and new_state = the last (kernel_size - 1) *
+dilation steps of concat(state, chunk).
+
+state: [batch, (kernel_size - 1) * dilation, in_channels] (NWC) or NCW.
+chunk: [batch, steps, in_channels] (NWC) or NCW; steps >= 1, a multiple of the stride.
+filter: [kernel_size, in_channels, out_channels]. bias: [out_channels] or [0].
+output: [batch, steps / stride, out_channels] (NWC) or NCW.
+new_state: the state for the next chunk, the shape of state.
+)doc");
 
 REGISTER_OP(tf_conv1d_op::kForwardOpName)
     .Input("input: T")

@@ -7,8 +7,12 @@ step's input. How the figures in docs/benchmarks.md ("Streaming") were taken.
   python -m python.benchmarks.streaming_generation [--steps 16000] [--layers 10]
       [--channels 64] [--latency-steps 2000]
 
-Prints steps per second of each, their ratio, and the streaming model's
-per-step latency (median and 90th percentile of single timed steps).
+Prints steps per second of each, their ratio, the streaming model's
+per-step latency (median and 90th percentile of single timed steps) and that
+of one layer alone (dilation 1 and the stack's largest), each run
+both ways the op can carry a state: the streaming op, which reads the state
+and the chunk in place, and the concat formulation it replaced (traced under
+_causal_state.concat_formulation()), alternating so both see the same load.
 """
 import argparse
 import os
@@ -19,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import tf_conv1d_op
+from tf_conv1d_op import _causal_state
 
 keras = tf.keras
 
@@ -53,7 +58,19 @@ def streaming_step(streaming):
     def step(inputs):
         y, *states = streaming(inputs)
         return y, states
+    step.get_concrete_function()  # traced now, under the caller's formulation
     return step
+
+
+def step_latencies(stream, streaming, first, count):
+    """Seconds of each of `count` single steps (after one untimed step)."""
+    x, states = stream([first] + tf_conv1d_op.initial_states(streaming, 1))
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        x, states = stream([x] + states)
+        latencies.append(time.perf_counter() - start)
+    return sorted(latencies)
 
 
 def generate_with_recompute(step, first, steps, window_steps):
@@ -72,6 +89,35 @@ def generate_streaming(step, streaming, first, steps):
         x, states = step([x] + states)
         outputs.append(x)
     return outputs
+
+
+def op_call_latencies(channels, dilation, count):
+    """Seconds of single calls of one tf.function holding one causal
+    convolution step (kernel 2, batch 1, one step, `dilation` steps of state),
+    {formulation: sorted seconds}, the two formulations alternating."""
+    rng = np.random.default_rng(1)
+    w = tf.constant(rng.uniform(-0.2, 0.2, (2, channels, channels)).astype("float32"))
+    b = tf.zeros([channels])
+    x = tf.constant(rng.uniform(-1, 1, (1, 1, channels)).astype("float32"))
+    state = tf.zeros([1, dilation, channels])
+
+    def step(x, state):
+        return tf_conv1d_op.fused_conv1d(x, w, b, padding="causal", dilations=dilation,
+                                         activation="tanh", initial_state=state,
+                                         return_final_state=True)
+    steps = {"streaming op": tf.function(step)}
+    with _causal_state.concat_formulation():
+        steps["concat"] = tf.function(step)
+        steps["concat"].get_concrete_function(x, state)
+    latencies = {name: [] for name in steps}
+    for _ in range(10):
+        for name, fn in steps.items():
+            y, s = fn(x, state)
+            for _ in range(count // 10):
+                start = time.perf_counter()
+                y, s = fn(y, s)
+                latencies[name].append(time.perf_counter() - start)
+    return {name: sorted(values) for name, values in latencies.items()}
 
 
 def timed(fn):
@@ -95,6 +141,8 @@ def main(argv=None):
     recompute = recompute_step(stock, window, args.channels)
     streaming = tf_conv1d_op.streaming_model(ours)
     stream = streaming_step(streaming)
+    with _causal_state.concat_formulation():
+        stream_concat = streaming_step(streaming)
     first = tf.constant(np.random.default_rng(0).uniform(
         -1, 1, (1, 1, args.channels)).astype("float32"))
 
@@ -102,32 +150,53 @@ def main(argv=None):
     check = 64
     a = generate_with_recompute(recompute, first, check, window)
     b = generate_streaming(stream, streaming, first, check)
+    c = generate_streaming(stream_concat, streaming, first, check)
     difference = float(np.abs(np.concatenate(a, 1) - np.concatenate(b, 1)).max())
+    formulations = float(np.abs(np.concatenate(b, 1) - np.concatenate(c, 1)).max())
 
     _, stock_s = timed(lambda: generate_with_recompute(recompute, first, args.steps, window))
     _, ours_s = timed(lambda: generate_streaming(stream, streaming, first, args.steps))
+    _, concat_s = timed(lambda: generate_streaming(stream_concat, streaming, first,
+                                                   args.steps))
 
-    x, states = first, tf_conv1d_op.initial_states(streaming, 1)
-    latencies = []
-    for _ in range(args.latency_steps):
-        start = time.perf_counter()
-        x, states = stream([x] + states)
-        latencies.append(time.perf_counter() - start)
-    latencies.sort()
+    # Alternating rounds, so that a change of load hits both alike.
+    latencies = {"streaming op": [], "concat": []}
+    rounds = 10
+    for _ in range(rounds):
+        latencies["streaming op"] += step_latencies(stream, streaming, first,
+                                                    args.latency_steps // rounds)
+        latencies["concat"] += step_latencies(stream_concat, streaming, first,
+                                              args.latency_steps // rounds)
+
+    single = {dilation: op_call_latencies(args.channels, dilation, args.latency_steps)
+              for dilation in (1, 2 ** (args.layers - 1))}
+
+    def percentiles(values):
+        values = sorted(values)
+        return statistics.median(values) * 1e3, values[int(0.9 * len(values))] * 1e3
 
     print(f"dilated causal stack: {args.layers} layers, kernel 2, {args.channels} channels, "
           f"receptive field {window} steps; batch 1; {args.steps} steps generated; "
           f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs")
-    print(f"  largest difference over the first {check} steps: {difference:.1e}")
+    print(f"  largest difference over the first {check} steps: {difference:.1e} "
+          f"(streaming op vs concat: {formulations:.1e})")
     print(f"  stock Conv1D, recomputing {window} steps each step: "
           f"{args.steps / stock_s:9.1f} steps/s")
-    print(f"  tf_conv1d_op.streaming_model:                   "
+    print(f"  tf_conv1d_op.streaming_model, streaming op:     "
           f"{args.steps / ours_s:9.1f} steps/s")
-    print(f"  ratio (streaming / recompute): {stock_s / ours_s:.1f}x")
-    print(f"  streaming per-step latency, batch 1: median "
-          f"{statistics.median(latencies) * 1e3:.3f} ms, 90th percentile "
-          f"{latencies[int(0.9 * len(latencies))] * 1e3:.3f} ms")
-
+    print(f"  tf_conv1d_op.streaming_model, concat:           "
+          f"{args.steps / concat_s:9.1f} steps/s")
+    print(f"  ratio (streaming op / recompute): {stock_s / ours_s:.1f}x; "
+          f"(streaming op / concat): {concat_s / ours_s:.2f}x")
+    for name, values in latencies.items():
+        median, p90 = percentiles(values)
+        print(f"  per-step latency at batch 1, {name}: median {median:.3f} ms, "
+              f"90th percentile {p90:.3f} ms")
+    for dilation, by_name in single.items():
+        for name, values in by_name.items():
+            median, p90 = percentiles(values)
+            print(f"  one layer alone in a tf.function, state of {dilation} steps, {name}: "
+                  f"median {median * 1e3:.0f} us, 90th percentile {p90 * 1e3:.0f} us")
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@
 //   0: input, filter, bias (or null), output, preactivation (or null)
 //   1: filter, grad_output, operand, grad_input
 //   2: input, grad_output, operand, grad_filter, grad_bias
+// conv1d_gpu_stream runs the streaming op (sizes and pointers at its definition).
 // Every function returns 0 on success, else writes a message to `error`.
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/conv1d_gpu.h"
+#include "cc/kernels/core/conv1d_stream.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -142,6 +144,40 @@ int conv1d_gpu_run(int op, int dtype, const int64_t* sizes, const char* padding,
   GpuStatus status;
   const bool known = WithDtype(dtype, [&](auto* type) {
     status = Run<std::remove_pointer_t<decltype(type)>>(op, g, act, pointers, workspace, s);
+  });
+  if (!known) return Report("bad dtype", error, error_size);
+  return status.ok() ? 0 : Report(status.message, error, error_size);
+}
+
+// sizes: batch, state_steps, chunk_steps, channels, kernel_size, out_channels,
+// stride, dilation. pointers: state, chunk, filter, bias (or null), output,
+// new_state.
+int conv1d_gpu_stream(int dtype, const int64_t* sizes, const char* layout,
+                      const char* activation, float negative_slope, void* const* pointers,
+                      void* stream, char* error, int error_size) {
+  conv1d::StreamGeometry s;
+  s.conv.stride = sizes[6];
+  s.conv.dilation = sizes[7];
+  ActivationSpec act;
+  act.negative_slope = negative_slope;
+  if (!conv1d::ParseLayout(layout, &s.conv.layout)) {
+    return Report(std::string("bad layout ") + layout, error, error_size);
+  }
+  if (!conv1d::ParseActivation(activation, &act.kind)) {
+    return Report(std::string("bad activation ") + activation, error, error_size);
+  }
+  const std::string problem = conv1d::ResolveStreamGeometry(
+      sizes[0], sizes[1], sizes[2], sizes[3], sizes[4], sizes[5], &s);
+  if (!problem.empty()) return Report(problem, error, error_size);
+  s.conv = conv1d::ComputeGeometry(s.conv);
+  GpuStatus status;
+  const bool known = WithDtype(dtype, [&](auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    auto in = [&](int i) { return static_cast<const T*>(pointers[i]); };
+    status = conv1d::FusedConv1DStreamGpu<T>(s, act, in(0), in(1), in(2), in(3),
+                                             static_cast<T*>(pointers[4]),
+                                             static_cast<T*>(pointers[5]),
+                                             static_cast<cudaStream_t>(stream));
   });
   if (!known) return Report("bad dtype", error, error_size);
   return status.ok() ? 0 : Report(status.message, error, error_size);

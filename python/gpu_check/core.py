@@ -67,6 +67,10 @@ class Library:
         self.lib.conv1d_gpu_run.argtypes = [ctypes.c_int, ctypes.c_int] + common + [
             ctypes.c_char_p, ctypes.c_float, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
             ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        self.lib.conv1d_gpu_stream.argtypes = [
+            ctypes.c_int, ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_char_p,
+            ctypes.c_float, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+            ctypes.c_char_p, ctypes.c_int]
         self.lib.conv1d_gpu_fast_divide.restype = ctypes.c_uint32
         self.lib.conv1d_gpu_fast_divide.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
 
@@ -104,6 +108,15 @@ class Library:
         self._check(self.lib.conv1d_gpu_run(
             op, DTYPE_CODES[dtype], *self._common(problem), problem.activation.encode(),
             problem.negative_slope, array, workspace, stream, error, 512), error)
+
+
+    def stream(self, dtype, sizes, layout, activation, negative_slope, pointers, stream):
+        """The streaming op (conv1d_gpu_stream in conv1d_gpu_capi.cu.cc)."""
+        error = ctypes.create_string_buffer(512)
+        self._check(self.lib.conv1d_gpu_stream(
+            DTYPE_CODES[dtype], (ctypes.c_int64 * 8)(*sizes), layout.encode(),
+            activation.encode(), negative_slope, (ctypes.c_void_p * 6)(*pointers), stream,
+            error, 512), error)
 
 
 class EmulatedMemory:

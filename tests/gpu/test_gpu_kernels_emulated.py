@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from python.gpu_check import build, core
+from python.gpu_check import build, core, reference
 from tests.support import REPO
 
 ROOT = REPO
@@ -101,3 +101,52 @@ def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_form
     finally:
         memory.release()
     assert max(errors.values()) < 1e-5, errors
+
+
+# (layout, stride, dilation, kernel_size, output steps, activation): a one-step
+# chunk, strides with dilation, and an empty state (kernel_size 1).
+STREAM_CASES = [("NWC", 1, 1, 3, 1, "relu"), ("NCW", 2, 3, 2, 3, "gelu"),
+                ("NWC", 3, 2, 4, 2, "tanh"), ("NCW", 1, 1, 1, 2, "silu")]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_stream_kernels_match_the_reference(library, dtype):
+    """The streaming op's kernels read concat(state, chunk) in place: the
+    output against the reference's VALID convolution of the concatenation,
+    the new state against its last steps (exactly)."""
+    memory = core.EmulatedMemory(library)
+    rng = np.random.default_rng(core.DTYPE_CODES[dtype])
+    batch, channels, filters = 2, 3, 5
+    try:
+        for layout, stride, dilation, kernel_size, out_steps, activation in STREAM_CASES:
+            axis = 1 if layout == "NWC" else 2
+            state_steps, chunk_steps = (kernel_size - 1) * dilation, stride * out_steps
+
+            def draw(*shape):
+                return reference.round_to(rng.standard_normal(shape), dtype)
+
+            def shape(steps, c):
+                return (batch, steps, c) if layout == "NWC" else (batch, c, steps)
+            values = [draw(*shape(state_steps, channels)), draw(*shape(chunk_steps, channels)),
+                      draw(kernel_size, channels, filters), draw(filters)]
+            buffers = [memory.upload(reference.to_storage(v, dtype)) for v in values]
+            output = memory.empty(shape(out_steps, filters), dtype)
+            new_state = memory.empty(shape(state_steps, channels), dtype)
+            library.stream(dtype, [batch, state_steps, chunk_steps, channels, kernel_size,
+                                   filters, stride, dilation], layout, activation, 0.2,
+                           [memory.pointer(b) for b in buffers + [output, new_state]],
+                           memory.stream)
+            memory.synchronize()
+            padded = np.concatenate(values[:2], axis=axis)
+            expected, _ = reference.forward(padded, values[2], values[3], stride=stride,
+                                            dilation=dilation, data_format=layout,
+                                            activation=activation)
+            got = reference.from_storage(memory.download(output), dtype)
+            tolerance = {"float16": 2e-2, "bfloat16": 1e-1, "float32": 1e-5,
+                         "float64": 1e-12}[dtype]
+            np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+            np.testing.assert_array_equal(
+                reference.from_storage(memory.download(new_state), dtype),
+                np.split(padded, [chunk_steps], axis=axis)[1])
+    finally:
+        memory.release()

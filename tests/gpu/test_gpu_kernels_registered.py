@@ -12,7 +12,7 @@ from tf_conv1d_op import _op_names
 OPS = _op_names.ALL
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
 HOST_MEMORY = {_op_names.FORWARD: set(), _op_names.BACKPROP_INPUT: {"input_sizes"},
-               _op_names.BACKPROP_FILTER: {"filter_sizes"}}
+               _op_names.BACKPROP_FILTER: {"filter_sizes"}, _op_names.STREAM: set()}
 
 pytestmark = pytest.mark.skipif(
     not tf_conv1d_op.build_info()["cuda"],

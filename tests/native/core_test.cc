@@ -3,7 +3,7 @@
 // input, strides and dilations up to 2^63, geometries that must be refused),
 // random shapes, attributes, activations and dtypes, and two shapes large
 // enough for the Winograd forward tiles; each case checked by
-// core_check.h. scripts/sanitize.sh builds it with AddressSanitizer +
+// core_check.h, and each random one as a streamed chunk by stream_check.h. scripts/sanitize.sh builds it with AddressSanitizer +
 // UndefinedBehaviorSanitizer (or ThreadSanitizer).
 //
 // Usage: core_test [random_cases [seed]]
@@ -15,6 +15,7 @@
 
 #include "cc/kernels/core/cpu_isa.h"
 #include "tests/native/core_check.h"
+#include "tests/native/stream_check.h"
 
 namespace {
 
@@ -124,7 +125,11 @@ int main(int argc, char** argv) {
   uint64_t case_seed = seed;
   for (const Case& c : EdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);
   std::mt19937_64 rng(seed);
-  for (long i = 0; i < random_cases; ++i) CheckAllDtypes(RandomCase(rng), ++case_seed, &stats);
+  for (long i = 0; i < random_cases; ++i) {
+    const Case c = RandomCase(rng);
+    CheckAllDtypes(c, ++case_seed, &stats);
+    CheckStreamAllDtypes(c, case_seed, &stats);  // the case's input as a streamed chunk
+  }
   for (const Case& c : WinogradCases()) CheckAllDtypes(c, ++case_seed, &stats);
   std::printf("core_test: %ld cases (%ld refused geometries), %ld elements checked, "
               "%ld failures\n", stats.cases, stats.refused, stats.elements, stats.failures);

@@ -17,6 +17,7 @@
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/conv1d_stream.h"
 #include "cc/kernels/core/gpu_platform.h"
 
 namespace conv1d {
@@ -67,6 +68,15 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g,
                                        const T* operand, T* grad_filter,
                                        T* grad_bias, void* workspace,
                                        cudaStream_t stream);
+
+// The streaming op (conv1d_stream.h): output and new_state from the state and
+// the chunk read in place. A direct kernel, one thread per output element,
+// for the few steps of a streamed chunk; needs no workspace. s.conv as
+// ComputeGeometry leaves it; bias may be null.
+template <typename T>
+GpuStatus FusedConv1DStreamGpu(const StreamGeometry& s, const ActivationSpec& act,
+                               const T* state, const T* chunk, const T* filter,
+                               const T* bias, T* output, T* new_state, cudaStream_t stream);
 
 }  // namespace conv1d
 

@@ -1,4 +1,4 @@
-// XLA kernels of the three ops: under jit_compile (or XLA auto-clustering) the
+// XLA kernels of the ops: under jit_compile (or XLA auto-clustering) the
 // op becomes plain HLO, a convolution with the op's stride, dilation and
 // padding, the bias add and the activation, which XLA fuses and places like
 // any other TensorFlow op, on every XLA device. The checks and the geometry
@@ -64,9 +64,10 @@ int64_t PadRight(const conv1d::Conv1DGeometry& g, int64_t stride) {
 // three kernels share.
 class FusedConv1DXlaBase : public XlaOpKernel {
  public:
-  explicit FusedConv1DXlaBase(OpKernelConstruction* c) : XlaOpKernel(c) {
+  explicit FusedConv1DXlaBase(OpKernelConstruction* c, bool has_padding = true)
+      : XlaOpKernel(c) {
     OP_REQUIRES_OK(c, c->GetAttr("T", &dtype_));
-    OP_REQUIRES_OK(c, attrs_.Parse(c));
+    OP_REQUIRES_OK(c, attrs_.Parse(c, has_padding));
   }
 
  protected:
@@ -106,6 +107,30 @@ class FusedConv1DXlaBase : public XlaOpKernel {
     return d;
   }
 
+  // conv1d(input, filter) + bias in the accumulator type: the forward
+  // convolution of `input` (already converted to it) with the filter and
+  // bias inputs at filter_index and filter_index + 1.
+  xla::XlaOp Preactivation(XlaOpKernelContext* ctx, const conv1d::Conv1DGeometry& g,
+                           xla::XlaOp input, int filter_index) {
+    const xla::PrimitiveType acc = AccumulatorType(dtype_);
+    xla::XlaOp z;
+    if (g.output_elements() == 0 || g.in_channels == 0) {
+      // Nothing to convolve (conv1d::ComputeGeometry): the sum is empty.
+      z = Zeros(ctx->builder(), acc, ActivationDims(g, g.out_steps, g.out_channels));
+    } else {
+      // The attribute's stride: the geometry sets it to 1 when there is one
+      // output step, and XLA's window count needs the real one.
+      const int64_t stride = attrs_.geometry.stride;
+      z = xla::ConvGeneralDilated(input, InputIn(ctx, filter_index, acc), {stride},
+                                  {{g.pad_left, PadRight(g, stride)}}, {1}, {g.dilation},
+                                  ForwardDims());
+    }
+    if (ctx->InputShape(filter_index + 1).dim_size(0) != 0) {
+      z = xla::Add(z, InputIn(ctx, filter_index + 1, acc), {Axes(g.layout).channels});
+    }
+    return z;
+  }
+
   DataType dtype_;  // T
   OpAttrs attrs_;
 };
@@ -120,29 +145,35 @@ class FusedConv1DXlaOp : public FusedConv1DXlaBase {
                                      ctx->InputShape(1), &g));
     const TensorShape bias_shape = ctx->InputShape(2);
     OP_REQUIRES_OK(ctx, CheckBias(type_string(), g, bias_shape));
-    const xla::PrimitiveType acc = AccumulatorType(dtype_);
-    const Axes axes(g.layout);
-    xla::XlaBuilder* b = ctx->builder();
-    const std::vector<int64_t> out_dims = ActivationDims(g, g.out_steps, g.out_channels);
-    xla::XlaOp z;
-    if (g.output_elements() == 0 || g.in_channels == 0) {
-      // Nothing to convolve (conv1d::ComputeGeometry): the sum is empty.
-      z = Zeros(b, acc, out_dims);
-    } else {
-      // The attribute's stride: the geometry sets it to 1 when there is one
-      // output step, and XLA's window count needs the real one.
-      const int64_t stride = attrs_.geometry.stride;
-      z = xla::ConvGeneralDilated(InputIn(ctx, 0, acc), InputIn(ctx, 1, acc), {stride},
-                                  {{g.pad_left, PadRight(g, stride)}}, {1}, {g.dilation},
-                                  ForwardDims());
-    }
-    if (bias_shape.dim_size(0) != 0) {
-      z = xla::Add(z, InputIn(ctx, 2, acc), {axes.channels});
-    }
+    const xla::XlaOp z = Preactivation(ctx, g, InputIn(ctx, 0, AccumulatorType(dtype_)), 1);
     ctx->SetOutput(0, ToOutputType(ActivateHlo(attrs_.activation, z)));
     ctx->SetOutput(1, conv1d::NeedsPreactivation(attrs_.activation)
                           ? ToOutputType(z)
-                          : xla::Broadcast(XlaHelpers::Zero(b, dtype_), {0}));
+                          : xla::Broadcast(XlaHelpers::Zero(ctx->builder(), dtype_), {0}));
+  }
+};
+
+// The streaming op as the formulation it avoids on CPU and GPU: XLA fuses
+// the concat of state and chunk into the convolution's reads, and the new
+// state is a slice of it.
+class FusedConv1DStreamXlaOp : public FusedConv1DXlaBase {
+ public:
+  explicit FusedConv1DStreamXlaOp(OpKernelConstruction* c)
+      : FusedConv1DXlaBase(c, /*has_padding=*/false) {}
+
+  void Compile(XlaOpKernelContext* ctx) override {
+    conv1d::StreamGeometry s;
+    OP_REQUIRES_OK(ctx, MakeStreamGeometry(type_string(), attrs_, ctx->InputShape(0),
+                                           ctx->InputShape(1), ctx->InputShape(2), &s));
+    OP_REQUIRES_OK(ctx, CheckBias(type_string(), s.conv, ctx->InputShape(3)));
+    const int64_t steps_axis = Axes(s.conv.layout).steps;
+    const xla::XlaOp padded =
+        xla::ConcatInDim(ctx->builder(), {ctx->Input(0), ctx->Input(1)}, steps_axis);
+    const xla::XlaOp z = Preactivation(
+        ctx, s.conv, xla::ConvertElementType(padded, AccumulatorType(dtype_)), 2);
+    ctx->SetOutput(0, ToOutputType(ActivateHlo(attrs_.activation, z)));
+    ctx->SetOutput(1, xla::SliceInDim(padded, s.chunk_steps, s.chunk_steps + s.state_steps, 1,
+                                      steps_axis));
   }
 };
 
@@ -244,6 +275,8 @@ const std::vector<DataType> kTypes = {DT_HALF, DT_BFLOAT16, DT_FLOAT, DT_DOUBLE}
 
 REGISTER_XLA_OP(Name(tf_conv1d_op::kForwardOpName).TypeConstraint("T", kTypes),
                 FusedConv1DXlaOp);
+REGISTER_XLA_OP(Name(tf_conv1d_op::kStreamOpName).TypeConstraint("T", kTypes),
+                FusedConv1DStreamXlaOp);
 REGISTER_XLA_OP(Name(tf_conv1d_op::kBackpropInputOpName)
                     .TypeConstraint("T", kTypes)
                     .CompileTimeConstantInput("input_sizes"),
