@@ -124,10 +124,10 @@ struct GpuBackend {
 
   template <typename T>
   static absl::Status StreamChunk(OpKernelContext* ctx, const conv1d::StreamGeometry& s,
-                             const conv1d::ActivationSpec& act, const T* state,
-                             const T* chunk, const T* filter, const T* bias, T* output,
-                             T* new_state) {
-    return ToStatus(conv1d::FusedConv1DStreamGpu<Cuda<T>>(
+                                  const conv1d::ActivationSpec& act, const T* state,
+                                  const T* chunk, const T* filter, const T* bias, T* output,
+                                  T* new_state) {
+    return ToStatus(ctx, conv1d::FusedConv1DStreamGpu<Cuda<T>>(
         s, act, AsCuda(state), AsCuda(chunk), AsCuda(filter), AsCuda(bias), AsCuda(output),
         AsCuda(new_state), Stream(ctx)));
   }
