@@ -126,6 +126,32 @@ WRAPPER_ONLY_SETUPS = [
           negative_slope="0.1"),
 ]
 
+# groups: input (2, 9, 4); a valid groups=2 call has filters (3, 2, 4).
+GROUPS_SETUPS = [
+    Setup("groups-0", r"groups must be .*got (groups=)?0", x=(2, 9, 4), w=(3, 2, 4), groups=0),
+    Setup("groups-negative", r"groups must be .*got (groups=)?-2", x=(2, 9, 4), w=(3, 2, 4),
+          groups=-2),
+    Setup("groups-not-dividing-input", r"groups must divide the input channels; expected a "
+          r"divisor of 4.*got groups=3", x=(2, 9, 4), w=(3, 1, 6), b=(6,), groups=3),
+    Setup("groups-not-dividing-filters", r"groups must divide the number of filters; "
+          r"expected a divisor of 6.*got groups=4", x=(2, 9, 4), w=(3, 1, 6), b=(6,), groups=4),
+    Setup("groups-filter-dim-disagrees", r"groups=2, filters must have in_channels // groups "
+          r"= 2 in dimension 1.*got filters shape \(3, 4, 4\)", x=(2, 9, 4), w=(3, 4, 4),
+          groups=2),
+    Setup("groups-filter-dim-disagrees-ncw", r"groups=2, filters must have in_channels // "
+          r"groups = 2 in dimension 1", x=(2, 4, 9), w=(3, 1, 4), groups=2, data_format="NCW"),
+    Setup("groups-more-than-channels", r"groups must divide the input channels; expected a "
+          r"divisor of 4", x=(2, 9, 4), w=(3, 1, 8), b=(8,), groups=8),
+]
+
+GROUPS_WRAPPER_ONLY_SETUPS = [
+    Setup("groups-float", r"groups must be an int >= 1, got 2.0 \(float\)", x=(2, 9, 4),
+          w=(3, 2, 4), groups=2.0),
+    Setup("groups-bool", r"groups must be an int >= 1, got True", x=(2, 9, 4), w=(3, 2, 4),
+          groups=True),
+    Setup("groups-too-large", r"groups must be in \[1, 2\*\*63 - 1\], got", groups=2**63),
+]
+
 DTYPE_SETUPS = [
     Setup("int32", "dtype|int32", dtypes=(tf.int32,) * 3),
     Setup("int64", "dtype|int64", dtypes=(tf.int64,) * 3),
@@ -151,7 +177,9 @@ def _forward_cases():
             for front in setup.fronts:
                 run = getattr(setup, front.replace("-", "_"))
                 yield Case(f"{front}/{setup.name}", run, RAISES[front][kind], setup.match)
-    for setup in WRAPPER_ONLY_SETUPS:
+    for setup in GROUPS_SETUPS:
+        yield Case(f"wrapper/{setup.name}", setup.wrapper, STATIC, setup.match)
+    for setup in WRAPPER_ONLY_SETUPS + GROUPS_WRAPPER_ONLY_SETUPS:
         yield Case(f"wrapper/{setup.name}", setup.wrapper, STATIC, setup.match)
 
 
