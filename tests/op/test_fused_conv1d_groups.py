@@ -270,3 +270,22 @@ def test_empty_tensors_with_huge_declared_dims(groups, filter_shape):
     y = tf_conv1d_op.fused_conv1d(tf.zeros([2, 3, 0]), tf.zeros([huge, 0, 4]), groups=groups,
                                   padding="SAME")
     np.testing.assert_array_equal(y.numpy(), np.zeros([2, 3, 4]))
+
+
+@pytest.mark.parametrize("data_format", ["NWC", "NCW"])
+def test_depthwise_stream_in_chunks_matches_whole_sequence(data_format):
+    """The causal state holds all in_channels (filter dimension 1 x groups)."""
+    rng = np.random.default_rng(11)
+    steps_axis = 1 if data_format == "NWC" else 2
+    x = tf.constant(rng.standard_normal((2, 12, 6) if data_format == "NWC" else (2, 6, 12)))
+    w = tf.constant(rng.standard_normal((3, 1, 12)))
+    attrs = dict(padding="CAUSAL", dilations=2, activation="silu", data_format=data_format,
+                 groups=6)
+    whole = tf_conv1d_op.fused_conv1d(x, w, **attrs)
+    chunks, state = [], None
+    for part in tf.split(x, [5, 7], axis=steps_axis):
+        y, state = tf_conv1d_op.fused_conv1d(part, w, initial_state=state,
+                                             return_final_state=True, **attrs)
+        chunks.append(y)
+    np.testing.assert_allclose(tf.concat(chunks, steps_axis).numpy(), whole.numpy(),
+                               rtol=1e-12, atol=1e-12)
