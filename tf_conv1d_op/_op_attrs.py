@@ -1,7 +1,7 @@
 """The attributes the ops share, read from an op (or a pfor input)."""
 
 ATTR_NAMES = ("stride", "dilation", "padding", "data_format", "activation",
-              "negative_slope")
+              "negative_slope", "groups")
 
 
 def _text(value):
@@ -13,10 +13,15 @@ def attrs_of(op):
     return {name: _text(op.get_attr(name)) for name in ATTR_NAMES}
 
 
+# The convolution attributes the streaming op lacks: its convolution of
+# concat(state, chunk) is VALID and dense.
+_NOT_STREAMING = ("padding", "groups")
+
+
 def stream_attrs_of(op):
-    """attrs_of the streaming op, which has no padding attribute (its
-    convolution of concat(state, chunk) is VALID)."""
-    return {name: _text(op.get_attr(name)) for name in ATTR_NAMES if name != "padding"}
+    """attrs_of the streaming op (see _NOT_STREAMING)."""
+    return {name: _text(op.get_attr(name)) for name in ATTR_NAMES
+            if name not in _NOT_STREAMING}
 
 
 def activation_of(attrs):

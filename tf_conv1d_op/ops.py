@@ -59,7 +59,7 @@ def _check_choice(value, choices, what):
     return value.upper()
 
 
-def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
+def _check_static_shapes(x, filters, bias, data_format, padding, dilation, groups):
     if x.shape.rank is not None and x.shape.rank != 3:
         raise ValueError(f"fused_conv1d: input must be rank 3 ({data_format}), got "
                          f"shape {x.shape}")
@@ -68,12 +68,14 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                          f"in_channels, out_channels], got shape {filters.shape}")
     if bias is not None and bias.shape.rank is not None and bias.shape.rank != 1:
         raise ValueError(f"fused_conv1d: bias must be rank 1, got shape {bias.shape}")
-    if x.shape.rank == 3 and filters.shape.rank == 3:
+    if groups == 1 and x.shape.rank == 3 and filters.shape.rank == 3:
         in_channels = x.shape[2 if data_format == "NWC" else 1]
         if None not in (in_channels, filters.shape[1]) and in_channels != filters.shape[1]:
             raise ValueError(
                 f"fused_conv1d: input has {in_channels} channels but filters expect "
                 f"{filters.shape[1]} (filters shape {filters.shape})")
+    if groups > 1:
+        _check_static_groups(x, filters, data_format, groups)
     if filters.shape.rank == 3:
         if filters.shape[0] == 0:
             raise ValueError("fused_conv1d: kernel_size (filters dimension 0) must be >= 1, "
@@ -97,16 +99,54 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation):
                 f"{filters.shape})")
 
 
+def _check_groups(groups):
+    """An int >= 1; the op's attribute (int64 in the kernels, checked there too)."""
+    if not _is_int(groups):
+        raise TypeError(f"fused_conv1d: groups must be an int >= 1, got {groups!r} "
+                        f"({type(groups).__name__})")
+    groups = int(groups)
+    if not 1 <= groups <= _INT64_MAX:
+        raise ValueError(f"fused_conv1d: groups must be in [1, 2**63 - 1], got {groups}")
+    return groups
+
+
+def _check_static_groups(x, filters, data_format, groups):
+    """The channel counts `groups` must divide, and the filter's group width.
+
+    Filters are [kernel_size, in_channels // groups, out_channels], as Keras';
+    output channel f belongs to group f // (out_channels // groups).
+    """
+    in_channels = x.shape[2 if data_format == "NWC" else 1] if x.shape.rank == 3 else None
+    group_width = filters.shape[1] if filters.shape.rank == 3 else None
+    out_channels = filters.shape[2] if filters.shape.rank == 3 else None
+    if in_channels is not None and in_channels % groups:
+        raise ValueError(
+            f"fused_conv1d: groups must divide the input channels; expected a divisor "
+            f"of {in_channels} (input shape {x.shape}), got groups={groups}")
+    if out_channels is not None and out_channels % groups:
+        raise ValueError(
+            f"fused_conv1d: groups must divide the number of filters; expected a "
+            f"divisor of {out_channels} (filters shape {filters.shape}), got "
+            f"groups={groups}")
+    if None not in (in_channels, group_width) and group_width * groups != in_channels:
+        raise ValueError(
+            f"fused_conv1d: with groups={groups}, the filters must have in_channels // "
+            f"groups = {in_channels // groups} in dimension 1 ([kernel_size, "
+            f"in_channels // groups, out_channels]); got filters shape {filters.shape} "
+            f"for input shape {x.shape}")
+
+
 def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations=1,
                  activation=None, data_format="NWC", name=None, *,
-                 negative_slope=_activations.DEFAULT_NEGATIVE_SLOPE,
+                 negative_slope=_activations.DEFAULT_NEGATIVE_SLOPE, groups=1,
                  initial_state=None, return_final_state=False):
     """activation(conv1d(input, filters) + bias) in one fused op.
 
     Args:
       input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps]
         (NCW); half, bfloat16, float32 or float64.
-      filters: [kernel_size, in_channels, out_channels] (the Keras kernel layout).
+      filters: [kernel_size, in_channels // groups, out_channels] (the Keras
+        kernel layout).
       bias: [out_channels] or None.
       stride: int, or a list of 1 or 3 ints as in tf.nn.conv1d.
       padding: "VALID", "SAME" (TF's rule) or "CAUSAL" (output step t sees input
@@ -117,6 +157,12 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         ("swish" is an alias of "silu").
       data_format: "NWC" or "NCW".
       negative_slope: the slope of "leaky_relu" for negative inputs.
+      groups: grouped convolution: in_channels and out_channels split into
+        `groups` equal groups, output group g reading input group g only
+        (output channel f is in group f // (out_channels // groups)).
+        groups == in_channels is the depthwise convolution (out_channels =
+        multiplier * in_channels; output channel c * multiplier + j reads
+        input channel c).
       initial_state: CAUSAL padding only: the (kernel_size - 1) * dilation
         input steps before `input`, [batch, steps, in_channels] or NCW, in
         place of the zeros CAUSAL padding puts there. For running a stream in
@@ -136,6 +182,7 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         padding = _check_choice(padding, PADDINGS, "padding")
         stride = _window_attr(stride, "stride", data_format)
         dilation = _window_attr(dilations, "dilations", data_format)
+        groups = _check_groups(groups)
         activation = _activations.canonical_activation(activation)
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
             raise TypeError(f"fused_conv1d: negative_slope must be a number, "
@@ -154,7 +201,7 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
             if bias.dtype != x.dtype:
                 raise TypeError(f"fused_conv1d: bias dtype {bias.dtype.name} does not "
                                 f"match input dtype {x.dtype.name}")
-        _check_static_shapes(x, filters, bias, data_format, padding, dilation)
+        _check_static_shapes(x, filters, bias, data_format, padding, dilation, groups)
         if bias is None:
             bias = tf.zeros([0], dtype=x.dtype)  # the op's "no bias"
         composite = _implementation.current() == _implementation.COMPOSITE
@@ -164,11 +211,11 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
                 return _composite.fused_conv1d(
                     x, filters, bias, stride=stride, dilation=dilation, padding=padding,
                     data_format=data_format, activation=activation,
-                    negative_slope=negative_slope)
+                    negative_slope=negative_slope, groups=groups)
             output, _ = _ops.fused_conv1d(
                 x, filters, bias, stride=stride, dilation=dilation, padding=padding,
                 data_format=data_format, activation=activation,
-                negative_slope=float(negative_slope))
+                negative_slope=float(negative_slope), groups=groups)
             return output
 
         if initial_state is None and not return_final_state:
@@ -180,12 +227,15 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
                 data_format=data_format, activation=activation,
                 negative_slope=float(negative_slope))
 
-        return _with_state(convolve, None if composite else stream, x, filters, initial_state,
-                           return_final_state, padding, stride, dilation, data_format)
+        # The streaming op is dense: a grouped chunk runs the convolution of
+        # concat(state, chunk) instead.
+        return _with_state(convolve, None if composite or groups != 1 else stream, x, filters,
+                           initial_state, return_final_state, padding, stride, dilation,
+                           data_format, groups)
 
 
 def _with_state(convolve, stream, x, filters, initial_state, return_final_state, padding,
-                stride, dilation, data_format):
+                stride, dilation, data_format, groups):
     """fused_conv1d's CAUSAL padding from a state (tf_conv1d_op/_causal_state.py)."""
     if padding != "CAUSAL":
         raise ValueError("fused_conv1d: initial_state and return_final_state need "
@@ -211,7 +261,9 @@ def _with_state(convolve, stream, x, filters, initial_state, return_final_state,
                     tf.shape(x)[steps_axis] % stride, 0, message=message)]):
                 x = tf.identity(x)
     kernel_size = filters.shape[0] if filters.shape[0] is not None else tf.shape(filters)[0]
-    in_channels = filters.shape[1] if filters.shape[1] is not None else tf.shape(filters)[1]
+    # The state holds input steps, all in_channels = filters dimension 1 * groups.
+    group_width = filters.shape[1] if filters.shape[1] is not None else tf.shape(filters)[1]
+    in_channels = group_width * groups
     if initial_state is None:
         state = _causal_state.zero_state(x, kernel_size, in_channels, dilation, data_format)
     else:

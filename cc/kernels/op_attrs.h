@@ -1,5 +1,6 @@
 // The attributes the ops share (FUSED_CONV1D_ATTRS in
-// cc/ops/fused_conv1d_ops.cc; the streaming op has all but padding), read and
+// cc/ops/fused_conv1d_ops.cc; the streaming op has all but padding and
+// groups), read and
 // checked in one place for the shape function and the kernels.
 #ifndef TF_CONV1D_OP_KERNELS_OP_ATTRS_H_
 #define TF_CONV1D_OP_KERNELS_OP_ATTRS_H_
@@ -31,7 +32,8 @@ struct OpAttrs {
   // `c` is anything with TensorFlow's GetAttr(name, &value): the shape
   // function's InferenceContext or a kernel's OpKernelConstruction. Messages
   // start with `op`. Without a padding attribute (the streaming op, whose
-  // convolution of concat(state, chunk) is VALID) the padding is VALID.
+  // convolution of concat(state, chunk) is VALID and dense) the padding is
+  // VALID and groups 1.
   template <typename Context>
   absl::Status Parse(Context* c, const std::string& op, bool has_padding = true);
 
@@ -45,7 +47,10 @@ absl::Status OpAttrs::Parse(Context* c, const std::string& op, bool has_padding)
   std::string padding = "VALID", data_format, activation_name;
   TF_RETURN_IF_ERROR(c->GetAttr("stride", &geometry.stride));
   TF_RETURN_IF_ERROR(c->GetAttr("dilation", &geometry.dilation));
-  if (has_padding) TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
+  if (has_padding) {
+    TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
+    TF_RETURN_IF_ERROR(c->GetAttr("groups", &geometry.groups));
+  }
   TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
   TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation_name));
   TF_RETURN_IF_ERROR(c->GetAttr("negative_slope", &activation.negative_slope));
@@ -66,11 +71,13 @@ absl::Status OpAttrs::Parse(Context* c, const std::string& op, bool has_padding)
   // The generated Python op truncates a float attribute (0.5 becomes 0):
   // say so, since the value printed is not the one the caller wrote.
   for (const auto& [name, value] : {std::pair<const char*, int64_t>{"stride", geometry.stride},
-                                    {"dilation", geometry.dilation}}) {
+                                    {"dilation", geometry.dilation},
+                                    {"groups", geometry.groups}}) {
     if (value < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
           op, ": attribute ", name, " must be an integer >= 1, got ", value,
-          " (stride ", geometry.stride, ", dilation ", geometry.dilation,
+          " (stride ", geometry.stride, ", dilation ", geometry.dilation, ", groups ",
+          geometry.groups,
           "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
           "them)"));
     }

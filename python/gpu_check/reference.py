@@ -211,9 +211,22 @@ def _padded_length(in_steps, out_steps, kernel_size, stride, dilation, pad_left)
     return max(in_steps + pad_left, last_tap + 1)
 
 
+def _grouped(cols, w, groups, xp):
+    """Keras' grouped convolution of windows cols [batch, out_steps, kernel_size,
+    channels] with w [kernel_size, channels // groups, filters]: input channel
+    group g meets filter columns g * filters // groups onwards."""
+    batch, out_steps, kernel_size, channels = cols.shape
+    filters = w.shape[2]
+    cols = xp.reshape(cols, (batch, out_steps, kernel_size, groups, channels // groups))
+    w = xp.reshape(w, (kernel_size, channels // groups, groups, filters // groups))
+    z = xp.einsum("nokgc,kcgf->nogf", cols, w)
+    return xp.reshape(z, (batch, out_steps, filters))
+
+
 def preactivation(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-                  xp=NUMPY):
-    """z = conv1d(x, w) + b in float64, NWC whatever data_format; b may be None."""
+                  xp=NUMPY, groups=1):
+    """z = conv1d(x, w) + b in float64, NWC whatever data_format; b may be None.
+    With groups, w is [kernel_size, in_channels // groups, filters]."""
     x_nwc = _to_nwc(xp.float64(x), data_format, xp)
     w = xp.float64(w)
     batch, in_steps, channels = x_nwc.shape
@@ -229,20 +242,20 @@ def preactivation(x, w, b, stride=1, dilation=1, padding="VALID", data_format="N
                        axis=1)
         # Explicit sizes: -1 cannot be inferred when the tensor is empty.
         cols = xp.reshape(cols, (batch, out_steps, kernel_size, channels))
-        z = xp.einsum("nokc,kcf->nof", cols, w)
+        z = _grouped(cols, w, groups, xp)
     return z if b is None else z + xp.float64(b)
 
 
 def forward(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-            activation="linear", negative_slope=0.2, xp=NUMPY):
+            activation="linear", negative_slope=0.2, xp=NUMPY, groups=1):
     """(output, preactivation) in float64, in data_format; b may be None."""
-    z = preactivation(x, w, b, stride, dilation, padding, data_format, xp)
+    z = preactivation(x, w, b, stride, dilation, padding, data_format, xp, groups)
     y = activate(activation, z, negative_slope, xp)
     return _to_nwc(y, data_format, xp), _to_nwc(z, data_format, xp)
 
 
 def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_format="NWC",
-             activation="linear", negative_slope=0.2, operand=None):
+             activation="linear", negative_slope=0.2, operand=None, groups=1):
     """(grad_input, grad_filter, grad_bias) in float64, NumPy: the adjoint of
     `preactivation` applied to dz = grad_output * activation'(z).
 
@@ -254,7 +267,7 @@ def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_f
     x_nwc = _to_nwc(np.asarray(x, np.float64), data_format)
     w = np.asarray(w, np.float64)
     if operand is None:
-        z = preactivation(x, w, b, stride, dilation, padding, data_format)
+        z = preactivation(x, w, b, stride, dilation, padding, data_format, NUMPY, groups)
         slope = derivative(activation, z, negative_slope)
     else:
         slope = derivative_from_operand(
@@ -267,10 +280,16 @@ def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_f
     taps = _taps(out_steps, kernel_size, stride, dilation)
     padded = np.pad(x_nwc, ((0, 0), (pad_left, length - pad_left - in_steps), (0, 0)))
     cols = padded[:, taps, :]  # [batch, out_steps, kernel_size, channels]
-    grad_filter = np.einsum("nokc,nof->kcf", cols, dz)
+    # The channel and filter groups as their own axis g (see _grouped).
+    filters = w.shape[2]
+    cols_g = cols.reshape(batch, out_steps, kernel_size, groups, channels // groups)
+    dz_g = dz.reshape(batch, out_steps, groups, filters // groups)
+    w_g = w.reshape(kernel_size, channels // groups, groups, filters // groups)
+    grad_filter = np.einsum("nokgc,nogf->kcgf", cols_g, dz_g).reshape(w.shape)
     grad_bias = dz.sum(axis=(0, 1))
     grad_padded = np.zeros_like(padded)
-    np.add.at(grad_padded, (slice(None), taps), np.einsum("nof,kcf->nokc", dz, w))
+    grad_cols = np.einsum("nogf,kcgf->nokgc", dz_g, w_g).reshape(cols.shape)
+    np.add.at(grad_padded, (slice(None), taps), grad_cols)
     grad_x = grad_padded[:, pad_left:pad_left + in_steps, :]
     return _to_nwc(grad_x, data_format), grad_filter, grad_bias
 

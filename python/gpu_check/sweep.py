@@ -103,7 +103,7 @@ def check(library, memory, problem, dtype, rng):
     x, w, b, dy = random_inputs(rng, problem, dtype, with_bias=bool(rng.integers(0, 2)))
     slope = problem.negative_slope  # the reference rounds it as the op's attribute
     attrs = dict(stride=problem.stride, dilation=problem.dilation, padding=problem.padding,
-                 data_format=problem.data_format)
+                 data_format=problem.data_format, groups=problem.groups)
     act = dict(activation=problem.activation, negative_slope=slope)
     y, z, grad_input, grad_filter, grad_bias = run_ops(library, memory, problem, dtype,
                                                        x, w, b, dy)

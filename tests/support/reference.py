@@ -32,9 +32,10 @@ def keras_activation(name, negative_slope=0.2):
     return lambda z: shared.activate(name, z, negative_slope, TENSORFLOW)
 
 
-def _linear_part(x, w, stride, dilation, padding, data_format):
+def _linear_part(x, w, stride, dilation, padding, data_format, groups=1):
     """conv1d(x, w) in float64, NWC out; x in data_format."""
-    return shared.preactivation(x, w, None, stride, dilation, padding, data_format, TENSORFLOW)
+    return shared.preactivation(x, w, None, stride, dilation, padding, data_format, TENSORFLOW,
+                                groups)
 
 
 def _to_layout(y, data_format):
@@ -42,15 +43,16 @@ def _to_layout(y, data_format):
 
 
 def conv1d(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-           activation="linear", negative_slope=0.2):
-    """activation(conv1d(x, w) + b) in float64; b may be None. Differentiable."""
+           activation="linear", negative_slope=0.2, groups=1):
+    """activation(conv1d(x, w) + b) in float64; b may be None. Differentiable.
+    With groups, w is [kernel_size, in_channels // groups, filters] (Keras')."""
     y, _ = shared.forward(x, w, b, stride, dilation, padding, data_format, activation,
-                          negative_slope, TENSORFLOW)
+                          negative_slope, TENSORFLOW, groups)
     return y
 
 
 def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
-                     data_format="NWC", activation="linear", negative_slope=0.2):
+                     data_format="NWC", activation="linear", negative_slope=0.2, groups=1):
     """The reference's output and gradients for upstream gradient dy.
 
     Returns (values, magnitudes): values are (y, dx, dw, db), db None without
@@ -59,7 +61,8 @@ def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
     is within about eps * n * magnitude of the exact one, however much its
     terms cancel, so gradient errors are measured against these.
     """
-    geometry = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format)
+    geometry = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format,
+                    groups=groups)
     x, w = tf.constant(x, tf.float64), tf.constant(w, tf.float64)
     b = None if b is None else tf.constant(b, tf.float64)
     dy_nwc = _to_layout(tf.constant(dy, tf.float64), data_format)
