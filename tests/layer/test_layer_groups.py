@@ -229,8 +229,8 @@ def test_layer_matches_the_stock_grouped_layer(case, implementation):
     for name, g, w in zip(("output", "grad_input", "grad_kernel", "grad_bias"), got, want):
         error = reference.max_relative_error(g, w)
         # Keras' gelu rounds its constants to float32 precision (errors near
-        # 4e-9, tests/support/reference.py).
-        assert error < 1e-8, f"{name}: relative error {error:.2e}"
+        # 1e-8, tests/support/reference.py); a wrong group gives errors near 1.
+        assert error < 1e-7, f"{name}: relative error {error:.2e}"
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -262,7 +262,7 @@ def test_hostile_groups_are_refused_by_name(groups):
     with pytest.raises(ValueError, match="groups") as error:
         tf_conv1d_op.Conv1D(4, 3, groups=groups)
     assert f"groups={groups!r}" in str(error.value) and "Conv1D" in str(error.value)
-    if isinstance(groups, int) and not isinstance(groups, bool) and groups <= 0:
+    if IS_KERAS_3 and isinstance(groups, int) and not isinstance(groups, bool) and groups <= 0:
         with pytest.raises(ValueError, match="groups"):
             keras.layers.Conv1D(4, 3, groups=groups)
 
