@@ -30,10 +30,11 @@ HOST_SOURCES = [f"{CORE}/{name}" for name in ("activations.cc", "conv1d_geometry
 # Compiled once, for the baseline: those, the level choice and the dispatch to
 # the chosen level's passes.
 SHARED_SOURCES = HOST_SOURCES + [f"{CORE}/{name}" for name in (
-    "cpu_dispatch.cc", "cpu_isa.cc", "output_pages.cc")]
+    "cpu_dispatch.cc", "cpu_isa.cc", "grouped_cpu.cc", "output_pages.cc")]
 
 # Compiled once per level, each copy in its own namespace (cpu_level.h).
-LEVEL_SOURCES = [f"{CORE}/{name}" for name in ("conv1d_cpu.cc", "gemm_kernel.cc")]
+LEVEL_SOURCES = [f"{CORE}/{name}" for name in (
+    "conv1d_cpu.cc", "depthwise_cpu.cc", "gemm_kernel.cc")]
 
 X86_64 = ("x86_64", "AMD64", "amd64")
 

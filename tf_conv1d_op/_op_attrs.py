@@ -1,7 +1,7 @@
 """The attributes the three ops share, read from an op (or a pfor input)."""
 
 ATTR_NAMES = ("stride", "dilation", "padding", "data_format", "activation",
-              "negative_slope")
+              "negative_slope", "groups")
 
 
 def _text(value):

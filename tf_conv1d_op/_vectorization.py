@@ -101,6 +101,12 @@ def _tile_filter(w, n, axis):
     return tf.tile(w, [1, n, 1] if axis == 1 else [1, 1, n])
 
 
+# Side by side, n grouped filters are not one grouped filter (its groups
+# would mix iterations), so a grouped op folds into the batch only.
+_GROUPED_CHANNEL_FOLD = ("the filter varies per iteration of a grouped convolution "
+                         "(groups != 1: no channel fold keeps the groups apart)")
+
+
 def _fallback(pfor_input, why):
     # vectorized_map(..., fallback_to_while_loop=False) asks for an error.
     if not getattr(pfor_input.pfor, "_fallback_to_while_loop", True):
@@ -127,6 +133,8 @@ def _fused_conv1d(pfor_input):
     if x_stacked:
         return _fallback(pfor_input, "both the input and the filter or bias vary per "
                          "iteration (no fold keeps iterations apart)")
+    if attrs["groups"] != 1:
+        return _fallback(pfor_input, _GROUPED_CHANNEL_FOLD)
     filters = tf.shape(w)[-1]
     w = _fold_filter(w, 2) if w_stacked else _tile_filter(w, n, 2)
     # A stacked bias [n, cout] flattens in the folded channel order; an
@@ -159,6 +167,8 @@ def _backprop_input(pfor_input):
     if g_stacked or o_stacked:
         return _fallback(pfor_input, "both the filter and the output gradient or "
                          "activation operand vary per iteration")
+    if attrs["groups"] != 1:
+        return _fallback(pfor_input, _GROUPED_CHANNEL_FOLD)
     g, o = pfor_input.unstacked_input(2), pfor_input.unstacked_input(3)
     grad = _ops.fused_conv1d_backprop_input(
         sizes * _channel_multiples(n, data_format), _fold_filter(w, 1), g, o, **attrs)
@@ -177,6 +187,8 @@ def _backprop_filter(pfor_input):
     n64 = tf.cast(n, tf.int64)
     if sizes_stacked:
         return _fallback(pfor_input, "the filter sizes vary per iteration")
+    if attrs["groups"] != 1:
+        return _fallback(pfor_input, _GROUPED_CHANNEL_FOLD)
     if not x_stacked:
         # Each iteration's output gradient becomes its own block of filters.
         g = _fold_channels(g, data_format) if g_stacked else _tile_channels(g, n, data_format)

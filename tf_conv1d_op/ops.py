@@ -130,7 +130,7 @@ def _check_static_groups(x, filters, data_format, groups):
             f"groups={groups}")
     if None not in (in_channels, group_width) and group_width * groups != in_channels:
         raise ValueError(
-            f"fused_conv1d: with groups={groups}, filters must have in_channels // "
+            f"fused_conv1d: with groups={groups}, the filters must have in_channels // "
             f"groups = {in_channels // groups} in dimension 1 ([kernel_size, "
             f"in_channels // groups, out_channels]); got filters shape {filters.shape} "
             f"for input shape {x.shape}")
@@ -213,8 +213,7 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
             output, _ = _ops.fused_conv1d(
                 x, filters, bias, stride=stride, dilation=dilation, padding=padding,
                 data_format=data_format, activation=activation,
-                negative_slope=float(negative_slope),
-                **({"groups": groups} if groups != 1 else {}))
+                negative_slope=float(negative_slope), groups=groups)
             return output
 
         if initial_state is None and not return_final_state:

@@ -32,7 +32,16 @@ absl::Status MakeGeometry(const std::string& op, const OpAttrs& attrs,
   g->in_channels = input.dim_size(nwc ? 2 : 1);
   g->kernel_size = filter.dim_size(0);
   g->out_channels = filter.dim_size(2);
-  if (filter.dim_size(1) != g->in_channels) {
+  if (g->groups != 1) {
+    // Divisibility first (ResolveGeometry words it), then the filter's width.
+    if (g->in_channels % g->groups == 0 && g->out_channels % g->groups == 0 &&
+        filter.dim_size(1) != g->in_channels / g->groups) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": with groups ", g->groups, " the filter must have in_channels / groups = ",
+          g->in_channels / g->groups, " in dimension 1, got filter shape ",
+          filter.DebugString(), " (input shape ", input.DebugString(), ")"));
+    }
+  } else if (filter.dim_size(1) != g->in_channels) {
     return absl::InvalidArgumentError(absl::StrCat(
         op, ": input has ", g->in_channels, " channels but the filter "
         "expects ", filter.dim_size(1), " (input shape ", input.DebugString(),

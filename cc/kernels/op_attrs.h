@@ -42,6 +42,7 @@ absl::Status OpAttrs::Parse(Context* c, const std::string& op) {
   std::string padding, data_format, activation_name;
   TF_RETURN_IF_ERROR(c->GetAttr("stride", &geometry.stride));
   TF_RETURN_IF_ERROR(c->GetAttr("dilation", &geometry.dilation));
+  TF_RETURN_IF_ERROR(c->GetAttr("groups", &geometry.groups));
   TF_RETURN_IF_ERROR(c->GetAttr("padding", &padding));
   TF_RETURN_IF_ERROR(c->GetAttr("data_format", &data_format));
   TF_RETURN_IF_ERROR(c->GetAttr("activation", &activation_name));
@@ -63,11 +64,13 @@ absl::Status OpAttrs::Parse(Context* c, const std::string& op) {
   // The generated Python op truncates a float attribute (0.5 becomes 0):
   // say so, since the value printed is not the one the caller wrote.
   for (const auto& [name, value] : {std::pair<const char*, int64_t>{"stride", geometry.stride},
-                                    {"dilation", geometry.dilation}}) {
+                                    {"dilation", geometry.dilation},
+                                    {"groups", geometry.groups}}) {
     if (value < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
           op, ": attribute ", name, " must be an integer >= 1, got ", value,
-          " (stride ", geometry.stride, ", dilation ", geometry.dilation,
+          " (stride ", geometry.stride, ", dilation ", geometry.dilation, ", groups ",
+          geometry.groups,
           "; the generated op truncates non-integers, tf_conv1d_op.fused_conv1d refuses "
           "them)"));
     }

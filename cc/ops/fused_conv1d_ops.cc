@@ -26,6 +26,7 @@ using shape_inference::ShapeHandle;
   Attr(TypeAttr())                                                           \
       .Attr("stride: int = 1")                                               \
       .Attr("dilation: int = 1")                                             \
+      .Attr("groups: int = 1")                                               \
       .Attr("padding: string")                                               \
       .Attr("data_format: string = 'NWC'")                                   \
       .Attr("activation: string = 'linear'")                                 \
@@ -61,14 +62,19 @@ std::string ForwardDoc() {
 output = activation(conv1d(input, filter) + bias), computed in one kernel.
 
 input: [batch, steps, in_channels] (NWC) or [batch, in_channels, steps] (NCW).
-filter: [kernel_size, in_channels, out_channels], the Keras kernel layout.
+filter: [kernel_size, in_channels / groups, out_channels], the Keras kernel
+  layout.
 bias: [out_channels], or [0] for no bias.
 preactivation: conv1d(input, filter) + bias where the activation's derivative
   needs it ()doc" + PreactivationUsers() + R"doc(), else an
   empty tensor. Only the registered gradient reads it.
 padding: CAUSAL left-pads by (kernel_size - 1) * dilation, so output step t
   depends on input steps up to t * stride only.
-activation: one of )doc" + std::string(conv1d::ActivationNames()) + ".\n";
+activation: one of )doc" + std::string(conv1d::ActivationNames()) + R"doc(.
+groups: in_channels and out_channels split into this many equal groups,
+  output group j reading input group j only (output channel f is in group
+  f / (out_channels / groups)); groups == in_channels is depthwise.
+)doc";
 }
 
 // [batch, steps, channels] in the op's layout.
@@ -77,6 +83,32 @@ ShapeHandle MakeActivationShape(InferenceContext* c, conv1d::Layout layout,
                                 DimensionHandle channels) {
   return layout == conv1d::Layout::kNWC ? c->MakeShape({batch, steps, channels})
                                         : c->MakeShape({batch, channels, steps});
+}
+
+// The channel counts groups must divide, and the filter's group width, where
+// known. The kernels check all of it again on the actual shapes.
+absl::Status CheckGroups(InferenceContext* c, DimensionHandle in_channels,
+                         DimensionHandle group_width, DimensionHandle out_channels,
+                         int64_t groups) {
+  const std::string op = tf_conv1d_op::kForwardOpName;
+  if (c->ValueKnown(in_channels) && c->Value(in_channels) % groups != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": groups must divide the input channels: expected a divisor of ",
+        c->Value(in_channels), ", got groups ", groups));
+  }
+  if (c->ValueKnown(out_channels) && c->Value(out_channels) % groups != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": groups must divide the number of filters (filter dimension 2): expected a "
+        "divisor of ", c->Value(out_channels), ", got groups ", groups));
+  }
+  if (c->ValueKnown(in_channels) && c->ValueKnown(group_width) &&
+      c->Value(group_width) != c->Value(in_channels) / groups) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": with groups ", groups, " the filter must have in_channels / groups = ",
+        c->Value(in_channels) / groups, " in dimension 1, got ", c->Value(group_width),
+        " (input channels ", c->Value(in_channels), ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ForwardShape(InferenceContext* c) {
@@ -92,8 +124,13 @@ absl::Status ForwardShape(InferenceContext* c) {
   DimensionHandle in_channels = c->Dim(input, nwc ? 2 : 1);
   DimensionHandle kernel_size = c->Dim(filter, 0);
   DimensionHandle out_channels = c->Dim(filter, 2);
-  DimensionHandle merged;
-  TF_RETURN_IF_ERROR(c->Merge(in_channels, c->Dim(filter, 1), &merged));
+  const int64_t groups = attrs.geometry.groups;
+  DimensionHandle merged = in_channels;
+  if (groups == 1) {
+    TF_RETURN_IF_ERROR(c->Merge(in_channels, c->Dim(filter, 1), &merged));
+  } else {
+    TF_RETURN_IF_ERROR(CheckGroups(c, in_channels, c->Dim(filter, 1), out_channels, groups));
+  }
   if (c->ValueKnown(c->Dim(bias, 0)) && c->Value(c->Dim(bias, 0)) != 0) {
     TF_RETURN_IF_ERROR(c->Merge(out_channels, c->Dim(bias, 0), &out_channels));
   }
@@ -105,7 +142,7 @@ absl::Status ForwardShape(InferenceContext* c) {
     g.in_steps = c->Value(steps);
     g.in_channels = c->ValueKnown(merged) ? c->Value(merged) : 0;
     g.kernel_size = c->Value(kernel_size);
-    g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : 1;
+    g.out_channels = c->ValueKnown(out_channels) ? c->Value(out_channels) : groups;
     const std::string error = conv1d::ResolveGeometry(&g);
     if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat(tf_conv1d_op::kForwardOpName, ": ", error));
     out_steps = c->MakeDim(g.out_steps);

@@ -7,6 +7,10 @@ DATA_FORMATS = ("NWC", "NCW")
 # (stride, dilation): each alone, both together, and steps larger than the kernel.
 STRIDE_DILATIONS = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 4), (2, 2), (3, 2))
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+# (in_channels, filters, groups): dense, grouped (2, 4; filters more or fewer
+# than the channels), depthwise (groups == in_channels) with channel
+# multipliers 1, 2 and 3.
+GROUP_CASES = ((3, 5, 1), (4, 6, 2), (8, 4, 4), (5, 5, 5), (3, 6, 3), (4, 12, 4))
 
 # The op through TensorFlow against the reference: (forward, gradient)
 # norm-wise relative error per dtype. Rounded inputs go into the reference, so

@@ -126,22 +126,28 @@ WRAPPER_ONLY_SETUPS = [
           negative_slope="0.1"),
 ]
 
-# groups: input (2, 9, 4); a valid groups=2 call has filters (3, 2, 4).
-GROUPS_SETUPS = [
-    Setup("groups-0", r"groups must be .*got (groups=)?0", x=(2, 9, 4), w=(3, 2, 4), groups=0),
-    Setup("groups-negative", r"groups must be .*got (groups=)?-2", x=(2, 9, 4), w=(3, 2, 4),
-          groups=-2),
-    Setup("groups-not-dividing-input", r"groups must divide the input channels; expected a "
-          r"divisor of 4.*got groups=3", x=(2, 9, 4), w=(3, 1, 6), b=(6,), groups=3),
-    Setup("groups-not-dividing-filters", r"groups must divide the number of filters; "
-          r"expected a divisor of 6.*got groups=4", x=(2, 9, 4), w=(3, 1, 6), b=(6,), groups=4),
-    Setup("groups-filter-dim-disagrees", r"groups=2, filters must have in_channels // groups "
-          r"= 2 in dimension 1.*got filters shape \(3, 4, 4\)", x=(2, 9, 4), w=(3, 4, 4),
-          groups=2),
-    Setup("groups-filter-dim-disagrees-ncw", r"groups=2, filters must have in_channels // "
-          r"groups = 2 in dimension 1", x=(2, 4, 9), w=(3, 1, 4), groups=2, data_format="NCW"),
-    Setup("groups-more-than-channels", r"groups must divide the input channels; expected a "
-          r"divisor of 4", x=(2, 9, 4), w=(3, 1, 8), b=(8,), groups=8),
+# groups: input (2, 9, 4); a valid groups=2 call has filters (3, 2, 4). The
+# wrapper's and the kernels' words differ slightly (groups=2 / groups 2).
+_DIVIDE_INPUT = r"groups must divide the input channels[:;] expected a divisor of 4"
+GROUPS_ATTRIBUTE_SETUPS = [
+    Setup("groups-0", r"groups must be .*got 0", x=(2, 9, 4), w=(3, 2, 4), groups=0),
+    Setup("groups-negative", r"groups must be .*got -2", x=(2, 9, 4), w=(3, 2, 4), groups=-2),
+]
+GROUPS_SHAPE_SETUPS = [
+    Setup("groups-not-dividing-input", _DIVIDE_INPUT + r".*got groups[= ]3", x=(2, 9, 4),
+          w=(3, 1, 6), b=(6,), groups=3),
+    Setup("groups-not-dividing-filters", r"groups must divide the number of filters.*"
+          r"expected a divisor of 6.*got groups[= ]4", x=(2, 9, 4), w=(3, 1, 6), b=(6,),
+          groups=4),
+    Setup("groups-filter-dim-disagrees", r"with groups[= ]2,? the filters? must have "
+          r"in_channels /{1,2} groups = 2 in dimension 1", x=(2, 9, 4), w=(3, 4, 4), groups=2),
+    Setup("groups-filter-dim-disagrees-ncw", r"with groups[= ]2,? the filters? must have "
+          r"in_channels /{1,2} groups = 2 in dimension 1", x=(2, 4, 9), w=(3, 1, 4), groups=2,
+          data_format="NCW"),
+    Setup("groups-more-than-channels", _DIVIDE_INPUT + r".*got groups[= ]8", x=(2, 9, 4),
+          w=(3, 1, 8), b=(8,), groups=8),
+    Setup("groups-huge", _DIVIDE_INPUT + r".*got groups[= ]4611686018427387904", x=(2, 9, 4),
+          w=(3, 1, 8), b=(8,), groups=2**62),
 ]
 
 GROUPS_WRAPPER_ONLY_SETUPS = [
@@ -171,14 +177,13 @@ RAISES = {
 
 
 def _forward_cases():
-    groups = ((SHAPE_SETUPS, 0), (ATTRIBUTE_SETUPS, 1), (DTYPE_SETUPS, 2))
-    for setups, kind in groups:
+    kinds = ((SHAPE_SETUPS + GROUPS_SHAPE_SETUPS, 0),
+             (ATTRIBUTE_SETUPS + GROUPS_ATTRIBUTE_SETUPS, 1), (DTYPE_SETUPS, 2))
+    for setups, kind in kinds:
         for setup in setups:
             for front in setup.fronts:
                 run = getattr(setup, front.replace("-", "_"))
                 yield Case(f"{front}/{setup.name}", run, RAISES[front][kind], setup.match)
-    for setup in GROUPS_SETUPS:
-        yield Case(f"wrapper/{setup.name}", setup.wrapper, STATIC, setup.match)
     for setup in WRAPPER_ONLY_SETUPS + GROUPS_WRAPPER_ONLY_SETUPS:
         yield Case(f"wrapper/{setup.name}", setup.wrapper, STATIC, setup.match)
 
@@ -261,6 +266,18 @@ BACKPROP_SETUPS = [
     ("filter-operand-wrong-shape", _backprop_filter, dict(operand=_tensor((1, 7, 4))), {},
      "activation_operand must have shape"),
     ("filter-dilation-negative", _backprop_filter, {}, dict(dilation=-1), "dilation"),
+    ("input-groups-0", _backprop_input, {}, dict(groups=0),
+     "FusedConv1DBackpropInput: attribute groups must be an integer >= 1, got 0"),
+    ("input-groups-not-dividing-filters", _backprop_input, {}, dict(groups=3),
+     "FusedConv1DBackpropInput: groups must divide the number of filters .*expected a "
+     "divisor of 4, got groups 3"),
+    ("filter-groups-filter-dim", _backprop_filter,
+     dict(sizes=_sizes(3, 3, 6), dy=_tensor((2, 7, 6)), operand=_tensor((2, 7, 6))),
+     dict(groups=3), r"FusedConv1DBackpropFilter: with groups 3 the filter must have "
+     r"in_channels / groups = 1 in dimension 1, got filter shape \[3,3,6\]"),
+    ("filter-groups-huge", _backprop_filter, {}, dict(groups=2**62),
+     "groups must divide the input channels: expected a divisor of 3, got groups "
+     "4611686018427387904"),
 ]
 
 
@@ -268,7 +285,7 @@ def _backprop_cases():
     for name, op, inputs, attrs, match in BACKPROP_SETUPS:
         run = (lambda op=op, inputs=inputs, attrs=attrs: op(**inputs, **attrs))
         yield Case(f"raw/{name}", run, KERNEL, match)
-        if attrs.get("stride", 1) < 1 or attrs.get("dilation", 1) < 1:
+        if min(attrs.get(a, 1) for a in ("stride", "dilation", "groups")) < 1:
             continue  # attribute errors: the shape function refuses them at tracing
         graph_inputs = dict(inputs)
 
@@ -312,7 +329,26 @@ def _run_edited_graph_def(op_type, attr, value):
             return session.run(name + ":0", {"x:0": np.ones([2, 9, 3]), "w:0": np.ones([3, 3, 4])})
 
 
+def _raw_groups_known_shapes():
+    """The shape function sees known shapes at tracing and refuses them."""
+    fn = tf.function(lambda x, w: ops.fused_conv1d(x, w, tf.zeros([0]), padding="SAME",
+                                                   groups=3))
+    return fn.get_concrete_function(tf.TensorSpec([2, 9, 4]), tf.TensorSpec([3, 1, 6]))
+
+
+def _raw_groups_filter_dim_known_shapes():
+    fn = tf.function(lambda x, w: ops.fused_conv1d(x, w, tf.zeros([0]), padding="SAME",
+                                                   groups=2))
+    return fn.get_concrete_function(tf.TensorSpec([2, 9, 4]), tf.TensorSpec([3, 4, 4]))
+
+
 def _other_cases():
+    yield Case("raw-shape-fn/groups-not-dividing-input", _raw_groups_known_shapes,
+               ("ValueError",), r"FusedConv1D: groups must divide the input channels: "
+               r"expected a divisor of 4, got groups 3")
+    yield Case("raw-shape-fn/groups-filter-dim", _raw_groups_filter_dim_known_shapes,
+               ("ValueError",), r"FusedConv1D: with groups 2 the filter must have "
+               r"in_channels / groups = 2 in dimension 1, got 4")
     yield Case("raw/dilation-half-truncated", _raw_truncated_dilation, KERNEL,
                r"TfConv1dOp>FusedConv1D: attribute dilation must be an integer >= 1, got 0 .*truncates")
     for op_type in (_op_names.FORWARD, _op_names.BACKPROP_FILTER):

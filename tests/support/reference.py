@@ -55,8 +55,11 @@ def output_length_and_left_pad(steps, kernel_size, stride, dilation, padding):
     return out, extent - 1  # CAUSAL
 
 
-def _linear_part(x, w, stride, dilation, padding, data_format):
-    """conv1d(x, w) in float64, NWC out; x in data_format."""
+def _linear_part(x, w, stride, dilation, padding, data_format, groups=1):
+    """conv1d(x, w) in float64, NWC out; x in data_format. With groups, the
+    dense convolution of each group's channels (x's channel group j with w's
+    output columns j, w being [kernel_size, in_channels // groups, filters]),
+    side by side: Keras' definition."""
     if data_format == "NCW":
         x = tf.transpose(x, [0, 2, 1])
     steps = x.shape[1]
@@ -71,7 +74,13 @@ def _linear_part(x, w, stride, dilation, padding, data_format):
     gathered = tf.gather(xp, windows.reshape(-1).astype(np.int64), axis=1)
     # Explicit sizes: -1 cannot be inferred when the tensor is empty.
     gathered = tf.reshape(gathered, [x.shape[0], out, kernel_size, x.shape[2]])
-    return tf.einsum("nokc,kcf->nof", gathered, w)
+    if groups == 1:
+        return tf.einsum("nokc,kcf->nof", gathered, w)
+    group_in, filters = w.shape[1], w.shape[2]
+    gathered = tf.reshape(gathered, [x.shape[0], out, kernel_size, groups, group_in])
+    w = tf.reshape(w, [kernel_size, group_in, groups, filters // groups])
+    z = tf.einsum("nokgc,kcgf->nogf", gathered, w)
+    return tf.reshape(z, [x.shape[0], out, filters])
 
 
 def _to_layout(y, data_format):
@@ -79,17 +88,17 @@ def _to_layout(y, data_format):
 
 
 def conv1d(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-           activation="linear", negative_slope=0.2):
+           activation="linear", negative_slope=0.2, groups=1):
     """activation(conv1d(x, w) + b) in float64; b may be None. Differentiable."""
     z = _linear_part(tf.cast(x, tf.float64), tf.cast(w, tf.float64), stride, dilation,
-                     padding, data_format)
+                     padding, data_format, groups)
     if b is not None:
         z = z + tf.cast(b, tf.float64)
     return _to_layout(keras_activation(activation, negative_slope)(z), data_format)
 
 
 def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
-                     data_format="NWC", activation="linear", negative_slope=0.2):
+                     data_format="NWC", activation="linear", negative_slope=0.2, groups=1):
     """The reference's output and gradients for upstream gradient dy.
 
     Returns (values, magnitudes): values are (y, dx, dw, db), db None without
@@ -98,7 +107,8 @@ def conv1d_and_grads(x, w, b, dy, stride=1, dilation=1, padding="VALID",
     is within about eps * n * magnitude of the exact one, however much its
     terms cancel, so gradient errors are measured against these.
     """
-    geometry = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format)
+    geometry = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format,
+                    groups=groups)
     x, w = tf.constant(x, tf.float64), tf.constant(w, tf.float64)
     b = None if b is None else tf.constant(b, tf.float64)
     dy_nwc = _to_layout(tf.constant(dy, tf.float64), data_format)

@@ -34,7 +34,9 @@
 // The building blocks (tile sizes, slabs, packing, depth blocks) are in
 // cpu_tiles.h, the Winograd forward tiles in winograd_tiles.h. This file is
 // compiled once per instruction-set level, in that level's namespace
-// (cpu_level.h); LevelPasses() at the end is the table cpu_dispatch.cc calls.
+// (cpu_level.h); LevelPasses() at the end is the table cpu_dispatch.cc calls,
+// with the depthwise passes of depthwise_cpu.cc. Grouped convolutions other
+// than depthwise run these passes once per group (grouped_cpu.cc).
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -45,6 +47,7 @@
 #include "cc/kernels/core/cpu_level.h"
 #include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/cpu_tiles.h"
+#include "cc/kernels/core/depthwise_cpu.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/winograd_tiles.h"
@@ -565,7 +568,9 @@ void BackpropFilterPass(const Conv1DGeometry& g,
 }
 
 template <typename T>
-constexpr PassesOf<T> kPasses{&ForwardPass<T>, &BackpropInputPass<T>, &BackpropFilterPass<T>};
+constexpr PassesOf<T> kPasses{&ForwardPass<T>,          &BackpropInputPass<T>,
+                               &BackpropFilterPass<T>,   &DepthwiseForwardPass<T>,
+                               &DepthwiseBackpropInputPass<T>, &DepthwiseBackpropFilterPass<T>};
 
 const CpuPasses& LevelPasses() {
 #define CONV1D_LEVEL_PASSES(T, CudaT, name) kPasses<T>,

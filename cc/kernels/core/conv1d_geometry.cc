@@ -41,6 +41,7 @@ Conv1DGeometry ComputeGeometry(const Conv1DGeometry& g) {
   c.dilation = 1;
   c.kernel_extent = 1;
   c.pad_left = 0;
+  c.groups = 1;  // nothing to split: the output is the bias, activated
   return c;
 }
 
@@ -68,10 +69,19 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
     return "the number of filters (filter dimension 2) must be >= 1, got " +
            Str(g->out_channels);
   }
+  if (g->groups < 1) return "groups must be >= 1, got " + Str(g->groups);
   if (g->batch < 0 || g->in_steps < 0 || g->in_channels < 0) {
     return std::string("input dimensions must be non-negative, got input shape ") +
            LayoutShapeString(*g, g->in_steps, g->in_channels) + " (" +
            LayoutName(g->layout) + ")";
+  }
+  if (g->in_channels % g->groups != 0) {
+    return "groups must divide the input channels: expected a divisor of " +
+           Str(g->in_channels) + ", got groups " + Str(g->groups);
+  }
+  if (g->out_channels % g->groups != 0) {
+    return "groups must divide the number of filters (filter dimension 2): expected a "
+           "divisor of " + Str(g->out_channels) + ", got groups " + Str(g->groups);
   }
   int64_t span;
   if (MulOverflows(g->kernel_size - 1, g->dilation, &span) || span >= kMax) {
@@ -127,11 +137,13 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
     return "the output's dimensions would multiply past 2^63 - 1 (an empty output "
            "included): output shape " + LayoutShapeString(*g, g->out_steps, g->out_channels) +
            layout + " from input shape " + LayoutShapeString(*g, g->in_steps, g->in_channels) +
-           " and filter shape " + ShapeString(g->kernel_size, g->in_channels, g->out_channels);
+           " and filter shape " +
+           ShapeString(g->kernel_size, g->group_in_channels(), g->out_channels);
   }
-  if (!AllProductsFit(g->kernel_size, g->in_channels, g->out_channels)) {
+  if (!AllProductsFit(g->kernel_size, g->group_in_channels(), g->out_channels)) {
     return "the filter's dimensions multiply past 2^63 - 1 (an empty filter included): "
-           "got filter shape " + ShapeString(g->kernel_size, g->in_channels, g->out_channels);
+           "got filter shape " +
+           ShapeString(g->kernel_size, g->group_in_channels(), g->out_channels);
   }
   return "";
 }

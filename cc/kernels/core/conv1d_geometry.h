@@ -25,6 +25,12 @@ struct Conv1DGeometry {
   int64_t out_channels = 0;
   int64_t stride = 1;
   int64_t dilation = 1;
+  // Grouped convolution: input and output channels split into `groups`
+  // equal groups, output group j reading input group j only. The filter is
+  // [kernel_size, in_channels / groups, out_channels]; output channel f is
+  // in group f / (out_channels / groups). groups == in_channels is the
+  // depthwise convolution.
+  int64_t groups = 1;
   Padding padding = Padding::kValid;
   Layout layout = Layout::kNWC;
   // Derived by ResolveGeometry.
@@ -34,8 +40,10 @@ struct Conv1DGeometry {
 
   int64_t input_elements() const { return batch * in_steps * in_channels; }
   int64_t output_elements() const { return batch * out_steps * out_channels; }
+  int64_t group_in_channels() const { return in_channels / groups; }
+  int64_t group_out_channels() const { return out_channels / groups; }
   int64_t filter_elements() const {
-    return kernel_size * in_channels * out_channels;
+    return kernel_size * group_in_channels() * out_channels;
   }
   // Element strides of the (step, channel) axes of an input or output tensor
   // of this layout with `steps` steps and `channels` channels.
@@ -56,6 +64,7 @@ struct Conv1DGeometry {
 // TensorFlow (TensorShape multiplies dimensions left to right, NCW puts
 // channels second) or a kernel multiplies them in, an empty tensor included.
 // With at most one output step, stride is set to 1 (it affects nothing then).
+// groups must be >= 1 and divide in_channels and out_channels.
 std::string ResolveGeometry(Conv1DGeometry* g);
 
 // Whether the product of every subset of {a, b, c} fits in int64 (all >= 0).
@@ -68,7 +77,8 @@ std::string LayoutShapeString(const Conv1DGeometry& g, int64_t steps, int64_t ch
 // no tap multiplies anything: a declared kernel_size and dilation (up to
 // 2^63, with the filter empty) must not size any list or loop, so the taps
 // collapse to one, at offset 0 of each window (every window then lies
-// inside the input). Output steps are unchanged; otherwise g itself.
+// inside the input), and the groups to one. Output steps are unchanged;
+// otherwise g itself.
 Conv1DGeometry ComputeGeometry(const Conv1DGeometry& g);
 
 }  // namespace conv1d

@@ -1,5 +1,5 @@
 // The CPU passes of conv1d_cpu.h, forwarded to the level selected at load
-// time (cpu_isa.h). Compiled for the baseline, like everything outside the
+// time (cpu_isa.h): dense, depthwise, or dense per group (grouped_cpu.h). Compiled for the baseline, like everything outside the
 // per-level copies.
 #include <cstdlib>
 #include <string>
@@ -8,6 +8,7 @@
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/grouped_cpu.h"
 
 namespace conv1d {
 
@@ -114,22 +115,44 @@ template <typename T>
 void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
                            const T* filter, const T* bias, T* output, T* preactivation,
                            const ParallelRunner& runner) {
-  Passes<T>().forward(g, act, input, filter, bias, output, preactivation, runner);
+  const PassesOf<T>& passes = Passes<T>();
+  if (g.groups == 1) {
+    passes.forward(g, act, input, filter, bias, output, preactivation, runner);
+  } else if (IsDepthwise(g)) {
+    passes.depthwise_forward(g, act, input, filter, bias, output, preactivation, runner);
+  } else {
+    GroupedForward<T>(passes, g, act, input, filter, bias, output, preactivation, runner);
+  }
 }
 
 template <typename T>
 void FusedConv1DBackpropInputCpu(const Conv1DGeometry& g, const ActivationSpec& act,
                                  const T* filter, const T* grad_output, const T* operand,
                                  T* grad_input, const ParallelRunner& runner) {
-  Passes<T>().backprop_input(g, act, filter, grad_output, operand, grad_input, runner);
+  const PassesOf<T>& passes = Passes<T>();
+  if (g.groups == 1) {
+    passes.backprop_input(g, act, filter, grad_output, operand, grad_input, runner);
+  } else if (IsDepthwise(g)) {
+    passes.depthwise_backprop_input(g, act, filter, grad_output, operand, grad_input, runner);
+  } else {
+    GroupedBackpropInput<T>(passes, g, act, filter, grad_output, operand, grad_input, runner);
+  }
 }
 
 template <typename T>
 void FusedConv1DBackpropFilterCpu(const Conv1DGeometry& g, const ActivationSpec& act,
                                   const T* input, const T* grad_output, const T* operand,
                                   T* grad_filter, T* grad_bias, const ParallelRunner& runner) {
-  Passes<T>().backprop_filter(g, act, input, grad_output, operand, grad_filter, grad_bias,
-                              runner);
+  const PassesOf<T>& passes = Passes<T>();
+  if (g.groups == 1) {
+    passes.backprop_filter(g, act, input, grad_output, operand, grad_filter, grad_bias, runner);
+  } else if (IsDepthwise(g)) {
+    passes.depthwise_backprop_filter(g, act, input, grad_output, operand, grad_filter,
+                                     grad_bias, runner);
+  } else {
+    GroupedBackpropFilter<T>(passes, g, act, input, grad_output, operand, grad_filter,
+                             grad_bias, runner);
+  }
 }
 
 #define CONV1D_INSTANTIATE(T, CudaT, name)                                                \

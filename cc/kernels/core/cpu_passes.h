@@ -14,7 +14,8 @@
 
 namespace conv1d {
 
-// The signatures of conv1d_cpu.h.
+// The signatures of conv1d_cpu.h: the dense passes (groups == 1), and the
+// depthwise ones (groups == in_channels; depthwise_cpu.h).
 template <typename T>
 struct PassesOf {
   void (*forward)(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
@@ -26,6 +27,9 @@ struct PassesOf {
   void (*backprop_filter)(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
                           const T* grad_output, const T* operand, T* grad_filter,
                           T* grad_bias, const ParallelRunner& runner);
+  decltype(forward) depthwise_forward;
+  decltype(backprop_input) depthwise_backprop_input;
+  decltype(backprop_filter) depthwise_backprop_filter;
 };
 
 // One PassesOf per element type (dtypes.h), of_ and the name in the op's T

@@ -4,6 +4,8 @@
 // any other TensorFlow op, on every XLA device. The checks and the geometry
 // are the OpKernels' own (fused_conv1d_op_kernels.h, conv1d_geometry.h), and
 // the arithmetic follows theirs: half and bfloat16 computed in float.
+// Grouped convolutions are XLA's own: feature_group_count in the forward
+// and input-gradient convolutions, batch_group_count in the filter gradient's.
 #include <string>
 #include <utility>
 #include <vector>
@@ -134,7 +136,7 @@ class FusedConv1DXlaOp : public FusedConv1DXlaBase {
       const int64_t stride = attrs_.geometry.stride;
       z = xla::ConvGeneralDilated(InputIn(ctx, 0, acc), InputIn(ctx, 1, acc), {stride},
                                   {{g.pad_left, PadRight(g, stride)}}, {1}, {g.dilation},
-                                  ForwardDims());
+                                  ForwardDims(), /*feature_group_count=*/g.groups);
     }
     if (bias_shape.dim_size(0) != 0) {
       z = xla::Add(z, InputIn(ctx, 2, acc), {axes.channels});
@@ -171,14 +173,28 @@ class FusedConv1DBackpropInputXlaOp : public FusedConv1DXlaBase {
     const xla::XlaOp grad_z = BackpropActivationHlo(
         attrs_.activation, InputIn(ctx, 2, acc), InputIn(ctx, 3, acc));
     xla::ConvolutionDimensionNumbers dims = ForwardDims();
-    dims.set_kernel_input_feature_dimension(kOutAxis);
-    dims.set_kernel_output_feature_dimension(kInAxis);
+    xla::XlaOp filter = InputIn(ctx, 1, acc);
+    if (g.groups == 1) {
+      dims.set_kernel_input_feature_dimension(kOutAxis);
+      dims.set_kernel_output_feature_dimension(kInAxis);
+    } else {
+      // Group j maps its Cout / G gradient channels to its Cin / G input
+      // channels: the kernel [K, Cout / G, G * Cin / G] holds at [k, f, j *
+      // Cin / G + c] the filter's [k, c, j * Cout / G + f].
+      const int64_t cin_g = g.group_in_channels(), cout_g = g.group_out_channels();
+      filter = xla::Reshape(filter, {g.kernel_size, cin_g, g.groups, cout_g});
+      filter = xla::Transpose(filter, {0, 3, 2, 1});
+      filter = xla::Reshape(filter, {g.kernel_size, cout_g, g.in_channels});
+      dims.set_kernel_input_feature_dimension(kInAxis);
+      dims.set_kernel_output_feature_dimension(kOutAxis);
+    }
     const int64_t before = g.kernel_extent - 1 - g.pad_left;
     const int64_t after = g.in_steps + g.pad_left - 1 - (g.out_steps - 1) * g.stride;
-    const xla::XlaOp reversed = xla::Rev(InputIn(ctx, 1, acc), {kTapAxis});
+    const xla::XlaOp reversed = xla::Rev(filter, {kTapAxis});
     ctx->SetOutput(0, ToOutputType(xla::ConvGeneralDilated(
                                             grad_z, reversed, {1}, {{before, after}},
-                                            {g.stride}, {g.dilation}, dims)));
+                                            {g.stride}, {g.dilation}, dims,
+                                            /*feature_group_count=*/g.groups)));
   }
 };
 
@@ -189,7 +205,9 @@ class FusedConv1DBackpropFilterXlaOp : public FusedConv1DXlaBase {
   // grad_filter[tap, c, f] = sum over batch and output steps of
   // input_padded[step * stride + tap * dilation, c] * grad_z[step, f]: a
   // convolution whose "batch" is the input channel, whose contracted feature
-  // is the batch, and whose window is grad_z spread out by the stride.
+  // is the batch, and whose window is grad_z spread out by the stride. With
+  // groups, batch_group_count pairs input channel group j (the "batch") with
+  // filter group j (the output features), giving [K, Cin / G, Cout].
   void Compile(XlaOpKernelContext* ctx) override {
     TensorShape filter_shape;
     OP_REQUIRES_OK(ctx, SizesInput(ctx, 1, "filter_sizes", &filter_shape));
@@ -236,7 +254,8 @@ class FusedConv1DBackpropFilterXlaOp : public FusedConv1DXlaBase {
     dims.add_output_spatial_dimensions(kTapAxis);
     ctx->SetOutput(0, ToOutputType(xla::ConvGeneralDilated(
                                             input, grad_z, {g.dilation}, {{g.pad_left, after}},
-                                            {1}, {g.stride}, dims)));
+                                            {1}, {g.stride}, dims, /*feature_group_count=*/1,
+                                            /*batch_group_count=*/g.groups)));
   }
 };
 

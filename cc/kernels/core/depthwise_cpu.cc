@@ -1,0 +1,365 @@
+// Depthwise passes: each input channel c has its own m filters (output
+// channels c * m .. c * m + m - 1), so there is no reduction over channels
+// and no GEMM; the work is K multiply-adds per output element and the pass
+// is bound by memory, not arithmetic. Every pass therefore runs along the
+// channels of NWC rows of the accumulator type, a block of channels held in
+// registers across the taps, and touches each tensor once:
+//
+// Forward: tiles of output rows of one batch item. Output row o is
+//   bias + sum over taps k: input[o * stride - pad + k * dilation] * w[k]
+// (element-wise in the channels), then the preactivation (if kept) and the
+// activation while the row is in L1, and the row is stored.
+//
+// Input gradient: tiles of input rows; each input row i gathers the dz rows
+// o = (i + pad - k * dilation) / stride of the taps k for which that is
+// whole, dz computed once per tile from dy and the activation operand.
+//
+// Filter gradient: dw[k] += input[o * stride - pad + k * dilation] * dz[o]
+// and db += dz[o], summed over tiles into a fixed number of partial sums
+// added in a fixed order (bitwise independent of the thread count).
+//
+// Input and output rows come through the blocks of cpu_tiles.h (Slab,
+// DzRows, StoreRows, ActivateRows), so NCW and half/bfloat16 tensors are
+// converted a tile at a time and NWC float/double ones are used in place.
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "cc/kernels/core/cpu_level.h"
+#include "cc/kernels/core/cpu_tiles.h"
+#include "cc/kernels/core/depthwise_cpu.h"
+#include "cc/kernels/core/dtypes.h"
+
+namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
+using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
+
+namespace {
+
+// Channels per register block: four vectors of the widest level.
+template <typename A>
+constexpr int64_t kBlock = 256 / sizeof(A);
+
+// out[c] = bias[c] + sum over taps t with x[t] != null: x[t][c] * w[t][c],
+// for `width` channels (a compile-time width vectorizes with the sums in
+// registers).
+template <typename A, typename Width>
+inline void SumTaps(const A* const* x, const A* const* w, int64_t taps, const A* bias,
+                    int64_t c0, Width width, A* out) {
+  A acc[kBlock<A>];
+  for (int64_t c = 0; c < width; ++c) acc[c] = bias != nullptr ? bias[c0 + c] : A(0);
+  for (int64_t t = 0; t < taps; ++t) {
+    const A* xt = x[t] + c0;
+    const A* wt = w[t] + c0;
+    for (int64_t c = 0; c < width; ++c) acc[c] += xt[c] * wt[c];
+  }
+  for (int64_t c = 0; c < width; ++c) out[c0 + c] = acc[c];
+}
+
+// One output (or input-gradient) row of `channels` channels, multiplier 1:
+// only the taps whose x is not null.
+template <typename A>
+void DepthwiseRow(const std::vector<const A*>& x_all, const std::vector<const A*>& w_all,
+                  const A* bias, int64_t channels, std::vector<const A*>* x_live,
+                  std::vector<const A*>* w_live, A* out) {
+  x_live->clear();
+  w_live->clear();
+  for (size_t t = 0; t < x_all.size(); ++t) {
+    if (x_all[t] == nullptr) continue;
+    x_live->push_back(x_all[t]);
+    w_live->push_back(w_all[t]);
+  }
+  const A* const* x = x_live->data();
+  const A* const* w = w_live->data();
+  const int64_t taps = static_cast<int64_t>(x_live->size());
+  int64_t c0 = 0;
+  for (; c0 + kBlock<A> <= channels; c0 += kBlock<A>) {
+    SumTaps<A>(x, w, taps, bias, c0, std::integral_constant<int64_t, kBlock<A>>(), out);
+  }
+  if (c0 < channels) SumTaps<A>(x, w, taps, bias, c0, channels - c0, out);
+}
+
+// The input steps one tile reads, as NWC rows of A: a slab of the steps
+// [first, first + count) that lie inside the input (in place or copied);
+// or, where the windows are sparse in that span (dilation far larger than
+// the tile), each row copied as it is asked for, into its tap's own buffer.
+template <typename T, typename A>
+class InputRows {
+ public:
+  InputRows(const Conv1DGeometry& g, int64_t taps) : g_(g), taps_(taps) {}
+
+  void Load(const T* item, int64_t first, int64_t count, int64_t rows_read) {
+    item_ = item;
+    lo_ = std::max<int64_t>(first, 0);
+    hi_ = std::min<int64_t>(first + count, g_.in_steps);
+    per_row_ = hi_ - lo_ > 2 * rows_read + 64;
+    if (per_row_) {
+      row_scratch_.resize(taps_);
+    } else if (hi_ > lo_) {
+      slab_ = Slab<T, A>(g_, item, g_.in_steps, g_.in_channels, lo_, hi_ - lo_, &scratch_);
+    }
+  }
+
+  // Input step i for tap `tap`, null outside the input.
+  const A* Row(int64_t i, int64_t tap) {
+    if (i < lo_ || i >= hi_) return nullptr;
+    if (!per_row_) return slab_ + (i - lo_) * g_.in_channels;
+    return Slab<T, A>(g_, item_, g_.in_steps, g_.in_channels, i, 1, &row_scratch_[tap]);
+  }
+
+ private:
+  const Conv1DGeometry& g_;
+  const int64_t taps_;
+  const T* item_ = nullptr;
+  int64_t lo_ = 0, hi_ = 0;
+  bool per_row_ = false;
+  const A* slab_ = nullptr;
+  std::vector<A> scratch_;
+  std::vector<std::vector<A>> row_scratch_;
+};
+
+template <typename T, typename A>
+std::vector<A> FilterAs(const T* filter, int64_t elements) {
+  std::vector<A> out(elements);
+  for (int64_t e = 0; e < elements; ++e) out[e] = static_cast<A>(filter[e]);
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
+                          const T* filter, const T* bias, T* output, T* preactivation,
+                          const ParallelRunner& runner) {
+  using A = typename AccumulatorOf<T>::type;
+  if (g.output_elements() == 0) return;
+  const int64_t cin = g.in_channels, cout = g.out_channels, m = cout / cin;
+  const int64_t kernel = g.kernel_size, s = g.stride, d = g.dilation, pad = g.pad_left;
+  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const std::vector<A> w = FilterAs<T, A>(filter, kernel * cout);  // [K, 1, Cout]
+  std::vector<A> bias_a;
+  if (bias != nullptr) bias_a = FilterAs<T, A>(bias, cout);
+  const A* b = bias != nullptr ? bias_a.data() : nullptr;
+  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 256);
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+
+  runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
+             [&](int64_t begin, int64_t end) {
+    InputRows<T, A> rows_in(g, kernel);
+    std::vector<A> acc;
+    std::vector<const A*> x(kernel), w_rows(kernel), x_live, w_live;
+    for (int64_t k = 0; k < kernel; ++k) w_rows[k] = w.data() + k * cout;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / tiles_per_item;
+      const int64_t o0 = (unit % tiles_per_item) * tile;
+      const int64_t rows = std::min(tile, g.out_steps - o0);
+      rows_in.Load(input + n * in_item, o0 * s - pad, (rows - 1) * s + g.kernel_extent,
+                   rows * kernel);
+      A* c;
+      if constexpr (std::is_same_v<T, A>) {
+        c = in_place ? output + n * out_item + o0 * cout : nullptr;
+      }
+      if (!in_place) {
+        acc.resize(rows * cout);
+        c = acc.data();
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        A* row = c + r * cout;
+        const int64_t first = (o0 + r) * s - pad;
+        for (int64_t k = 0; k < kernel; ++k) x[k] = rows_in.Row(first + k * d, k);
+        if (m == 1) {
+          DepthwiseRow<A>(x, w_rows, b, cout, &x_live, &w_live, row);
+        } else {
+          for (int64_t f = 0; f < cout; ++f) row[f] = b != nullptr ? b[f] : A(0);
+          for (int64_t k = 0; k < kernel; ++k) {
+            if (x[k] == nullptr) continue;
+            const A* wk = w_rows[k];
+            for (int64_t ci = 0; ci < cin; ++ci) {
+              const A v = x[k][ci];
+              for (int64_t j = 0; j < m; ++j) row[ci * m + j] += v * wk[ci * m + j];
+            }
+          }
+        }
+        // The preactivation and the activation while the row is in L1.
+        if (preactivation != nullptr) {
+          StoreRows<T, A>(row, cout, 1, cout, g.out_steps, g.layout, o0 + r, 1,
+                          preactivation + n * out_item);
+        }
+        ActivateRows<A>(act, row, 1, cout, cout);
+        if (!in_place) {
+          StoreRows<T, A>(row, cout, 1, cout, g.out_steps, g.layout, o0 + r, 1,
+                          output + n * out_item);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& act,
+                                const T* filter, const T* grad_output, const T* operand,
+                                T* grad_input, const ParallelRunner& runner) {
+  using A = typename AccumulatorOf<T>::type;
+  if (g.input_elements() == 0) return;
+  const int64_t cin = g.in_channels, cout = g.out_channels, m = cout / cin;
+  const int64_t kernel = g.kernel_size, s = g.stride, d = g.dilation, pad = g.pad_left;
+  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const std::vector<A> w = FilterAs<T, A>(filter, kernel * cout);
+  // Per input row about 1 / s dz rows.
+  const int64_t tile = TileRows<A>(CeilDiv(cout * sizeof(A), s) + cin * sizeof(A), g.in_steps,
+                                   g.batch, 256);
+  const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
+  const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+  const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
+
+  runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout / s + 1,
+             [&](int64_t begin, int64_t end) {
+    std::vector<A> dz_scratch, acc;
+    std::vector<const A*> x, w_rows, x_live, w_live;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / tiles_per_item;
+      const int64_t i0 = (unit % tiles_per_item) * tile;
+      const int64_t rows = std::min(tile, g.in_steps - i0);
+      // dz rows reaching input rows [i0, i0 + rows).
+      const int64_t o_lo =
+          std::max<int64_t>(0, CeilDivSigned(i0 + pad - (kernel - 1) * d, s));
+      const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
+      const A* dz = nullptr;
+      if (o_hi > o_lo) {
+        dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                          operand + n * out_item, o_lo, o_hi - o_lo, cout, &dz_scratch);
+      }
+      A* c;
+      if constexpr (std::is_same_v<T, A>) {
+        c = in_place ? grad_input + n * in_item + i0 * cin : nullptr;
+      }
+      if (!in_place) {
+        acc.resize(rows * cin);
+        c = acc.data();
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        A* row = c + r * cin;
+        // Taps k with p = i + pad - k d = o s for an output row o in range:
+        // p falls as k grows, so the scan stops below o_lo.
+        x.clear();
+        w_rows.clear();
+        const int64_t p_top = i0 + r + pad;
+        for (int64_t k = 0; k < kernel && dz != nullptr; ++k) {
+          const int64_t p = p_top - k * d;
+          if (p < o_lo * s) break;
+          if (p % s != 0 || p / s >= o_hi) continue;
+          x.push_back(dz + (p / s - o_lo) * cout);
+          w_rows.push_back(w.data() + k * cout);
+        }
+        if (m == 1) {
+          DepthwiseRow<A>(x, w_rows, nullptr, cin, &x_live, &w_live, row);
+        } else {
+          std::fill(row, row + cin, A(0));
+          for (size_t t = 0; t < x.size(); ++t) {
+            for (int64_t ci = 0; ci < cin; ++ci) {
+              A sum = A(0);
+              for (int64_t j = 0; j < m; ++j) sum += x[t][ci * m + j] * w_rows[t][ci * m + j];
+              row[ci] += sum;
+            }
+          }
+        }
+      }
+      if (!in_place) {
+        StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i0, 1,
+                        grad_input + n * in_item);
+      }
+    }
+  });
+}
+
+template <typename T>
+void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& act,
+                                 const T* input, const T* grad_output, const T* operand,
+                                 T* grad_filter, T* grad_bias, const ParallelRunner& runner) {
+  using A = typename AccumulatorOf<T>::type;
+  const int64_t cin = g.in_channels, cout = g.out_channels, m = cout / cin;
+  const int64_t kernel = g.kernel_size, s = g.stride, d = g.dilation, pad = g.pad_left;
+  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A),
+                                   std::max<int64_t>(g.out_steps, 1), g.batch, 256,
+                                   kMinUnits / 2);
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  const int64_t units = g.batch * tiles_per_item;
+  // Partial sums [K + 1, Cout] (filter, then bias): as many as useful for
+  // load balance within 64 MiB; the count depends on the problem only.
+  const int64_t partial_size = (kernel + 1) * cout;
+  const int64_t memory_cap =
+      std::max<int64_t>(1, (64 << 20) / (partial_size * static_cast<int64_t>(sizeof(A))));
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
+  std::vector<A> partials(parts * partial_size, A(0));
+  const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
+                        g.layout == Layout::kNWC;
+
+  runner.For(parts, 2 * CeilDiv(units, parts) * tile * kernel * cout + 1,
+             [&](int64_t begin, int64_t end) {
+    InputRows<T, A> rows_in(g, kernel);
+    std::vector<A> dz_scratch;
+    for (int64_t part = begin; part < end; ++part) {
+      A* dw = partials.data() + part * partial_size;
+      A* db = dw + kernel * cout;
+      const int64_t first = part * units / parts, last = (part + 1) * units / parts;
+      for (int64_t unit = first; unit < last; ++unit) {
+        const int64_t n = unit / tiles_per_item;
+        const int64_t o0 = (unit % tiles_per_item) * tile;
+        const int64_t rows = std::min(tile, g.out_steps - o0);
+        const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                   operand + n * out_item, o0, rows, cout, &dz_scratch);
+        rows_in.Load(input + n * in_item, o0 * s - pad, (rows - 1) * s + g.kernel_extent,
+                     rows * kernel);
+        for (int64_t r = 0; r < rows; ++r) {
+          const A* dz_row = dz + r * cout;
+          for (int64_t f = 0; f < cout; ++f) db[f] += dz_row[f];
+          const int64_t step0 = (o0 + r) * s - pad;
+          for (int64_t k = 0; k < kernel; ++k) {
+            const A* x = rows_in.Row(step0 + k * d, k);
+            if (x == nullptr) continue;
+            A* dwk = dw + k * cout;
+            if (m == 1) {
+              for (int64_t f = 0; f < cout; ++f) dwk[f] += x[f] * dz_row[f];
+            } else {
+              for (int64_t ci = 0; ci < cin; ++ci) {
+                const A v = x[ci];
+                for (int64_t j = 0; j < m; ++j) dwk[ci * m + j] += v * dz_row[ci * m + j];
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+
+  // Add the partials in order, in parallel over filter elements.
+  runner.For(partial_size, 2 * parts, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) {
+      A sum = A(0);
+      for (int64_t part = 0; part < parts; ++part) sum += partials[part * partial_size + e];
+      if (e < kernel * cout) {
+        grad_filter[e] = static_cast<T>(sum);
+      } else {
+        grad_bias[e - kernel * cout] = static_cast<T>(sum);
+      }
+    }
+  });
+}
+
+#define CONV1D_INSTANTIATE_DEPTHWISE(T, CudaT, name)                                        \
+  template void DepthwiseForwardPass<T>(const Conv1DGeometry&, const ActivationSpec&,       \
+                                        const T*, const T*, const T*, T*, T*,               \
+                                        const ParallelRunner&);                              \
+  template void DepthwiseBackpropInputPass<T>(const Conv1DGeometry&, const ActivationSpec&, \
+                                              const T*, const T*, const T*, T*,             \
+                                              const ParallelRunner&);                        \
+  template void DepthwiseBackpropFilterPass<T>(const Conv1DGeometry&,                        \
+                                               const ActivationSpec&, const T*, const T*,    \
+                                               const T*, T*, T*, const ParallelRunner&);
+CONV1D_DTYPES(CONV1D_INSTANTIATE_DEPTHWISE)
+#undef CONV1D_INSTANTIATE_DEPTHWISE
+
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
+}  // namespace conv1d

@@ -1,0 +1,248 @@
+"""Grouped and depthwise fused_conv1d (`groups`) against the float64 reference
+(tests/support/reference.py: the dense reference per group), outputs and all
+three gradients, every dtype; finite differences, second order, XLA, the
+depthwise pass's tiles, vectorized_map, and graphs saved before the attribute
+existed.
+
+The default run takes a sample that meets every group case, padding, layout,
+stride/dilation pair, bias choice and activation; TF_CONV1D_FULL_GRID=1 runs
+the whole product (python/gpu_check/grids.py GROUP_CASES).
+"""
+import itertools
+import os
+import zlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_conv1d_op
+from tf_conv1d_op import _op_names
+from python.gpu_check.grids import (DATA_FORMATS, GROUP_CASES, OP_TOLERANCES, PADDINGS,
+                                    STRIDE_DILATIONS)
+from tests.support import reference
+
+FULL_GRID = list(itertools.product(GROUP_CASES, PADDINGS, DATA_FORMATS, STRIDE_DILATIONS,
+                                   (True, False), reference.ACTIVATIONS))
+
+
+def _sample():
+    """Each group case x padding x layout once, the other choices cycled."""
+    cases = []
+    for i, (group_case, padding, data_format) in enumerate(
+            itertools.product(GROUP_CASES, PADDINGS, DATA_FORMATS)):
+        stride_dilation = STRIDE_DILATIONS[i % len(STRIDE_DILATIONS)]
+        activation = reference.ACTIVATIONS[(5 * i) % len(reference.ACTIVATIONS)]
+        cases.append((group_case, padding, data_format, stride_dilation, i % 3 != 0,
+                      activation))
+    return cases
+
+
+GRID = FULL_GRID if os.environ.get("TF_CONV1D_FULL_GRID") == "1" else _sample()
+
+
+def _skip_gpu(device):
+    if device == "GPU":
+        pytest.skip("the CUDA core has no grouped kernels yet: the op refuses groups != 1 "
+                    "on the GPU (docs/cuda.md)")
+
+
+def random_case(group_case, padding, data_format, stride, dilation, use_bias, dtype,
+                batch=None, steps=None):
+    """x, w, b, dy for (in_channels, filters, groups), drawn from a seed fixed by the case."""
+    in_channels, filters, groups = group_case
+    seed = zlib.crc32(repr((group_case, padding, data_format, stride, dilation, use_bias,
+                            dtype)).encode())
+    rng = np.random.default_rng(seed)
+    kernel_size = int(rng.integers(1, 6))
+    batch = int(rng.integers(1, 4)) if batch is None else batch
+    extent = (kernel_size - 1) * dilation + 1
+    if steps is None:
+        steps = extent + int(rng.integers(0, 12)) if padding == "VALID" else int(
+            rng.integers(1, 24))
+    as_dtype = tf.as_dtype(dtype).as_numpy_dtype
+
+    def draw(*shape):
+        return rng.standard_normal(shape).astype(as_dtype).astype(np.float64)
+
+    x = draw(*((batch, steps, in_channels) if data_format == "NWC"
+               else (batch, in_channels, steps)))
+    group_in = in_channels // groups
+    w = (draw(kernel_size, group_in, filters) / np.sqrt(kernel_size * group_in))
+    w = w.astype(as_dtype).astype(np.float64)
+    b = draw(filters) if use_bias else None
+    out_steps, _ = reference.output_length_and_left_pad(steps, kernel_size, stride,
+                                                         dilation, padding)
+    dy = draw(*((batch, out_steps, filters) if data_format == "NWC"
+                else (batch, filters, out_steps)))
+    return x, w, b, dy
+
+
+def ours_and_grads(x, w, b, dy, dtype, fn=tf_conv1d_op.fused_conv1d, **attrs):
+    tensors = [tf.constant(v, dtype) for v in (x, w) + (() if b is None else (b,))]
+
+    def run(*tensors):
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            y = fn(tensors[0], tensors[1], None if b is None else tensors[2], **attrs)
+            loss = tf.reduce_sum(tf.cast(y, tf.float64) * dy)
+        return [y] + tape.gradient(loss, list(tensors))
+
+    results = [t.numpy().astype(np.float64) for t in run(*tensors)]
+    return results[0], results[1], results[2], results[3] if b is not None else None
+
+
+def _check(group_case, padding, data_format, stride_dilation, use_bias, activation, dtype,
+           tolerances, fn=tf_conv1d_op.fused_conv1d, **sizes):
+    stride, dilation = stride_dilation
+    x, w, b, dy = random_case(group_case, padding, data_format, stride, dilation, use_bias,
+                              dtype, **sizes)
+    groups = group_case[2]
+    attrs = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format,
+                 activation=activation)
+    expected, magnitudes = reference.conv1d_and_grads(x, w, b, dy, groups=groups, **attrs)
+    ours_attrs = dict(attrs, dilations=attrs.pop("dilation"), groups=groups)
+    actual = ours_and_grads(x, w, b, dy, dtype, fn=fn, **ours_attrs)
+    reference.assert_matches(actual, expected, magnitudes, tolerances,
+                             f"(x {x.shape}, w {w.shape}, groups {groups})")
+
+
+@pytest.mark.parametrize("dtype", list(OP_TOLERANCES))
+@pytest.mark.parametrize("group_case,padding,data_format,stride_dilation,use_bias,activation",
+                         GRID, ids=["-".join(map(str, c)) for c in GRID])
+def test_grouped_forward_and_gradients_match_reference(group_case, padding, data_format,
+                                                       stride_dilation, use_bias, activation,
+                                                       dtype, device):
+    _skip_gpu(device)
+    _check(group_case, padding, data_format, stride_dilation, use_bias, activation, dtype,
+           OP_TOLERANCES[dtype])
+
+
+# The depthwise pass across its tiles, threads and sparse-window fallback:
+# (in_channels, filters, groups), padding, layout, (stride, dilation),
+# activation, batch, steps.
+DEPTHWISE_TILES = [
+    ((96, 96, 96), "CAUSAL", "NWC", (1, 1), "silu", 3, 700),       # many tiles, multiplier 1
+    ((40, 80, 40), "SAME", "NCW", (2, 3), "gelu", 2, 333),          # multiplier 2, strided
+    ((70, 70, 70), "SAME", "NWC", (1, 1), "relu", 2, 257),          # channels past a block
+    ((6, 6, 6), "SAME", "NWC", (1, 200), "tanh", 1, 500),           # windows sparse in the slab
+    ((6, 12, 3), "CAUSAL", "NCW", (3, 50), "elu", 2, 400),          # grouped, sparse
+    ((48, 96, 8), "VALID", "NWC", (1, 2), "leaky_relu", 4, 300),    # grouped, several tiles
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("case", DEPTHWISE_TILES, ids=[str(c[:4]) for c in DEPTHWISE_TILES])
+def test_large_grouped_cases_match_reference(case, dtype, device):
+    _skip_gpu(device)
+    group_case, padding, data_format, stride_dilation, activation, batch, steps = case
+    _check(group_case, padding, data_format, stride_dilation, True, activation, dtype,
+           OP_TOLERANCES[dtype], batch=batch, steps=steps)
+
+
+NUMERIC_CASES = [  # (in_channels, filters, groups), padding, layout, stride, dilation, activation
+    ((4, 6, 2), "SAME", "NCW", 2, 1, "gelu"),
+    ((3, 3, 3), "CAUSAL", "NWC", 1, 2, "silu"),
+    ((2, 6, 2), "VALID", "NWC", 1, 1, "elu"),
+    ((4, 4, 4), "SAME", "NCW", 3, 2, "softplus"),
+]
+
+
+@pytest.mark.parametrize("case", NUMERIC_CASES, ids=[str(c) for c in NUMERIC_CASES])
+def test_grouped_gradient_matches_finite_differences(case, device):
+    _skip_gpu(device)
+    (cin, cout, groups), padding, data_format, stride, dilation, activation = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    shape = (2, 9, cin) if data_format == "NWC" else (2, cin, 9)
+    x = tf.constant(rng.standard_normal(shape), tf.float64)
+    w = tf.constant(rng.standard_normal((3, cin // groups, cout)) / 2, tf.float64)
+    b = tf.constant(rng.standard_normal(cout), tf.float64)
+
+    def f(x, w, b):
+        return tf_conv1d_op.fused_conv1d(x, w, b, stride=stride, padding=padding,
+                                         dilations=dilation, activation=activation,
+                                         data_format=data_format, groups=groups)
+
+    theoretical, numerical = tf.test.compute_gradient(f, [x, w, b], delta=1e-6)
+    for name, t, n in zip(("input", "filter", "bias"), theoretical, numerical):
+        np.testing.assert_allclose(t, n, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("case", NUMERIC_CASES, ids=[str(c) for c in NUMERIC_CASES])
+def test_grouped_second_order_matches_reference(case, device):
+    """d/d(x, w) of <dL/dx, u> + <dL/dw, v>: the backward ops' own gradients."""
+    _skip_gpu(device)
+    (cin, cout, groups), padding, data_format, stride, dilation, activation = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()) + 1)
+    shape = (2, 9, cin) if data_format == "NWC" else (2, cin, 9)
+    x = tf.constant(rng.standard_normal(shape), tf.float64)
+    w = tf.constant(rng.standard_normal((3, cin // groups, cout)) / 2, tf.float64)
+    b = tf.constant(rng.standard_normal(cout), tf.float64)
+    u = tf.constant(rng.standard_normal(shape), tf.float64)
+    v = tf.constant(rng.standard_normal(w.shape), tf.float64)
+
+    def second(conv):
+        with tf.GradientTape() as outer:
+            outer.watch([x, w, b])
+            with tf.GradientTape() as inner:
+                inner.watch([x, w, b])
+                y = conv(x, w, b)
+                loss = tf.reduce_sum(y * y) / 2
+            dx, dw = inner.gradient(loss, [x, w])
+            mixed = tf.reduce_sum(dx * u) + tf.reduce_sum(dw * v)
+        return [g.numpy() for g in outer.gradient(mixed, [x, w, b])]
+
+    attrs = dict(stride=stride, padding=padding, activation=activation,
+                 data_format=data_format, groups=groups)
+    ours = second(lambda x, w, b: tf_conv1d_op.fused_conv1d(x, w, b, dilations=dilation,
+                                                            **attrs))
+    expected = second(lambda x, w, b: reference.conv1d(x, w, b, dilation=dilation, **attrs))
+    for name, got, want in zip(("input", "filter", "bias"), ours, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+XLA_CASES = [  # a sample: grouped and depthwise, both layouts, strides, dilations
+    ((4, 6, 2), "SAME", "NCW", (2, 1), True, "gelu"),
+    ((3, 6, 3), "CAUSAL", "NWC", (1, 2), True, "silu"),
+    ((8, 8, 8), "VALID", "NWC", (3, 2), False, "relu"),
+    ((6, 3, 3), "SAME", "NWC", (2, 2), True, "tanh"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", XLA_CASES, ids=[str(c) for c in XLA_CASES])
+def test_grouped_xla_matches_reference(case, dtype):
+    xla = tf.function(tf_conv1d_op.fused_conv1d, jit_compile=True, reduce_retracing=True)
+    _check(*case, dtype, OP_TOLERANCES[dtype], fn=xla)
+
+
+def test_grouped_vectorized_map_falls_back_and_matches():
+    """Per-iteration grouped filters cannot fold into the channels: pfor runs
+    them one at a time, with the same results as a loop."""
+    rng = np.random.default_rng(17)
+    x = tf.constant(rng.standard_normal((2, 8, 4)), tf.float64)
+    ws = tf.constant(rng.standard_normal((3, 2, 2, 6)), tf.float64)
+    got = tf.vectorized_map(lambda w: tf_conv1d_op.fused_conv1d(x, w, groups=2,
+                                                                padding="SAME"), ws)
+    want = [reference.conv1d(x, w, None, padding="SAME", groups=2) for w in ws]
+    np.testing.assert_allclose(got.numpy(), np.stack(want), rtol=1e-12, atol=1e-12)
+
+
+def test_graph_without_groups_attribute_runs_as_groups_1():
+    """A graph saved before the attribute existed has no `groups` on its
+    nodes; importing it takes the default, 1."""
+    x = tf.TensorSpec([2, 9, 3], tf.float64, name="x")
+    w = tf.TensorSpec([3, 3, 4], tf.float64, name="w")
+    fn = tf.function(lambda x, w: tf_conv1d_op.fused_conv1d(x, w, padding="SAME"))
+    graph_def = fn.get_concrete_function(x, w).graph.as_graph_def()
+    node = next(n for n in graph_def.node if n.op == _op_names.FORWARD)
+    assert "groups" in node.attr
+    del node.attr["groups"]
+    rng = np.random.default_rng(3)
+    xv, wv = rng.standard_normal([2, 9, 3]), rng.standard_normal([3, 3, 4])
+    with tf.Graph().as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session() as session:
+            got = session.run(node.name + ":0", {"x:0": xv, "w:0": wv})
+    np.testing.assert_allclose(got, reference.conv1d(xv, wv, None, padding="SAME"),
+                               rtol=1e-12, atol=1e-12)
