@@ -81,15 +81,6 @@ class Workspace {
   void* data_ = nullptr;
 };
 
-// The CUDA core has no grouped kernels yet: refused, never computed densely.
-absl::Status CheckGroups(OpKernelContext* ctx, const conv1d::Conv1DGeometry& g) {
-  if (g.groups == 1) return absl::OkStatus();
-  return absl::UnimplementedError(absl::StrCat(
-      ctx->op_kernel().type_string(), ": groups ", g.groups,
-      " (a grouped convolution) is not implemented on the GPU yet; expected groups 1 "
-      "there (run the op on the CPU, or under jit_compile=True through XLA)"));
-}
-
 cudaStream_t Stream(OpKernelContext* ctx) {
   return ctx->eigen_device<Eigen::GpuDevice>().stream();
 }
@@ -99,7 +90,6 @@ struct GpuBackend {
   static absl::Status Forward(OpKernelContext* ctx, const conv1d::Conv1DGeometry& g,
                               const conv1d::ActivationSpec& act, const T* input,
                               const T* filter, const T* bias, T* output, T* preactivation) {
-    TF_RETURN_IF_ERROR(CheckGroups(ctx, g));
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DForwardGpuWorkspaceBytes<Cuda<T>>(g, act)));
@@ -112,7 +102,6 @@ struct GpuBackend {
   static absl::Status BackpropInput(OpKernelContext* ctx, const conv1d::Conv1DGeometry& g,
                                     const conv1d::ActivationSpec& act, const T* filter,
                                     const T* grad_output, const T* operand, T* grad_input) {
-    TF_RETURN_IF_ERROR(CheckGroups(ctx, g));
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DBackpropInputGpuWorkspaceBytes<Cuda<T>>(g, act)));
@@ -126,7 +115,6 @@ struct GpuBackend {
                                      const conv1d::ActivationSpec& act, const T* input,
                                      const T* grad_output, const T* operand, T* grad_filter,
                                      T* grad_bias) {
-    TF_RETURN_IF_ERROR(CheckGroups(ctx, g));
     Workspace workspace;
     TF_RETURN_IF_ERROR(workspace.Allocate(
         ctx, conv1d::FusedConv1DBackpropFilterGpuWorkspaceBytes<Cuda<T>>(g, act)));

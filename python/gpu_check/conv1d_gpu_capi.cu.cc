@@ -44,6 +44,7 @@ std::string Parse(const int64_t* sizes, const char* padding, const char* layout,
   g->out_channels = sizes[4];
   g->stride = sizes[5];
   g->dilation = sizes[6];
+  g->groups = sizes[7];
   if (!conv1d::ParsePadding(padding, &g->padding)) return std::string("bad padding ") + padding;
   if (!conv1d::ParseLayout(layout, &g->layout)) return std::string("bad layout ") + layout;
   if (!conv1d::ParseActivation(activation, &act->kind)) {

@@ -19,19 +19,20 @@ class Problem:
 
     def __init__(self, batch, in_steps, in_channels, kernel_size, out_channels, stride=1,
                  dilation=1, padding="VALID", data_format="NWC", activation="linear",
-                 negative_slope=0.2):
+                 negative_slope=0.2, groups=1):
         self.batch, self.in_steps, self.in_channels = batch, in_steps, in_channels
         self.kernel_size, self.out_channels = kernel_size, out_channels
         self.stride, self.dilation, self.padding = stride, dilation, padding
         self.data_format, self.activation = data_format, activation
         self.negative_slope = negative_slope
+        self.groups = groups
         self.out_steps, self.pad_left = reference.geometry(in_steps, kernel_size, stride,
                                                            dilation, padding)
 
     def sizes(self):
-        return (ctypes.c_int64 * 7)(self.batch, self.in_steps, self.in_channels,
+        return (ctypes.c_int64 * 8)(self.batch, self.in_steps, self.in_channels,
                                     self.kernel_size, self.out_channels, self.stride,
-                                    self.dilation)
+                                    self.dilation, self.groups)
 
     def shape(self, steps, channels):
         return ((self.batch, steps, channels) if self.data_format == "NWC"
@@ -44,12 +45,13 @@ class Problem:
         return self.shape(self.out_steps, self.out_channels)
 
     def filter_shape(self):
-        return (self.kernel_size, self.in_channels, self.out_channels)
+        return (self.kernel_size, self.in_channels // self.groups, self.out_channels)
 
     def __str__(self):
         return (f"{self.batch}x{self.in_steps}x{self.in_channels}->{self.out_channels} "
                 f"k{self.kernel_size} s{self.stride} d{self.dilation} {self.padding} "
-                f"{self.data_format} {self.activation}")
+                f"{self.data_format} {self.activation}"
+                + (f" groups {self.groups}" if self.groups != 1 else ""))
 
 
 class Library:

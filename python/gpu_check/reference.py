@@ -133,9 +133,25 @@ def _windows(x_nwc, kernel_size, stride, dilation, padding):
     return cols, steps, valid
 
 
+def _channel_groups(a, groups, data_format):
+    """An activation tensor's channels, split into `groups` equal runs."""
+    return np.split(np.asarray(a, np.float64), groups, axis=2 if data_format == "NWC" else 1)
+
+
 def forward(x, w, b, stride=1, dilation=1, padding="VALID", data_format="NWC",
-            activation="linear", negative_slope=0.2):
-    """(output, preactivation) in float64, in data_format; b may be None."""
+            activation="linear", negative_slope=0.2, groups=1):
+    """(output, preactivation) in float64, in data_format; b may be None.
+    With groups, the dense convolution of each group (w being [kernel_size,
+    in_channels // groups, filters]), side by side."""
+    if groups != 1:
+        axis = 2 if data_format == "NWC" else 1
+        parts = [forward(xj, wj, bj, stride, dilation, padding, data_format, activation,
+                         negative_slope)
+                 for xj, wj, bj in zip(_channel_groups(x, groups, data_format),
+                                       np.split(np.asarray(w, np.float64), groups, axis=2),
+                                       np.split(np.asarray(b), groups) if b is not None
+                                       else [None] * groups)]
+        return tuple(np.concatenate(outputs, axis=axis) for outputs in zip(*parts))
     x_nwc = _to_nwc(np.asarray(x, np.float64), data_format)
     w = np.asarray(w, np.float64)
     cols, _, _ = _windows(x_nwc, w.shape[0], stride, dilation, padding)
@@ -174,14 +190,30 @@ def derivative_from_operand(activation, operand, negative_slope=0.2):
 
 
 def backward(x, w, b, grad_output, stride=1, dilation=1, padding="VALID", data_format="NWC",
-             activation="linear", negative_slope=0.2, operand=None):
+             activation="linear", negative_slope=0.2, operand=None, groups=1):
     """(grad_input, grad_filter, grad_bias) in float64.
 
     With operand=None the activation's derivative is taken at the exact z.
     Otherwise operand is what the backward ops receive (the forward output,
     or z where needs_preactivation), in data_format: the derivative then
     follows the ops' definition, even where a rounded y sits on a kink.
+    With groups, each group's gradients, side by side.
     """
+    if groups != 1:
+        axis = 2 if data_format == "NWC" else 1
+        none = [None] * groups
+        parts = [backward(xj, wj, bj, gj, stride, dilation, padding, data_format, activation,
+                          negative_slope, oj)
+                 for xj, wj, bj, gj, oj in zip(
+                     _channel_groups(x, groups, data_format),
+                     np.split(np.asarray(w, np.float64), groups, axis=2),
+                     np.split(np.asarray(b), groups) if b is not None else none,
+                     _channel_groups(grad_output, groups, data_format),
+                     _channel_groups(operand, groups, data_format) if operand is not None
+                     else none)]
+        grad_input, grad_filter, grad_bias = zip(*parts)
+        return (np.concatenate(grad_input, axis=axis), np.concatenate(grad_filter, axis=2),
+                np.concatenate(grad_bias))
     x_nwc = _to_nwc(np.asarray(x, np.float64), data_format)
     w = np.asarray(w, np.float64)
     if operand is None:

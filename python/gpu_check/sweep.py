@@ -104,7 +104,7 @@ def check(library, memory, problem, dtype, rng):
     # The op's negative_slope attribute is a float32.
     slope = float(np.float32(problem.negative_slope))
     attrs = dict(stride=problem.stride, dilation=problem.dilation, padding=problem.padding,
-                 data_format=problem.data_format)
+                 data_format=problem.data_format, groups=problem.groups)
     act = dict(activation=problem.activation, negative_slope=slope)
     y, z, grad_input, grad_filter, grad_bias = run_ops(library, memory, problem, dtype,
                                                        x, w, b, dy)

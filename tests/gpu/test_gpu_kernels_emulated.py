@@ -101,3 +101,26 @@ def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_form
     finally:
         memory.release()
     assert max(errors.values()) < 1e-5, errors
+
+
+@pytest.mark.parametrize("sizes,groups,padding,data_format,stride,dilation", [
+    ((2, 11, 4, 3, 6), 2, "SAME", "NWC", 1, 1),     # grouped
+    ((2, 13, 6, 2, 3), 3, "CAUSAL", "NCW", 2, 2),   # grouped, fewer filters than channels
+    ((1, 9, 3, 3, 6), 3, "VALID", "NWC", 1, 2),     # depthwise, multiplier 2
+    ((2, 10, 5, 4, 5), 5, "SAME", "NCW", 3, 1),     # depthwise, strided
+    ((0, 9, 4, 3, 4), 2, "SAME", "NWC", 1, 1),      # empty batch: zero filter gradient
+])
+def test_grouped_problems_match_the_reference(library, sizes, groups, padding, data_format,
+                                              stride, dilation):
+    """groups > 1 runs the dense kernels per group (conv1d_gpu_groups.cu.cc)."""
+    from python.gpu_check import sweep
+
+    memory = core.EmulatedMemory(library)
+    problem = core.Problem(*sizes, stride=stride, dilation=dilation, padding=padding,
+                           data_format=data_format, activation="gelu", groups=groups)
+    try:
+        for dtype in ("float32", "float64"):
+            errors = sweep.check(library, memory, problem, dtype, np.random.default_rng(5))
+            assert max(errors.values()) < 1e-5, (dtype, errors)
+    finally:
+        memory.release()

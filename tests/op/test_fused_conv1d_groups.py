@@ -246,3 +246,46 @@ def test_graph_without_groups_attribute_runs_as_groups_1():
             got = session.run(node.name + ":0", {"x:0": xv, "w:0": wv})
     np.testing.assert_allclose(got, reference.conv1d(xv, wv, None, padding="SAME"),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("groups,filter_shape", [(2, (3, 2, 6)), (4, (5, 1, 8))])
+def test_empty_tensors_with_huge_declared_dims(groups, filter_shape):
+    """No elements, declared sizes near 2^40: empty results of the right
+    shapes, through the forward and both backward ops, never an allocation
+    of the declared size."""
+    huge = 2**40
+    x = tf.zeros([0, huge, 4])
+    w = tf.zeros(filter_shape)
+    y = tf_conv1d_op.fused_conv1d(x, w, groups=groups, padding="SAME")
+    assert y.shape == (0, huge, filter_shape[2])
+    ops = tf_conv1d_op._library.ops
+    dy = tf.zeros([0, huge, filter_shape[2]])
+    dx = ops.fused_conv1d_backprop_input(tf.constant([0, huge, 4], tf.int64), w, dy, dy,
+                                         padding="SAME", groups=groups)
+    assert dx.shape == (0, huge, 4)
+    dw, db = ops.fused_conv1d_backprop_filter(x, tf.constant(filter_shape, tf.int64), dy, dy,
+                                              padding="SAME", groups=groups)
+    assert dw.shape == filter_shape and not np.any(dw.numpy()) and not np.any(db.numpy())
+    # Channels empty, the rest declared huge: the output is the (absent) bias.
+    y = tf_conv1d_op.fused_conv1d(tf.zeros([2, 3, 0]), tf.zeros([huge, 0, 4]), groups=groups,
+                                  padding="SAME")
+    np.testing.assert_array_equal(y.numpy(), np.zeros([2, 3, 4]))
+
+
+@pytest.mark.parametrize("data_format", ["NWC", "NCW"])
+def test_depthwise_stream_in_chunks_matches_whole_sequence(data_format):
+    """The causal state holds all in_channels (filter dimension 1 x groups)."""
+    rng = np.random.default_rng(11)
+    steps_axis = 1 if data_format == "NWC" else 2
+    x = tf.constant(rng.standard_normal((2, 12, 6) if data_format == "NWC" else (2, 6, 12)))
+    w = tf.constant(rng.standard_normal((3, 1, 12)))
+    attrs = dict(padding="CAUSAL", dilations=2, activation="silu", data_format=data_format,
+                 groups=6)
+    whole = tf_conv1d_op.fused_conv1d(x, w, **attrs)
+    chunks, state = [], None
+    for part in tf.split(x, [5, 7], axis=steps_axis):
+        y, state = tf_conv1d_op.fused_conv1d(part, w, initial_state=state,
+                                             return_final_state=True, **attrs)
+        chunks.append(y)
+    np.testing.assert_allclose(tf.concat(chunks, steps_axis).numpy(), whole.numpy(),
+                               rtol=1e-12, atol=1e-12)

@@ -12,6 +12,7 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -279,6 +280,7 @@ BackpropFilterPlan<T> PlanBackpropFilter(const Conv1DGeometry& g, const Activati
 template <typename T>
 size_t FusedConv1DBackpropFilterGpuWorkspaceBytes(const Conv1DGeometry& g,
                                                   const ActivationSpec& act) {
+  if (g.groups != 1) return gpu::GroupedBackpropFilterWorkspaceBytes<T>(g, act);
   return gpu::PlanBackpropFilter<T>(g, act, nullptr).bytes;
 }
 
@@ -287,6 +289,10 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g, const Activation
                                        const T* input, const T* grad_output,
                                        const T* operand, T* grad_filter, T* grad_bias,
                                        void* workspace, cudaStream_t stream) {
+  if (g.groups != 1) {
+    return gpu::GroupedBackpropFilter<T>(g, act, input, grad_output, operand, grad_filter,
+                                         grad_bias, workspace, stream);
+  }
   using namespace gpu;
   using Shape = TileShape<T>;
   GpuStatus status = CheckSizes(g);

@@ -12,6 +12,7 @@
 // workspace, except for a linear activation in NWC where it is grad_output.
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -257,6 +258,7 @@ BackpropInputWorkspace<T> PlanBackpropInput(const Conv1DGeometry& g, const Activ
 template <typename T>
 size_t FusedConv1DBackpropInputGpuWorkspaceBytes(const Conv1DGeometry& g,
                                                  const ActivationSpec& act) {
+  if (g.groups != 1) return gpu::GroupedBackpropInputWorkspaceBytes<T>(g, act);
   return gpu::PlanBackpropInput<T>(g, act, nullptr).bytes;
 }
 
@@ -265,6 +267,10 @@ GpuStatus FusedConv1DBackpropInputGpu(const Conv1DGeometry& g, const ActivationS
                                       const T* filter, const T* grad_output,
                                       const T* operand, T* grad_input, void* workspace,
                                       cudaStream_t stream) {
+  if (g.groups != 1) {
+    return gpu::GroupedBackpropInput<T>(g, act, filter, grad_output, operand, grad_input,
+                                        workspace, stream);
+  }
   using namespace gpu;
   using Shape = TileShape<T>;
   if (g.input_elements() == 0) return GpuStatus{};

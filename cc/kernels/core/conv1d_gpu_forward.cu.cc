@@ -6,6 +6,7 @@
 // NCW input is first transposed to NWC in the workspace.
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -181,7 +182,8 @@ ForwardWorkspace<T> PlanForward(const Conv1DGeometry& g, void* base) {
 
 template <typename T>
 size_t FusedConv1DForwardGpuWorkspaceBytes(const Conv1DGeometry& g,
-                                           const ActivationSpec&) {
+                                           const ActivationSpec& act) {
+  if (g.groups != 1) return gpu::GroupedForwardWorkspaceBytes<T>(g, act);
   return gpu::PlanForward<T>(g, nullptr).bytes;
 }
 
@@ -190,6 +192,10 @@ GpuStatus FusedConv1DForwardGpu(const Conv1DGeometry& g, const ActivationSpec& a
                                 const T* input, const T* filter, const T* bias,
                                 T* output, T* preactivation, void* workspace,
                                 cudaStream_t stream) {
+  if (g.groups != 1) {
+    return gpu::GroupedForward<T>(g, act, input, filter, bias, output, preactivation,
+                                  workspace, stream);
+  }
   using namespace gpu;
   using Shape = TileShape<T>;
   if (g.output_elements() == 0) return GpuStatus{};

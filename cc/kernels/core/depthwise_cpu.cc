@@ -22,6 +22,7 @@
 // DzRows, StoreRows, ActivateRows), so NCW and half/bfloat16 tensors are
 // converted a tile at a time and NWC float/double ones are used in place.
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -36,24 +37,53 @@ using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
 
 namespace {
 
-// Channels per register block: four vectors of the widest level.
+// A block of channels held in registers across the taps: four 64-byte
+// vectors (GCC's generic vectors: one register each with AVX-512, two with
+// AVX2, four with SSE). Written out because the auto-vectorizer, left to
+// itself, kept the sums in memory and ran the taps' loop scalar.
 template <typename A>
-constexpr int64_t kBlock = 256 / sizeof(A);
+using Vector = A __attribute__((vector_size(64)));
+constexpr int kVectors = 4;
+template <typename A>
+constexpr int64_t kLanes = 64 / sizeof(A);
+template <typename A>
+constexpr int64_t kBlock = kVectors * kLanes<A>;
 
-// out[c] = bias[c] + sum over taps t with x[t] != null: x[t][c] * w[t][c],
-// for `width` channels (a compile-time width vectorizes with the sums in
-// registers).
-template <typename A, typename Width>
-inline void SumTaps(const A* const* x, const A* const* w, int64_t taps, const A* bias,
-                    int64_t c0, Width width, A* out) {
-  A acc[kBlock<A>];
-  for (int64_t c = 0; c < width; ++c) acc[c] = bias != nullptr ? bias[c0 + c] : A(0);
+template <typename A>
+inline Vector<A> Load(const A* p) {
+  Vector<A> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// out[c] = bias[c] + sum over taps t: x[t][c] * w[t][c], for the kBlock
+// channels from c0.
+template <typename A>
+inline void SumTapsBlock(const A* const* x, const A* const* w, int64_t taps, const A* bias,
+                         int64_t c0, A* out) {
+  Vector<A> acc[kVectors];
+  for (int i = 0; i < kVectors; ++i) {
+    acc[i] = bias != nullptr ? Load(bias + c0 + i * kLanes<A>) : Vector<A>{};
+  }
   for (int64_t t = 0; t < taps; ++t) {
     const A* xt = x[t] + c0;
     const A* wt = w[t] + c0;
-    for (int64_t c = 0; c < width; ++c) acc[c] += xt[c] * wt[c];
+    for (int i = 0; i < kVectors; ++i) {
+      acc[i] += Load(xt + i * kLanes<A>) * Load(wt + i * kLanes<A>);
+    }
   }
-  for (int64_t c = 0; c < width; ++c) out[c0 + c] = acc[c];
+  std::memcpy(out + c0, acc, sizeof(acc));
+}
+
+// The same for the last `width` (< kBlock) channels, one at a time.
+template <typename A>
+inline void SumTapsTail(const A* const* x, const A* const* w, int64_t taps, const A* bias,
+                        int64_t c0, int64_t width, A* out) {
+  for (int64_t c = c0; c < c0 + width; ++c) {
+    A sum = bias != nullptr ? bias[c] : A(0);
+    for (int64_t t = 0; t < taps; ++t) sum += x[t][c] * w[t][c];
+    out[c] = sum;
+  }
 }
 
 // One output (or input-gradient) row of `channels` channels, multiplier 1:
@@ -73,10 +103,8 @@ void DepthwiseRow(const std::vector<const A*>& x_all, const std::vector<const A*
   const A* const* w = w_live->data();
   const int64_t taps = static_cast<int64_t>(x_live->size());
   int64_t c0 = 0;
-  for (; c0 + kBlock<A> <= channels; c0 += kBlock<A>) {
-    SumTaps<A>(x, w, taps, bias, c0, std::integral_constant<int64_t, kBlock<A>>(), out);
-  }
-  if (c0 < channels) SumTaps<A>(x, w, taps, bias, c0, channels - c0, out);
+  for (; c0 + kBlock<A> <= channels; c0 += kBlock<A>) SumTapsBlock<A>(x, w, taps, bias, c0, out);
+  if (c0 < channels) SumTapsTail<A>(x, w, taps, bias, c0, channels - c0, out);
 }
 
 // The input steps one tile reads, as NWC rows of A: a slab of the steps

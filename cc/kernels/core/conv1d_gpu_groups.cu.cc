@@ -1,0 +1,248 @@
+#include "cc/kernels/core/conv1d_gpu_groups.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/gpu_tile_gemm.h"
+
+namespace conv1d {
+namespace gpu {
+namespace {
+
+constexpr int kCopyThreads = 256;
+constexpr int64_t kMaxCopyBlocks = 8192;  // grid-stride beyond
+
+// `count / width` runs of `width` elements, from_pitch apart in `from` and
+// to_pitch apart in `to`.
+template <typename T>
+__global__ void __launch_bounds__(kCopyThreads)
+    CopyRunsKernel(const T* from, int64_t from_pitch, T* to, int64_t to_pitch, int64_t width,
+                   int64_t count) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kCopyThreads;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kCopyThreads + threadIdx.x; i < count;
+       i += step) {
+    const int64_t r = i / width, c = i - r * width;
+    to[r * to_pitch + c] = from[r * from_pitch + c];
+  }
+}
+
+template <typename T>
+GpuStatus CopyRuns(int64_t rows, int64_t width, const T* from, int64_t from_pitch, T* to,
+                   int64_t to_pitch, cudaStream_t stream) {
+  const int64_t count = rows * width;  // at most a tensor's size
+  if (count == 0) return GpuStatus{};
+  dim3 grid;
+  MakeGrid(std::min(CeilDiv(count, kCopyThreads), kMaxCopyBlocks), 1, 1, &grid);
+  return CheckLaunch(Launch(CopyRunsKernel<T>, grid, dim3(kCopyThreads), stream, from,
+                            from_pitch, to, to_pitch, width, count),
+                     "the grouped convolution's channel copy");
+}
+
+// One group's convolution: its channels only, dense.
+Conv1DGeometry GroupGeometry(const Conv1DGeometry& g) {
+  Conv1DGeometry sub = g;
+  sub.in_channels = g.group_in_channels();
+  sub.out_channels = g.group_out_channels();
+  sub.groups = 1;
+  return sub;
+}
+
+// A [batch, steps, channels] tensor (NWC or NCW) seen as the runs that hold
+// channels [first, first + count): one per step (NWC) or per batch item (NCW);
+// the group's own tensor has them back to back.
+struct ChannelRuns {
+  int64_t rows, width, pitch, offset;
+
+  ChannelRuns(Layout layout, int64_t batch, int64_t steps, int64_t channels, int64_t first,
+              int64_t count) {
+    const bool nwc = layout == Layout::kNWC;
+    rows = nwc ? batch * steps : batch;
+    width = nwc ? count : count * steps;
+    pitch = nwc ? channels : channels * steps;
+    offset = nwc ? first : first * steps;
+  }
+
+  template <typename T>
+  GpuStatus Gather(const T* whole, T* group, cudaStream_t stream) const {
+    if (rows * width == 0) return GpuStatus{};
+    return CopyRuns(rows, width, whole + offset, pitch, group, width, stream);
+  }
+  template <typename T>
+  GpuStatus Scatter(const T* group, T* whole, cudaStream_t stream) const {
+    if (rows * width == 0) return GpuStatus{};
+    return CopyRuns(rows, width, group, width, whole + offset, pitch, stream);
+  }
+};
+
+ChannelRuns InputRuns(const Conv1DGeometry& g, int64_t j) {
+  const int64_t count = g.group_in_channels();
+  return ChannelRuns(g.layout, g.batch, g.in_steps, g.in_channels, j * count, count);
+}
+
+ChannelRuns OutputRuns(const Conv1DGeometry& g, int64_t j) {
+  const int64_t count = g.group_out_channels();
+  return ChannelRuns(g.layout, g.batch, g.out_steps, g.out_channels, j * count, count);
+}
+
+// The filter [K, Cin / groups, Cout]: a group's output columns.
+ChannelRuns FilterRuns(const Conv1DGeometry& g, int64_t j) {
+  const int64_t count = g.group_out_channels();
+  return ChannelRuns(Layout::kNWC, 1, g.kernel_size * g.group_in_channels(), g.out_channels,
+                     j * count, count);
+}
+
+// The workspace: the group's tensors, then the dense call's own workspace.
+template <typename T>
+struct GroupPlan {
+  T* x = nullptr;        // the group's input (or, for the input gradient, unused)
+  T* w = nullptr;        // its filter columns
+  T* y = nullptr;        // its output, or output gradient
+  T* z = nullptr;        // its preactivation, or activation operand
+  T* result = nullptr;   // input gradient (input-shaped), or filter gradient + bias
+  void* dense = nullptr;
+  size_t bytes = 0;
+};
+
+enum class Pass { kForward, kBackpropInput, kBackpropFilter };
+
+template <typename T>
+GroupPlan<T> Plan(Pass pass, const Conv1DGeometry& g, const ActivationSpec& act, void* base) {
+  const Conv1DGeometry sub = GroupGeometry(g);
+  WorkspaceArena arena(base);
+  GroupPlan<T> p;
+  p.w = arena.Take<T>(sub.filter_elements());
+  p.y = arena.Take<T>(sub.output_elements());
+  p.z = arena.Take<T>(sub.output_elements());
+  size_t dense = 0;
+  switch (pass) {
+    case Pass::kForward:
+      p.x = arena.Take<T>(sub.input_elements());
+      dense = FusedConv1DForwardGpuWorkspaceBytes<T>(sub, act);
+      break;
+    case Pass::kBackpropInput:
+      p.result = arena.Take<T>(sub.input_elements());
+      dense = FusedConv1DBackpropInputGpuWorkspaceBytes<T>(sub, act);
+      break;
+    case Pass::kBackpropFilter:
+      p.x = arena.Take<T>(sub.input_elements());
+      p.result = arena.Take<T>(sub.filter_elements() + sub.out_channels);
+      dense = FusedConv1DBackpropFilterGpuWorkspaceBytes<T>(sub, act);
+      break;
+  }
+  p.dense = arena.Take<char>(static_cast<int64_t>(dense));
+  p.bytes = arena.used();
+  return p;
+}
+
+#define RETURN_IF_ERROR(expr)         \
+  do {                                \
+    const GpuStatus s_ = (expr);      \
+    if (!s_.ok()) return s_;          \
+  } while (0)
+
+}  // namespace
+
+template <typename T>
+size_t GroupedForwardWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
+  return Plan<T>(Pass::kForward, g, act, nullptr).bytes;
+}
+
+template <typename T>
+GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
+                         const T* filter, const T* bias, T* output, T* preactivation,
+                         void* workspace, cudaStream_t stream) {
+  if (g.output_elements() == 0) return GpuStatus{};
+  const GroupPlan<T> p = Plan<T>(Pass::kForward, g, act, workspace);
+  RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
+  const Conv1DGeometry sub = GroupGeometry(g);
+  for (int64_t j = 0; j < g.groups; ++j) {
+    RETURN_IF_ERROR(InputRuns(g, j).Gather(input, p.x, stream));
+    RETURN_IF_ERROR(FilterRuns(g, j).Gather(filter, p.w, stream));
+    RETURN_IF_ERROR(FusedConv1DForwardGpu<T>(
+        sub, act, p.x, p.w, bias != nullptr ? bias + j * sub.out_channels : nullptr, p.y,
+        preactivation != nullptr ? p.z : nullptr, p.dense, stream));
+    RETURN_IF_ERROR(OutputRuns(g, j).Scatter(p.y, output, stream));
+    if (preactivation != nullptr) {
+      RETURN_IF_ERROR(OutputRuns(g, j).Scatter(p.z, preactivation, stream));
+    }
+  }
+  return GpuStatus{};
+}
+
+template <typename T>
+size_t GroupedBackpropInputWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
+  return Plan<T>(Pass::kBackpropInput, g, act, nullptr).bytes;
+}
+
+template <typename T>
+GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
+                               const T* filter, const T* grad_output, const T* operand,
+                               T* grad_input, void* workspace, cudaStream_t stream) {
+  if (g.input_elements() == 0) return GpuStatus{};
+  const GroupPlan<T> p = Plan<T>(Pass::kBackpropInput, g, act, workspace);
+  RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
+  const Conv1DGeometry sub = GroupGeometry(g);
+  for (int64_t j = 0; j < g.groups; ++j) {
+    RETURN_IF_ERROR(FilterRuns(g, j).Gather(filter, p.w, stream));
+    RETURN_IF_ERROR(OutputRuns(g, j).Gather(grad_output, p.y, stream));
+    RETURN_IF_ERROR(OutputRuns(g, j).Gather(operand, p.z, stream));
+    RETURN_IF_ERROR(FusedConv1DBackpropInputGpu<T>(sub, act, p.w, p.y, p.z, p.result,
+                                                   p.dense, stream));
+    RETURN_IF_ERROR(InputRuns(g, j).Scatter(p.result, grad_input, stream));
+  }
+  return GpuStatus{};
+}
+
+template <typename T>
+size_t GroupedBackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
+                                           const ActivationSpec& act) {
+  return Plan<T>(Pass::kBackpropFilter, g, act, nullptr).bytes;
+}
+
+template <typename T>
+GpuStatus GroupedBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
+                                const T* input, const T* grad_output, const T* operand,
+                                T* grad_filter, T* grad_bias, void* workspace,
+                                cudaStream_t stream) {
+  const GroupPlan<T> p = Plan<T>(Pass::kBackpropFilter, g, act, workspace);
+  RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
+  const Conv1DGeometry sub = GroupGeometry(g);
+  T* grad_filter_g = p.result;
+  T* grad_bias_g = p.result + sub.filter_elements();
+  for (int64_t j = 0; j < g.groups; ++j) {
+    RETURN_IF_ERROR(InputRuns(g, j).Gather(input, p.x, stream));
+    RETURN_IF_ERROR(OutputRuns(g, j).Gather(grad_output, p.y, stream));
+    RETURN_IF_ERROR(OutputRuns(g, j).Gather(operand, p.z, stream));
+    RETURN_IF_ERROR(FusedConv1DBackpropFilterGpu<T>(sub, act, p.x, p.y, p.z, grad_filter_g,
+                                                    grad_bias_g, p.dense, stream));
+    RETURN_IF_ERROR(FilterRuns(g, j).Scatter(grad_filter_g, grad_filter, stream));
+    RETURN_IF_ERROR(CopyRuns<T>(1, sub.out_channels, grad_bias_g, 0,
+                                grad_bias + j * sub.out_channels, 0, stream));
+  }
+  return GpuStatus{};
+}
+
+#define CONV1D_INSTANTIATE(CpuT, T, name)                                                   \
+  template size_t GroupedForwardWorkspaceBytes<T>(const Conv1DGeometry&,                    \
+                                                  const ActivationSpec&);                   \
+  template GpuStatus GroupedForward<T>(const Conv1DGeometry&, const ActivationSpec&,        \
+                                       const T*, const T*, const T*, T*, T*, void*,         \
+                                       cudaStream_t);                                       \
+  template size_t GroupedBackpropInputWorkspaceBytes<T>(const Conv1DGeometry&,              \
+                                                        const ActivationSpec&);             \
+  template GpuStatus GroupedBackpropInput<T>(const Conv1DGeometry&, const ActivationSpec&,  \
+                                             const T*, const T*, const T*, T*, void*,       \
+                                             cudaStream_t);                                 \
+  template size_t GroupedBackpropFilterWorkspaceBytes<T>(const Conv1DGeometry&,             \
+                                                         const ActivationSpec&);            \
+  template GpuStatus GroupedBackpropFilter<T>(const Conv1DGeometry&, const ActivationSpec&, \
+                                              const T*, const T*, const T*, T*, T*, void*,  \
+                                              cudaStream_t);
+CONV1D_DTYPES(CONV1D_INSTANTIATE)
+#undef CONV1D_INSTANTIATE
+#undef RETURN_IF_ERROR
+
+}  // namespace gpu
+}  // namespace conv1d
