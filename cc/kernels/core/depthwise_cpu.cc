@@ -41,8 +41,20 @@ namespace {
 // vectors (GCC's generic vectors: one register each with AVX-512, two with
 // AVX2, four with SSE). Written out because the auto-vectorizer, left to
 // itself, kept the sums in memory and ran the taps' loop scalar.
+// (A typedef per type: GCC drops the attribute from an alias template.)
 template <typename A>
-using Vector = A __attribute__((vector_size(64)));
+struct VectorOf;
+template <>
+struct VectorOf<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct VectorOf<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+template <typename A>
+using Vector = typename VectorOf<A>::type;
+static_assert(sizeof(Vector<float>) == 64 && sizeof(Vector<double>) == 64, "64-byte vectors");
 constexpr int kVectors = 4;
 template <typename A>
 constexpr int64_t kLanes = 64 / sizeof(A);
