@@ -200,6 +200,9 @@ LAYER_CASES = [
     (5, 5, 5, 31, "same", 1, 1, "channels_last", "linear"),  # Conformer's, small
     (4, 8, 8, 3, "valid", 1, 3, "channels_first", "relu"),
     (4, 4, 4, 4, "causal", 1, 1, "channels_first", "tanh"),  # depthwise
+    # Channel counts past one vector of every width (Mamba's block, small).
+    (96, 96, 96, 4, "causal", 1, 1, "channels_last", "silu"),
+    (72, 144, 72, 3, "same", 1, 2, "channels_last", "relu"),  # depthwise x2
 ]
 
 
