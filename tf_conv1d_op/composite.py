@@ -157,7 +157,7 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         y = _depthwise_valid(x_padded, filters, stride, dilation)
     else:
         y = _grouped_valid(x_padded, filters, stride, dilation, groups)
-    if x.shape.num_elements() is None:
+    if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too).
         y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)])
