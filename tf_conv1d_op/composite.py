@@ -2,7 +2,7 @@
 cannot (TF_CONV1D_OP_IMPLEMENTATION=composite, portable exports, LiteRT, ONNX).
 
 Same results as the op (padding, strides with dilation, layouts, activations,
-dtypes; see cc/kernels/core/conv1d_geometry.cc and activations.h), within
+dtypes, groups; see cc/kernels/core/conv1d_geometry.cc and activations.h), within
 float rounding; gradients are TensorFlow's own, of these stock ops.
 
 Every op used here must convert to LiteRT builtins and through tf2onnx
@@ -89,10 +89,58 @@ def _dim(tensor, axis):
     return tensor.shape[axis] if tensor.shape[axis] is not None else tf.shape(tensor)[axis]
 
 
-def _convolve_nwc(x, filters, stride, dilation, padding):
+def _dense_valid(x, filters, stride, dilation):
+    """The VALID convolution, NWC, one group."""
+    if dilation == 1:
+        return tf.nn.convolution(x, filters, strides=stride, padding="VALID")
+    # tf.nn.convolution refuses strides > 1 with dilation > 1: every step
+    # of the dilated convolution, then every stride-th one.
+    y = tf.nn.convolution(x, filters, padding="VALID", dilations=dilation)
+    return y[:, ::stride, :] if stride > 1 else y
+
+
+def _depthwise_valid(x, filters, stride, dilation):
+    """The VALID convolution, NWC, one input channel per group: filters
+    [K, 1, C * m], output channel c * m + j reading input channel c, which is
+    tf.nn.depthwise_conv2d's order. LiteRT (DEPTHWISE_CONV_2D) and tf2onnx
+    (Conv with `group`) convert it."""
+    kernel_size, channels = _dim(filters, 0), _dim(x, 2)
+    depthwise_filters = tf.reshape(filters, [1, kernel_size, channels, -1])
+    # The steps become the width of a one-row image. depthwise_conv2d wants
+    # equal strides in both spatial dimensions (a one-row kernel meets one row
+    # either way) and, like tf.nn.convolution, no strides with dilation.
+    image = tf.expand_dims(x, 1)
+    if dilation == 1:
+        y = tf.nn.depthwise_conv2d(image, depthwise_filters, [1, stride, stride, 1], "VALID")
+    else:
+        y = tf.nn.depthwise_conv2d(image, depthwise_filters, [1, 1, 1, 1], "VALID",
+                                   dilations=[1, dilation])
+        y = y[:, :, ::stride, :] if stride > 1 else y
+    return tf.squeeze(y, 1)
+
+
+def _grouped_valid(x, filters, stride, dilation, groups):
+    """The VALID convolution, NWC, in `groups` groups: one dense convolution
+    per group, then the outputs side by side. (Stock grouped Conv2D, one op,
+    fails on TensorFlow's CPU without XLA.)"""
+    inputs = tf.split(x, groups, axis=2)
+    kernels = tf.split(filters, groups, axis=2)  # group g: filters g*F/G .. (g+1)*F/G - 1
+    return tf.concat([_dense_valid(xg, wg, stride, dilation)
+                      for xg, wg in zip(inputs, kernels)], axis=2)
+
+
+def _convolve_nwc(x, filters, stride, dilation, padding, groups):
     """The VALID convolution of x padded as the op pads it, NWC."""
     kernel_extent = (_dim(filters, 0) - 1) * dilation + 1
     steps = _dim(x, 1)
+    out_steps = _out_steps(steps, kernel_extent, stride, padding)
+    if groups != 1 and x.shape.num_elements() == 0:
+        # Nothing to convolve, and the output is empty too (no batch, or no
+        # steps under SAME or CAUSAL padding): TensorFlow's depthwise
+        # convolution would refuse an input shorter than the kernel. The sums
+        # give the input and filter (empty or zero) gradients rather than None.
+        zeros = tf.zeros([_dim(x, 0), out_steps, _dim(filters, 2)], x.dtype)
+        return zeros + 0 * (tf.reduce_sum(x) + tf.reduce_sum(filters))
     left, right = _pads(steps, kernel_extent, stride, padding)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
@@ -103,26 +151,25 @@ def _convolve_nwc(x, filters, stride, dilation, padding):
             x_padded = tf.reshape(x_padded, [tf.shape(x)[0], -1, x.shape[2]])
     else:
         x_padded = x
-    if dilation == 1:
-        y = tf.nn.convolution(x_padded, filters, strides=stride, padding="VALID")
+    if groups == 1:
+        y = _dense_valid(x_padded, filters, stride, dilation)
+    elif filters.shape[1] == 1:
+        y = _depthwise_valid(x_padded, filters, stride, dilation)
     else:
-        # tf.nn.convolution refuses strides > 1 with dilation > 1: every step
-        # of the dilated convolution, then every stride-th one.
-        y = tf.nn.convolution(x_padded, filters, padding="VALID", dilations=dilation)
-        y = y[:, ::stride, :] if stride > 1 else y
+        y = _grouped_valid(x_padded, filters, stride, dilation, groups)
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too).
-        y = tf.reshape(y, [_dim(x, 0), _out_steps(steps, kernel_extent, stride, padding),
-                           _dim(filters, 2)])
+        y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)])
     return y
 
 
 def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
-                 activation, negative_slope):
+                 activation, negative_slope, groups=1):
     """The op's forward output from stock ops. Arguments as checked and
     canonicalised by tf_conv1d_op.ops.fused_conv1d (ints, upper-case names,
-    a canonical activation name); `bias` None or empty means no bias."""
+    a canonical activation name, `groups` dividing the channels and filters);
+    `bias` None or empty means no bias."""
     dtype = x.dtype
     if dtype in _WIDENED:
         x, filters = tf.cast(x, tf.float32), tf.cast(filters, tf.float32)
@@ -138,7 +185,7 @@ def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
                                                     * dilation + 1, stride, padding),
                       _dim(filters, 2)], x.dtype)
     else:
-        z = _convolve_nwc(x, filters, stride, dilation, padding)
+        z = _convolve_nwc(x, filters, stride, dilation, padding, groups)
     if bias is not None and bias.shape.rank == 1 and bias.shape[0] != 0:
         z = tf.nn.bias_add(z, bias)
     y = activate(z, activation, negative_slope)

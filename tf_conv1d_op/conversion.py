@@ -92,9 +92,10 @@ def replace_conv1d(model, *, return_report=False):
     original is left untouched. Like keras.models.clone_model, the copy is not
     compiled.
 
-    A Conv1D that cannot be replaced (groups != 1, LoRA, a subclass of the
-    stock class) is cloned unchanged and reported in a warning; so is a nested
-    subclassed model, which is kept as is.
+    Grouped and depthwise layers (`groups`) are replaced too. A Conv1D that
+    cannot be replaced (LoRA, a subclass of the stock class) is cloned
+    unchanged and reported in a warning; so is a nested subclassed model,
+    which is kept as is.
 
     Args:
       model: a built Sequential or functional Keras model.

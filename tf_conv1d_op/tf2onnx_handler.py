@@ -1,6 +1,6 @@
 """A tf2onnx handler for our forward op, so that even an export that holds it
 (export(..., portable=False), model.export) converts to ONNX: the op becomes
-ONNX Conv (which takes strides with dilation, and bias), then the activation
+ONNX Conv (which takes strides with dilation, bias and groups), then the activation
 from ONNX ops that onnxruntime implements.
 
 Importing this module registers the handler with tf2onnx (and imports
@@ -123,6 +123,7 @@ class FusedConv1D:
                         "graphs convert", node.name)
         stride = node.get_attr_int("stride")
         dilation = node.get_attr_int("dilation")
+        groups = node.get_attr_value("groups", 1)  # absent from graphs made before it
         padding = _text(node.get_attr_str("padding"))
         data_format = _text(node.get_attr_str("data_format"))
         activation = _text(node.get_attr_str("activation"))
@@ -140,7 +141,8 @@ class FusedConv1D:
         b = _Builder(ctx, dtype)
         if data_format == "NWC":  # ONNX Conv is channels first
             x = b.node("Transpose", [x], perm=[0, 2, 1])
-        weights = b.node("Transpose", [filters], perm=[2, 1, 0])  # [out, in, k]
+        # [out, in / groups, k]; ONNX splits the channels into groups in TF's order.
+        weights = b.node("Transpose", [filters], perm=[2, 1, 0])
         conv_inputs = [x, weights]
         bias_shape = ctx.get_shape(bias)
         if bias_shape is None or bias_shape != [0]:  # an empty bias means none
@@ -149,7 +151,8 @@ class FusedConv1D:
             conv_inputs[0] = _pad_same_in_graph(b, x, (filter_shape[0] - 1) * dilation + 1,
                                                 stride)
             pads = [0, 0]
-        conv = b.node("Conv", conv_inputs, strides=[stride], dilations=[dilation], pads=pads)
+        conv = b.node("Conv", conv_inputs, strides=[stride], dilations=[dilation], pads=pads,
+                      group=groups)
         y = _activation(b, conv, activation, slope)
         if data_format == "NWC":
             ctx.make_node("Transpose", [y], attr={"perm": [0, 2, 1]}, outputs=[output])

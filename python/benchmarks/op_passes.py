@@ -34,8 +34,11 @@ def passes(shape):
     ops = _library.ops
     attrs = dict(stride=shape.stride, dilation=shape.dilation, padding=shape.padding.upper(),
                  data_format="NWC", activation=shape.activation, negative_slope=0.2)
+    if shape.groups != 1:  # as ops.fused_conv1d passes it
+        attrs["groups"] = shape.groups
     x = tf.random.normal([shape.batch, shape.steps, shape.in_channels], seed=1)
-    w = tf.random.normal([shape.kernel, shape.in_channels, shape.filters], seed=2)
+    w = tf.random.normal([shape.kernel, shape.in_channels // shape.groups, shape.filters],
+                         seed=2)
     bias = tf.random.normal([shape.filters], seed=3)
     y, z = ops.fused_conv1d(x, w, bias, **attrs)
     dy = tf.random.normal(tf.shape(y), seed=4)

@@ -392,8 +392,8 @@ def test_our_own_argument_errors():
         tf_conv1d_op.Conv1D(2.5, 3)
     with pytest.raises(ValueError, match="dilation_rate"):
         tf_conv1d_op.Conv1D(2, 3, dilation_rate=0)
-    with pytest.raises(ValueError, match="grouped convolution"):
-        tf_conv1d_op.Conv1D(4, 3, groups=2)
+    with pytest.raises(ValueError, match="LoRA"):
+        tf_conv1d_op.Conv1D(4, 3, lora_rank=2)
     with pytest.raises(ValueError, match="Unknown activation|Could not interpret"):
         tf_conv1d_op.Conv1D(4, 3, activation="no_such_activation")
     with pytest.raises(ValueError, match="zero or negative"):
@@ -435,8 +435,9 @@ def test_from_config_accepts_a_stock_config():
     assert ours.get_config() == stock.get_config()
     assert ours.dtype == "float64"
     grouped = dict(stock.get_config(), groups=3)
-    with pytest.raises(ValueError, match="groups=3"):
-        tf_conv1d_op.Conv1D.from_config(grouped)
+    assert tf_conv1d_op.Conv1D.from_config(grouped).get_config() == grouped
+    with pytest.raises(ValueError, match="groups=4"):  # not dividing the 6 filters
+        tf_conv1d_op.Conv1D.from_config(dict(grouped, groups=4))
 
 
 def test_registered_for_deserialization():

@@ -8,7 +8,9 @@ computed in this process:
 - a module that applies every fused activation, each on another padding,
   layout, (stride, dilation) and bias choice, so each formulation of the
   composite meets both converters;
-- a module traced for any length, whose padding is computed in the graph.
+- a module traced for any length, whose padding is computed in the graph;
+- a model of grouped and depthwise layers (one convolution per group, and
+  depthwise_conv2d, in the composite), for any length too.
 
 Targets: stock TensorFlow (SavedModel), Keras (.keras of to_stock), LiteRT
 (builtin ops only), ONNX through tf2onnx and onnxruntime; and our tf2onnx
@@ -98,6 +100,18 @@ class Lengths(tf.Module):
         return tf.concat([same, tf.transpose(causal, [0, 2, 1])], axis=2)
 
 
+def grouped_model():
+    """Grouped (causal, dilated), depthwise with a channel multiplier (SAME,
+    strided: the padding computed in the graph), depthwise dilated."""
+    inputs = keras.Input((None, 6))
+    h = tf_conv1d_op.Conv1D(6, 3, groups=2, padding="causal", dilation_rate=2,
+                            activation="relu")(inputs)
+    h = tf_conv1d_op.Conv1D(12, 4, groups=6, strides=2, padding="same", activation="silu")(h)
+    h = tf_conv1d_op.Conv1D(12, 3, groups=12, padding="causal", dilation_rate=3,
+                            activation="gelu", bias_initializer="glorot_uniform")(h)
+    return keras.Model(inputs, h)
+
+
 def _save(directory, name, inputs, expected):
     path = os.path.join(directory, name)
     os.makedirs(path)
@@ -143,6 +157,16 @@ def exports(tmp_path_factory):
     with _implementation.using(_implementation.COMPOSITE):
         tf.saved_model.save(Lengths(), paths["lengths portable"])
 
+    keras.utils.set_random_seed(18)
+    model = grouped_model()
+    inputs = np.random.default_rng(3).standard_normal((2, 23, 6)).astype(np.float32)
+    paths["groups data"] = _save(root, "groups_data", inputs, model(inputs).numpy())
+    paths["groups portable"] = tf_conv1d_op.export(model, os.path.join(root, "groups_portable"))
+    paths["groups plugin"] = tf_conv1d_op.export(model, os.path.join(root, "groups_plugin"),
+                                                 portable=False)
+    paths["groups stock keras"] = os.path.join(root, "groups_stock.keras")
+    tf_conv1d_op.to_stock(model).save(paths["groups stock keras"])
+
     blocker = os.path.join(root, "blocker")
     os.makedirs(blocker)
     with open(os.path.join(blocker, "sitecustomize.py"), "w") as f:
@@ -177,51 +201,62 @@ def tolerance(exports, data):
 DEMO = ("demo portable", "demo data")
 ACTIVATIONS = ("activations portable", "activations data")
 LENGTHS = ("lengths portable", "lengths data")
+GROUPS = ("groups portable", "groups data")
 
 
 def test_portable_exports_hold_stock_ops_only(exports):
-    for name in ("demo portable", "activations portable", "lengths portable"):
+    for name in ("demo portable", "activations portable", "lengths portable", "groups portable"):
         assert portable.plugin_ops_in(exports[name]) == []
         assert "Conv2D" in portable.op_types(exports[name])
-    for name in ("demo plugin", "activations plugin", "lengths plugin"):  # the check can fail
+    assert "DepthwiseConv2dNative" in portable.op_types(exports["groups portable"])
+    for name in ("demo plugin", "activations plugin", "lengths plugin", "groups plugin"):
+        # The check can fail.
         assert portable.plugin_ops_in(exports[name]) == [_op_names.FORWARD]
 
 
 def test_portable_export_serves_where_the_package_cannot_be_imported(exports):
-    diffs, _ = run_child(exports, "serve", DEMO, ACTIVATIONS, LENGTHS)
+    diffs, _ = run_child(exports, "serve", DEMO, ACTIVATIONS, LENGTHS, GROUPS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
     assert diffs[2] <= tolerance(exports, "lengths data")
+    assert diffs[3] <= tolerance(exports, "groups data")
 
 
 def test_to_stock_keras_file_loads_where_the_package_cannot_be_imported(exports):
-    (diff,), _ = run_child(exports, "keras", ("demo stock keras", "demo data"))
-    assert diff <= tolerance(exports, "demo data")
+    diffs, _ = run_child(exports, "keras", ("demo stock keras", "demo data"),
+                         ("groups stock keras", "groups data"))
+    assert diffs[0] <= tolerance(exports, "demo data")
+    assert diffs[1] <= tolerance(exports, "groups data")
 
 
 def test_litert_builtins_reproduce_the_outputs(exports):
-    diffs, ops = run_child(exports, "litert", DEMO, ACTIVATIONS, LENGTHS)
+    diffs, ops = run_child(exports, "litert", DEMO, ACTIVATIONS, LENGTHS, GROUPS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
     assert diffs[2] <= tolerance(exports, "lengths data")
+    assert diffs[3] <= tolerance(exports, "groups data")
     for used in ops:
         assert "CONV_2D" in used and not [op for op in used if "CUSTOM" in op or "Flex" in op]
+    assert "DEPTHWISE_CONV_2D" in ops[3]
 
 
 def test_onnx_of_the_portable_export_reproduces_the_outputs(exports):
-    diffs, _ = run_child(exports, "onnx", DEMO, ACTIVATIONS, LENGTHS)
+    diffs, _ = run_child(exports, "onnx", DEMO, ACTIVATIONS, LENGTHS, GROUPS)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
     assert diffs[2] <= tolerance(exports, "lengths data")
+    assert diffs[3] <= tolerance(exports, "groups data")
 
 
 def test_onnx_handler_converts_exports_that_hold_the_op(exports):
     diffs, _ = run_child(exports, "onnx-handler", ("demo plugin", "demo data"),
                          ("activations plugin", "activations data"),
-                         ("lengths plugin", "lengths data"), block=False)
+                         ("lengths plugin", "lengths data"), ("groups plugin", "groups data"),
+                         block=False)
     assert diffs[0] <= tolerance(exports, "demo data")
     assert diffs[1] <= tolerance(exports, "activations data")
     assert diffs[2] <= tolerance(exports, "lengths data")
+    assert diffs[3] <= tolerance(exports, "groups data")
 
 
 def _model(*layers):

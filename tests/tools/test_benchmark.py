@@ -57,13 +57,43 @@ def test_markdown_section_replaces_only_itself(tmp_path):
                stock_gflops=1.0, ours_gflops=2.0)
     context = dict(date="d", machine="m", tensorflow="t", intra_op_threads=2,
                    load=((0.0,) * 3, (0.0,) * 3), repeats=7, warmup=3, quick=False,
-                   note="", matmul_size=4096)
+                   note="", matmul_size=4096, bandwidth=20.0, copy_bytes=2**29)
     for speedup in (2.0, 3.0):
         benchmark_report.write_markdown(str(path), [dict(row, speedup=speedup)], 10.0, None,
                                          context, "chart.png")
     text = path.read_text()
     assert "GPU notes." in text and text.count(benchmark_report.BEGIN) == 1
     assert "3.00x" in text and "2.00x" not in text
+
+
+def test_quick_run_of_the_grouped_shapes(tmp_path, capsys):
+    """The three grouped shapes run against the stock grouped layer (the
+    guard in run_shape checks both compute the same), with their targets and
+    the measured bandwidth reported."""
+    rows = benchmark.run(["--quick", "--shapes", "depthwise,grouped", "--no-xla",
+                           "--no-memory", "--output-dir", str(tmp_path)])
+    assert {r["shape"] for r in rows} == {"mamba_depthwise", "conformer_depthwise",
+                                          "grouped_tcn"}
+    assert all(r["groups"] > 1 and r["ours_gbs"] > 0 and r["stock_gbs"] > 0 for r in rows)
+    printed = capsys.readouterr().out
+    assert "memory bandwidth:" in printed and "GB/s" in printed
+    assert printed.count("the stock grouped layer") == 6
+    assert printed.count("of the measured memory bandwidth") == 2
+
+
+def test_grouped_shapes_count_their_work_and_traffic():
+    by_name = {s.name: s for s in benchmark.SHAPES}
+    mamba = by_name["mamba_depthwise"]
+    assert benchmark.forward_flops(mamba) == 2 * 8 * 2048 * 4 * 1 * 1536
+    x = y = 8 * 2048 * 1536
+    assert benchmark.pass_bytes(mamba, "forward") == 4 * (x + y + 4 * 1536 + 1536)
+    assert benchmark.pass_bytes(mamba, "training") == 3 * benchmark.pass_bytes(mamba, "forward")
+    tcn = by_name["grouped_tcn"]
+    assert benchmark.forward_flops(tcn) == 2 * 32 * 1024 * 3 * (256 // 8) * 256
+    for shape in benchmark.SHAPES:
+        quick = benchmark.quick_variant(shape)
+        assert quick.in_channels % quick.groups == 0 and quick.filters % quick.groups == 0
+        assert (quick.groups == quick.in_channels > 1) == (shape.groups == shape.in_channels > 1)
 
 
 def test_chart_draws_bars_proportional_to_values(tmp_path):

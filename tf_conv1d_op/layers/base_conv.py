@@ -41,14 +41,25 @@ def _choice(value, choices, name):
     return value.lower()
 
 
+def _groups(value, filters, layer):
+    """The stock layer's `groups`, checked as Keras 3 checks it: a positive
+    int dividing `filters` (unless None; build checks the input channels).
+    tf-keras' layer takes `groups or 1`, so there None and 0 mean 1, for ours
+    too."""
+    if not IS_KERAS_3 and (value is None or value is False or (
+            isinstance(value, numbers.Number) and value == 0)):
+        return 1
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{layer}: the number of groups must be a positive integer. "
+                         f"Received: groups={value!r}.")
+    if filters is not None and filters % value:
+        raise ValueError(f"{layer}: the number of filters must be evenly divisible by "
+                         f"the number of groups. Received: groups={value}, filters={filters}.")
+    return int(value)
+
+
 def _refuse_unsupported_stock_arguments(kwargs):
-    """Accepts the stock layer's `groups=1`; refuses what the op cannot do."""
-    groups = kwargs.pop("groups", 1)
-    if groups != 1:
-        raise ValueError(
-            f"tf_conv1d_op.Conv1D does not support grouped convolution (received "
-            f"groups={groups!r}); only groups=1 is accepted. Keep the stock "
-            "keras.layers.Conv1D for this layer.")
+    """Refuses the stock layer's arguments the op cannot do (LoRA)."""
     for name in ("lora_rank", "lora_alpha"):
         if kwargs.pop(name, None) is not None:
             raise ValueError(f"tf_conv1d_op.Conv1D does not support LoRA (received "
@@ -96,6 +107,9 @@ class FusedConvBase(keras.layers.Layer):
                  bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         _refuse_unsupported_stock_arguments(kwargs)
+        # `groups` travels in **kwargs (the documented signature is the stock
+        # Conv1D's as README shows it); the stock layer's default is 1.
+        groups = kwargs.pop("groups", 1)
         super().__init__(activity_regularizer=keras.regularizers.get(activity_regularizer),
                          **kwargs)
         if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
@@ -103,6 +117,7 @@ class FusedConvBase(keras.layers.Layer):
             raise ValueError("Invalid value for argument `filters`. Expected a strictly "
                              f"positive integer. Received filters={filters!r}.")
         self.filters = int(filters)
+        self.groups = _groups(groups, self.filters, f"{type(self).__name__} {self.name!r}")
         self.kernel_size = _positive_int_tuple(kernel_size, "kernel_size")
         self.strides = _positive_int_tuple(strides, "strides")
         self.dilation_rate = _positive_int_tuple(dilation_rate, "dilation_rate")
@@ -154,10 +169,15 @@ class FusedConvBase(keras.layers.Layer):
             raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
                              f"must be known; received input shape {input_shape} "
                              f"(data_format={self.data_format}).")
+        if channels % self.groups:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: the number of input channels must be "
+                f"evenly divisible by the number of groups. Received groups={self.groups}, "
+                f"but the input has {channels} channels (input shape {input_shape}).")
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={self._channel_axis: channels})
         self.compute_output_shape(input_shape)  # validates the length
         kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (channels, self.filters),
+            name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
             initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint, trainable=True, dtype=self.dtype)
         setattr(self, KERNEL_ATTRIBUTE, kernel)
@@ -209,7 +229,8 @@ class FusedConvBase(keras.layers.Layer):
         outputs = ops.fused_conv1d(
             inputs, kernel, bias, stride=self.strides[0], padding=self.padding.upper(),
             dilations=self.dilation_rate[0], activation=fused,
-            data_format=DATA_FORMATS[self.data_format], initial_state=initial_state,
+            data_format=DATA_FORMATS[self.data_format], groups=self.groups,
+            initial_state=initial_state,
             return_final_state=bool(return_state))
         outputs, state = outputs if return_state else (outputs, None)
         if fused is None and self.activation is not None:
@@ -223,7 +244,7 @@ class FusedConvBase(keras.layers.Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} must be built before its "
                              "state shape is known")
         steps = (self.kernel_size[0] - 1) * self.dilation_rate[0]
-        channels = getattr(self, KERNEL_ATTRIBUTE).shape[1]
+        channels = getattr(self, KERNEL_ATTRIBUTE).shape[1] * self.groups
         return ((batch_size, steps, channels) if self.data_format == "channels_last"
                 else (batch_size, channels, steps))
 
@@ -266,6 +287,13 @@ class FusedConvBase(keras.layers.Layer):
         # Refused here too: Keras 3's from_config turns errors into TypeError.
         config = dict(config)
         _refuse_unsupported_stock_arguments(config)
+        # Checked before Keras 3's from_config could turn the ValueError into
+        # a TypeError; filters themselves are checked by __init__.
+        filters = config.get("filters")
+        valid_filters = (isinstance(filters, numbers.Integral) and
+                         not isinstance(filters, bool) and filters > 0)
+        _groups(config.get("groups", 1), filters if valid_filters else None,
+                f"{cls.__name__} {config.get('name')!r}")
         _FROM_CONFIG.depth = getattr(_FROM_CONFIG, "depth", 0) + 1
         try:
             return super().from_config(config)
@@ -281,7 +309,7 @@ class FusedConvBase(keras.layers.Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "groups": 1,  # the stock layer's key; only 1 is supported
+            "groups": self.groups,
             "activation": keras.activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

@@ -7,8 +7,8 @@ from tf_conv1d_op.layers.base_conv import FusedConvBase
 class Conv1D(FusedConvBase):
     """1D convolution layer computed by the fused FusedConv1D op.
 
-    Same arguments, weights (`kernel` of shape (kernel_size, in_channels,
-    filters), `bias` of shape (filters,)), config and results as
+    Same arguments, weights (`kernel` of shape (kernel_size, in_channels //
+    groups, filters), `bias` of shape (filters,)), config and results as
     keras.layers.Conv1D. Convolution, bias and the activation run in one op
     when the op implements the activation (relu, gelu, silu/swish, tanh, ...;
     see docs/layer.md); any other callable is applied after the op.
@@ -32,9 +32,11 @@ class Conv1D(FusedConvBase):
         kernel_initializer, bias_initializer, kernel_regularizer,
         bias_regularizer, activity_regularizer, kernel_constraint,
         bias_constraint: as in keras.layers.Conv1D.
-        **kwargs: base-layer keywords (name, dtype, trainable, input_shape, ...).
-            `groups=1`, which stock configs carry, is accepted; other values
-            of `groups` are refused.
+        **kwargs: base-layer keywords (name, dtype, trainable, input_shape, ...),
+            and the stock layer's `groups` (default 1): the input channels and
+            filters split into `groups` groups, each output group reading its
+            input group only; groups == input channels is the depthwise
+            convolution (filters = multiplier * channels).
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid",

@@ -3,8 +3,9 @@
 One process times both on identical weights and inputs, under tf.function,
 after warm-up, alternating stock and ours so that both see the same machine
 load; it reports medians. The machine's practical peak is the float32
-tf.matmul of two 4096 x 4096 matrices, timed in the same run. Peak extra
-memory is measured in fresh subprocesses (see memory_probe).
+tf.matmul of two 4096 x 4096 matrices, and its memory bandwidth a large
+elementwise copy, both timed in the same run. Peak extra memory is measured
+in fresh subprocesses (see memory_probe).
 
   python -m tf_conv1d_op bench [--quick] [--shapes audio,resnet] [--output-dir docs]
 """
@@ -26,7 +27,8 @@ import numpy as np
 from tf_conv1d_op._geometry import output_steps
 
 Shape = collections.namedtuple(
-    "Shape", "name batch steps in_channels filters kernel stride dilation padding activation")
+    "Shape", "name batch steps in_channels filters kernel stride dilation padding activation "
+    "groups", defaults=(1,))
 
 # Real-world shapes: text, audio, WaveNet, sensor and ResNet-style layers.
 SHAPES = (
@@ -38,10 +40,16 @@ SHAPES = (
     Shape("pointwise", 32, 1024, 256, 256, 1, 1, 1, "valid", "linear"),
     Shape("downsampling", 32, 1024, 64, 128, 3, 2, 1, "same", "relu"),
     Shape("batch1_inference", 1, 1024, 128, 128, 3, 1, 1, "same", "relu"),
+    # Grouped and depthwise (issue 17): Mamba's causal depthwise convolution,
+    # Conformer's depthwise module, a grouped TCN layer.
+    Shape("mamba_depthwise", 8, 2048, 1536, 1536, 4, 1, 1, "causal", "silu", 1536),
+    Shape("conformer_depthwise", 16, 512, 256, 256, 31, 1, 1, "same", "linear", 256),
+    Shape("grouped_tcn", 32, 1024, 256, 256, 3, 1, 4, "causal", "relu", 8),
 )
 MEMORY_SHAPE = "audio_frontend"
 PASSES = ("forward", "training")
 MATMUL_SIZE = 4096
+COPY_BYTES = 512 * 2**20  # the bandwidth probe's array: far beyond any cache
 # Short passes get more timed runs than --repeats asks, up to about this much
 # time per side (and at most MAX_REPEATS runs): a median of 9 runs of a 2 ms
 # pass moved by 2x between runs on a shared VM.
@@ -50,10 +58,17 @@ MAX_REPEATS = 99
 
 
 def quick_variant(shape):
-    """The same configuration at a size that runs in milliseconds (for CI)."""
+    """The same configuration at a size that runs in milliseconds (for CI):
+    depthwise stays depthwise (with its channel multiplier), grouped keeps
+    two groups."""
     extent = (shape.kernel - 1) * shape.dilation + 1
+    channels, filters, groups = min(shape.in_channels, 8), min(shape.filters, 8), 1
+    if shape.groups == shape.in_channels and shape.groups > 1:
+        groups, filters = channels, channels * (shape.filters // shape.in_channels)
+    elif shape.groups > 1:
+        groups = 2
     return shape._replace(batch=min(shape.batch, 2), steps=max(4 * extent, 32),
-                          in_channels=min(shape.in_channels, 8), filters=min(shape.filters, 8))
+                          in_channels=channels, filters=filters, groups=groups)
 
 
 def out_steps(shape):
@@ -61,8 +76,10 @@ def out_steps(shape):
 
 
 def forward_flops(shape):
-    """Multiply-adds x 2 of the convolution itself."""
-    return 2 * shape.batch * out_steps(shape) * shape.kernel * shape.in_channels * shape.filters
+    """Multiply-adds x 2 of the convolution itself (each filter reads its
+    group's in_channels / groups channels)."""
+    return (2 * shape.batch * out_steps(shape) * shape.kernel *
+            (shape.in_channels // shape.groups) * shape.filters)
 
 
 def pass_flops(shape, which):
@@ -70,24 +87,42 @@ def pass_flops(shape, which):
     return forward_flops(shape) * (1 if which == "forward" else 3)
 
 
+def pass_bytes(shape, which):
+    """The float32 bytes a pass must at least read or write, each tensor once:
+    the forward pass reads the input and filter (and bias) and writes the
+    output; the input gradient reads the output gradient and filter and
+    writes an input-sized tensor; the filter gradient reads the input and
+    output gradient and writes a filter-sized one. A training step is the
+    three. GB/s divides this: the measure of memory-bound passes (depthwise),
+    as GFLOP/s is of the others."""
+    x = shape.batch * shape.steps * shape.in_channels
+    y = shape.batch * out_steps(shape) * shape.filters
+    w = shape.kernel * (shape.in_channels // shape.groups) * shape.filters + shape.filters
+    return 4 * (x + w + y) * (1 if which == "forward" else 3)
+
+
 def make_data(shape, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((shape.batch, shape.steps, shape.in_channels)).astype(np.float32)
-    w = (rng.standard_normal((shape.kernel, shape.in_channels, shape.filters)) /
-         math.sqrt(shape.kernel * shape.in_channels)).astype(np.float32)
+    group_width = shape.in_channels // shape.groups
+    w = (rng.standard_normal((shape.kernel, group_width, shape.filters)) /
+         math.sqrt(shape.kernel * group_width)).astype(np.float32)
     b = (0.1 * rng.standard_normal(shape.filters)).astype(np.float32)
     dy = rng.standard_normal((shape.batch, out_steps(shape), shape.filters)).astype(np.float32)
     return x, w, b, dy
 
 
 def build_models(shape, w, b):
-    """(stock forward, ours forward, stock variables, ours variables), same weights."""
+    """(stock forward, ours forward, stock variables, ours variables), same
+    weights. The stock layer runs groups as Keras does (Keras 3 compiles a
+    grouped convolution with XLA on the CPU, where TensorFlow has no grouped
+    kernel)."""
     import tensorflow as tf
     import tf_conv1d_op
 
     stock = tf.keras.layers.Conv1D(
         shape.filters, shape.kernel, strides=shape.stride, padding=shape.padding,
-        dilation_rate=shape.dilation, activation=shape.activation)
+        dilation_rate=shape.dilation, activation=shape.activation, groups=shape.groups)
     stock.build((None, shape.steps, shape.in_channels))
     stock.set_weights([w, b])
     kernel, bias = tf.Variable(w), tf.Variable(b)
@@ -95,7 +130,7 @@ def build_models(shape, w, b):
     def ours(x):
         return tf_conv1d_op.fused_conv1d(
             x, kernel, bias, stride=shape.stride, padding=shape.padding.upper(),
-            dilations=shape.dilation, activation=shape.activation)
+            dilations=shape.dilation, activation=shape.activation, groups=shape.groups)
 
     return stock, ours, list(stock.trainable_variables), [kernel, bias]
 
@@ -189,6 +224,23 @@ def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
+def copy_bandwidth_gbs(repeats, size_bytes=COPY_BYTES):
+    """The machine's practical memory bandwidth: bytes read and written per
+    second by an elementwise negation of a float32 array far larger than the
+    caches (TensorFlow's threads, as the convolutions use)."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size_bytes // 4], seed=3)
+    copy = tf.function(lambda: tf.negative(a))
+    copy()
+    times = []
+    for _ in range(max(repeats, 5)):
+        start = time.perf_counter()
+        copy()
+        times.append(time.perf_counter() - start)
+    return 2 * size_bytes / statistics.median(times) / 1e9
+
+
 def check_same_output(stock, ours, x):
     """Guards the comparison: both sides must compute the same function."""
     a, b = stock(x).numpy(), ours(x).numpy()
@@ -216,11 +268,12 @@ def run_shape(shape, repeats, warmup, seconds_per_side=0.0, xla=True):
     for which in PASSES:
         (stock_ms, ours_ms), (stock_cpu, ours_cpu), runs = time_side_by_side(
             stock_fns[which], ours_fns[which], x, repeats, warmup, seconds_per_side)
-        flops = pass_flops(shape, which)
-        rows.append(dict(shape=shape.name, which=which, runs=runs,
+        flops, moved = pass_flops(shape, which), pass_bytes(shape, which)
+        rows.append(dict(shape=shape.name, which=which, runs=runs, groups=shape.groups,
                          stock_ms=stock_ms, ours_ms=ours_ms,
                          speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
                          ours_gflops=flops / ours_ms / 1e6,
+                         stock_gbs=moved / stock_ms / 1e6, ours_gbs=moved / ours_ms / 1e6,
                          cpu_speedup=stock_cpu / max(ours_cpu, 1e-9)))
         if xla:
             (stock_xla_ms, ours_xla_ms), _, _ = time_side_by_side(
@@ -381,11 +434,14 @@ def run(argv=None):
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
+    copy_bytes = 2**20 if args.quick else COPY_BYTES
+    bandwidth = copy_bandwidth_gbs(repeats, copy_bytes)
     rows = []
     for shape in shapes:
         rows.extend(run_shape(shape, repeats, warmup, 0.0 if args.quick else SECONDS_PER_SIDE,
                               xla=with_xla))
-        print(report.format_rows(rows[-2:], peak, header=len(rows) == 2), flush=True)
+        print(report.format_rows(rows[-2:], peak, bandwidth, header=len(rows) == 2),
+              flush=True)
     memory = None
     memory_shape = [s for s in shapes if s.name == MEMORY_SHAPE]
     if memory_shape and not args.no_memory:
@@ -394,9 +450,10 @@ def run(argv=None):
         date=started.strftime("%Y-%m-%d %H:%M UTC"), machine=machine_description(),
         tensorflow=tf.__version__, intra_op_threads=_intra_op_threads(),
         load=(load_before, os.getloadavg()), repeats=repeats, warmup=warmup,
-        quick=args.quick, note=args.note, matmul_size=256 if args.quick else MATMUL_SIZE)
+        quick=args.quick, note=args.note, matmul_size=256 if args.quick else MATMUL_SIZE,
+        bandwidth=bandwidth, copy_bytes=copy_bytes)
     print()
-    print(report.summary_text(rows, peak, memory))
+    print(report.summary_text(rows, peak, memory, bandwidth))
     os.makedirs(args.output_dir, exist_ok=True)
     md_path = os.path.join(args.output_dir, "benchmarks.md")
     png_path = os.path.join(args.output_dir, "benchmark_speedups.png")
