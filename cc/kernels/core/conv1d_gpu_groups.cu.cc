@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cc/kernels/core/channel_groups.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -10,6 +11,8 @@
 namespace conv1d {
 namespace gpu {
 namespace {
+
+using namespace channel_groups;  // NOLINT: the groups this file copies out and back
 
 constexpr int kCopyThreads = 256;
 constexpr int64_t kMaxCopyBlocks = 8192;  // grid-stride beyond
@@ -40,57 +43,18 @@ GpuStatus CopyRuns(int64_t rows, int64_t width, const T* from, int64_t from_pitc
                      "the grouped convolution's channel copy");
 }
 
-// One group's convolution: its channels only, dense.
-Conv1DGeometry GroupGeometry(const Conv1DGeometry& g) {
-  Conv1DGeometry sub = g;
-  sub.in_channels = g.group_in_channels();
-  sub.out_channels = g.group_out_channels();
-  sub.groups = 1;
-  return sub;
+template <typename T>
+GpuStatus Gather(const ChannelRuns& runs, const T* whole, T* group, cudaStream_t stream) {
+  if (runs.rows * runs.width == 0) return GpuStatus{};
+  return CopyRuns(runs.rows, runs.width, whole + runs.offset, runs.pitch, group, runs.width,
+                  stream);
 }
 
-// A [batch, steps, channels] tensor (NWC or NCW) seen as the runs that hold
-// channels [first, first + count): one per step (NWC) or per batch item (NCW);
-// the group's own tensor has them back to back.
-struct ChannelRuns {
-  int64_t rows, width, pitch, offset;
-
-  ChannelRuns(Layout layout, int64_t batch, int64_t steps, int64_t channels, int64_t first,
-              int64_t count) {
-    const bool nwc = layout == Layout::kNWC;
-    rows = nwc ? batch * steps : batch;
-    width = nwc ? count : count * steps;
-    pitch = nwc ? channels : channels * steps;
-    offset = nwc ? first : first * steps;
-  }
-
-  template <typename T>
-  GpuStatus Gather(const T* whole, T* group, cudaStream_t stream) const {
-    if (rows * width == 0) return GpuStatus{};
-    return CopyRuns(rows, width, whole + offset, pitch, group, width, stream);
-  }
-  template <typename T>
-  GpuStatus Scatter(const T* group, T* whole, cudaStream_t stream) const {
-    if (rows * width == 0) return GpuStatus{};
-    return CopyRuns(rows, width, group, width, whole + offset, pitch, stream);
-  }
-};
-
-ChannelRuns InputRuns(const Conv1DGeometry& g, int64_t j) {
-  const int64_t count = g.group_in_channels();
-  return ChannelRuns(g.layout, g.batch, g.in_steps, g.in_channels, j * count, count);
-}
-
-ChannelRuns OutputRuns(const Conv1DGeometry& g, int64_t j) {
-  const int64_t count = g.group_out_channels();
-  return ChannelRuns(g.layout, g.batch, g.out_steps, g.out_channels, j * count, count);
-}
-
-// The filter [K, Cin / groups, Cout]: a group's output columns.
-ChannelRuns FilterRuns(const Conv1DGeometry& g, int64_t j) {
-  const int64_t count = g.group_out_channels();
-  return ChannelRuns(Layout::kNWC, 1, g.kernel_size * g.group_in_channels(), g.out_channels,
-                     j * count, count);
+template <typename T>
+GpuStatus Scatter(const ChannelRuns& runs, const T* group, T* whole, cudaStream_t stream) {
+  if (runs.rows * runs.width == 0) return GpuStatus{};
+  return CopyRuns(runs.rows, runs.width, group, runs.width, whole + runs.offset, runs.pitch,
+                  stream);
 }
 
 // The workspace: the group's tensors, then the dense call's own workspace.
@@ -158,14 +122,14 @@ GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, con
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
   const Conv1DGeometry sub = GroupGeometry(g);
   for (int64_t j = 0; j < g.groups; ++j) {
-    RETURN_IF_ERROR(InputRuns(g, j).Gather(input, p.x, stream));
-    RETURN_IF_ERROR(FilterRuns(g, j).Gather(filter, p.w, stream));
+    RETURN_IF_ERROR(Gather(InputRuns(g, j), input, p.x, stream));
+    RETURN_IF_ERROR(Gather(FilterRuns(g, j), filter, p.w, stream));
     RETURN_IF_ERROR(FusedConv1DForwardGpu<T>(
         sub, act, p.x, p.w, bias != nullptr ? bias + j * sub.out_channels : nullptr, p.y,
         preactivation != nullptr ? p.z : nullptr, p.dense, stream));
-    RETURN_IF_ERROR(OutputRuns(g, j).Scatter(p.y, output, stream));
+    RETURN_IF_ERROR(Scatter(OutputRuns(g, j), p.y, output, stream));
     if (preactivation != nullptr) {
-      RETURN_IF_ERROR(OutputRuns(g, j).Scatter(p.z, preactivation, stream));
+      RETURN_IF_ERROR(Scatter(OutputRuns(g, j), p.z, preactivation, stream));
     }
   }
   return GpuStatus{};
@@ -185,12 +149,12 @@ GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& ac
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
   const Conv1DGeometry sub = GroupGeometry(g);
   for (int64_t j = 0; j < g.groups; ++j) {
-    RETURN_IF_ERROR(FilterRuns(g, j).Gather(filter, p.w, stream));
-    RETURN_IF_ERROR(OutputRuns(g, j).Gather(grad_output, p.y, stream));
-    RETURN_IF_ERROR(OutputRuns(g, j).Gather(operand, p.z, stream));
+    RETURN_IF_ERROR(Gather(FilterRuns(g, j), filter, p.w, stream));
+    RETURN_IF_ERROR(Gather(OutputRuns(g, j), grad_output, p.y, stream));
+    RETURN_IF_ERROR(Gather(OutputRuns(g, j), operand, p.z, stream));
     RETURN_IF_ERROR(FusedConv1DBackpropInputGpu<T>(sub, act, p.w, p.y, p.z, p.result,
                                                    p.dense, stream));
-    RETURN_IF_ERROR(InputRuns(g, j).Scatter(p.result, grad_input, stream));
+    RETURN_IF_ERROR(Scatter(InputRuns(g, j), p.result, grad_input, stream));
   }
   return GpuStatus{};
 }
@@ -212,12 +176,12 @@ GpuStatus GroupedBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& a
   T* grad_filter_g = p.result;
   T* grad_bias_g = p.result + sub.filter_elements();
   for (int64_t j = 0; j < g.groups; ++j) {
-    RETURN_IF_ERROR(InputRuns(g, j).Gather(input, p.x, stream));
-    RETURN_IF_ERROR(OutputRuns(g, j).Gather(grad_output, p.y, stream));
-    RETURN_IF_ERROR(OutputRuns(g, j).Gather(operand, p.z, stream));
+    RETURN_IF_ERROR(Gather(InputRuns(g, j), input, p.x, stream));
+    RETURN_IF_ERROR(Gather(OutputRuns(g, j), grad_output, p.y, stream));
+    RETURN_IF_ERROR(Gather(OutputRuns(g, j), operand, p.z, stream));
     RETURN_IF_ERROR(FusedConv1DBackpropFilterGpu<T>(sub, act, p.x, p.y, p.z, grad_filter_g,
                                                     grad_bias_g, p.dense, stream));
-    RETURN_IF_ERROR(FilterRuns(g, j).Scatter(grad_filter_g, grad_filter, stream));
+    RETURN_IF_ERROR(Scatter(FilterRuns(g, j), grad_filter_g, grad_filter, stream));
     RETURN_IF_ERROR(CopyRuns<T>(1, sub.out_channels, grad_bias_g, 0,
                                 grad_bias + j * sub.out_channels, 0, stream));
   }

@@ -4,19 +4,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "cc/kernels/core/channel_groups.h"
 #include "cc/kernels/core/dtypes.h"
 
 namespace conv1d {
 namespace {
 
-// One group's convolution: its channels only, dense.
-Conv1DGeometry GroupGeometry(const Conv1DGeometry& g) {
-  Conv1DGeometry sub = g;
-  sub.in_channels = g.group_in_channels();
-  sub.out_channels = g.group_out_channels();
-  sub.groups = 1;
-  return sub;
-}
+using namespace channel_groups;  // NOLINT: the groups this file copies out and back
 
 // `rows` runs of `width` elements, `from_pitch` apart in `from` and
 // `to_pitch` apart in `to`, in parallel over the rows.
@@ -31,48 +25,16 @@ void CopyRuns(int64_t rows, int64_t width, const T* from, int64_t from_pitch, T*
   });
 }
 
-// A [batch, steps, channels] tensor (NWC or NCW) seen as the runs that hold
-// channels [first, first + count): per step (NWC) or per batch item (NCW).
-struct ChannelRuns {
-  int64_t rows, width, pitch, offset, group_pitch;
-
-  ChannelRuns(Layout layout, int64_t batch, int64_t steps, int64_t channels, int64_t first,
-              int64_t count) {
-    const bool nwc = layout == Layout::kNWC;
-    rows = nwc ? batch * steps : batch;
-    width = nwc ? count : count * steps;
-    pitch = nwc ? channels : channels * steps;
-    offset = nwc ? first : first * steps;
-    group_pitch = width;  // the group's own tensor: the runs back to back
-  }
-
-  template <typename T>
-  void Gather(const T* whole, T* group, const ParallelRunner& runner) const {
-    CopyRuns(rows, width, whole == nullptr ? nullptr : whole + offset, pitch, group,
-             group_pitch, runner);
-  }
-  template <typename T>
-  void Scatter(const T* group, T* whole, const ParallelRunner& runner) const {
-    CopyRuns(rows, width, group, group_pitch, whole == nullptr ? nullptr : whole + offset,
-             pitch, runner);
-  }
-};
-
-ChannelRuns InputRuns(const Conv1DGeometry& g, int64_t group) {
-  const int64_t count = g.group_in_channels();
-  return ChannelRuns(g.layout, g.batch, g.in_steps, g.in_channels, group * count, count);
+template <typename T>
+void Gather(const ChannelRuns& runs, const T* whole, T* group, const ParallelRunner& runner) {
+  CopyRuns(runs.rows, runs.width, whole == nullptr ? nullptr : whole + runs.offset, runs.pitch,
+           group, runs.width, runner);
 }
 
-ChannelRuns OutputRuns(const Conv1DGeometry& g, int64_t group) {
-  const int64_t count = g.group_out_channels();
-  return ChannelRuns(g.layout, g.batch, g.out_steps, g.out_channels, group * count, count);
-}
-
-// The filter [K, Cin / groups, Cout]: a group's output columns.
-ChannelRuns FilterRuns(const Conv1DGeometry& g, int64_t group) {
-  const int64_t count = g.group_out_channels();
-  return ChannelRuns(Layout::kNWC, 1, g.kernel_size * g.group_in_channels(), g.out_channels,
-                     group * count, count);
+template <typename T>
+void Scatter(const ChannelRuns& runs, const T* group, T* whole, const ParallelRunner& runner) {
+  CopyRuns(runs.rows, runs.width, group, runs.width,
+           whole == nullptr ? nullptr : whole + runs.offset, runs.pitch, runner);
 }
 
 template <typename T>
@@ -90,13 +52,13 @@ void GroupedForward(const PassesOf<T>& dense, const Conv1DGeometry& g,
   std::vector<T> x(sub.input_elements()), w(sub.filter_elements()), y(sub.output_elements());
   std::vector<T> z(preactivation != nullptr ? sub.output_elements() : 0);
   for (int64_t j = 0; j < g.groups; ++j) {
-    InputRuns(g, j).Gather(input, DataOrNull(x), runner);
-    FilterRuns(g, j).Gather(filter, DataOrNull(w), runner);
+    Gather(InputRuns(g, j), input, DataOrNull(x), runner);
+    Gather(FilterRuns(g, j), filter, DataOrNull(w), runner);
     dense.forward(sub, act, DataOrNull(x), DataOrNull(w),
                   bias != nullptr ? bias + j * sub.out_channels : nullptr, DataOrNull(y),
                   preactivation != nullptr ? DataOrNull(z) : nullptr, runner);
-    OutputRuns(g, j).Scatter(DataOrNull(y), output, runner);
-    if (preactivation != nullptr) OutputRuns(g, j).Scatter(DataOrNull(z), preactivation, runner);
+    Scatter(OutputRuns(g, j), DataOrNull(y), output, runner);
+    if (preactivation != nullptr) Scatter(OutputRuns(g, j), DataOrNull(z), preactivation, runner);
   }
 }
 
@@ -108,12 +70,12 @@ void GroupedBackpropInput(const PassesOf<T>& dense, const Conv1DGeometry& g,
   std::vector<T> w(sub.filter_elements()), dy(sub.output_elements()),
       operand_g(sub.output_elements()), dx(sub.input_elements());
   for (int64_t j = 0; j < g.groups; ++j) {
-    FilterRuns(g, j).Gather(filter, DataOrNull(w), runner);
-    OutputRuns(g, j).Gather(grad_output, DataOrNull(dy), runner);
-    OutputRuns(g, j).Gather(operand, DataOrNull(operand_g), runner);
+    Gather(FilterRuns(g, j), filter, DataOrNull(w), runner);
+    Gather(OutputRuns(g, j), grad_output, DataOrNull(dy), runner);
+    Gather(OutputRuns(g, j), operand, DataOrNull(operand_g), runner);
     dense.backprop_input(sub, act, DataOrNull(w), DataOrNull(dy), DataOrNull(operand_g),
                          DataOrNull(dx), runner);
-    InputRuns(g, j).Scatter(DataOrNull(dx), grad_input, runner);
+    Scatter(InputRuns(g, j), DataOrNull(dx), grad_input, runner);
   }
 }
 
@@ -126,12 +88,12 @@ void GroupedBackpropFilter(const PassesOf<T>& dense, const Conv1DGeometry& g,
   std::vector<T> x(sub.input_elements()), dy(sub.output_elements()),
       operand_g(sub.output_elements()), dw(sub.filter_elements()), db(sub.out_channels);
   for (int64_t j = 0; j < g.groups; ++j) {
-    InputRuns(g, j).Gather(input, DataOrNull(x), runner);
-    OutputRuns(g, j).Gather(grad_output, DataOrNull(dy), runner);
-    OutputRuns(g, j).Gather(operand, DataOrNull(operand_g), runner);
+    Gather(InputRuns(g, j), input, DataOrNull(x), runner);
+    Gather(OutputRuns(g, j), grad_output, DataOrNull(dy), runner);
+    Gather(OutputRuns(g, j), operand, DataOrNull(operand_g), runner);
     dense.backprop_filter(sub, act, DataOrNull(x), DataOrNull(dy), DataOrNull(operand_g),
                           DataOrNull(dw), DataOrNull(db), runner);
-    FilterRuns(g, j).Scatter(DataOrNull(dw), grad_filter, runner);
+    Scatter(FilterRuns(g, j), DataOrNull(dw), grad_filter, runner);
     std::copy(db.begin(), db.end(), grad_bias + j * sub.out_channels);
   }
 }
