@@ -43,8 +43,14 @@ def _window_attr(value, what, data_format):
         else:
             raise ValueError(f"fused_conv1d: {what} must be an int or a list of 1 or "
                              f"3 ints, got {value!r}")
+    return _positive_int(value, what, "an int")
+
+
+def _positive_int(value, what, expected):
+    """value as an int in [1, 2**63 - 1] (an int64 attribute, checked by the op
+    too); otherwise an error saying `what` must be `expected`."""
     if not _is_int(value):
-        raise TypeError(f"fused_conv1d: {what} must be an int, got {value!r} "
+        raise TypeError(f"fused_conv1d: {what} must be {expected}, got {value!r} "
                         f"({type(value).__name__})")
     value = int(value)
     if not 1 <= value <= _INT64_MAX:
@@ -99,15 +105,6 @@ def _check_static_shapes(x, filters, bias, data_format, padding, dilation, group
                 f"{filters.shape})")
 
 
-def _check_groups(groups):
-    """An int >= 1; the op's attribute (int64 in the kernels, checked there too)."""
-    if not _is_int(groups):
-        raise TypeError(f"fused_conv1d: groups must be an int >= 1, got {groups!r} "
-                        f"({type(groups).__name__})")
-    groups = int(groups)
-    if not 1 <= groups <= _INT64_MAX:
-        raise ValueError(f"fused_conv1d: groups must be in [1, 2**63 - 1], got {groups}")
-    return groups
 
 
 def _check_static_groups(x, filters, data_format, groups):
@@ -182,7 +179,7 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
         padding = _check_choice(padding, PADDINGS, "padding")
         stride = _window_attr(stride, "stride", data_format)
         dilation = _window_attr(dilations, "dilations", data_format)
-        groups = _check_groups(groups)
+        groups = _positive_int(groups, "groups", "an int >= 1")
         activation = _activations.canonical_activation(activation)
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
             raise TypeError(f"fused_conv1d: negative_slope must be a number, "
