@@ -4,16 +4,17 @@
 // holds still). Each build's passes live in their own namespace (isa_a,
 // isa_b: core_ab.sh compiles them so).
 //
-//   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS]
+//   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS] [GROUPS]
 //
-// PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad.
+// PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad;
+// GROUPS 1 (dense, the default) or IN_CH (depthwise).
 // Prints each build's median GFLOP/s and the median of the per-trial ratios
 // B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
 // own bias (code placement), a few percent.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,10 +32,16 @@ const CpuPasses& LevelPasses();
 
 using namespace conv1d;
 
+double ThreadSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 int main(int argc, char** argv) {
   if (argc < 10) {
     std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING "
-                 "PASS [TRIALS]\n", argv[0]);
+                 "PASS [TRIALS] [GROUPS]\n", argv[0]);
     return 2;
   }
   Conv1DGeometry g;
@@ -47,10 +54,13 @@ int main(int argc, char** argv) {
   g.dilation = std::atol(argv[7]);
   const std::string padding = argv[8], pass = argv[9];
   const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
+  g.groups = argc > 11 ? std::atol(argv[11]) : 1;
   g.padding = padding == "same" ? Padding::kSame
               : padding == "causal" ? Padding::kCausal : Padding::kValid;
   const std::string error = ResolveGeometry(&g);
-  if (!error.empty() || trials < 1 ||
+  // The grouped passes of other group counts are the dense ones per group.
+  const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
+  if (!error.empty() || trials < 1 || (g.groups != 1 && !depthwise) ||
       (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;
@@ -67,23 +77,23 @@ int main(int argc, char** argv) {
   ActivationSpec relu;
   relu.kind = Activation::kRelu;
   const SerialRunner serial;
-  const double flops = 2.0 * g.output_elements() * g.kernel_size * g.in_channels;
+  const double flops = 2.0 * g.output_elements() * g.kernel_size * g.group_in_channels();
 
-  // GFLOP/s of one call of build A (0) or B (1).
+  // GFLOP/s of one call of build A (0) or B (1), over the thread's CPU time:
+  // the time slices other processes take on a shared machine do not count.
   const auto gflops = [&](int build) {
-    const auto start = std::chrono::steady_clock::now();
+    const double start = ThreadSeconds();
     const PassesOf<float>& passes =
         (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<float>();
     if (pass == "forward") {
-      passes.forward(g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
+      (depthwise ? passes.depthwise_forward : passes.forward)(g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
     } else if (pass == "input_grad") {
-      passes.backprop_input(g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
+      (depthwise ? passes.depthwise_backprop_input : passes.backprop_input)(g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
     } else {
-      passes.backprop_filter(g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(),
+      (depthwise ? passes.depthwise_backprop_filter : passes.backprop_filter)(g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(),
                              serial);
     }
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    return flops / took.count() / 1e9;
+    return flops / (ThreadSeconds() - start) / 1e9;
   };
 
   gflops(0), gflops(1);  // first touch of the buffers

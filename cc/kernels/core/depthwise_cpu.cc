@@ -158,6 +158,115 @@ class InputRows {
   std::vector<std::vector<A>> row_scratch_;
 };
 
+// The forward of multiplier 1, where a filter vector serves one input
+// vector: a group of kGroupRows output rows of one vector of channels kept
+// in registers across the taps, so each multiply-add loads one input vector
+// (the tap's filter vector is loaded once per group). Vectors of the level's
+// own width: the group's accumulators, the filter and the input vector must
+// fit the register file (16 with AVX2, 32 with AVX-512).
+#if defined(__AVX512F__)
+constexpr int kLaneBytes = 64;
+#elif defined(__AVX__)
+constexpr int kLaneBytes = 32;
+#else
+constexpr int kLaneBytes = 16;
+#endif
+template <typename A>
+struct LaneVectorOf;
+template <>
+struct LaneVectorOf<float> {
+  typedef float type __attribute__((vector_size(kLaneBytes)));
+};
+template <>
+struct LaneVectorOf<double> {
+  typedef double type __attribute__((vector_size(kLaneBytes)));
+};
+template <typename A>
+using LaneVector = typename LaneVectorOf<A>::type;
+template <typename A>
+constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
+constexpr int kGroupRows = 8;
+
+template <typename A>
+inline LaneVector<A> LoadLanes(const A* p) {
+  LaneVector<A> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Output rows out[r * ld] (r < R) of one lane vector: bias + sum over taps k
+// of x[r * row_pitch + k * tap_pitch] * w[k] (w: the taps' lane vectors,
+// packed one after another).
+template <typename A, int R>
+inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const A* w,
+                        int64_t taps, LaneVector<A> bias, A* out, int64_t ld) {
+  LaneVector<A> acc[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = bias;
+  for (int64_t k = 0; k < taps; ++k) {
+    const LaneVector<A> wk = LoadLanes(w + k * kLaneCount<A>);
+    const A* xk = x + k * tap_pitch;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc[r] += LoadLanes(xk + r * row_pitch) * wk;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) std::memcpy(out + r * ld, &acc[r], sizeof(acc[r]));
+}
+
+// The filter [K, C] as SumTapsRows reads it: per whole lane vector of
+// channels, its K taps one after another (a tap pitch of C elements would
+// put the taps of one vector into a few L1 sets when C is a multiple of 256).
+template <typename A>
+std::vector<A> LanePackedFilter(const A* filter, int64_t taps, int64_t channels) {
+  const int64_t vectors = channels / kLaneCount<A>;
+  std::vector<A> packed(vectors * taps * kLaneCount<A>);
+  for (int64_t v = 0; v < vectors; ++v) {
+    for (int64_t k = 0; k < taps; ++k) {
+      for (int64_t l = 0; l < kLaneCount<A>; ++l) {
+        packed[(v * taps + k) * kLaneCount<A> + l] =
+            filter[k * channels + v * kLaneCount<A> + l];
+      }
+    }
+  }
+  return packed;
+}
+
+// One tile of `rows` output rows, multiplier 1, before the activation:
+// out[r, c] = bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c].
+// The slab holds every step the windows touch (zeros in the padding), so no
+// tap needs a bounds check. Lane vector by lane vector, so that the input
+// rows of one vector stay in L1 while all of the tile's rows pass.
+template <typename A>
+void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
+                   const A* filter, const A* bias, int64_t rows, int64_t channels,
+                   int64_t taps, A* out, int64_t ld) {
+  constexpr int64_t kLanes = kLaneCount<A>;
+  const int64_t vectors = channels / kLanes;
+  for (int64_t v = 0; v < vectors; ++v) {
+    const int64_t c0 = v * kLanes;
+    const LaneVector<A> b = bias != nullptr ? LoadLanes(bias + c0) : LaneVector<A>{};
+    const A* w = packed + v * taps * kLanes;
+    int64_t r = 0;
+    for (; r + kGroupRows <= rows; r += kGroupRows) {
+      SumTapsRows<A, kGroupRows>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
+                                 out + r * ld + c0, ld);
+    }
+    for (; r < rows; ++r) {
+      SumTapsRows<A, 1>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
+                        out + r * ld + c0, ld);
+    }
+  }
+  for (int64_t c = vectors * kLanes; c < channels; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      A sum = bias != nullptr ? bias[c] : A(0);
+      for (int64_t k = 0; k < taps; ++k) {
+        sum += slab[r * row_pitch + k * tap_pitch + c] * filter[k * channels + c];
+      }
+      out[r * ld + c] = sum;
+    }
+  }
+}
+
 template <typename T, typename A>
 std::vector<A> FilterAs(const T* filter, int64_t elements) {
   std::vector<A> out(elements);
@@ -183,19 +292,19 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 256);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+  const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
+                                       : std::vector<A>();
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
     InputRows<T, A> rows_in(g, kernel);
-    std::vector<A> acc;
+    std::vector<A> acc, slab_scratch;
     std::vector<const A*> x(kernel), w_rows(kernel), x_live, w_live;
     for (int64_t k = 0; k < kernel; ++k) w_rows[k] = w.data() + k * cout;
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / tiles_per_item;
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
-      rows_in.Load(input + n * in_item, o0 * s - pad, (rows - 1) * s + g.kernel_extent,
-                   rows * kernel);
       A* c;
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? output + n * out_item + o0 * cout : nullptr;
@@ -204,6 +313,25 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
         acc.resize(rows * cout);
         c = acc.data();
       }
+      const int64_t span = (rows - 1) * s + g.kernel_extent;
+      if (m == 1 && span <= 2 * rows * kernel + 64) {
+        // Windows dense in their span: the whole span as one slab.
+        const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad, span,
+                                   &slab_scratch);
+        DepthwiseTile<A>(slab, s * cin, d * cin, packed.data(), w.data(), b, rows, cin, kernel,
+                         c, cout);
+        if (preactivation != nullptr) {
+          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                          preactivation + n * out_item);
+        }
+        ActivateRows<A>(act, c, rows, cout, cout);
+        if (!in_place) {
+          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                          output + n * out_item);
+        }
+        continue;
+      }
+      rows_in.Load(input + n * in_item, o0 * s - pad, span, rows * kernel);
       for (int64_t r = 0; r < rows; ++r) {
         A* row = c + r * cout;
         const int64_t first = (o0 + r) * s - pad;
