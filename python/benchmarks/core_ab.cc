@@ -32,6 +32,20 @@ const CpuPasses& LevelPasses();
 
 using namespace conv1d;
 
+template <typename T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <typename U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) {
+    return static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const Aligned64&) const { return true; }
+  bool operator!=(const Aligned64&) const { return false; }
+};
+
 double ThreadSeconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -68,7 +82,8 @@ int main(int argc, char** argv) {
 
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
-  std::vector<float> x(g.input_elements()), w(g.filter_elements()), b(g.out_channels),
+  using Buffer = std::vector<float, Aligned64<float>>;  // as TensorFlow aligns tensors
+  Buffer x(g.input_elements()), w(g.filter_elements()), b(g.out_channels),
       y(g.output_elements()), dy(g.output_elements()), dx(g.input_elements()),
       dw(g.filter_elements()), db(g.out_channels);
   for (auto* v : {&x, &w, &b, &dy}) {

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cc/kernels/core/cpu_level.h"
@@ -315,11 +316,23 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
       }
       const int64_t span = (rows - 1) * s + g.kernel_extent;
       if (m == 1 && span <= 2 * rows * kernel + 64) {
-        // Windows dense in their span: the whole span as one slab.
-        const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad, span,
-                                   &slab_scratch);
-        DepthwiseTile<A>(slab, s * cin, d * cin, packed.data(), w.data(), b, rows, cin, kernel,
-                         c, cout);
+        // Windows dense in their span: each run of rows reads its span as
+        // one slab. The rows whose windows lie inside the input (all but a
+        // few at the ends of an item) read it in place where it is NWC of
+        // A; only the runs reaching into the padding copy theirs.
+        const int64_t inside_lo =
+            std::clamp<int64_t>(CeilDivSigned(pad - o0 * s, s), 0, rows);
+        const int64_t inside_hi = std::clamp<int64_t>(
+            FloorDiv(g.in_steps + pad - g.kernel_extent, s) - o0 + 1, inside_lo, rows);
+        for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, inside_lo},
+                                     {inside_lo, inside_hi}, {inside_hi, rows}}) {
+          if (r1 == r0) continue;
+          const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
+                                     (o0 + r0) * s - pad, (r1 - r0 - 1) * s + g.kernel_extent,
+                                     &slab_scratch);
+          DepthwiseTile<A>(slab, s * cin, d * cin, packed.data(), w.data(), b, r1 - r0, cin,
+                           kernel, c + r0 * cout, cout);
+        }
         if (preactivation != nullptr) {
           StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
                           preactivation + n * out_item);
