@@ -33,8 +33,9 @@ inline float F(double constant) { return static_cast<float>(constant); }
 // Activate's sigmoid: 1 / (1 + e^-x) from 0 up, e^x / (1 + e^x) below.
 template <typename X>
 Floats Sigmoid(const X& x) {
+  // One division for both tails (a select of the two quotients divides twice).
   const Floats e = (-x.abs()).exp();
-  return (x >= 0.0f).select(1.0f / (1.0f + e), e / (1.0f + e));
+  return (x >= 0.0f).select(Floats::Ones(x.size()), e) / (1.0f + e);
 }
 
 // Whether Activate and ScaleByDerivative below have the activation (the
