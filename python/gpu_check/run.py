@@ -89,6 +89,8 @@ def main(argv=None):
     if not args.emulate and not args.no_bench:
         from python.gpu_check import bench
 
+        print(f"\nDevice copy bandwidth: {bench.copy_bandwidth_gbs(torch):.0f} GB/s "
+              "(read + write; the GB/s columns below count the same way)")
         print("\nTimes on the benchmark shapes (ratio = cuDNN time / ours; > 1: ours faster):")
         bench_dtypes = [d for d in dtypes if d in bench.DTYPES]
         bench_headers, bench_rows, bench_failed = bench.run(library, memory, rng, bench_dtypes)
