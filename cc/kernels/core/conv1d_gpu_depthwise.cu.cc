@@ -185,7 +185,8 @@ __global__ void __launch_bounds__(kThreads) DepthwiseForwardKernel(ForwardArgs<T
     for (int e = static_cast<int>(threadIdx.x); e < t.steps * t.channels; e += kThreads) {
       int r, c;
       TileElement(t, e, p.nwc, &r, &c);
-      const int64_t co = t.c0 + c, ci = co / p.multiplier;
+      const int64_t co = t.c0 + c;
+      const int64_t ci = p.multiplier == 1 ? co : co / p.multiplier;  // 64-bit division is slow
       const T* w = p.filter + co;
       Acc z = Acc(0);
       if (p.window > 0) {
@@ -252,7 +253,7 @@ __global__ void __launch_bounds__(kThreads) DepthwiseBackpropInputKernel(Backpro
       for (int64_t k = 0; k < p.kernel_size; ++k) {
         const int64_t reach = i + p.pad_left - k * p.dilation;  // o * stride
         if (reach < 0) break;
-        const int64_t o = reach / p.stride;
+        const int64_t o = p.stride == 1 ? reach : reach / p.stride;
         if (o * p.stride != reach || o >= p.out_steps) continue;
         const T* w = p.filter + k * p.out_channels + ci * m;
         if (p.window > 0) {
