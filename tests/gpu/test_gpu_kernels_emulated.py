@@ -94,6 +94,11 @@ def test_sizes_beyond_the_kernels_are_refused(library):
     problem = core.Problem(1, 2, 2 ** 29, 2, 1)
     with pytest.raises(RuntimeError, match="do not support"):
         library.run(core.FORWARD, "float32", problem, [None] * 5, None, None)
+    # Depthwise: the per-group limit, kernel_size * 1 >= 2^30.
+    depthwise = core.Problem(1, 2, 2, 2 ** 30, 2, padding="SAME", groups=2)
+    for op, pointers in ((core.FORWARD, 5), (core.BACKPROP_INPUT, 4), (core.BACKPROP_FILTER, 5)):
+        with pytest.raises(RuntimeError, match="do not support"):
+            library.run(op, "float32", depthwise, [None] * pointers, None, None)
 
 
 def test_workspace_is_only_used_where_needed(library):
