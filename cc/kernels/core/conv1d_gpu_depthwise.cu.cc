@@ -363,8 +363,8 @@ Staging BackpropInputStaging(const Conv1DGeometry& g, int64_t tile_channels) {
   return {tile_steps, static_cast<int>((tile_steps + g.kernel_extent - 2) / g.stride + 2)};
 }
 
-// Input channels per input-gradient tile: their m output channels each
-// fill the stage's kTileChannels columns where m allows.
+// Input channels per input-gradient tile: as many as the stage's
+// kTileChannels dz columns hold with their m output channels each.
 int64_t BackpropInputTileChannels(const Conv1DGeometry& g) {
   return std::max<int64_t>(1, kTileChannels / (g.out_channels / g.in_channels));
 }
