@@ -4,6 +4,9 @@ against torch in float64. Needs torch with CUDA; imported only on that path.
 
 Ours runs in NWC (the Keras layout), cuDNN in NCW (torch's only 1D layout).
 float32 runs with TF32 off on both sides: the core computes exact fp32.
+GB/s counts the bytes each pass must move at least (every tensor it reads or
+writes, once), to set against the device copy bandwidth measured in the same
+run: the depthwise passes are bound by memory, not arithmetic.
 """
 import numpy as np
 
@@ -20,7 +23,14 @@ SHAPES = (
     (32, 1024, 64, 128, 3, 2, 1, "SAME", "relu"),
     (1, 1024, 128, 128, 3, 1, 1, "SAME", "relu"),
 )
+# Depthwise (groups == in_channels), the two shapes of issue 17: a Mamba
+# block's causal conv and a Conformer conv module. Same fields, then groups.
+DEPTHWISE_SHAPES = (
+    (8, 2048, 1536, 1536, 4, 1, 1, "CAUSAL", "silu", 1536),
+    (16, 512, 256, 256, 31, 1, 1, "SAME", "linear", 256),
+)
 DTYPES = ("float16", "bfloat16", "float32")
+COPY_BYTES = 1 << 30
 WARMUP, ITERATIONS = 5, 20
 
 
@@ -43,10 +53,11 @@ def torch_conv(torch, problem, x_ncw, w_oik, b, activation):
     left = problem.pad_left
     right = max(0, (problem.out_steps - 1) * problem.stride + extent - problem.in_steps - left)
     if left == right:
-        z = torch.nn.functional.conv1d(x_ncw, w_oik, b, problem.stride, left, problem.dilation)
+        z = torch.nn.functional.conv1d(x_ncw, w_oik, b, problem.stride, left, problem.dilation,
+                                       problem.groups)
     else:
         z = torch.nn.functional.conv1d(torch.nn.functional.pad(x_ncw, (left, right)), w_oik, b,
-                                       problem.stride, 0, problem.dilation)
+                                       problem.stride, 0, problem.dilation, problem.groups)
     return _activation(torch, activation, z, problem.negative_slope)
 
 
@@ -61,6 +72,29 @@ def time_ms(torch, fn):
     end.record()
     torch.cuda.synchronize()
     return start.elapsed_time(end) / ITERATIONS
+
+
+def copy_bandwidth_gbs(torch):
+    """GB/s of a device-to-device copy of COPY_BYTES (read + write counted)."""
+    src = torch.empty(COPY_BYTES, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    return 2 * COPY_BYTES / time_ms(torch, lambda: dst.copy_(src)) / 1e6
+
+
+def traffic_bytes(problem, dtype):
+    """(forward, forward + backward) bytes the passes must read and write:
+    forward x, filter, bias -> output (and the preactivation where kept);
+    input gradient filter, dy, operand -> dx; filter gradient x, dy, operand
+    -> filter and bias gradients. The operand is read only for a nonlinear
+    activation."""
+    size = 2 if dtype in ("float16", "bfloat16") else np.dtype(dtype).itemsize
+    x, y = np.prod(problem.input_shape()), np.prod(problem.output_shape())
+    w, b = np.prod(problem.filter_shape()), problem.out_channels
+    keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
+    operand = y if problem.activation != "linear" else 0
+    forward = x + w + b + y * (2 if keep_z else 1)
+    backward = (w + y + operand + x) + (x + y + operand + w + b)
+    return forward * size, (forward + backward) * size
 
 
 def _errors(torch, problem, dtype, x, w, b, dy, ours):
@@ -98,17 +132,17 @@ def run(library, memory, rng, dtypes=DTYPES):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch_dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16,
                     "float32": torch.float32, "float64": torch.float64}
-    headers = ["shape (N,W,Cin,F,K,s,d,pad,act)", "dtype", "err fwd", "err bwd",
-               "fwd ours ms", "fwd cuDNN ms", "fwd ratio", "f+b ours ms", "f+b cuDNN ms",
-               "f+b ratio"]
+    headers = ["shape (N,W,Cin,F,K,s,d,pad,act[,groups])", "dtype", "err fwd", "err bwd",
+               "fwd ours ms", "fwd cuDNN ms", "fwd ratio", "fwd GB/s", "f+b ours ms",
+               "f+b cuDNN ms", "f+b ratio", "f+b GB/s"]
     rows, failed = [], False
-    for shape in SHAPES:
-        batch, steps, cin, filters, kernel, stride, dilation, padding, activation = shape
+    for shape in [s + (1,) for s in SHAPES] + list(DEPTHWISE_SHAPES):
+        batch, steps, cin, filters, kernel, stride, dilation, padding, activation, groups = shape
         problem = core.Problem(batch, steps, cin, kernel, filters, stride, dilation, padding,
-                               "NWC", activation)
+                               "NWC", activation, groups=groups)
         for dtype in dtypes:
             x = reference.round_to(rng.normal(size=problem.input_shape()), dtype)
-            w = reference.round_to(rng.normal(scale=(kernel * cin) ** -0.5,
+            w = reference.round_to(rng.normal(scale=(kernel * cin // groups) ** -0.5,
                                               size=problem.filter_shape()), dtype)
             b = reference.round_to(rng.normal(scale=0.5, size=filters), dtype)
             dy = reference.round_to(rng.normal(size=problem.output_shape()), dtype)
@@ -128,9 +162,12 @@ def run(library, memory, rng, dtypes=DTYPES):
                 torch_conv(torch, problem, xt, wt, bt, activation), (xt, wt, bt), dyt))
             ok = report.within_tolerance(max(err_fwd, err_bwd), dtype)
             failed = failed or not ok
-            rows.append([",".join(map(str, shape)), dtype + ("" if ok else " FAIL"), err_fwd,
-                         err_bwd, ours_ms[0], cudnn_fwd, cudnn_fwd / ours_ms[0], ours_ms[1],
-                         cudnn_both, cudnn_both / ours_ms[1]])
+            forward_bytes, both_bytes = traffic_bytes(problem, dtype)
+            shown = shape if groups != 1 else shape[:-1]
+            rows.append([",".join(map(str, shown)), dtype + ("" if ok else " FAIL"), err_fwd,
+                         err_bwd, ours_ms[0], cudnn_fwd, cudnn_fwd / ours_ms[0],
+                         forward_bytes / ours_ms[0] / 1e6, ours_ms[1], cudnn_both,
+                         cudnn_both / ours_ms[1], both_bytes / ours_ms[1] / 1e6])
             memory.release()
     return headers, rows, failed
 

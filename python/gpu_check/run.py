@@ -36,6 +36,9 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtypes", default=",".join(reference.DTYPES),
                         help="comma-separated subset of " + ",".join(reference.DTYPES))
+    parser.add_argument("--kinds", default=",".join(sweep.KINDS),
+                        help="comma-separated subset of " + ",".join(sweep.KINDS)
+                             + " (depthwise: groups == in_channels)")
     parser.add_argument("--no-bench", action="store_true", help="skip the timing")
     parser.add_argument("--archs", default="",
                         help="CUDA architectures to build, e.g. 90 (default: this GPU's)")
@@ -72,7 +75,11 @@ def main(argv=None):
     unknown = set(dtypes) - set(reference.DTYPES)
     if unknown:
         sys.exit(f"unknown dtypes {sorted(unknown)}")
-    results = sweep.sweep(library, memory, rng, full=not args.quick, dtypes=dtypes, log=log)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if set(kinds) - set(sweep.KINDS):
+        sys.exit(f"unknown kinds {sorted(set(kinds) - set(sweep.KINDS))}")
+    results = sweep.sweep(library, memory, rng, full=not args.quick, dtypes=dtypes, log=log,
+                          kinds=kinds)
     headers, rows = report.summarize_errors(results)
     print("Max relative error vs the float64 reference "
           f"({'quick' if args.quick else 'full'} sweep, seed {args.seed}):")
@@ -82,6 +89,8 @@ def main(argv=None):
     if not args.emulate and not args.no_bench:
         from python.gpu_check import bench
 
+        print(f"\nDevice copy bandwidth: {bench.copy_bandwidth_gbs(torch):.0f} GB/s "
+              "(read + write; the GB/s columns below count the same way)")
         print("\nTimes on the benchmark shapes (ratio = cuDNN time / ours; > 1: ours faster):")
         bench_dtypes = [d for d in dtypes if d in bench.DTYPES]
         bench_headers, bench_rows, bench_failed = bench.run(library, memory, rng, bench_dtypes)

@@ -1,12 +1,16 @@
 """Correctness sweep: random small problems for every padding, data format,
 (stride, dilation) pair, activation and dtype, each checked in all five
-outputs against the float64 reference."""
+outputs against the float64 reference; dense problems and depthwise ones
+(groups == in_channels, which take kernels of their own)."""
 import itertools
 
 import numpy as np
 
 from python.gpu_check import core, reference, report
-from python.gpu_check.grids import DATA_FORMATS, PADDINGS, STRIDE_DILATIONS
+from python.gpu_check.grids import (DATA_FORMATS, DEPTHWISE_CHANNELS, DEPTHWISE_MULTIPLIERS,
+                                    PADDINGS, STRIDE_DILATIONS)
+
+KINDS = ("dense", "depthwise")
 
 
 def random_problem(rng, padding, data_format, stride, dilation, activation, large=False):
@@ -53,6 +57,52 @@ def configurations(rng, full):
         activation = reference.ACTIVATIONS[int(rng.integers(len(reference.ACTIVATIONS)))]
         yield random_problem(rng, padding, data_format, stride, dilation, activation,
                              large=True), dtype
+
+
+def random_depthwise_problem(rng, padding, data_format, stride, dilation, activation,
+                             multiplier):
+    """Steps enough for several 64-step tiles of the depthwise kernels."""
+    kernel_size = int(rng.integers(1, 6))
+    channels = int(rng.choice(DEPTHWISE_CHANNELS))
+    extent = (kernel_size - 1) * dilation + 1
+    in_steps = (extent if padding == "VALID" else 1) + int(rng.integers(0, 90))
+    return core.Problem(int(rng.integers(1, 3)), in_steps, channels, kernel_size,
+                        multiplier * channels, stride, dilation, padding, data_format,
+                        activation, float(rng.choice([0.2, -0.3])), groups=channels)
+
+
+# Depthwise problems that take the kernels' other paths (conv1d_gpu_depthwise.cu.cc):
+# (batch, steps, channels, kernel, filters, stride, dilation, padding, format, activation).
+DEPTHWISE_EDGES = (
+    (2, 100, 40, 31, 40, 1, 1, "SAME", "NWC", "linear"),    # Conformer-like: 31 taps staged
+    (1, 90, 3, 5, 6, 1, 70, "CAUSAL", "NCW", "silu"),       # window beyond the stage: direct
+    (2, 40, 2, 3, 66, 1, 1, "SAME", "NWC", "tanh"),         # multiplier 33: dz not staged
+    (2, 300, 5, 2, 5, 70, 1, "VALID", "NCW", "relu"),       # stride beyond a tile
+    (0, 9, 3, 3, 6, 1, 1, "SAME", "NWC", "elu"),            # empty batch: zero filter gradient
+)
+
+
+def depthwise_configurations(rng, full):
+    """(problem, dtype) pairs of depthwise problems. full: every padding x
+    data format x (stride, dilation) x multiplier x dtype. Otherwise every
+    padding x data format x (stride, dilation) once, multipliers, dtypes and
+    activations cycling; plus DEPTHWISE_EDGES either way, dtypes cycling."""
+    geometry = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS))
+    if full:
+        cases = [(g, m, dtype) for g in geometry for m in DEPTHWISE_MULTIPLIERS
+                 for dtype in reference.DTYPES]
+    else:
+        cases = [(g, DEPTHWISE_MULTIPLIERS[i % len(DEPTHWISE_MULTIPLIERS)],
+                  reference.DTYPES[i % len(reference.DTYPES)]) for i, g in enumerate(geometry)]
+    for i, ((padding, data_format, (stride, dilation)), multiplier, dtype) in enumerate(cases):
+        activation = reference.ACTIVATIONS[i % len(reference.ACTIVATIONS)]
+        yield random_depthwise_problem(rng, padding, data_format, stride, dilation,
+                                       activation, multiplier), dtype
+    for i, (batch, steps, channels, kernel, filters, stride, dilation, padding, data_format,
+            activation) in enumerate(DEPTHWISE_EDGES):
+        yield core.Problem(batch, steps, channels, kernel, filters, stride, dilation, padding,
+                           data_format, activation, groups=channels), \
+            reference.DTYPES[i % len(reference.DTYPES)]
 
 
 def random_inputs(rng, problem, dtype, with_bias):
@@ -124,11 +174,13 @@ def check(library, memory, problem, dtype, rng):
     return errors
 
 
-def sweep(library, memory, rng, full, dtypes=reference.DTYPES, log=None):
-    """Checks every configuration of the given dtypes; returns report rows
-    (dicts)."""
+def sweep(library, memory, rng, full, dtypes=reference.DTYPES, log=None, kinds=KINDS):
+    """Checks every configuration of the given dtypes and kinds (of KINDS);
+    returns report rows (dicts)."""
     results = []
-    for problem, dtype in configurations(rng, full):
+    chosen = itertools.chain(configurations(rng, full) if "dense" in kinds else (),
+                             depthwise_configurations(rng, full) if "depthwise" in kinds else ())
+    for problem, dtype in chosen:
         if dtype not in dtypes:
             continue
         if library.resolve(problem) != (problem.out_steps, problem.pad_left):

@@ -43,7 +43,7 @@ def library():
 def test_tensor_core_kernels_match_the_reference():
     # Every padding x data format x (stride, dilation), every activation x
     # dtype, and multi-tile problems; half and bfloat16 on emulated WMMA.
-    output = run_harness("--seed", "1")
+    output = run_harness("--kinds", "dense", "--seed", "1")
     for dtype in ("float16", "bfloat16", "float32", "float64"):
         assert dtype in output
 
@@ -51,7 +51,30 @@ def test_tensor_core_kernels_match_the_reference():
 def test_fma_kernels_match_the_reference():
     # The FMA engine that bfloat16 uses before sm_80, for half and bfloat16.
     # (float and double take the FMA engine in every build.)
-    run_harness("--fma", "--dtypes", "float16,bfloat16", "--seed", "2", "--schedule", "1")
+    run_harness("--fma", "--kinds", "dense", "--dtypes", "float16,bfloat16", "--seed", "2",
+                "--schedule", "1")
+
+
+def test_depthwise_kernels_match_the_reference():
+    # groups == in_channels (conv1d_gpu_depthwise.cu.cc): channel multipliers
+    # 1 and 2 over odd and multi-tile channel counts, every padding x data
+    # format x (stride, dilation), every activation and dtype, all five
+    # outputs; and the kernels' unstaged paths, a 31-tap kernel and an empty
+    # batch (sweep.DEPTHWISE_EDGES).
+    output = run_harness("--kinds", "depthwise", "--seed", "3")
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        assert dtype in output
+
+
+def test_depthwise_problems_take_the_depthwise_kernels(library):
+    # The per-group path would need the group's tensors in its workspace;
+    # the depthwise forward needs none, and its filter gradient only the
+    # partial sums: (kernel_size + 1) * filters floats per slice.
+    depthwise = core.Problem(2, 10, 3, 3, 6, groups=3)
+    assert library.workspace_bytes(core.FORWARD, "float32", depthwise) == 0
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", depthwise) == 0  # dz = dy
+    grouped = core.Problem(2, 10, 4, 3, 6, groups=2)
+    assert library.workspace_bytes(core.FORWARD, "float32", grouped) > 0
 
 
 def test_fast_division_is_exact(library):
@@ -71,6 +94,11 @@ def test_sizes_beyond_the_kernels_are_refused(library):
     problem = core.Problem(1, 2, 2 ** 29, 2, 1)
     with pytest.raises(RuntimeError, match="do not support"):
         library.run(core.FORWARD, "float32", problem, [None] * 5, None, None)
+    # Depthwise: the per-group limit, kernel_size * 1 >= 2^30.
+    depthwise = core.Problem(1, 2, 2, 2 ** 30, 2, padding="SAME", groups=2)
+    for op, pointers in ((core.FORWARD, 5), (core.BACKPROP_INPUT, 4), (core.BACKPROP_FILTER, 5)):
+        with pytest.raises(RuntimeError, match="do not support"):
+            library.run(op, "float32", depthwise, [None] * pointers, None, None)
 
 
 def test_workspace_is_only_used_where_needed(library):
@@ -161,7 +189,8 @@ def test_stream_kernels_match_the_reference(library, dtype):
 ])
 def test_grouped_problems_match_the_reference(library, sizes, groups, padding, data_format,
                                               stride, dilation):
-    """groups > 1 runs the dense kernels per group (conv1d_gpu_groups.cu.cc)."""
+    """groups > 1 runs the dense kernels per group (conv1d_gpu_groups.cu.cc),
+    depthwise problems their own kernels (conv1d_gpu_depthwise.cu.cc)."""
     from python.gpu_check import sweep
 
     memory = core.EmulatedMemory(library)

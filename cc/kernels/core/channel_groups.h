@@ -10,6 +10,13 @@
 #include "cc/kernels/core/conv1d_geometry.h"
 
 namespace conv1d {
+
+// Whether g is depthwise: one input channel per group. The CPU and CUDA
+// cores run such convolutions on passes of their own, not group by group.
+inline bool IsDepthwise(const Conv1DGeometry& g) {
+  return g.groups > 1 && g.groups == g.in_channels;
+}
+
 namespace channel_groups {
 
 // One group's convolution: its channels only, dense.

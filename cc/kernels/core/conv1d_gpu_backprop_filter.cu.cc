@@ -15,6 +15,7 @@
 #include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/gpu_partial_sums.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -25,9 +26,6 @@ namespace {
 // chunks, with the partial sums within kMaxPartialBytes.
 constexpr int64_t kTargetBlocks = 1024;
 constexpr int64_t kMinChunksPerSlice = 4;
-constexpr int64_t kMaxPartialBytes = int64_t{256} << 20;
-constexpr int kSumThreads = 256;
-constexpr int64_t kMaxSumBlocks = 8192;
 
 template <typename T>
 struct BackpropFilterArgs {
@@ -156,13 +154,6 @@ struct BackpropFilterTiles {
   }
 };
 
-// First chunk of slice s when `chunks` are dealt to `slices` as evenly as
-// possible, in order.
-__host__ __device__ __forceinline__ int64_t SliceBegin(int64_t s, int64_t chunks,
-                                                       int64_t slices) {
-  return chunks / slices * s + (s < chunks % slices ? s : chunks % slices);
-}
-
 // Grid: (filter-row tiles, channel tiles, slices).
 template <typename T, bool kVectorLoads>
 __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
@@ -213,26 +204,6 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
     Acc sum = Acc(0);
     for (int q = 0; q < kSharers; ++q) sum += sums[q * kN + t];
     out[static_cast<int64_t>(p.reduction) * p.out_channels + co] = sum;
-  }
-}
-
-// grad_filter, then grad_bias, = the partials summed in slice order.
-template <typename T>
-__global__ void __launch_bounds__(kSumThreads)
-    SumPartialsKernel(const typename Num<T>::Acc* partials, int64_t slices,
-                      int64_t per_slice, int64_t filter_elements, T* grad_filter,
-                      T* grad_bias) {
-  using Acc = typename Num<T>::Acc;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kSumThreads;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * kSumThreads + threadIdx.x;
-       e < per_slice; e += step) {
-    Acc sum = Acc(0);
-    for (int64_t s = 0; s < slices; ++s) sum += partials[s * per_slice + e];
-    if (e < filter_elements) {
-      grad_filter[e] = Num<T>::FromAcc(sum);
-    } else {
-      grad_bias[e - filter_elements] = Num<T>::FromAcc(sum);
-    }
   }
 }
 
@@ -346,12 +317,8 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g, const Activation
                        "the fused Conv1D filter-gradient kernel");
   if (!status.ok()) return status;
 
-  dim3 sum_grid;
-  MakeGrid(std::min(CeilDiv(plan.per_slice, kSumThreads), kMaxSumBlocks), 1, 1, &sum_grid);
-  return CheckLaunch(Launch(SumPartialsKernel<T>, sum_grid, dim3(kSumThreads), stream,
-                            plan.partials, plan.slices, plan.per_slice,
-                            plan.per_slice - g.out_channels, grad_filter, grad_bias),
-                     "the filter-gradient reduction");
+  return SumPartials<T>(plan.partials, plan.slices, plan.per_slice,
+                        plan.per_slice - g.out_channels, grad_filter, grad_bias, stream);
 }
 
 #define CONV1D_INSTANTIATE(CpuT, T, name)                                                 \

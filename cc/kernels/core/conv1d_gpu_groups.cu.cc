@@ -5,6 +5,7 @@
 
 #include "cc/kernels/core/channel_groups.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_depthwise.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -110,6 +111,7 @@ GroupPlan<T> Plan(Pass pass, const Conv1DGeometry& g, const ActivationSpec& act,
 
 template <typename T>
 size_t GroupedForwardWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
+  if (IsDepthwise(g)) return DepthwiseForwardWorkspaceBytes<T>(g, act);
   return Plan<T>(Pass::kForward, g, act, nullptr).bytes;
 }
 
@@ -117,6 +119,10 @@ template <typename T>
 GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
                          const T* filter, const T* bias, T* output, T* preactivation,
                          void* workspace, cudaStream_t stream) {
+  if (IsDepthwise(g)) {
+    return DepthwiseForward<T>(g, act, input, filter, bias, output, preactivation,
+                               workspace, stream);
+  }
   if (g.output_elements() == 0) return GpuStatus{};
   const GroupPlan<T> p = Plan<T>(Pass::kForward, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
@@ -137,6 +143,7 @@ GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, con
 
 template <typename T>
 size_t GroupedBackpropInputWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
+  if (IsDepthwise(g)) return DepthwiseBackpropInputWorkspaceBytes<T>(g, act);
   return Plan<T>(Pass::kBackpropInput, g, act, nullptr).bytes;
 }
 
@@ -144,6 +151,10 @@ template <typename T>
 GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
                                const T* filter, const T* grad_output, const T* operand,
                                T* grad_input, void* workspace, cudaStream_t stream) {
+  if (IsDepthwise(g)) {
+    return DepthwiseBackpropInput<T>(g, act, filter, grad_output, operand, grad_input,
+                                     workspace, stream);
+  }
   if (g.input_elements() == 0) return GpuStatus{};
   const GroupPlan<T> p = Plan<T>(Pass::kBackpropInput, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
@@ -162,6 +173,7 @@ GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& ac
 template <typename T>
 size_t GroupedBackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
                                            const ActivationSpec& act) {
+  if (IsDepthwise(g)) return DepthwiseBackpropFilterWorkspaceBytes<T>(g, act);
   return Plan<T>(Pass::kBackpropFilter, g, act, nullptr).bytes;
 }
 
@@ -170,6 +182,10 @@ GpuStatus GroupedBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& a
                                 const T* input, const T* grad_output, const T* operand,
                                 T* grad_filter, T* grad_bias, void* workspace,
                                 cudaStream_t stream) {
+  if (IsDepthwise(g)) {
+    return DepthwiseBackpropFilter<T>(g, act, input, grad_output, operand, grad_filter,
+                                      grad_bias, workspace, stream);
+  }
   const GroupPlan<T> p = Plan<T>(Pass::kBackpropFilter, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
   const Conv1DGeometry sub = GroupGeometry(g);

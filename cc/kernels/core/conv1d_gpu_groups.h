@@ -1,8 +1,8 @@
 // Grouped convolutions (groups > 1) on the CUDA core: each group's channels
 // copied into tensors of their own in the workspace, the dense kernels run on
 // them, the results copied back, group after group on the stream (as
-// grouped_cpu.h does on the CPU). Correct for any groups; not tuned: a
-// depthwise convolution makes one dense call per channel. The calls of
+// grouped_cpu.h does on the CPU). Depthwise convolutions (IsDepthwise) go
+// to kernels of their own instead (conv1d_gpu_depthwise.h). The calls of
 // conv1d_gpu.h forward here when g.groups > 1; same contracts.
 #ifndef TF_CONV1D_OP_CORE_CONV1D_GPU_GROUPS_H_
 #define TF_CONV1D_OP_CORE_CONV1D_GPU_GROUPS_H_

@@ -8,16 +8,12 @@
 #define TF_CONV1D_OP_CORE_GROUPED_CPU_H_
 
 #include "cc/kernels/core/activations.h"
+#include "cc/kernels/core/channel_groups.h"  // IsDepthwise
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/parallel_runner.h"
 
 namespace conv1d {
-
-// Whether g is depthwise: one input channel per group.
-inline bool IsDepthwise(const Conv1DGeometry& g) {
-  return g.groups > 1 && g.groups == g.in_channels;
-}
 
 // The passes of conv1d_cpu.h for g.groups > 1, with `dense` run per group.
 template <typename T>
