@@ -35,8 +35,10 @@
 // cpu_tiles.h, the Winograd forward tiles in winograd_tiles.h. This file is
 // compiled once per instruction-set level, in that level's namespace
 // (cpu_level.h); LevelPasses() at the end is the table cpu_dispatch.cc calls,
-// with the depthwise passes of depthwise_cpu.cc. Grouped convolutions other
-// than depthwise run these passes once per group (grouped_cpu.cc).
+// with the depthwise passes of depthwise_cpu.cc. The forward pass also runs
+// grouped convolutions other than depthwise (a tile's GEMM per group, each
+// reading its group's channels of the windows in place); their gradients
+// run the dense passes once per group (grouped_cpu.cc).
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -192,29 +194,40 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
                  T* output, T* preactivation,
                  const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
+  constexpr int64_t kNr = gemm::Tile<A>::kNr;
   if (g.output_elements() == 0) return;
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
-  const int64_t inner = g.kernel_size * cin;
+  // Group j: input channels [j * cin_g, ...) of each window, output columns
+  // [j * cout_g, ...) of the tile, its own packed filter and bias.
+  const int64_t groups = g.groups, cin_g = g.group_in_channels(), cout_g = g.group_out_channels();
+  const int64_t inner = g.kernel_size * cin_g;
+  const int64_t group_panels = gemm::Panels<A>(cout_g);
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
   PreferHugePages(output, g.output_elements() * sizeof(T));
   PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
-  const bool winograd = WinogradApplies(g);
+  const bool winograd = groups == 1 && WinogradApplies(g);
   const std::vector<std::vector<A>> winograd_u =
       winograd ? WinogradFilters<T, A>(g, filter) : std::vector<std::vector<A>>();
-  // The filter as the direct tiles read it: with Winograd, only packed if a
-  // tile needs it.
+  // The filter as the direct tiles read it, group after group: with
+  // Winograd, only packed if a tile needs it.
   std::vector<A> packed;
   std::once_flag packed_once;
   const auto direct_filter = [&]() {
     std::call_once(packed_once, [&] {
-      packed = PackPanels<A>(inner, cout, [&](int64_t k, int64_t n) {
-        return static_cast<A>(filter[k * cout + n]);
-      });
+      packed.reserve(groups * group_panels * inner * kNr);
+      for (int64_t j = 0; j < groups; ++j) {
+        const std::vector<A> group = PackPanels<A>(inner, cout_g, [&](int64_t k, int64_t n) {
+          return static_cast<A>(filter[k * cout + j * cout_g + n]);
+        });
+        packed.insert(packed.end(), group.begin(), group.end());
+      }
     });
     return packed.data();
   };
-  std::vector<A> bias_padded(gemm::Panels<A>(cout) * gemm::Tile<A>::kNr, A(0));
-  for (int64_t c = 0; c < cout && bias != nullptr; ++c) bias_padded[c] = static_cast<A>(bias[c]);
+  std::vector<A> bias_padded(groups * group_panels * kNr, A(0));
+  for (int64_t c = 0; c < cout && bias != nullptr; ++c) {
+    bias_padded[c / cout_g * group_panels * kNr + c % cout_g] = static_cast<A>(bias[c]);
+  }
 
   const int64_t tile =
       winograd ? WinogradTileRows<A>(g)
@@ -222,14 +235,21 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   // Adjacent taps make one window row; dilated ones runs dilation * Cin apart
   // in the slab (whose offsets are only formed where a slab can be used).
+  // A group's taps are runs of cin_g channels, Cin apart even when adjacent.
   std::vector<DepthBlock> blocks;
-  if (g.dilation == 1 || g.kernel_size == 1) {
+  if (groups == 1 && (g.dilation == 1 || g.kernel_size == 1)) {
     SplitBlock(0, 0, inner, &blocks);
   } else {
     const bool slab_possible = SlabPossible(g, tile);
-    TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin, &blocks);
+    TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin_g, &blocks);
   }
-  const std::vector<DepthBlock> gathered_blocks = GatheredBlocks(blocks);
+  // Gathered windows ([rows, K * Cin]) hold the taps Cin apart.
+  std::vector<DepthBlock> gathered_blocks;
+  if (groups == 1) {
+    gathered_blocks = GatheredBlocks(blocks);
+  } else {
+    TapBlocks(0, cin, 0, g.kernel_size, cin_g, &gathered_blocks);
+  }
   const bool fuse = InRegisters(act.kind) && preactivation == nullptr;
   const Activation fused = fuse ? act.kind : Activation::kLinear;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
@@ -260,9 +280,12 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
         const Windows<A> w =
             TileWindows<T, A>(g, input + n * in_item, o0, rows, &window_scratch);
         for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * w.row_pitch;
-        GemmBlocks<A>(w.gathered ? gathered_blocks : blocks, rows, cout, w.data,
-                      row_offset.data(), direct_filter(), inner, c, cout, bias_padded.data(),
-                      fused, static_cast<A>(act.negative_slope));
+        for (int64_t j = 0; j < groups; ++j) {
+          GemmBlocks<A>(w.gathered ? gathered_blocks : blocks, rows, cout_g, w.data + j * cin_g,
+                        row_offset.data(), direct_filter() + j * group_panels * inner * kNr,
+                        inner, c + j * cout_g, cout, bias_padded.data() + j * group_panels * kNr,
+                        fused, static_cast<A>(act.negative_slope));
+        }
       }
       if (!fuse) {
         if (preactivation != nullptr) {

@@ -116,12 +116,10 @@ void FusedConv1DForwardCpu(const Conv1DGeometry& g, const ActivationSpec& act, c
                            const T* filter, const T* bias, T* output, T* preactivation,
                            const ParallelRunner& runner) {
   const PassesOf<T>& passes = Passes<T>();
-  if (g.groups == 1) {
-    passes.forward(g, act, input, filter, bias, output, preactivation, runner);
-  } else if (IsDepthwise(g)) {
+  if (IsDepthwise(g)) {
     passes.depthwise_forward(g, act, input, filter, bias, output, preactivation, runner);
-  } else {
-    GroupedForward<T>(passes, g, act, input, filter, bias, output, preactivation, runner);
+  } else {  // dense, or a GEMM per group
+    passes.forward(g, act, input, filter, bias, output, preactivation, runner);
   }
 }
 

@@ -45,24 +45,6 @@ T* DataOrNull(std::vector<T>& v) {
 }  // namespace
 
 template <typename T>
-void GroupedForward(const PassesOf<T>& dense, const Conv1DGeometry& g,
-                    const ActivationSpec& act, const T* input, const T* filter, const T* bias,
-                    T* output, T* preactivation, const ParallelRunner& runner) {
-  const Conv1DGeometry sub = GroupGeometry(g);
-  std::vector<T> x(sub.input_elements()), w(sub.filter_elements()), y(sub.output_elements());
-  std::vector<T> z(preactivation != nullptr ? sub.output_elements() : 0);
-  for (int64_t j = 0; j < g.groups; ++j) {
-    Gather(InputRuns(g, j), input, DataOrNull(x), runner);
-    Gather(FilterRuns(g, j), filter, DataOrNull(w), runner);
-    dense.forward(sub, act, DataOrNull(x), DataOrNull(w),
-                  bias != nullptr ? bias + j * sub.out_channels : nullptr, DataOrNull(y),
-                  preactivation != nullptr ? DataOrNull(z) : nullptr, runner);
-    Scatter(OutputRuns(g, j), DataOrNull(y), output, runner);
-    if (preactivation != nullptr) Scatter(OutputRuns(g, j), DataOrNull(z), preactivation, runner);
-  }
-}
-
-template <typename T>
 void GroupedBackpropInput(const PassesOf<T>& dense, const Conv1DGeometry& g,
                           const ActivationSpec& act, const T* filter, const T* grad_output,
                           const T* operand, T* grad_input, const ParallelRunner& runner) {
@@ -99,9 +81,6 @@ void GroupedBackpropFilter(const PassesOf<T>& dense, const Conv1DGeometry& g,
 }
 
 #define CONV1D_INSTANTIATE_GROUPED(T, CudaT, name)                                          \
-  template void GroupedForward<T>(const PassesOf<T>&, const Conv1DGeometry&,                \
-                                  const ActivationSpec&, const T*, const T*, const T*, T*, \
-                                  T*, const ParallelRunner&);                               \
   template void GroupedBackpropInput<T>(const PassesOf<T>&, const Conv1DGeometry&,          \
                                         const ActivationSpec&, const T*, const T*,          \
                                         const T*, T*, const ParallelRunner&);               \

@@ -1,9 +1,10 @@
-// Grouped convolutions (1 < groups < in_channels) on the dense passes: each
-// group's channels are copied out into tensors of their own, run through
-// the dense pass of the selected level, and the results copied back. The
-// copies cost one read and write of each tensor per call, small next to a
-// dense pass over groups of several channels; depthwise convolutions, where
-// they would not be, have passes of their own (depthwise_cpu.h).
+// The gradients of grouped convolutions (1 < groups < in_channels) on the
+// dense passes: each group's channels are copied out into tensors of their
+// own, run through the dense pass of the selected level, and the results
+// copied back. The copies cost one read and write of each tensor per call,
+// next to a dense pass over groups of several channels; the forward pass
+// reads the groups in place instead (conv1d_cpu.cc), and depthwise
+// convolutions have passes of their own (depthwise_cpu.h).
 #ifndef TF_CONV1D_OP_CORE_GROUPED_CPU_H_
 #define TF_CONV1D_OP_CORE_GROUPED_CPU_H_
 
@@ -15,12 +16,8 @@
 
 namespace conv1d {
 
-// The passes of conv1d_cpu.h for g.groups > 1, with `dense` run per group.
-template <typename T>
-void GroupedForward(const PassesOf<T>& dense, const Conv1DGeometry& g,
-                    const ActivationSpec& act, const T* input, const T* filter, const T* bias,
-                    T* output, T* preactivation, const ParallelRunner& runner);
-
+// The gradient passes of conv1d_cpu.h for 1 < g.groups < in_channels, with
+// `dense` run per group (the forward pass takes groups itself).
 template <typename T>
 void GroupedBackpropInput(const PassesOf<T>& dense, const Conv1DGeometry& g,
                           const ActivationSpec& act, const T* filter, const T* grad_output,
