@@ -148,17 +148,26 @@ __device__ __forceinline__ void StageWindow(T* stage, const T* src, int64_t step
   }
 }
 
+// The sizes every depthwise kernel reads, as one base of their arguments.
+struct DepthwiseDims {
+  int64_t in_steps, out_steps, in_channels, out_channels, multiplier;
+  int64_t kernel_size, stride, dilation, pad_left, kernel_extent;
+};
+
+DepthwiseDims DimsOf(const Conv1DGeometry& g) {
+  return {g.in_steps,    g.out_steps, g.in_channels, g.out_channels, g.out_channels / g.in_channels,
+          g.kernel_size, g.stride,    g.dilation,    g.pad_left,     g.kernel_extent};
+}
+
 // ------------------------------------------------------------------ forward
 
 template <typename T>
-struct ForwardArgs {
+struct ForwardArgs : DepthwiseDims {
   const T* x;       // the op's layout
   const T* filter;  // [kernel_size, 1, out_channels]
   const T* bias;    // [out_channels] or null
   T* output;        // the op's layout
   T* preactivation; // same, or null
-  int64_t in_steps, out_steps, in_channels, out_channels, multiplier;
-  int64_t kernel_size, stride, dilation, pad_left;
   int window;       // input rows staged per tile; 0: x read directly
   bool nwc;
   TileGrid tiles;   // over output steps and channels
@@ -217,12 +226,10 @@ __global__ void __launch_bounds__(kThreads) DepthwiseForwardKernel(ForwardArgs<T
 // ------------------------------------------------------------ input gradient
 
 template <typename T>
-struct BackpropInputArgs {
+struct BackpropInputArgs : DepthwiseDims {
   const T* dz;      // NWC [batch, out_steps, out_channels]
   const T* filter;  // [kernel_size, 1, out_channels]
   T* grad_input;    // the op's layout
-  int64_t in_steps, out_steps, in_channels, out_channels, multiplier;
-  int64_t kernel_size, stride, dilation, pad_left, kernel_extent;
   int window;       // dz rows staged per tile; 0: dz read directly
   bool nwc;
   TileGrid tiles;   // over input steps and channels
@@ -278,14 +285,12 @@ __global__ void __launch_bounds__(kThreads) DepthwiseBackpropInputKernel(Backpro
 // ----------------------------------------------------------- filter gradient
 
 template <typename T>
-struct BackpropFilterArgs {
+struct BackpropFilterArgs : DepthwiseDims {
   using Acc = typename Num<T>::Acc;
   const T* x;     // NWC [batch, in_steps, in_channels]
   const T* dz;    // NWC [batch * out_steps, out_channels]
   Acc* partials;  // [slices, kernel_size + 1, out_channels]
-  int64_t rows, in_steps, out_steps, in_channels, out_channels, multiplier;
-  int64_t kernel_size, stride, dilation, pad_left;
-  int64_t channel_tiles, slices;
+  int64_t rows, channel_tiles, slices;
 };
 
 template <typename T>
@@ -452,15 +457,7 @@ GpuStatus DepthwiseForward(const Conv1DGeometry& g, const ActivationSpec& act, c
   p.bias = bias;
   p.output = output;
   p.preactivation = preactivation;
-  p.in_steps = g.in_steps;
-  p.out_steps = g.out_steps;
-  p.in_channels = g.in_channels;
-  p.out_channels = g.out_channels;
-  p.multiplier = g.out_channels / g.in_channels;
-  p.kernel_size = g.kernel_size;
-  p.stride = g.stride;
-  p.dilation = g.dilation;
-  p.pad_left = g.pad_left;
+  static_cast<DepthwiseDims&>(p) = DimsOf(g);
   p.window = staging.window;
   p.nwc = g.layout == Layout::kNWC;
   p.tiles = MakeTileGrid(g.batch, g.out_steps, g.out_channels, staging.tile_steps,
@@ -497,16 +494,7 @@ GpuStatus DepthwiseBackpropInput(const Conv1DGeometry& g, const ActivationSpec& 
   p.dz = dz;
   p.filter = filter;
   p.grad_input = grad_input;
-  p.in_steps = g.in_steps;
-  p.out_steps = g.out_steps;
-  p.in_channels = g.in_channels;
-  p.out_channels = g.out_channels;
-  p.multiplier = g.out_channels / g.in_channels;
-  p.kernel_size = g.kernel_size;
-  p.stride = g.stride;
-  p.dilation = g.dilation;
-  p.pad_left = g.pad_left;
-  p.kernel_extent = g.kernel_extent;
+  static_cast<DepthwiseDims&>(p) = DimsOf(g);
   p.window = staging.window;
   p.nwc = g.layout == Layout::kNWC;
   p.tiles = MakeTileGrid(g.batch, g.in_steps, g.in_channels, staging.tile_steps, tile_channels);
@@ -546,15 +534,7 @@ GpuStatus DepthwiseBackpropFilter(const Conv1DGeometry& g, const ActivationSpec&
   p.dz = dz;
   p.partials = plan.partials;
   p.rows = g.batch * g.out_steps;
-  p.in_steps = g.in_steps;
-  p.out_steps = g.out_steps;
-  p.in_channels = g.in_channels;
-  p.out_channels = g.out_channels;
-  p.multiplier = g.out_channels / g.in_channels;
-  p.kernel_size = g.kernel_size;
-  p.stride = g.stride;
-  p.dilation = g.dilation;
-  p.pad_left = g.pad_left;
+  static_cast<DepthwiseDims&>(p) = DimsOf(g);
   p.channel_tiles = plan.channel_tiles;
   p.slices = plan.slices;
   RETURN_IF_ERROR(CheckLaunch(Launch(DepthwiseBackpropFilterKernel<T>,
