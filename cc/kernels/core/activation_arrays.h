@@ -139,10 +139,52 @@ inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v
 
 }  // namespace arrays
 
+namespace packets {
+
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr int64_t kSize = sizeof(Packet) / sizeof(float);
+
+// Sigmoid as Sigmoid above computes it, on one packet.
+inline Packet Sigmoid(const Packet& x) {
+  using namespace Eigen::internal;
+  const Packet one = pset1<Packet>(1.0f);
+  const Packet e = pexp(pnegate(pabs(x)));
+  return pdiv(pselect(pcmp_le(pzero(x), x), one, e), padd(one, e));
+}
+
+// data[0, count) = f(data) packet by packet, in registers: one pass, where
+// the array form makes one per operation. The last partial packet goes
+// through a padded copy, so each element's result depends on its value only.
+template <typename F>
+void Map(float* data, int64_t count, F f) {
+  using namespace Eigen::internal;
+  int64_t i = 0;
+  for (; i + kSize <= count; i += kSize) pstoreu(data + i, f(ploadu<Packet>(data + i)));
+  if (i < count) {
+    alignas(64) float tail[kSize] = {};
+    std::copy_n(data + i, count - i, tail);
+    pstore(tail, f(pload<Packet>(tail)));
+    std::copy_n(tail, count - i, data + i);
+  }
+}
+
+}  // namespace packets
+
 // data[0, count) = activation(data) in place; false, and nothing done, for
 // the activations without an array form.
 inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count) {
   if (!arrays::HasArrayForm(act.kind)) return false;
+  // The sigmoid family in one pass of packets (silu gates every Mamba block).
+  if (act.kind == Activation::kSilu) {
+    packets::Map(data, count, [](const packets::Packet& z) {
+      return Eigen::internal::pmul(z, packets::Sigmoid(z));
+    });
+    return true;
+  }
+  if (act.kind == Activation::kSigmoid) {
+    packets::Map(data, count, packets::Sigmoid);
+    return true;
+  }
   alignas(64) float z[arrays::kChunk];
   for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
     const int64_t n = std::min(arrays::kChunk, count - begin);
