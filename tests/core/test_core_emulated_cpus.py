@@ -54,7 +54,7 @@ def test_the_level_the_cpu_has_runs_correctly(level_smoke, cpu):
     proc = emulate(level_smoke, cpu)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert f"level_smoke: level {EMULATED[cpu]}" in proc.stdout
-    assert "12 cases, 0 failures" in proc.stdout
+    assert "20 cases, 0 failures" in proc.stdout
 
 
 @X86_64_TOOLS
@@ -84,4 +84,4 @@ def test_the_portable_path_builds_and_runs_on_aarch64(tmp_path):
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "level_smoke: level baseline" in proc.stdout
-    assert "12 cases, 0 failures" in proc.stdout
+    assert "20 cases, 0 failures" in proc.stdout

@@ -1,6 +1,8 @@
 // Checks one case of the framework-free CPU core, without TensorFlow: the
 // forward pass and both gradients against a naive double-precision
-// implementation written here (indices in 128 bits), with every output
+// implementation written here (indices in 128 bits; grouped and depthwise
+// convolutions from the definition, not from the core's channel_groups.h,
+// so that a wrong group geometry in the core fails), with every output
 // buffer sized exactly and prefilled with NaN; the same case also runs on
 // several std::threads with a random partition of the work, which must give
 // bitwise the serial result. Used by core_test.cc (seeded sweeps) and
@@ -9,11 +11,13 @@
 #define TF_CONV1D_OP_TESTS_NATIVE_CORE_CHECK_H_
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -36,10 +40,24 @@ using int128 = __int128;
 // ---------------------------------------------------------------- runners
 
 // Splits [0, units) into random chunks, run in a random order on `threads`
-// threads: the core's results must not depend on how the work is cut.
+// threads: the core's results must not depend on how the work is cut. The
+// threads live as long as the runner, as a TF intra-op pool's do (starting
+// threads per call cost more than the work of most calls, under ASan most
+// of all: the grouped passes call For several times per group).
 class RandomThreadRunner : public conv1d::ParallelRunner {
  public:
-  RandomThreadRunner(int threads, uint64_t seed) : threads_(threads), seed_(seed) {}
+  RandomThreadRunner(int threads, uint64_t seed) : threads_(threads), seed_(seed) {
+    for (int t = 0; t < threads_; ++t) pool_.emplace_back([this, t] { Work(t); });
+  }
+  ~RandomThreadRunner() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& thread : pool_) thread.join();
+  }
+
   void For(int64_t units, int64_t, const std::function<void(int64_t, int64_t)>& fn) const override {
     if (units <= 0) return;
     std::mt19937_64 rng(seed_ + static_cast<uint64_t>(units));
@@ -51,18 +69,45 @@ class RandomThreadRunner : public conv1d::ParallelRunner {
       begin = chunks.back().second;
     }
     std::shuffle(chunks.begin(), chunks.end(), rng);
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads_; ++t) {
-      pool.emplace_back([&, t] {
-        for (size_t c = t; c < chunks.size(); c += threads_) fn(chunks[c].first, chunks[c].second);
-      });
-    }
-    for (auto& thread : pool) thread.join();
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (fn_ != nullptr) std::abort();  // a nested or concurrent For: the core makes none
+    fn_ = &fn;
+    chunks_ = &chunks;
+    busy_ = threads_;
+    ++generation_;
+    wake_.notify_all();
+    done_.wait(lock, [&] { return busy_ == 0; });
+    fn_ = nullptr;
   }
 
  private:
-  int threads_;
-  uint64_t seed_;
+  // Worker t runs chunks t, t + threads, ... of each call.
+  void Work(int t) const {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const auto& fn = *fn_;
+      const auto& chunks = *chunks_;
+      lock.unlock();
+      for (size_t c = t; c < chunks.size(); c += threads_) fn(chunks[c].first, chunks[c].second);
+      lock.lock();
+      if (--busy_ == 0) done_.notify_all();
+    }
+  }
+
+  const int threads_;
+  const uint64_t seed_;
+  std::vector<std::thread> pool_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable wake_, done_;
+  mutable const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  mutable const std::vector<std::pair<int64_t, int64_t>>* chunks_ = nullptr;
+  mutable int busy_ = 0;
+  mutable uint64_t generation_ = 0;
+  bool stop_ = false;
 };
 
 // ---------------------------------------------------------------- reference
@@ -73,6 +118,9 @@ struct Case {
   Layout layout;
   ActivationSpec act;
   bool bias;
+  // Input and output channels in `groups` equal groups, output group j
+  // reading input group j only; the filter is [kernel, cin / groups, cout].
+  int64_t groups = 1;
 };
 
 const char* const kActivationNames[] = {
@@ -84,12 +132,13 @@ inline std::string Describe(const Case& c, const char* dtype) {
   char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "%s batch=%lld steps=%lld cin=%lld kernel=%lld cout=%lld stride=%lld "
-                "dilation=%lld padding=%s layout=%s activation=%s slope=%g bias=%d",
+                "dilation=%lld padding=%s layout=%s activation=%s slope=%g bias=%d groups=%lld",
                 dtype, (long long)c.batch, (long long)c.steps, (long long)c.cin,
                 (long long)c.kernel, (long long)c.cout, (long long)c.stride,
                 (long long)c.dilation, kPaddingNames[static_cast<int>(c.padding)],
                 c.layout == Layout::kNWC ? "NWC" : "NCW",
-                kActivationNames[static_cast<int>(c.act.kind)], c.act.negative_slope, c.bias);
+                kActivationNames[static_cast<int>(c.act.kind)], c.act.negative_slope, c.bias,
+                (long long)c.groups);
   return buf;
 }
 
@@ -269,36 +318,47 @@ void CheckCase(const Case& c, const char* dtype, Tolerance tol, uint64_t seed, S
   Conv1DGeometry g;
   g.batch = c.batch, g.in_steps = c.steps, g.in_channels = c.cin, g.kernel_size = c.kernel;
   g.out_channels = c.cout, g.stride = c.stride, g.dilation = c.dilation;
-  g.padding = c.padding, g.layout = c.layout;
+  g.padding = c.padding, g.layout = c.layout, g.groups = c.groups;
   const std::string error = conv1d::ResolveGeometry(&g);
   int128 out = 0, pad = 0;
   const bool defined = ReferenceGeometry(c, &out, &pad);
+  // Groups split both channel counts evenly, or there is no convolution.
+  const bool grouped = c.groups >= 1 && c.cin % c.groups == 0 && c.cout % c.groups == 0;
+  // Channels per group (the filter's dimension 1 and each group's filters).
+  const int64_t cin_g = grouped ? c.cin / c.groups : c.cin;
+  const int64_t cout_g = grouped ? c.cout / c.groups : c.cout;
   auto fail = [&](const std::string& what) {
     ++stats->failures;
     std::printf("FAIL %s: %s\n", what.c_str(), Describe(c, dtype).c_str());
   };
   ++stats->cases;
   if (!error.empty()) {
-    // Refusals must be for want of an output or for sizes past int64.
+    // Refusals must be for want of an output, for groups that do not split
+    // the channels, or for sizes past int64.
     const int128 padded = pad + c.steps + int128(c.kernel - 1) * c.dilation + 1;
     const int128 limit = std::numeric_limits<int64_t>::max();
     auto overflows = [&](int128 a, int128 b, int128 c) {
       return a * b > limit || a * c > limit || b * c > limit || a * b * c > limit;
     };
     const bool too_big = padded > limit || overflows(c.batch, c.steps, c.cin) ||
-                         overflows(c.kernel, c.cin, c.cout) ||
+                         overflows(c.kernel, cin_g, c.cout) ||
                          (defined && overflows(c.batch, out, c.cout));
-    if (defined && !too_big) fail("refused a valid geometry (" + error + ")");
+    if (grouped && defined && !too_big) fail("refused a valid geometry (" + error + ")");
     ++stats->refused;
     return;
   }
-  if (!defined || g.out_steps != out || g.pad_left != pad) {
+  if (!grouped) {
+    fail("accepted groups that do not split the channels evenly");
+    return;
+  }
+  if (!defined || g.out_steps != out || g.pad_left != pad ||
+      g.filter_elements() != int128(c.kernel) * cin_g * c.cout) {
     fail("geometry differs from the definition");
     return;
   }
   std::mt19937_64 rng(seed);
   const auto x = Draw<T>(rng, g.input_elements(), 1.0);
-  const auto w = Draw<T>(rng, g.filter_elements(), 1.0 / std::sqrt(double(std::max<int64_t>(1, c.kernel * c.cin))));
+  const auto w = Draw<T>(rng, g.filter_elements(), 1.0 / std::sqrt(double(std::max<int64_t>(1, c.kernel * cin_g))));
   const auto b = c.bias ? Draw<T>(rng, c.cout, 1.0) : std::vector<T>();
   const auto dy = Draw<T>(rng, g.output_elements(), 1.0);
   const bool by_z = conv1d::NeedsPreactivation(c.act);
@@ -319,16 +379,26 @@ void CheckCase(const Case& c, const char* dtype, Tolerance tol, uint64_t seed, S
     if (!BitwiseEqual(y, r.y)) fail("output without preactivation differs");
   }
 
-  // Reference forward: z and y, from the inputs as rounded to T.
+  // Reference forward: z and y, from the inputs as rounded to T. Output
+  // channel co is in group co / cout_g and reads that group's cin_g input
+  // channels (from channel co / cout_g * cin_g on), through filter column
+  // co. Indices as element offsets: in_channel apart from channel to channel
+  // of the input, cout apart from row to row of the filter.
   const int64_t out_n = g.output_elements();
+  const int64_t cout = c.cout, in_channel = c.layout == Layout::kNWC ? 1 : c.steps;
+  const T* const xp = Ptr(x);
+  const T* const wp = Ptr(w);
   std::vector<double> z(out_n, 0.0), y(out_n), dz(out_n);
-  ForEachTap(c, out, pad, [&](int64_t n, int64_t o, int64_t k, int64_t i) {
-    for (int64_t co = 0; co < c.cout; ++co) {
+  ForEachTap(c, out, pad, [&, cin_g, cout_g, cout, in_channel, xp, wp](int64_t n, int64_t o,
+                                                                       int64_t k, int64_t i) {
+    const int64_t x_step = At(c.layout, c.steps, c.cin, n, i, 0);
+    for (int64_t co = 0; co < cout; ++co) {
+      const int64_t x0 = x_step + co / cout_g * cin_g * in_channel, w0 = k * cin_g * cout + co;
       double sum = 0;
-      for (int64_t ci = 0; ci < c.cin; ++ci) {
-        sum += double(x[At(c.layout, c.steps, c.cin, n, i, ci)]) * double(w[(k * c.cin + ci) * c.cout + co]);
+      for (int64_t ci = 0; ci < cin_g; ++ci) {
+        sum += double(xp[x0 + ci * in_channel]) * double(wp[w0 + ci * cout]);
       }
-      z[At(c.layout, g.out_steps, c.cout, n, o, co)] += sum;
+      z[At(c.layout, g.out_steps, cout, n, o, co)] += sum;
     }
   });
   for (int64_t n = 0; n < c.batch; ++n) {
@@ -346,15 +416,23 @@ void CheckCase(const Case& c, const char* dtype, Tolerance tol, uint64_t seed, S
   std::vector<double> dx(g.input_elements(), 0.0), dx_mag(dx.size(), 0.0);
   std::vector<double> dw(g.filter_elements(), 0.0), dw_mag(dw.size(), 0.0);
   std::vector<double> db(c.cout, 0.0), db_mag(c.cout, 0.0);
-  ForEachTap(c, out, pad, [&](int64_t n, int64_t o, int64_t k, int64_t i) {
-    for (int64_t co = 0; co < c.cout; ++co) {
-      const double d = dz[At(c.layout, g.out_steps, c.cout, n, o, co)];
-      for (int64_t ci = 0; ci < c.cin; ++ci) {
-        const int64_t xi = At(c.layout, c.steps, c.cin, n, i, ci), wi = (k * c.cin + ci) * c.cout + co;
-        dx[xi] += double(w[wi]) * d;
-        dx_mag[xi] += std::fabs(double(w[wi]) * d);
-        dw[wi] += double(x[xi]) * d;
-        dw_mag[wi] += std::fabs(double(x[xi]) * d);
+  double* const dxp = Ptr(dx);
+  double* const dx_magp = Ptr(dx_mag);
+  double* const dwp = Ptr(dw);
+  double* const dw_magp = Ptr(dw_mag);
+  ForEachTap(c, out, pad, [&, cin_g, cout_g, cout, in_channel, xp, wp, dxp, dx_magp, dwp,
+                           dw_magp](int64_t n, int64_t o, int64_t k, int64_t i) {
+    const int64_t x_step = At(c.layout, c.steps, c.cin, n, i, 0);
+    for (int64_t co = 0; co < cout; ++co) {
+      const double d = dz[At(c.layout, g.out_steps, cout, n, o, co)];
+      const int64_t x0 = x_step + co / cout_g * cin_g * in_channel, w0 = k * cin_g * cout + co;
+      for (int64_t ci = 0; ci < cin_g; ++ci) {
+        const int64_t xi = x0 + ci * in_channel, wi = w0 + ci * cout;
+        const double wd = double(wp[wi]) * d, xd = double(xp[xi]) * d;
+        dxp[xi] += wd;
+        dx_magp[xi] += std::fabs(wd);
+        dwp[wi] += xd;
+        dw_magp[wi] += std::fabs(xd);
       }
     }
   });

@@ -1,10 +1,12 @@
 // Standalone test of the framework-free CPU core, without TensorFlow, over a
 // seeded sweep: hand-picked edges (empty tensors, kernel longer than the
 // input, strides and dilations up to 2^63, geometries that must be refused),
-// random shapes, attributes, activations and dtypes, and two shapes large
-// enough for the Winograd forward tiles; each case checked by
-// core_check.h, and each random one as a streamed chunk by stream_check.h. scripts/sanitize.sh builds it with AddressSanitizer +
-// UndefinedBehaviorSanitizer (or ThreadSanitizer).
+// the same for grouped and depthwise convolutions, random shapes, groups,
+// attributes, activations and dtypes, and shapes large enough for the
+// Winograd forward tiles; each case checked by core_check.h, and each dense
+// random one as a streamed chunk by stream_check.h. scripts/sanitize.sh
+// builds it with AddressSanitizer + UndefinedBehaviorSanitizer (or
+// ThreadSanitizer).
 //
 // Usage: core_test [random_cases [seed]]
 #include <cstdio>
@@ -70,6 +72,59 @@ std::vector<Case> EdgeCases() {
   return cases;
 }
 
+// Grouped and depthwise edges: depthwise widths either side of the register
+// block of depthwise_cpu.cc (64 channels of float, 32 of double) and of its
+// vectors, channel multipliers, one channel or one filter per group, empty
+// tensors, long kernels, strides past the input, several row tiles, and
+// groups that must be refused.
+std::vector<Case> GroupEdgeCases() {
+  std::vector<Case> cases;
+  const ActivationSpec relu{Activation::kRelu, 0.2f};
+  const ActivationSpec silu{Activation::kSilu, 0.2f};
+  for (Padding p : {Padding::kValid, Padding::kSame, Padding::kCausal}) {
+    for (Layout l : {Layout::kNWC, Layout::kNCW}) {
+      const Case depthwise{2, 9, 4, 3, 8, 1, 1, p, l, silu, true, 4};  // multiplier 2
+      const Case grouped{2, 9, 6, 3, 4, 1, 1, p, l, relu, true, 2};
+      auto with = [&](const Case& base, auto edit) { Case c = base; edit(c); cases.push_back(c); };
+      for (const Case& base : {depthwise, grouped}) {
+        with(base, [&](Case& c) {});
+        with(base, [&](Case& c) { c.batch = 0; });
+        with(base, [&](Case& c) { c.steps = 0; });
+        with(base, [&](Case& c) { c.steps = 1; c.kernel = 1; });
+        with(base, [&](Case& c) { c.kernel = 12; });  // longer than the input
+        with(base, [&](Case& c) { c.stride = 10; });  // past the input
+        with(base, [&](Case& c) { c.stride = kBig; c.bias = false; });
+        with(base, [&](Case& c) { c.kernel = 2; c.dilation = int64_t(1) << 40; });
+        with(base, [&](Case& c) { c.kernel = 2; c.dilation = kBig; });  // refused
+        with(base, [&](Case& c) { c.stride = 3; c.dilation = 2; c.kernel = 4; c.steps = 40; });
+        with(base, [&](Case& c) { c.steps = 700; c.stride = 2; });  // several row tiles
+      }
+      for (int64_t width : {31, 33, 63, 64, 65, 130}) {  // multiplier 1: the vector path
+        with(depthwise, [&](Case& c) { c.cin = c.cout = c.groups = width; c.steps = 12; });
+      }
+      with(depthwise, [&](Case& c) { c.cin = c.groups = 65; c.cout = 195; });  // multiplier 3
+      with(depthwise, [&](Case& c) { c.cin = c.groups = c.cout = 2; });
+      with(grouped, [&](Case& c) { c.cin = c.cout = c.groups = 1; });  // one channel: dense
+      with(grouped, [&](Case& c) { c.cin = 8; c.cout = 16; c.groups = 8; });  // one input each
+      with(grouped, [&](Case& c) { c.cout = 2; });  // one filter per group
+      with(grouped, [&](Case& c) { c.cin = 0; c.cout = 6; c.groups = 3; });  // empty groups
+      if (p == Padding::kValid) {  // an empty input of 2^40 steps, 3 output steps
+        with(grouped, [&](Case& c) { c.cin = 0; c.cout = 3; c.groups = 3; c.kernel = 2;
+                                     c.steps = int64_t(1) << 40;
+                                     c.dilation = (int64_t(1) << 40) - 3; });
+      }
+      // Groups that must be refused.
+      with(grouped, [&](Case& c) { c.groups = 0; });
+      with(grouped, [&](Case& c) { c.groups = -2; });
+      with(grouped, [&](Case& c) { c.groups = 4; });  // not dividing 6 input channels
+      with(grouped, [&](Case& c) { c.cin = 4; c.cout = 6; c.groups = 4; });  // nor 6 filters
+      with(grouped, [&](Case& c) { c.groups = 12; });  // more groups than channels
+      with(grouped, [&](Case& c) { c.groups = kBig; });
+    }
+  }
+  return cases;
+}
+
 // The Winograd forward tiles (stride 1, K = 3, 6 and 5, 64 x 128 channels
 // or more, 1024 output rows or more), items that end at several places in a
 // set of six rows.
@@ -92,9 +147,23 @@ Case RandomCase(std::mt19937_64& rng) {
   auto uniform = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint64_t(hi - lo + 1)); };
   Case c;
   c.batch = pick({0, 1, 1, 2, 3});
-  c.cin = pick({0, 1, 1, 2, 3, 5, 8});
+  // Half dense, a quarter in 2 to 8 groups, a quarter depthwise (with
+  // widths either side of the register block and multipliers 1 to 3).
+  switch (rng() % 4) {
+    case 0:
+      c.groups = uniform(2, 8);
+      c.cin = c.groups * pick({0, 1, 2, 2, 3, 4});
+      c.cout = c.groups * pick({1, 1, 2, 3});
+      break;
+    case 1:
+      c.cin = c.groups = pick({1, 2, 3, 5, 8, 16, 31, 33, 63, 64, 65, 100, 130});
+      c.cout = c.cin * pick({1, 1, 2, 3});
+      break;
+    default:
+      c.cin = pick({0, 1, 1, 2, 3, 5, 8});
+      c.cout = pick({1, 1, 2, 3, 4, 7});
+  }
   c.kernel = pick({1, 1, 2, 3, 4, 5, 7});
-  c.cout = pick({1, 1, 2, 3, 4, 7});
   c.stride = rng() % 8 == 0 ? pick({7, 64, kBig}) : uniform(1, 4);
   c.dilation = rng() % 8 == 0 ? pick({7, 64, int64_t(1) << 40}) : uniform(1, 3);
   c.padding = static_cast<Padding>(rng() % 3);
@@ -124,6 +193,7 @@ int main(int argc, char** argv) {
   Stats stats;
   uint64_t case_seed = seed;
   for (const Case& c : EdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);
+  for (const Case& c : GroupEdgeCases()) CheckAllDtypes(c, ++case_seed, &stats);
   std::mt19937_64 rng(seed);
   for (long i = 0; i < random_cases; ++i) {
     const Case c = RandomCase(rng);

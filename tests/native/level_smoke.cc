@@ -19,13 +19,17 @@ int main() {
   }
   std::printf("level_smoke: level %s\n", conv1d::cpu_isa::Name(level.level));
   // Whole and partial register panels, several depth blocks, both layouts,
-  // an activation applied in registers and one in the vectorized arrays.
+  // an activation applied in registers and one in the vectorized arrays; a
+  // depthwise case past one register block (64 float channels) with a tail,
+  // and a grouped one.
   const ActivationSpec relu{Activation::kRelu, 0.2f};
   const ActivationSpec gelu{Activation::kGelu, 0.2f};
   const Case cases[] = {
       {2, 40, 20, 3, 40, 1, 1, Padding::kSame, Layout::kNWC, gelu, true},
       {1, 33, 7, 5, 19, 2, 2, Padding::kCausal, Layout::kNCW, relu, true},
       {2, 30, 130, 3, 33, 1, 1, Padding::kValid, Layout::kNWC, relu, false},
+      {2, 30, 70, 4, 70, 1, 2, Padding::kCausal, Layout::kNWC, gelu, true, 70},
+      {1, 25, 12, 3, 24, 2, 1, Padding::kSame, Layout::kNCW, relu, true, 4},
   };
   Stats stats;
   uint64_t seed = 7;
