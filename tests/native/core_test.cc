@@ -64,6 +64,9 @@ std::vector<Case> EdgeCases() {
       with([&](Case& c) { c.kernel = 2; c.dilation = kBig; });        // padded span past 2^63
       with([&](Case& c) { c.kernel = 3; c.dilation = kBig; });        // (K-1)*d overflows
       with([&](Case& c) { c.kernel = 2; c.dilation = std::numeric_limits<int64_t>::max(); });
+      // One tap: the dilation spaces nothing, but a pitch scaled by it overflowed.
+      with([&](Case& c) { c.kernel = 1; c.dilation = std::numeric_limits<int64_t>::max(); });
+      with([&](Case& c) { c.kernel = 1; c.dilation = kBig; c.cin = c.cout = 6; c.groups = 3; });
       with([&](Case& c) { c.stride = 3; c.dilation = 2; c.kernel = 4; c.steps = 40; c.act = leaky_neg; });
       with([&](Case& c) { c.steps = 1500; c.cin = 2; c.cout = 3; });  // several row tiles
       with([&](Case& c) { c.steps = 1500; c.cin = 2; c.cout = 3; c.stride = 2; c.dilation = 3; });

@@ -89,6 +89,9 @@ std::string ResolveGeometry(Conv1DGeometry* g) {
            Str(g->kernel_size) + ", dilation " + Str(g->dilation) + ")";
   }
   g->kernel_extent = span + 1;
+  // With one tap the dilation spaces nothing: make it 1, so that no kernel
+  // scales a row pitch by a hostile dilation (up to 2^63 - 1).
+  if (g->kernel_size == 1) g->dilation = 1;
   const int64_t w = g->in_steps;
   const int64_t s = g->stride;
   switch (g->padding) {
