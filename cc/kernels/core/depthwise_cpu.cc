@@ -188,6 +188,9 @@ template <typename A>
 constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
 constexpr int kGroupRows = 8;
 
+template <int R>
+using Rows = std::integral_constant<int, R>;
+
 template <typename A>
 inline LaneVector<A> LoadLanes(const A* p) {
   LaneVector<A> v;
@@ -247,15 +250,30 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
     const int64_t c0 = v * kLanes;
     const LaneVector<A> b = bias != nullptr ? LoadLanes(bias + c0) : LaneVector<A>{};
     const A* w = packed + v * taps * kLanes;
+    const auto group = [&](auto size, int64_t r) {
+      SumTapsRows<A, decltype(size)::value>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w,
+                                            taps, b, out + r * ld + c0, ld);
+    };
     int64_t r = 0;
-    for (; r + kGroupRows <= rows; r += kGroupRows) {
-      SumTapsRows<A, kGroupRows>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
-                                 out + r * ld + c0, ld);
+    for (; r + kGroupRows <= rows; r += kGroupRows) group(Rows<kGroupRows>(), r);
+    if (r == rows) continue;
+    // The last rows: a whole group ending there, overlapping rows already
+    // written (each row's sum is the same whichever group computes it), or,
+    // in runs shorter than a group, groups of 4, 2 and 1: a lone row's
+    // multiply-adds form one dependency chain.
+    if (rows >= kGroupRows) {
+      group(Rows<kGroupRows>(), rows - kGroupRows);
+      continue;
     }
-    for (; r < rows; ++r) {
-      SumTapsRows<A, 1>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
-                        out + r * ld + c0, ld);
+    if (rows - r >= 4) {
+      group(Rows<4>(), r);
+      r += 4;
     }
+    if (rows - r >= 2) {
+      group(Rows<2>(), r);
+      r += 2;
+    }
+    if (rows - r == 1) group(Rows<1>(), r);
   }
   for (int64_t c = vectors * kLanes; c < channels; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
