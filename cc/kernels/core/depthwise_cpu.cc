@@ -31,6 +31,7 @@
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/depthwise_cpu.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/gemm_kernel.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -165,13 +166,7 @@ class InputRows {
 // (the tap's filter vector is loaded once per group). Vectors of the level's
 // own width: the group's accumulators, the filter and the input vector must
 // fit the register file (16 with AVX2, 32 with AVX-512).
-#if defined(__AVX512F__)
-constexpr int kLaneBytes = 64;
-#elif defined(__AVX__)
-constexpr int kLaneBytes = 32;
-#else
-constexpr int kLaneBytes = 16;
-#endif
+constexpr int kLaneBytes = gemm::kVectorBytes;  // the level's SIMD width, chosen once there
 template <typename A>
 struct LaneVectorOf;
 template <>
