@@ -5,9 +5,11 @@
 // isa_b: core_ab.sh compiles them so).
 //
 //   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS] [GROUPS]
+//           [ACTIVATION]
 //
 // PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad;
-// GROUPS 1 (dense, the default) or IN_CH (depthwise).
+// GROUPS 1 (dense, the default) or IN_CH (depthwise); ACTIVATION one of the
+// op's names (relu by default).
 // Prints each build's median GFLOP/s and the median of the per-trial ratios
 // B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
 // own bias (code placement), a few percent.
@@ -55,7 +57,7 @@ double ThreadSeconds() {
 int main(int argc, char** argv) {
   if (argc < 10) {
     std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING "
-                 "PASS [TRIALS] [GROUPS]\n", argv[0]);
+                 "PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0]);
     return 2;
   }
   Conv1DGeometry g;
@@ -71,10 +73,13 @@ int main(int argc, char** argv) {
   g.groups = argc > 11 ? std::atol(argv[11]) : 1;
   g.padding = padding == "same" ? Padding::kSame
               : padding == "causal" ? Padding::kCausal : Padding::kValid;
+  ActivationSpec act;
+  act.kind = Activation::kRelu;
+  const bool act_known = argc <= 12 || ParseActivation(argv[12], &act.kind);
   const std::string error = ResolveGeometry(&g);
   // The grouped passes of other group counts are the dense ones per group.
   const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
-  if (!error.empty() || trials < 1 || (g.groups != 1 && !depthwise) ||
+  if (!error.empty() || !act_known || trials < 1 || (g.groups != 1 && !depthwise) ||
       (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;
@@ -89,8 +94,6 @@ int main(int argc, char** argv) {
   for (auto* v : {&x, &w, &b, &dy}) {
     for (float& e : *v) e = normal(rng);
   }
-  ActivationSpec relu;
-  relu.kind = Activation::kRelu;
   const SerialRunner serial;
   const double flops = 2.0 * g.output_elements() * g.kernel_size * g.group_in_channels();
 
@@ -101,11 +104,11 @@ int main(int argc, char** argv) {
     const PassesOf<float>& passes =
         (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<float>();
     if (pass == "forward") {
-      (depthwise ? passes.depthwise_forward : passes.forward)(g, relu, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
+      (depthwise ? passes.depthwise_forward : passes.forward)(g, act, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
     } else if (pass == "input_grad") {
-      (depthwise ? passes.depthwise_backprop_input : passes.backprop_input)(g, relu, w.data(), dy.data(), y.data(), dx.data(), serial);
+      (depthwise ? passes.depthwise_backprop_input : passes.backprop_input)(g, act, w.data(), dy.data(), y.data(), dx.data(), serial);
     } else {
-      (depthwise ? passes.depthwise_backprop_filter : passes.backprop_filter)(g, relu, x.data(), dy.data(), y.data(), dw.data(), db.data(),
+      (depthwise ? passes.depthwise_backprop_filter : passes.backprop_filter)(g, act, x.data(), dy.data(), y.data(), dw.data(), db.data(),
                              serial);
     }
     return flops / (ThreadSeconds() - start) / 1e9;

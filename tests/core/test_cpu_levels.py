@@ -17,7 +17,7 @@ from tests.support import REPO
 from tests.support.cpu_levels import LEVELS, supported_levels
 
 ROOT = REPO
-GRID_SAMPLE = "(True and (gelu or relu6 or leaky_relu)) or large_grouped"
+GRID_SAMPLE = "(True and (gelu or relu6 or leaky_relu)) or large_grouped or wide_depthwise or beyond_the_caches"
 
 
 def child(code, **env):
@@ -64,7 +64,10 @@ def test_op_tests_pass_at_each_level(level):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "tests/op/test_fused_conv1d_grid.py",
          # the depthwise passes' vectors are as wide as the level's
-         "tests/op/test_fused_conv1d_groups.py::test_large_grouped_cases_match_reference"] + grid,
+         "tests/op/test_fused_conv1d_groups.py::test_large_grouped_cases_match_reference",
+         "tests/op/test_fused_conv1d_groups.py::test_wide_depthwise_windows_match_reference",
+         "tests/op/test_fused_conv1d_groups.py::"
+         "test_depthwise_output_beyond_the_caches_matches_reference"] + grid,
         cwd=ROOT, env=dict(os.environ, TF_CONV1D_ISA=level, TF_CPP_MIN_LOG_LEVEL="3"),
         capture_output=True, text=True, timeout=1800)
     assert grid_run.returncode == 0, grid_run.stdout[-4000:] + grid_run.stderr[-4000:]

@@ -20,6 +20,7 @@ import tf_conv1d_op
 from tf_conv1d_op import _op_names
 from python.gpu_check.grids import (DATA_FORMATS, GROUP_CASES, OP_TOLERANCES, PADDINGS,
                                     STRIDE_DILATIONS)
+from python.gpu_check import reference as shared_reference
 from tests.support import reference
 
 FULL_GRID = list(itertools.product(GROUP_CASES, PADDINGS, DATA_FORMATS, STRIDE_DILATIONS,
@@ -48,13 +49,14 @@ def _skip_gpu(device):
 
 
 def random_case(group_case, padding, data_format, stride, dilation, use_bias, dtype,
-                batch=None, steps=None):
+                batch=None, steps=None, kernel_size=None):
     """x, w, b, dy for (in_channels, filters, groups), drawn from a seed fixed by the case."""
     in_channels, filters, groups = group_case
     seed = zlib.crc32(repr((group_case, padding, data_format, stride, dilation, use_bias,
                             dtype)).encode())
     rng = np.random.default_rng(seed)
-    kernel_size = int(rng.integers(1, 6))
+    drawn_kernel_size = int(rng.integers(1, 6))
+    kernel_size = drawn_kernel_size if kernel_size is None else kernel_size
     batch = int(rng.integers(1, 4)) if batch is None else batch
     extent = (kernel_size - 1) * dilation + 1
     if steps is None:
@@ -138,6 +140,48 @@ def test_large_grouped_cases_match_reference(case, dtype, device):
     group_case, padding, data_format, stride_dilation, activation, batch, steps = case
     _check(group_case, padding, data_format, stride_dilation, True, activation, dtype,
            OP_TOLERANCES[dtype], batch=batch, steps=steps)
+
+
+# Windows of 8 taps or more whose taps lie a row apart (stride equal to
+# dilation): the depthwise forward loads each input row once for the 8 output
+# rows under it. (in_channels, filters, groups), padding, layout,
+# (stride, dilation), activation, batch, steps, kernel_size.
+DEPTHWISE_WIDE = [
+    ((64, 64, 64), "SAME", "NWC", (1, 1), "linear", 2, 200, 31),   # Conformer's window
+    ((48, 48, 48), "CAUSAL", "NWC", (2, 2), "silu", 2, 150, 9),    # stride = dilation = 2
+    ((37, 37, 37), "VALID", "NWC", (1, 1), "sigmoid", 3, 90, 8),   # channels past a vector
+    ((20, 20, 20), "SAME", "NCW", (1, 1), "gelu", 2, 19, 12),      # runs shorter than a group
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("case", DEPTHWISE_WIDE, ids=[str(c[:4] + c[-1:]) for c in DEPTHWISE_WIDE])
+def test_wide_depthwise_windows_match_reference(case, dtype, device):
+    _skip_gpu(device)
+    group_case, padding, data_format, stride_dilation, activation, batch, steps, kernel = case
+    _check(group_case, padding, data_format, stride_dilation, True, activation, dtype,
+           OP_TOLERANCES[dtype], batch=batch, steps=steps, kernel_size=kernel)
+
+
+@pytest.mark.parametrize("activation", ["linear", "silu", "relu"])
+def test_depthwise_output_beyond_the_caches_matches_reference(activation, device):
+    """A float32 NWC output over 64 MiB: the forward stores it past the caches
+    (linear and silu; relu is applied to the finished tile, stored normally)."""
+    _skip_gpu(device)
+    batch, steps, channels, kernel_size = 2, 4100, 2048, 4
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((batch, steps, channels)).astype(np.float32)
+    w = (rng.standard_normal((kernel_size, 1, channels)) / 2).astype(np.float32)
+    b = rng.standard_normal(channels).astype(np.float32)
+    # In a function, so that the preactivation output is not required (eagerly
+    # it is computed too, and the forward then stores the tile normally).
+    forward = tf.function(lambda x: tf_conv1d_op.fused_conv1d(
+        x, w, b, padding="CAUSAL", activation=activation, groups=channels))
+    y = forward(x).numpy()
+    expected, _ = shared_reference.forward(x, w, b, padding="CAUSAL", activation=activation,
+                                           groups=channels)
+    error = reference.max_relative_error(y, expected)
+    assert error <= OP_TOLERANCES["float32"][0], f"relative error {error:.3g}"
 
 
 NUMERIC_CASES = [  # (in_channels, filters, groups), padding, layout, stride, dilation, activation

@@ -144,12 +144,86 @@ namespace packets {
 using Packet = Eigen::internal::packet_traits<float>::type;
 constexpr int64_t kSize = sizeof(Packet) / sizeof(float);
 
-// Sigmoid as Sigmoid above computes it, on one packet.
+// e^y for y <= 0, NaN for NaN, and 0 below -87, where e^y falls under the
+// smallest normal float (TensorFlow's kernels flush those to zero anyway).
+// Eigen's pexp, for any y, spends half its instructions on ranges the sigmoid
+// never reaches (with AVX-512 only two ports take them: it was the silu's
+// cost). Short dependency chains: the scheduler holds few iterations of a
+// long one, which then runs at its latency, not at the ports' throughput.
+inline Packet ExpNonPositive(const Packet& y) {
+  using namespace Eigen::internal;
+  using PacketI = typename unpacket_traits<Packet>::integer_packet;
+  // n = round(y / ln 2) lands in the low mantissa bits of y / ln 2 + 1.5 * 2^23
+  // (its unit in the last place is 1); riding along, the exponent bias 127
+  // makes those bits, shifted into the exponent field, the float 2^n. Below
+  // -87 (n < -126) they are garbage, and -inf makes NaN: both are masked out
+  // at the end, so y needs no clamp.
+  const Packet shifter = pset1<Packet>(12582912.0f + 127.0f);
+  const Packet shifted = pmadd(y, pset1<Packet>(1.44269504088896341f), shifter);
+  const Packet n = psub(shifted, shifter);
+  const Packet two_to_n =
+      preinterpret<Packet>(plogical_shift_left<23>(preinterpret<PacketI>(shifted)));
+  // r = y - n ln 2, |r| <= ln 2 / 2, with ln 2 in two parts: 355/512 (exact in
+  // a few bits, so n times it is exact) and the rest.
+  Packet r = pmadd(n, pset1<Packet>(-0.693359375f), y);
+  r = pmadd(n, pset1<Packet>(2.12194440054690583e-4f), r);
+  // e^r by its Taylor series to r^7 (the first term left out, r^8 / 8!, is
+  // under 2.2e-8, a third of a float's unit in the last place near 1), in
+  // pairs of terms (Estrin's scheme: depth 4, not 7).
+  const auto c = [](double k) { return pset1<Packet>(static_cast<float>(k)); };
+  const Packet r2 = pmul(r, r);
+  const Packet r4 = pmul(r2, r2);
+  const Packet p01 = pmadd(r, c(1), c(1));
+  const Packet p23 = pmadd(r, c(1.0 / 6), c(0.5));
+  const Packet p45 = pmadd(r, c(1.0 / 120), c(1.0 / 24));
+  const Packet p67 = pmadd(r, c(1.0 / 5040), c(1.0 / 720));
+  const Packet p = pmadd(r4, pmadd(r2, p67, p45), pmadd(r2, p23, p01));
+  return pandnot(pmul(p, two_to_n), pcmp_lt(y, pset1<Packet>(-87.0f)));
+}
+
+// Activate's sigmoid on one packet: 1 / (1 + e^-x) from 0 up, e^x / (1 + e^x)
+// below, with one reciprocal (rcp14 and a Newton step where the level has
+// it: a division takes one port for 10 to 16 cycles).
 inline Packet Sigmoid(const Packet& x) {
   using namespace Eigen::internal;
   const Packet one = pset1<Packet>(1.0f);
-  const Packet e = pexp(pnegate(pabs(x)));
-  return pdiv(pselect(pcmp_le(pzero(x), x), one, e), padd(one, e));
+  const Packet e = ExpNonPositive(por(x, pset1<Packet>(-0.0f)));  // e^-|x|
+  return pmul(pselect(pcmp_le(pzero(x), x), one, e), preciprocal(padd(one, e)));
+}
+
+// The activations computed packet by packet in registers: the sigmoid family
+// (silu gates every Mamba block). A pass of their own costs as much as the
+// depthwise convolution they follow, so the depthwise tile applies them to its
+// sums before it stores them (with the same function, so the same bits).
+constexpr bool HasPacketForm(Activation kind) {
+  return kind == Activation::kSilu || kind == Activation::kSigmoid;
+}
+
+template <Activation K>
+inline Packet Activate(const Packet& z) {
+  if constexpr (K == Activation::kSilu) {
+    return Eigen::internal::pmul(z, Sigmoid(z));
+  } else if constexpr (K == Activation::kSigmoid) {
+    return Sigmoid(z);
+  } else {
+    static_assert(K == Activation::kLinear, "HasPacketForm lists the activations here");
+    return z;
+  }
+}
+
+// f(ActivationConstant<kind>()) where HasPacketForm(kind), else
+// f(ActivationConstant<kLinear>()): the one place a runtime activation
+// becomes a compile-time packet form.
+template <typename F>
+decltype(auto) WithPacketForm(Activation kind, F&& f) {
+  switch (kind) {
+    case Activation::kSilu:
+      return f(ActivationConstant<Activation::kSilu>());
+    case Activation::kSigmoid:
+      return f(ActivationConstant<Activation::kSigmoid>());
+    default:
+      return f(ActivationConstant<Activation::kLinear>());
+  }
 }
 
 // data[0, count) = f(data) packet by packet, in registers: one pass, where
@@ -159,6 +233,12 @@ template <typename F>
 void Map(float* data, int64_t count, F f) {
   using namespace Eigen::internal;
   int64_t i = 0;
+  // Four packets at a time, so their dependency chains interleave.
+  for (; i + 4 * kSize <= count; i += 4 * kSize) {
+    Packet p[4];
+    for (int j = 0; j < 4; ++j) p[j] = f(ploadu<Packet>(data + i + j * kSize));
+    for (int j = 0; j < 4; ++j) pstoreu(data + i + j * kSize, p[j]);
+  }
   for (; i + kSize <= count; i += kSize) pstoreu(data + i, f(ploadu<Packet>(data + i)));
   if (i < count) {
     alignas(64) float tail[kSize] = {};
@@ -174,15 +254,10 @@ void Map(float* data, int64_t count, F f) {
 // the activations without an array form.
 inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count) {
   if (!arrays::HasArrayForm(act.kind)) return false;
-  // The sigmoid family in one pass of packets (silu gates every Mamba block).
-  if (act.kind == Activation::kSilu) {
-    packets::Map(data, count, [](const packets::Packet& z) {
-      return Eigen::internal::pmul(z, packets::Sigmoid(z));
+  if (packets::HasPacketForm(act.kind)) {
+    packets::WithPacketForm(act.kind, [&](auto kind) {
+      packets::Map(data, count, packets::Activate<decltype(kind)::value>);
     });
-    return true;
-  }
-  if (act.kind == Activation::kSigmoid) {
-    packets::Map(data, count, packets::Sigmoid);
     return true;
   }
   alignas(64) float z[arrays::kChunk];

@@ -8,7 +8,8 @@
 // Forward: tiles of output rows of one batch item. Output row o is
 //   bias + sum over taps k: input[o * stride - pad + k * dilation] * w[k]
 // (element-wise in the channels), then the preactivation (if kept) and the
-// activation while the row is in L1, and the row is stored.
+// activation: the sigmoid family on the sums in registers, the others while
+// the tile is in L2. Outputs far larger than the caches are stored past them.
 //
 // Input gradient: tiles of input rows; each input row i gathers the dz rows
 // o = (i + pad - k * dilation) / stride of the taps k for which that is
@@ -22,16 +23,22 @@
 // DzRows, StoreRows, ActivateRows), so NCW and half/bfloat16 tensors are
 // converted a tile at a time and NWC float/double ones are used in place.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "cc/kernels/core/cpu_level.h"
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/depthwise_cpu.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gemm_kernel.h"
+#include "cc/kernels/core/output_pages.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -182,6 +189,12 @@ using LaneVector = typename LaneVectorOf<A>::type;
 template <typename A>
 constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
 constexpr int kGroupRows = 8;
+// The output size from which the forward streams its stores past the caches:
+// far beyond any core's own caches and a fair share of a shared one. Measured
+// on two cores (docs/performance.md): Mamba's 96 MiB output 1.6x faster
+// streamed, Conformer's 8 MiB one 15% slower (the next pass reads it from
+// memory instead of the cache).
+constexpr int64_t kStreamedOutputBytes = int64_t{64} << 20;
 
 template <int R>
 using Rows = std::integral_constant<int, R>;
@@ -193,10 +206,67 @@ inline LaneVector<A> LoadLanes(const A* p) {
   return v;
 }
 
-// Output rows out[r * ld] (r < R) of one lane vector: bias + sum over taps k
-// of x[r * row_pitch + k * tap_pitch] * w[k] (w: the taps' lane vectors,
-// packed one after another).
-template <typename A, int R>
+// Stores one lane vector at p; with kStream, past the caches (p aligned to
+// the vector), so that an output far larger than them costs its writes only,
+// not a read of each line before it is written (Mamba's forward on one
+// thread: 1.5x). Streamed stores need StreamFence before another thread may
+// read them.
+template <bool kStream, typename A>
+inline void StoreLanes(A* p, const LaneVector<A>& v) {
+  if constexpr (kStream) {
+    constexpr bool kFloat = std::is_same_v<A, float>;
+#if defined(__AVX512F__)
+    if constexpr (kLaneBytes == 64) {
+      if constexpr (kFloat) return _mm512_stream_ps(p, reinterpret_cast<const __m512&>(v));
+      else return _mm512_stream_pd(p, reinterpret_cast<const __m512d&>(v));
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (kLaneBytes == 32) {
+      if constexpr (kFloat) return _mm256_stream_ps(p, reinterpret_cast<const __m256&>(v));
+      else return _mm256_stream_pd(p, reinterpret_cast<const __m256d&>(v));
+    }
+#endif
+#if defined(__SSE2__)
+    if constexpr (kLaneBytes == 16) {
+      if constexpr (kFloat) return _mm_stream_ps(p, reinterpret_cast<const __m128&>(v));
+      else return _mm_stream_pd(p, reinterpret_cast<const __m128d&>(v));
+    }
+#endif
+  }
+  std::memcpy(p, &v, sizeof(v));
+}
+
+inline void StreamFence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// Activation K (kLinear, or one with a packet form: activation_arrays.h) on
+// one lane vector of floats, a whole number of Eigen packets.
+template <Activation K, typename A>
+inline LaneVector<A> ActivateLanes(LaneVector<A> v) {
+  if constexpr (K == Activation::kLinear) {
+    return v;
+  } else {
+    static_assert(std::is_same_v<A, float>, "the packet forms are of floats");
+    using packets::Packet;
+    constexpr int kPackets = sizeof(v) / sizeof(Packet);
+    static_assert(kPackets * sizeof(Packet) == sizeof(v), "whole packets");
+    Packet p[kPackets];
+    std::memcpy(p, &v, sizeof(v));
+    for (int i = 0; i < kPackets; ++i) p[i] = packets::Activate<K>(p[i]);
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+}
+
+// Output rows out[r * ld] (r < R) of one lane vector: K(bias + sum over taps
+// k of x[r * row_pitch + k * tap_pitch] * w[k]) (w: the taps' lane vectors,
+// packed one after another). The R rows' activations interleave: one alone
+// would wait on each step of its exp and division.
+template <typename A, int R, Activation K, bool kStream>
 inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const A* w,
                         int64_t taps, LaneVector<A> bias, A* out, int64_t ld) {
   LaneVector<A> acc[R];
@@ -209,7 +279,49 @@ inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const 
     for (int r = 0; r < R; ++r) acc[r] += LoadLanes(xk + r * row_pitch) * wk;
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) std::memcpy(out + r * ld, &acc[r], sizeof(acc[r]));
+  for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
+}
+
+// The same sums where row r's tap k reads input row r + k (the tap pitch is
+// the row pitch: stride equal to dilation), for taps >= R - 1: each input
+// row is loaded once and serves the R rows it lies under (row r at tap
+// j - r), the filter vectors coming from L1 instead. With wide windows
+// (Conformer's 31 taps) the R * taps input loads of SumTapsRows, a row pitch
+// apart, crowd a few L1 sets and come from L2. Each row still sums its taps
+// in ascending order, so both give the same bits.
+template <typename A, int R, Activation K, bool kStream>
+inline void SumTapsSliding(const A* x, int64_t pitch, const A* w, int64_t taps,
+                           LaneVector<A> bias, A* out, int64_t ld) {
+  constexpr int64_t kLanes = kLaneCount<A>;
+  LaneVector<A> acc[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = bias;
+  // Input rows 0 .. R - 2: under rows 0 .. j only.
+#pragma GCC unroll 16
+  for (int j = 0; j < R - 1; ++j) {
+    const LaneVector<A> xj = LoadLanes(x + j * pitch);
+#pragma GCC unroll 16
+    for (int r = 0; r <= j; ++r) acc[r] += xj * LoadLanes(w + (j - r) * kLanes);
+  }
+  // Input rows R - 1 .. taps - 1: under every row.
+  for (int64_t j = R - 1; j < taps; ++j) {
+    const LaneVector<A> xj = LoadLanes(x + j * pitch);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc[r] += xj * LoadLanes(w + (j - r) * kLanes);
+  }
+  // Input rows taps .. taps + R - 2: under rows t .. R - 1 only.
+#pragma GCC unroll 16
+  for (int t = 1; t < R; ++t) {
+    const LaneVector<A> xj = LoadLanes(x + (taps - 1 + t) * pitch);
+#pragma GCC unroll 16
+    for (int r = t; r < R; ++r) acc[r] += xj * LoadLanes(w + (taps - 1 + t - r) * kLanes);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
 }
 
 // The filter [K, C] as SumTapsRows reads it: per whole lane vector of
@@ -230,24 +342,32 @@ std::vector<A> LanePackedFilter(const A* filter, int64_t taps, int64_t channels)
   return packed;
 }
 
-// One tile of `rows` output rows, multiplier 1, before the activation:
-// out[r, c] = bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c].
+// One tile of `rows` output rows, multiplier 1, activation K (kLinear: the
+// caller applies the activation), streamed past the caches with kStream:
+// out[r, c] = K(bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c]).
 // The slab holds every step the windows touch (zeros in the padding), so no
 // tap needs a bounds check. Lane vector by lane vector, so that the input
 // rows of one vector stay in L1 while all of the tile's rows pass.
-template <typename A>
+template <typename A, Activation K, bool kStream>
 void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
                    const A* filter, const A* bias, int64_t rows, int64_t channels,
                    int64_t taps, A* out, int64_t ld) {
   constexpr int64_t kLanes = kLaneCount<A>;
   const int64_t vectors = channels / kLanes;
+  const bool sliding = tap_pitch == row_pitch && taps >= kGroupRows;
   for (int64_t v = 0; v < vectors; ++v) {
     const int64_t c0 = v * kLanes;
     const LaneVector<A> b = bias != nullptr ? LoadLanes(bias + c0) : LaneVector<A>{};
     const A* w = packed + v * taps * kLanes;
     const auto group = [&](auto size, int64_t r) {
-      SumTapsRows<A, decltype(size)::value>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w,
-                                            taps, b, out + r * ld + c0, ld);
+      constexpr int R = decltype(size)::value;
+      if (sliding) {
+        SumTapsSliding<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, w, taps, b,
+                                         out + r * ld + c0, ld);
+      } else {
+        SumTapsRows<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps,
+                                      b, out + r * ld + c0, ld);
+      }
     };
     int64_t r = 0;
     for (; r + kGroupRows <= rows; r += kGroupRows) group(Rows<kGroupRows>(), r);
@@ -279,6 +399,9 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
       out[r * ld + c] = sum;
     }
   }
+  ActivationSpec tail_act;
+  tail_act.kind = K;
+  ActivateRows<A>(tail_act, out + vectors * kLanes, rows, channels - vectors * kLanes, ld);
 }
 
 template <typename T, typename A>
@@ -299,6 +422,8 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   const int64_t cin = g.in_channels, cout = g.out_channels, m = cout / cin;
   const int64_t kernel = g.kernel_size, s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  PreferHugePages(output, g.output_elements() * sizeof(T));
+  PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
   const std::vector<A> w = FilterAs<T, A>(filter, kernel * cout);  // [K, 1, Cout]
   std::vector<A> bias_a;
   if (bias != nullptr) bias_a = FilterAs<T, A>(bias, cout);
@@ -308,6 +433,18 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
                                        : std::vector<A>();
+  // The sigmoid family (float) in the tile's registers, unless the
+  // preactivation is kept; the others over the finished tile.
+  const bool activate_in_tile = std::is_same_v<A, float> && preactivation == nullptr &&
+                                packets::HasPacketForm(act.kind);
+  // Stores past the caches (StoreLanes) where the output is far larger than
+  // them and the tile is final once stored (written in place, activated).
+  const bool stream =
+      in_place && preactivation == nullptr &&
+      (activate_in_tile || act.kind == Activation::kLinear) &&
+      g.output_elements() * static_cast<int64_t>(sizeof(A)) >= kStreamedOutputBytes &&
+      reinterpret_cast<uintptr_t>(output) % kLaneBytes == 0 &&
+      cout * static_cast<int64_t>(sizeof(A)) % kLaneBytes == 0;
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -343,14 +480,25 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
           const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
                                      (o0 + r0) * s - pad, (r1 - r0 - 1) * s + g.kernel_extent,
                                      &slab_scratch);
-          DepthwiseTile<A>(slab, s * cin, d * cin, packed.data(), w.data(), b, r1 - r0, cin,
-                           kernel, c + r0 * cout, cout);
+          packets::WithPacketForm(activate_in_tile ? act.kind : Activation::kLinear,
+                                  [&](auto kind) {
+            constexpr Activation K =
+                std::is_same_v<A, float> ? decltype(kind)::value : Activation::kLinear;
+            const auto tile_of = [&](auto streamed) {
+              DepthwiseTile<A, K, decltype(streamed)::value>(slab, s * cin, d * cin, packed.data(),
+                                                             w.data(), b, r1 - r0, cin, kernel,
+                                                             c + r0 * cout, cout);
+            };
+            stream ? tile_of(std::true_type()) : tile_of(std::false_type());
+          });
         }
-        if (preactivation != nullptr) {
-          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                          preactivation + n * out_item);
+        if (!activate_in_tile) {
+          if (preactivation != nullptr) {
+            StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                            preactivation + n * out_item);
+          }
+          ActivateRows<A>(act, c, rows, cout, cout);
         }
-        ActivateRows<A>(act, c, rows, cout, cout);
         if (!in_place) {
           StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
                           output + n * out_item);
@@ -387,6 +535,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
         }
       }
     }
+    if (stream) StreamFence();
   });
 }
 
@@ -399,6 +548,7 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   const int64_t cin = g.in_channels, cout = g.out_channels, m = cout / cin;
   const int64_t kernel = g.kernel_size, s = g.stride, d = g.dilation, pad = g.pad_left;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  PreferHugePages(grad_input, g.input_elements() * sizeof(T));
   const std::vector<A> w = FilterAs<T, A>(filter, kernel * cout);
   // Per input row about 1 / s dz rows.
   const int64_t tile = TileRows<A>(CeilDiv(cout * sizeof(A), s) + cin * sizeof(A), g.in_steps,
