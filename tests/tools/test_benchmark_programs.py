@@ -52,3 +52,33 @@ def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
     assert set(rows) == {"16x8x5", "12x20x3"}
     # A wrong transform would leave errors of order 1; float32 rounding, 1e-7 to 1e-6.
     assert all(len(row) == 3 and 0 < min(row) and max(row) < 1e-5 for row in rows.values())
+
+
+def test_depthwise_probe_program_times_the_op():
+    out = run_program("depthwise_probe", "--shape", "conformer", "--calls", "2")
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("conformer after none: median "), out
+    assert float(line.split("median ")[1].split(" ms")[0]) > 0
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="built with an x86-64 -march")
+def test_sigmoid_packets_program_finds_float32_errors(tmp_path):
+    """Built as its header says (at x86-64-v2, which every x86-64 CPU here runs):
+    the packet silu and sigmoid within a few float roundings of float64."""
+    import tensorflow as tf
+
+    binary = tmp_path / "sigmoid_packets"
+    subprocess.run(
+        ["g++", "-O2", "-march=x86-64-v2", "-std=c++17", "-I.",
+         "-DTF_CONV1D_LEVEL_NAMESPACE=bench", "-isystem", tf.sysconfig.get_include(),
+         "python/benchmarks/sigmoid_packets.cc", "cc/kernels/core/activations.cc",
+         "-o", str(binary)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    out = subprocess.run([str(binary)], check=True, capture_output=True, text=True,
+                         timeout=300).stdout
+    rows = {line.split(":")[0]: line for line in out.splitlines()}
+    assert set(rows) == {"silu", "sigmoid"}
+    for line in rows.values():
+        error = float(line.split("worst relative error ")[1].split()[0])
+        flushed = float(line.split("below -87 off by at most ")[1].split(";")[0])
+        assert error < 1e-6 and flushed < 1e-35, line
+        assert line.endswith("non-finite mismatches 0"), line

@@ -152,7 +152,7 @@ constexpr int64_t kSize = sizeof(Packet) / sizeof(float);
 // long one, which then runs at its latency, not at the ports' throughput.
 inline Packet ExpNonPositive(const Packet& y) {
   using namespace Eigen::internal;
-  using PacketI = typename unpacket_traits<Packet>::integer_packet;
+  using PacketI = packet_traits<int32_t>::type;  // the same width as Packet
   // n = round(y / ln 2) lands in the low mantissa bits of y / ln 2 + 1.5 * 2^23
   // (its unit in the last place is 1); riding along, the exponent bias 127
   // makes those bits, shifted into the exponent field, the float 2^n. Below
