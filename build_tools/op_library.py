@@ -1,7 +1,9 @@
 """Compiles and links the op library against the installed TensorFlow.
 
 Used by setup.py (pip builds) and by the standalone harnesses. Run directly
-(`python -m build_tools.op_library OUT.so`) to build without pip.
+(`python -m build_tools.op_library OUT.so`) to build without pip;
+`python -m build_tools.op_library core` compiles only the core's objects (into
+the same cache) and prints their flags and paths, for scripts/sanitize.sh.
 """
 import concurrent.futures
 import dataclasses
@@ -136,7 +138,7 @@ def cpu_jobs(cache_dir, tf_compile, info_source, xla_build=None):
     (the XLA kernels among them when xla_build is given), then each level's copy
     of the passes, lowest level first (cpu_levels.link_order)."""
     by_level = {"baseline": []}
-    sources = [(s, ()) for s in SHARED_SOURCES + [info_source]]
+    sources = [(s, ()) for s in SHARED_SOURCES + ([info_source] if info_source else [])]
     if xla_build:
         sources += [(s, xla_build.compile_flags) for s in xla.SOURCES]
     for source, extra_flags in sources:
@@ -210,6 +212,22 @@ def build(output_path, cache_dir=CACHE_DIR, with_cuda=None):
     return Built(info, compiled, linked)
 
 
+def build_core(cache_dir=CACHE_DIR):
+    """Compiles what is stale of the framework-free core's objects, exactly as
+    the library's build does and into its cache, so that the programs that test
+    the core without TensorFlow's runtime (scripts/sanitize.sh's plain config)
+    link the code the library runs and a checkout compiles it once. Returns
+    (the flags its baseline objects were compiled with, the objects in link
+    order)."""
+    tf_compile, _, _ = tf_flags()
+    os.makedirs(cache_dir, exist_ok=True)
+    core = {os.path.join(ROOT, s) for s in cpu_levels.SHARED_SOURCES + cpu_levels.LEVEL_SOURCES}
+    jobs = [(obj, cmd) for obj, cmd in cpu_jobs(cache_dir, tf_compile, info_source=None)
+            if cmd[2] in core]
+    compile_all(jobs)
+    return cpu_compile_flags(tf_compile), [obj for obj, _ in jobs]
+
+
 def describe_build(tf_version, toolkit, archs, built_with, with_xla=False):
     """The build info embedded in the library (pip and Bazel builds alike)."""
     from build_tools import cuda
@@ -232,5 +250,11 @@ def package_version():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["core"]:
+        # For shell scripts: the compile flags on one line, then one object per line.
+        flags, objects = build_core()
+        print(shlex.join(flags))
+        print("\n".join(objects))
+        sys.exit(0)
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tf_conv1d_op", "_fused_conv1d_ops.so")
     print(json.dumps(dataclasses.asdict(build(out)), indent=2))

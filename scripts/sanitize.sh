@@ -8,7 +8,10 @@
 # level (scripts/core_objects.sh); the driver runs the level TF_CONV1D_ISA
 # names (baseline, avx2, avx512), by default the best this CPU supports.
 # asan (default): AddressSanitizer + UndefinedBehaviorSanitizer, any report fatal.
-# tsan: ThreadSanitizer. plain: no sanitizer (-O2), for a quick run.
+# tsan: ThreadSanitizer. plain: no sanitizer: the drivers linked with the op
+# library's own objects (build/op_library, shared with pip install: see
+# `python -m build_tools.op_library core`), so they test the code the library
+# runs and a checkout compiles the core once.
 # Eigen comes from the installed TensorFlow's headers (or EIGEN_INCLUDE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,20 +33,32 @@ case "$config" in
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
   tsan) flags=(-O1 -fsanitize=thread)
         export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} ;;
-  plain) flags=(-O2) ;;
+  plain) flags=() ;;
   *) echo "sanitize.sh: unknown config $config (asan, tsan or plain)" >&2; exit 2 ;;
 esac
 
-# Rebuild only when a source or the flags change.
+# Rebuild only when a source, the flags or (plain) one of the library's objects change.
 out=build/sanitize/$config
 binary=$out/core_test
+common=(-std=c++17 -g -fno-omit-frame-pointer -I. -isystem "$EIGEN_INCLUDE"
+        -Wall -Wno-deprecated-declarations -Wno-maybe-uninitialized "${flags[@]}")
+objects=""
+if [ "$config" = plain ]; then
+  mapfile -t core < <("$python" -m build_tools.op_library core)
+  [ "${#core[@]}" -gt 1 ] || { echo "sanitize.sh: building the core's objects failed" >&2; exit 2; }
+  # shellcheck disable=SC2206  # the first line is the library's compile flags, as words
+  common=(-g -fno-omit-frame-pointer -Wall -Wno-maybe-uninitialized ${core[0]})
+  CORE_OBJECTS=("${core[@]:1}")
+  objects=$(stat -c '%n %Y' "${CORE_OBJECTS[@]}")
+fi
 stamp=$(cat cc/kernels/core/*.cc cc/kernels/core/*.h tests/native/*.cc tests/native/*.h \
-            build_tools/cpu_levels.py scripts/core_objects.sh | cksum | cut -d' ' -f1)-$(echo "$cxx ${flags[*]} $EIGEN_INCLUDE ${TF_CONV1D_MARCH:-}" | cksum | cut -d' ' -f1)
+            build_tools/cpu_levels.py scripts/core_objects.sh | cksum | cut -d' ' -f1)-$(echo "$cxx ${common[*]} $EIGEN_INCLUDE ${TF_CONV1D_MARCH:-} $objects" | cksum | cut -d' ' -f1)
 if [ ! -x "$binary" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
-  common=(-std=c++17 -g -fno-omit-frame-pointer -I. -isystem "$EIGEN_INCLUDE"
-          -Wall -Wno-deprecated-declarations -Wno-maybe-uninitialized "${flags[@]}")
-  source scripts/core_objects.sh
-  PYTHON=$python compile_core "$out" "$cxx" "${common[@]}"
+  mkdir -p "$out"
+  if [ "$config" != plain ]; then
+    source scripts/core_objects.sh
+    PYTHON=$python compile_core "$out" "$cxx" "${common[@]}"
+  fi
   for driver in core_test level_smoke; do
     "$cxx" "${common[@]}" -c "tests/native/$driver.cc" -o "$out/$driver.o"
     "$cxx" "${common[@]}" "$out/$driver.o" "${CORE_OBJECTS[@]}" -o "$out/$driver" -pthread

@@ -116,6 +116,7 @@ def child(threads, path):
     np.savez(path, **arrays)
 
 
+@pytest.mark.main_run_only
 @pytest.mark.parametrize("counts", [(1, 2, 4)])
 def test_results_do_not_depend_on_thread_count(counts):
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ def results():
     return run_cases("tests.op.campaign_empty_huge", [case.name for case in CASES], env=env)
 
 
+@pytest.mark.main_run_only
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_empty_tensor_with_huge_dimensions(case, results):
     check(case, results[case.name])
@@ -69,6 +70,7 @@ def _run(*args, timeout=600):
     return proc.stdout
 
 
+@pytest.mark.main_run_only
 def test_served_model_keeps_answering_after_hostile_requests(tmp_path):
     path = str(tmp_path / "model")
     _run("save", path)

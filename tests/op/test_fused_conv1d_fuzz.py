@@ -165,6 +165,7 @@ def check_against_reference(c):
         assert error <= tol, f"{name}: relative error {error:.3g} > {tol:g} for {c}"
 
 
+@pytest.mark.main_run_only
 @PROFILE
 @given(convs())
 def test_fuzz_matches_reference(c):

@@ -6,7 +6,6 @@ Errors are norm-wise: max |ours - reference| over max |reference| for the
 output, and over the largest gradient magnitude (the sum of absolute terms,
 see reference.conv1d_and_grads) for gradients, which can cancel."""
 import itertools
-import os
 import zlib
 
 import numpy as np
@@ -15,17 +14,17 @@ import tensorflow as tf
 
 import tf_conv1d_op
 from python.gpu_check.grids import DATA_FORMATS, OP_TOLERANCES, PADDINGS, STRIDE_DILATIONS
-from tests.support import reference
+from tests.support import RERUN_AGAINST_ANOTHER_BUILD, reference
 
 DTYPES = OP_TOLERANCES  # dtype: (forward, gradient) norm-wise relative error
 
 GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                               reference.ACTIVATIONS))
-# The Bazel stage (scripts/bazel_pytest.sh) and the installed wheel's run
-# (tests/packaging/test_wheel.py) take every seventh case, which still meets
-# every padding, layout, stride/dilation, bias choice and activation: they
-# check the same sources built another way, after the main run checked all.
-if os.environ.get("TF_CONV1D_GRID_SAMPLE") == "1":
+# The reruns against other builds (conftest.py) take
+# every seventh case, which still meets every padding, layout, stride/dilation,
+# bias choice and activation: they check the same sources built another way,
+# after the main run checked all.
+if RERUN_AGAINST_ANOTHER_BUILD:
     GRID = GRID[::7]
 
 

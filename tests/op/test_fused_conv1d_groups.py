@@ -163,6 +163,7 @@ def test_wide_depthwise_windows_match_reference(case, dtype, device):
            OP_TOLERANCES[dtype], batch=batch, steps=steps, kernel_size=kernel)
 
 
+@pytest.mark.main_run_only
 def test_depthwise_output_beyond_the_caches_matches_reference(device):
     """A float32 NWC output over 64 MiB: the forward stores it past the caches
     with linear and silu (relu is applied to the finished tile, stored normally)."""

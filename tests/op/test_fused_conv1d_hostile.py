@@ -15,6 +15,7 @@ def results():
     return run_cases("tests.op.cases_hostile", [case.name for case in CASES])
 
 
+@pytest.mark.main_run_only
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_hostile_input_is_handled_or_refused(case, results):
     check(case, results[case.name])

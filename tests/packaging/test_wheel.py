@@ -6,7 +6,8 @@ source tree; and the installed package refuses another TensorFlow's library.
 The fresh environment gets this environment's TensorFlow (and NumPy, pytest)
 through a .pth file naming the site-packages that holds it, instead of a
 500 MB download; its own site-packages comes first, so the wheel's package is
-the one imported. Slow (a full build): deselect with -m "not slow".
+the one imported. Slow (a full build where the checkout has no cached objects):
+deselect with -m "not slow".
 """
 import glob
 import json
@@ -26,7 +27,7 @@ from tests.support import REPO, library_copies
 pytestmark = pytest.mark.slow
 
 ROOT = REPO
-# What a source checkout may hold besides the sources.
+# What a checkout may hold besides the sources.
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv*", "build", "dist", "bazel-*", "*.so", "*.o", "__pycache__",
     "*.egg-info", ".pytest_cache")
@@ -55,11 +56,12 @@ def run(cmd, cwd=None, env=None, timeout=600):
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
+    # Built from this checkout, as a user would: its objects are the ones the
+    # editable install compiled (build/op_library, reused when their commands
+    # match; build_tools/build_cache.py), so this costs a link, not a build.
     # CPU kernels only unless asked otherwise: nvcc would add minutes.
     env = clean_env(TF_CONV1D_CUDA=os.environ.get("TF_CONV1D_CUDA", "0"))
-    run([sys.executable, "-m", "build_tools.wheel", tmp / "dist"], cwd=source, env=env,
+    run([sys.executable, "-m", "build_tools.wheel", tmp / "dist"], cwd=ROOT, env=env,
         timeout=900)
     wheels = list((tmp / "dist").glob("tf_conv1d_op-*.whl"))
     assert len(wheels) == 1, wheels
@@ -130,7 +132,7 @@ def test_installed_info_command(venv_python, outside):
 
 
 def test_installed_package_passes_the_op_tests(venv_python, outside):
-    # A sample of the op grid, as in the Bazel stage (test_fused_conv1d_grid.py).
+    # The sample of the op tests the Bazel stage runs too (tests/op/conftest.py).
     out = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + OP_TEST_FILES,
               cwd=outside, env=clean_env(TF_CONV1D_GRID_SAMPLE="1"), timeout=1800)
     assert " passed" in out

@@ -6,3 +6,8 @@ python/gpu_check/grids.py, shared with the GPU harness."""
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Set (to "1") where the op tests rerun against another build of the same
+# sources (the Bazel stage, the installed wheel): they then take a sample
+# (tests/op/conftest.py, test_fused_conv1d_grid.py).
+RERUN_AGAINST_ANOTHER_BUILD = os.environ.get("TF_CONV1D_GRID_SAMPLE") == "1"
