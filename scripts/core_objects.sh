@@ -8,7 +8,10 @@
 #
 # PYTHON runs build_tools (any Python 3; no TensorFlow needed for that).
 # CORE_MACHINE (uname -m of the target, default this machine's) picks the levels
-# for a cross compiler.
+# for a cross compiler. CORE_ONLY_LEVEL (a level's name) compiles only that
+# level's passes with FLAGS and the others' with the array CORE_OTHER_LEVEL_FLAGS:
+# for a sanitizer build that runs one level and links the rest to complete the
+# dispatch table.
 compile_core() {
   local out=$1 cxx=$2
   shift 2
@@ -26,10 +29,14 @@ compile_core() {
     CORE_OBJECTS+=("$obj")
   done
   while read -r name namespace flags; do
+    local level_args=("$@")
+    if [ -n "${CORE_ONLY_LEVEL:-}" ] && [ "$name" != "$CORE_ONLY_LEVEL" ]; then
+      level_args=("${CORE_OTHER_LEVEL_FLAGS[@]}")
+    fi
     for src in $("$python" -m build_tools.cpu_levels level-sources); do
       obj=$out/$(basename "$src" .cc).$name.o
       # shellcheck disable=SC2086
-      "$cxx" "$@" $flags -DTF_CONV1D_LEVEL_NAMESPACE="$namespace" -c "$src" -o "$obj" & pids+=($!)
+      "$cxx" "${level_args[@]}" $flags -DTF_CONV1D_LEVEL_NAMESPACE="$namespace" -c "$src" -o "$obj" & pids+=($!)
       CORE_OBJECTS+=("$obj")
     done
   done <<< "$levels"

@@ -12,6 +12,9 @@
 # library's own objects (build/op_library, shared with pip install: see
 # `python -m build_tools.op_library core`), so they test the code the library
 # runs and a checkout compiles the core once.
+# SANITIZE_LEVEL (asan, tsan: a level's name) instruments only that level's
+# passes and runs it; the other levels' are compiled at -O0 without a
+# sanitizer, only to complete the dispatch table (a third of the build time).
 # Eigen comes from the installed TensorFlow's headers (or EIGEN_INCLUDE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,10 +41,14 @@ case "$config" in
 esac
 
 # Rebuild only when a source, the flags or (plain) one of the library's objects change.
-out=build/sanitize/$config
+out=build/sanitize/$config${SANITIZE_LEVEL:+-$SANITIZE_LEVEL}
 binary=$out/core_test
 common=(-std=c++17 -g -fno-omit-frame-pointer -I. -isystem "$EIGEN_INCLUDE"
         -Wall -Wno-deprecated-declarations -Wno-maybe-uninitialized "${flags[@]}")
+if [ -n "${SANITIZE_LEVEL:-}" ] && [ "$config" != plain ]; then
+  export CORE_ONLY_LEVEL=$SANITIZE_LEVEL TF_CONV1D_ISA=$SANITIZE_LEVEL
+  CORE_OTHER_LEVEL_FLAGS=(-std=c++17 -O0 -I. -isystem "$EIGEN_INCLUDE" -w)
+fi
 objects=""
 if [ "$config" = plain ]; then
   mapfile -t core < <("$python" -m build_tools.op_library core)

@@ -4,7 +4,8 @@ scripts/sanitize.sh compiles the core as the library does (the passes once per
 instruction-set level) with tests/native/core_test.cc (forward and both
 gradients against a naive double implementation, edge sizes included, serial
 and on several threads with bitwise-equal results) and runs it.
-AddressSanitizer + UndefinedBehaviorSanitizer run by default at the best level;
+AddressSanitizer + UndefinedBehaviorSanitizer run by default at the best level
+(the only one instrumented: SANITIZE_LEVEL);
 set TF_CONV1D_SANITIZERS=asan,tsan to add ThreadSanitizer (about a minute
 more). Every level this CPU supports also runs without sanitizers, forced with
 TF_CONV1D_ISA, so each vector path is tested wherever CI lands.
@@ -33,6 +34,9 @@ def run_core_test(config, cases, level=None):
     env.pop("TF_CONV1D_ISA", None)
     if level:
         env["TF_CONV1D_ISA"] = level
+    if config != "plain":
+        # Only the level that runs is instrumented (the others just link).
+        env["SANITIZE_LEVEL"] = level or supported_levels()[-1]
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "sanitize.sh"), config,
                            str(cases)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
