@@ -1,8 +1,10 @@
 // The transcendental activations and their derivatives on contiguous float
-// runs, with Eigen's vectorized exp, expm1, log1p, tanh and erfc: one libm
-// call per element costs 4 to 24 ns, as much as the convolution itself on
-// small layers. The formulas are those of Activate and ActivationDerivative
-// (activations.h), so NaN and Inf come out in the same places.
+// runs: the sigmoid family (silu, sigmoid, gelu_tanh) packet by packet with an
+// exp and a sigmoid of its own (packets), the others with Eigen's vectorized
+// exp, expm1, log1p, tanh and erfc (arrays): one libm call per element costs
+// 4 to 24 ns, as much as the convolution itself on small layers. The formulas
+// are those of Activate and ActivationDerivative (activations.h), so NaN and
+// Inf come out in the same places.
 #ifndef TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 #define TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 
@@ -30,17 +32,9 @@ using Floats = Eigen::Array<float, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1
 
 inline float F(double constant) { return static_cast<float>(constant); }
 
-// Activate's sigmoid: 1 / (1 + e^-x) from 0 up, e^x / (1 + e^x) below.
-template <typename X>
-Floats Sigmoid(const X& x) {
-  // One division for both tails (a select of the two quotients divides twice).
-  const Floats e = (-x.abs()).exp();
-  return (x >= 0.0f).select(Floats::Ones(x.size()), e) / (1.0f + e);
-}
-
-// Whether Activate and ScaleByDerivative below have the activation (the
-// cheap ones they leave out vectorize as plain loops, or are fused into the
-// GEMM).
+// Whether the activation has a vectorized float form, here or in packets
+// below (ActivateFloats, ActivationGradFloats): the cheap ones left out
+// vectorize as plain loops, or are fused into the GEMM.
 inline bool HasArrayForm(Activation kind) {
   switch (kind) {
     case Activation::kTanh:
@@ -57,7 +51,7 @@ inline bool HasArrayForm(Activation kind) {
   }
 }
 
-// z = activation(z), for HasArrayForm(act.kind).
+// z = activation(z), for HasArrayForm(act.kind) without a packet form.
 inline void Activate(const ActivationSpec& act, Chunk z) {
   using namespace detail;
   switch (act.kind) {
@@ -66,17 +60,6 @@ inline void Activate(const ActivationSpec& act, Chunk z) {
       return;
     case Activation::kGelu:
       z = 0.5f * z * (-z * F(kSqrtHalf)).erfc();
-      return;
-    case Activation::kGeluTanh: {
-      const Floats inner = F(kSqrt2OverPi) * (z + F(kGeluCubic) * z * z * z);
-      z = z * Sigmoid(2.0f * inner);
-      return;
-    }
-    case Activation::kSilu:
-      z = z * Sigmoid(z);
-      return;
-    case Activation::kSigmoid:
-      z = Sigmoid(z);
       return;
     case Activation::kElu:
       z = (z > 0.0f).select(z, z.expm1());
@@ -95,26 +78,13 @@ inline void Activate(const ActivationSpec& act, Chunk z) {
 }
 
 // g = g * activation'(v), v the operand ActivationDerivative takes, for
-// HasArrayForm(act.kind).
+// HasArrayForm(act.kind) without a packet form.
 inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v) {
   using namespace detail;
   switch (act.kind) {
     case Activation::kGelu:  // v = z
       g *= 0.5f * (-v * F(kSqrtHalf)).erfc() + v * F(kInvSqrt2Pi) * (-0.5f * v * v).exp();
       return;
-    case Activation::kGeluTanh: {  // v = z
-      const Floats z2 = v * v;
-      const Floats u = F(kSqrt2OverPi) * (v + F(kGeluCubic) * z2 * v);
-      const Floats s = Sigmoid(2.0f * u);
-      g *= s + 2.0f * v * s * Sigmoid(-2.0f * u) * F(kSqrt2OverPi) *
-                   (1.0f + F(3 * kGeluCubic) * z2);
-      return;
-    }
-    case Activation::kSilu: {  // v = z
-      const Floats s = Sigmoid(v);
-      g *= s * (1.0f + v * (1.0f - s));
-      return;
-    }
     case Activation::kSoftplus:  // v = y
       g *= -(-v).expm1();
       return;
@@ -122,9 +92,6 @@ inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v
     // per element through its switch.
     case Activation::kTanh:  // v = y
       g *= 1.0f - v * v;
-      return;
-    case Activation::kSigmoid:  // v = y
-      g *= v * (1.0f - v);
       return;
     case Activation::kElu:  // v = y
       g *= (v < 0.0f).select(v + 1.0f, 1.0f);
@@ -181,33 +148,81 @@ inline Packet ExpNonPositive(const Packet& y) {
   return pandnot(pmul(p, two_to_n), pcmp_lt(y, pset1<Packet>(-87.0f)));
 }
 
-// Activate's sigmoid on one packet: 1 / (1 + e^-x) from 0 up, e^x / (1 + e^x)
-// below, with one reciprocal (rcp14 and a Newton step where the level has
-// it: a division takes one port for 10 to 16 cycles).
-inline Packet Sigmoid(const Packet& x) {
+// Activate's sigmoid on one packet, of x and of -x: 1 / (1 + e^-|x|) on the
+// side of x's sign, e^-|x| / (1 + e^-|x|) on the other (1 - one of them would
+// lose the digits of the other where it is small). One reciprocal (rcp14 and
+// a Newton step where the level has it: a division takes one port for 10 to
+// 16 cycles).
+struct SigmoidPair {
+  Packet of_x, of_minus_x;
+};
+inline SigmoidPair SigmoidBothWays(const Packet& x) {
   using namespace Eigen::internal;
   const Packet one = pset1<Packet>(1.0f);
   const Packet e = ExpNonPositive(por(x, pset1<Packet>(-0.0f)));  // e^-|x|
-  return pmul(pselect(pcmp_le(pzero(x), x), one, e), preciprocal(padd(one, e)));
+  const Packet near_one = preciprocal(padd(one, e));
+  const Packet near_zero = pmul(e, near_one);
+  const Packet up = pcmp_le(pzero(x), x);  // false for NaN: NaN either way
+  return {pselect(up, near_one, near_zero), pselect(up, near_zero, near_one)};
 }
 
+inline Packet Sigmoid(const Packet& x) { return SigmoidBothWays(x).of_x; }
+
 // The activations computed packet by packet in registers: the sigmoid family
-// (silu gates every Mamba block). A pass of their own costs as much as the
-// depthwise convolution they follow, so the depthwise tile applies them to its
-// sums before it stores them (with the same function, so the same bits).
+// (silu gates every Mamba block, gelu_tanh is a product with a sigmoid). A
+// pass of their own costs as much as the depthwise convolution they follow,
+// so the depthwise tile applies them to its sums before it stores them (with
+// the same function, so the same bits).
 constexpr bool HasPacketForm(Activation kind) {
-  return kind == Activation::kSilu || kind == Activation::kSigmoid;
+  return kind == Activation::kSilu || kind == Activation::kSigmoid ||
+         kind == Activation::kGeluTanh;
+}
+
+// gelu_tanh's sigmoid argument, 2 sqrt(2 / pi) (z + c z^3) (activations.h).
+inline Packet GeluTanhArgument(const Packet& z) {
+  using namespace Eigen::internal;
+  using namespace detail;
+  const Packet cubic = pmul(pmul(pmul(pset1<Packet>(arrays::F(kGeluCubic)), z), z), z);
+  const Packet scale = pset1<Packet>(arrays::F(kSqrt2OverPi));
+  return pmul(pset1<Packet>(2.0f), pmul(scale, padd(z, cubic)));
 }
 
 template <Activation K>
 inline Packet Activate(const Packet& z) {
+  using namespace Eigen::internal;
   if constexpr (K == Activation::kSilu) {
-    return Eigen::internal::pmul(z, Sigmoid(z));
+    return pmul(z, Sigmoid(z));
   } else if constexpr (K == Activation::kSigmoid) {
     return Sigmoid(z);
+  } else if constexpr (K == Activation::kGeluTanh) {
+    return pmul(z, Sigmoid(GeluTanhArgument(z)));
   } else {
     static_assert(K == Activation::kLinear, "HasPacketForm lists the activations here");
     return z;
+  }
+}
+
+// g * activation'(v), v the operand ActivationDerivative takes (z for silu
+// and gelu_tanh, y for sigmoid), the formulas of activations.h.
+template <Activation K>
+inline Packet ScaleByDerivative(const Packet& g, const Packet& v) {
+  using namespace Eigen::internal;
+  using namespace detail;
+  const Packet one = pset1<Packet>(1.0f);
+  if constexpr (K == Activation::kSilu) {
+    const Packet s = Sigmoid(v);
+    return pmul(g, pmul(s, padd(one, pmul(v, psub(one, s)))));
+  } else if constexpr (K == Activation::kSigmoid) {
+    return pmul(g, pmul(v, psub(one, v)));
+  } else if constexpr (K == Activation::kGeluTanh) {
+    const SigmoidPair s = SigmoidBothWays(GeluTanhArgument(v));
+    const Packet slope = padd(one, pmul(pset1<Packet>(arrays::F(3 * kGeluCubic)), pmul(v, v)));
+    const Packet tail = pmul(pmul(pmul(pmul(pset1<Packet>(2.0f), v), s.of_x), s.of_minus_x),
+                             pmul(pset1<Packet>(arrays::F(kSqrt2OverPi)), slope));
+    return pmul(g, padd(s.of_x, tail));
+  } else {
+    static_assert(K == Activation::kLinear, "HasPacketForm lists the activations here");
+    return g;
   }
 }
 
@@ -221,30 +236,37 @@ decltype(auto) WithPacketForm(Activation kind, F&& f) {
       return f(ActivationConstant<Activation::kSilu>());
     case Activation::kSigmoid:
       return f(ActivationConstant<Activation::kSigmoid>());
+    case Activation::kGeluTanh:
+      return f(ActivationConstant<Activation::kGeluTanh>());
     default:
       return f(ActivationConstant<Activation::kLinear>());
   }
 }
 
-// data[0, count) = f(data) packet by packet, in registers: one pass, where
-// the array form makes one per operation. The last partial packet goes
-// through a padded copy, so each element's result depends on its value only.
-template <typename F>
-void Map(float* data, int64_t count, F f) {
+// out[0, count) = f(in[0, count)...) packet by packet, in registers: one
+// pass, where the array form makes one per operation (out may be an input).
+// The last partial packet goes through padded copies, so each element's
+// result depends on its values only.
+template <typename F, typename... In>
+void Map(float* out, int64_t count, F f, const In*... in) {
   using namespace Eigen::internal;
   int64_t i = 0;
   // Four packets at a time, so their dependency chains interleave.
   for (; i + 4 * kSize <= count; i += 4 * kSize) {
     Packet p[4];
-    for (int j = 0; j < 4; ++j) p[j] = f(ploadu<Packet>(data + i + j * kSize));
-    for (int j = 0; j < 4; ++j) pstoreu(data + i + j * kSize, p[j]);
+    for (int j = 0; j < 4; ++j) p[j] = f(ploadu<Packet>(in + i + j * kSize)...);
+    for (int j = 0; j < 4; ++j) pstoreu(out + i + j * kSize, p[j]);
   }
-  for (; i + kSize <= count; i += kSize) pstoreu(data + i, f(ploadu<Packet>(data + i)));
+  for (; i + kSize <= count; i += kSize) pstoreu(out + i, f(ploadu<Packet>(in + i)...));
   if (i < count) {
-    alignas(64) float tail[kSize] = {};
-    std::copy_n(data + i, count - i, tail);
-    pstore(tail, f(pload<Packet>(tail)));
-    std::copy_n(tail, count - i, data + i);
+    const auto padded = [&](const float* run) {
+      alignas(64) float tail[kSize] = {};
+      std::copy_n(run + i, count - i, tail);
+      return pload<Packet>(tail);
+    };
+    alignas(64) float result[kSize];
+    pstore(result, f(padded(in)...));
+    std::copy_n(result, count - i, out + i);
   }
 }
 
@@ -256,7 +278,8 @@ inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count
   if (!arrays::HasArrayForm(act.kind)) return false;
   if (packets::HasPacketForm(act.kind)) {
     packets::WithPacketForm(act.kind, [&](auto kind) {
-      packets::Map(data, count, packets::Activate<decltype(kind)::value>);
+      packets::Map(data, count, packets::Activate<decltype(kind)::value>,
+                   static_cast<const float*>(data));
     });
     return true;
   }
@@ -275,6 +298,12 @@ inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count
 inline bool ActivationGradFloats(const ActivationSpec& act, const float* dy,
                                  const float* operand, int64_t count, float* dz) {
   if (!arrays::HasArrayForm(act.kind)) return false;
+  if (packets::HasPacketForm(act.kind)) {
+    packets::WithPacketForm(act.kind, [&](auto kind) {
+      packets::Map(dz, count, packets::ScaleByDerivative<decltype(kind)::value>, dy, operand);
+    });
+    return true;
+  }
   alignas(64) float g[arrays::kChunk];
   alignas(64) float v[arrays::kChunk];
   for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
