@@ -133,12 +133,13 @@ def find_cuda(with_cuda):
     return toolkit
 
 
-def cpu_jobs(cache_dir, tf_compile, info_source, xla_build=None):
+def cpu_jobs(cache_dir, tf_compile, info_source, xla_build=None, shared_sources=SHARED_SOURCES):
     """(output, command) per CPU object, in link order: the baseline objects
-    (the XLA kernels among them when xla_build is given), then each level's copy
-    of the passes, lowest level first (cpu_levels.link_order)."""
+    (shared_sources, the build info unless info_source is None, and the XLA
+    kernels when xla_build is given), then each level's copy of the passes,
+    lowest level first (cpu_levels.link_order)."""
     by_level = {"baseline": []}
-    sources = [(s, ()) for s in SHARED_SOURCES + ([info_source] if info_source else [])]
+    sources = [(s, ()) for s in shared_sources + ([info_source] if info_source else [])]
     if xla_build:
         sources += [(s, xla_build.compile_flags) for s in xla.SOURCES]
     for source, extra_flags in sources:
@@ -221,9 +222,8 @@ def build_core(cache_dir=CACHE_DIR):
     order)."""
     tf_compile, _, _ = tf_flags()
     os.makedirs(cache_dir, exist_ok=True)
-    core = {os.path.join(ROOT, s) for s in cpu_levels.SHARED_SOURCES + cpu_levels.LEVEL_SOURCES}
-    jobs = [(obj, cmd) for obj, cmd in cpu_jobs(cache_dir, tf_compile, info_source=None)
-            if cmd[2] in core]
+    core_shared = [os.path.join(ROOT, s) for s in cpu_levels.SHARED_SOURCES]
+    jobs = cpu_jobs(cache_dir, tf_compile, info_source=None, shared_sources=core_shared)
     compile_all(jobs)
     return cpu_compile_flags(tf_compile), [obj for obj, _ in jobs]
 

@@ -20,10 +20,10 @@ DTYPES = OP_TOLERANCES  # dtype: (forward, gradient) norm-wise relative error
 
 GRID = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, (True, False),
                               reference.ACTIVATIONS))
-# The reruns against other builds (conftest.py) take
-# every seventh case, which still meets every padding, layout, stride/dilation,
-# bias choice and activation: they check the same sources built another way,
-# after the main run checked all.
+# The reruns against other builds (conftest.py) take every seventh case, which
+# still meets every padding, layout, stride/dilation, bias choice and
+# activation: they check the same sources built another way, after the main
+# run checked all.
 if RERUN_AGAINST_ANOTHER_BUILD:
     GRID = GRID[::7]
 
