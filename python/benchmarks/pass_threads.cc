@@ -1,0 +1,132 @@
+// One forward pass of the CPU core on N std::threads, outside TensorFlow:
+// what the pass itself costs with its data and cores warm, with its data
+// pushed out of the caches first, and with the cores idle a while first as
+// well (as they are after the stock layer's call in `python -m tf_conv1d_op
+// bench`). Set against depthwise_probe.py's figures for the op in
+// TensorFlow, it tells the pass from what surrounds it. Built with the op
+// library's own objects of the core, so it runs the level the library would
+// (TF_CONV1D_ISA forces one):
+//
+//   mapfile -t core < <(python -m build_tools.op_library core)
+//   g++ ${core[0]} python/benchmarks/pass_threads.cc "${core[@]:1}" -pthread -o /tmp/pass_threads
+//   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS hot|cold|idle [TRIALS]
+//   e.g. /tmp/pass_threads 16 512 256 256 31 same 256 2 cold   # the Conformer forward
+//
+// cold: 256 MiB written between calls; idle: the same after a 100 ms sleep.
+// Prints the median and fastest milliseconds, the median GFLOP/s, and the
+// sum of the outputs (the same for every thread count).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cc/kernels/core/conv1d_cpu.h"
+#include "cc/kernels/core/cpu_isa.h"
+
+using namespace conv1d;
+
+namespace {
+
+class ThreadRunner : public ParallelRunner {
+ public:
+  explicit ThreadRunner(int threads) : threads_(threads) {}
+  void For(int64_t units, int64_t /*cost_per_unit*/,
+           const std::function<void(int64_t, int64_t)>& fn) const override {
+    // Blocks of consecutive units, 16 per thread, as the op hands them out
+    // (fused_conv1d_cpu_kernels.cc, which also keeps each above a minimum cost).
+    const int64_t block = std::max<int64_t>(1, (units + 16 * threads_ - 1) / (16 * threads_));
+    std::atomic<int64_t> next{0};
+    const auto claim = [&] {
+      for (int64_t u = next.fetch_add(block); u < units; u = next.fetch_add(block)) {
+        fn(u, std::min(units, u + block));
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < threads_; ++t) helpers.emplace_back(claim);
+    claim();
+    for (auto& h : helpers) h.join();
+  }
+
+ private:
+  const int threads_;
+};
+
+// 64-byte aligned, as TensorFlow allocates tensors.
+std::vector<float> Aligned(int64_t elements, float** data) {
+  std::vector<float> storage(elements + 16);
+  const auto address = reinterpret_cast<uintptr_t>(storage.data());
+  *data = storage.data() + (64 - address % 64) % 64 / sizeof(float);
+  return storage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 10) {
+    std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS "
+                 "hot|cold|idle [TRIALS]\n", argv[0]);
+    return 2;
+  }
+  Conv1DGeometry g;
+  g.batch = std::atol(argv[1]);
+  g.in_steps = std::atol(argv[2]);
+  g.in_channels = std::atol(argv[3]);
+  g.out_channels = std::atol(argv[4]);
+  g.kernel_size = std::atol(argv[5]);
+  const std::string padding = argv[6], state = argv[9];
+  g.groups = std::atol(argv[7]);
+  const int threads = std::atoi(argv[8]);
+  const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
+  g.padding = padding == "same" ? Padding::kSame
+              : padding == "causal" ? Padding::kCausal : Padding::kValid;
+  const std::string error = ResolveGeometry(&g);
+  if (!error.empty() || threads < 1 || trials < 1 ||
+      (state != "hot" && state != "cold" && state != "idle")) {
+    std::fprintf(stderr, "bad arguments %s\n", error.c_str());
+    return 2;
+  }
+  float *x, *w, *b, *y;
+  auto x_storage = Aligned(g.input_elements(), &x);
+  auto w_storage = Aligned(g.filter_elements(), &w);
+  auto b_storage = Aligned(g.out_channels, &b);
+  auto y_storage = Aligned(g.output_elements(), &y);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  for (auto [p, n] : {std::pair{x, g.input_elements()}, {w, g.filter_elements()},
+                      {b, g.out_channels}}) {
+    for (int64_t i = 0; i < n; ++i) p[i] = normal(rng);
+  }
+  std::vector<char> other(256 << 20, 1);
+  ActivationSpec linear;
+  linear.kind = Activation::kLinear;
+  const ThreadRunner runner(threads);
+  const cpu_isa::Selection& level = cpu_isa::Selected();
+  if (!level.error.empty()) {
+    std::fprintf(stderr, "%s\n", level.error.c_str());
+    return 2;
+  }
+  std::vector<double> ms;
+  for (int t = -1; t < trials; ++t) {  // the first call touches the output
+    if (state == "idle") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (state != "hot") {
+      for (size_t i = 0; i < other.size(); i += 64) ++other[i];
+    }
+    const auto start = std::chrono::steady_clock::now();
+    FusedConv1DForwardCpu<float>(g, linear, x, w, b, y, nullptr, runner);
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+    if (t >= 0) ms.push_back(took.count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double flops = 2.0 * g.output_elements() * g.kernel_size * g.group_in_channels();
+  double checksum = 0;
+  for (int64_t i = 0; i < g.output_elements(); ++i) checksum += y[i];
+  std::printf("level %s, %d threads, %s: median %.3f ms, fastest %.3f ms, %.1f GFLOP/s, "
+              "checksum %.17g\n", cpu_isa::Name(level.level), threads, state.c_str(),
+              ms[ms.size() / 2], ms[0], flops / ms[ms.size() / 2] / 1e6, checksum);
+  return 0;
+}
