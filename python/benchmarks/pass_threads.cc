@@ -9,10 +9,11 @@
 //
 //   mapfile -t core < <(python -m build_tools.op_library core)
 //   g++ ${core[0]} python/benchmarks/pass_threads.cc "${core[@]:1}" -pthread -o /tmp/pass_threads
-//   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS hot|cold|idle [TRIALS]
+//   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS STATE [TRIALS]
 //   e.g. /tmp/pass_threads 16 512 256 256 31 same 256 2 cold   # the Conformer forward
 //
-// cold: 256 MiB written between calls; idle: the same after a 100 ms sleep.
+// STATE: hot (the calls one after another), cold (256 MiB written between
+// calls), idle (the same after a 100 ms sleep).
 // Prints the median and fastest milliseconds, the median GFLOP/s, and the
 // sum of the outputs (the same for every thread count).
 #include <algorithm>
