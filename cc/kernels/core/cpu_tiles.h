@@ -346,11 +346,13 @@ inline void TapBlocks(int64_t a_offset, int64_t tap_stride, int64_t b_row, int64
 template <typename A>
 void GemmBlocks(const std::vector<DepthBlock>& blocks, int64_t rows, int64_t cols,
                 const A* a, const int64_t* row_offset, const A* packed, int64_t packed_depth,
-                A* c, int64_t ldc, const A* bias, Activation fused, A negative_slope) {
+                A* c, int64_t ldc, const A* bias, Activation fused, A negative_slope,
+                TilePrefetch* prefetch = nullptr) {
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const DepthBlock& b = blocks[i];
     gemm::Epilogue<A> e;
+    e.prefetch = prefetch;
     e.accumulate = i > 0;
     e.bias = i == 0 ? bias : nullptr;
     e.fused = i + 1 == blocks.size() ? fused : Activation::kLinear;

@@ -39,6 +39,7 @@
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
+#include "cc/kernels/core/tile_prefetch.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -342,52 +343,12 @@ std::vector<A> LanePackedFilter(const A* filter, int64_t taps, int64_t channels)
   return packed;
 }
 
-// Brings a span of memory toward the core a few lines at a time: the next
-// tile's input and output while this tile computes, so that its first
-// loads (each lane vector walks down rows a row pitch apart, which the
-// hardware prefetchers do not follow) and its stores' reads of the lines
-// they write overlap with the arithmetic instead of waiting for memory.
-// Spread thinly: a burst of prefetches fills the core's line-fill buffers
-// and stalls it until they drain. kWrite asks for the lines to be written
-// (the output), not only read: the input stays shared with the core that
-// reads the same rows for its neighbouring tile.
-template <bool kWrite>
-class SpanPrefetch {
- public:
-  SpanPrefetch() = default;
-  SpanPrefetch(const void* begin, int64_t bytes, int64_t steps)
-      : next_(static_cast<const char*>(begin)),
-        end_(next_ + std::max<int64_t>(bytes, 0)),
-        lines_per_step_(CeilDiv(CeilDiv(std::max<int64_t>(bytes, 0), 64),
-                                std::max<int64_t>(steps, 1))) {}
-  void Step() {
-    for (int64_t i = 0; i < lines_per_step_ && next_ < end_; ++i, next_ += 64) {
-      __builtin_prefetch(next_, kWrite ? 1 : 0, 2);
-    }
-  }
-
- private:
-  const char* next_ = nullptr;
-  const char* end_ = nullptr;
-  int64_t lines_per_step_ = 0;
-};
-
 // Windows from which a tile computes long enough to hide the next one's
 // fetch: with few taps the pass is bound by memory, the hardware prefetchers
 // keep up with it, and prefetching more only competes with them (two
 // threads from a cold cache, pass_threads.cc: Mamba's 4 taps 0.85x,
 // Conformer's 31 1.1 to 1.4x).
 constexpr int64_t kPrefetchMinTaps = 8;
-
-// The next tile's input and output spans, prefetched over this tile's groups of rows.
-struct TilePrefetch {
-  SpanPrefetch<false> input;
-  SpanPrefetch<true> output;
-  void Step() {
-    input.Step();
-    output.Step();
-  }
-};
 
 // One tile of `rows` output rows, multiplier 1, activation K (kLinear: the
 // caller applies the activation), streamed past the caches with kStream:
@@ -457,32 +418,6 @@ std::vector<A> FilterAs(const T* filter, int64_t elements) {
   std::vector<A> out(elements);
   for (int64_t e = 0; e < elements; ++e) out[e] = static_cast<A>(filter[e]);
   return out;
-}
-
-// The input and output spans of forward tile `unit` (tiles of `tile` rows,
-// item by item), to prefetch over `steps` calls of Step(): the input where
-// its rows are contiguous (NWC), the output where given (written in place
-// and not streamed).
-template <typename T>
-TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* output,
-                            int64_t unit, int64_t tile, int64_t steps) {
-  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
-  const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
-  const int64_t rows = std::min(tile, g.out_steps - o0);
-  const int64_t first = std::max<int64_t>(o0 * g.stride - g.pad_left, 0);
-  const int64_t last = std::min<int64_t>(
-      o0 * g.stride - g.pad_left + (rows - 1) * g.stride + g.kernel_extent, g.in_steps);
-  TilePrefetch prefetch;
-  if (g.layout == Layout::kNWC && last > first) {
-    prefetch.input = SpanPrefetch<false>(input + (n * g.in_steps + first) * g.in_channels,
-                                         (last - first) * g.in_channels * int64_t{sizeof(T)},
-                                         steps);
-  }
-  if (output != nullptr) {
-    prefetch.output = SpanPrefetch<true>(output + (n * g.out_steps + o0) * g.out_channels,
-                                         rows * g.out_channels * int64_t{sizeof(T)}, steps);
-  }
-  return prefetch;
 }
 
 }  // namespace

@@ -233,7 +233,7 @@ void RemainderRows(int64_t rows, int64_t depth, const RowsOf<A>& a, const int64_
 template <typename A, Store ST, Activation F>
 void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
             int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const A* bias_all,
-            A slope) {
+            A slope, TilePrefetch* prefetch) {
   constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
   // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
   for (int64_t p = 0; p * NR < cols; ++p) {
@@ -243,6 +243,7 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const
     const A* bias = bias_all != nullptr ? bias_all + p * NR : nullptr;
     int64_t r = 0;
     for (; r + MR <= rows; r += MR) {
+      if (prefetch != nullptr) prefetch->Step();
       MicroKernel<A, MR, ST, F>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc, pc,
                                 bias, slope);
     }
@@ -257,7 +258,7 @@ void PanelsWithStore(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>&
                      const Epilogue<A>& e) {
   const auto run = [&](auto fused) {
     Panels<A, ST, decltype(fused)::value>(rows, cols, depth, a, b, ldb, panel_stride, c, ldc,
-                                          e.bias, e.negative_slope);
+                                          e.bias, e.negative_slope, e.prefetch);
   };
   WithRegisterForm(e.fused, run);
 }

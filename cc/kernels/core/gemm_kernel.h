@@ -21,6 +21,7 @@
 
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/cpu_level.h"
+#include "cc/kernels/core/tile_prefetch.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -34,6 +35,9 @@ struct Epilogue {
   // InRegisters (activations.h), else kLinear and the caller applies it.
   Activation fused = Activation::kLinear;
   A negative_slope = A(0);  // kLeakyRelu
+  // Stepped once per register tile: the next tile of the pass fetched
+  // while this product computes.
+  TilePrefetch* prefetch = nullptr;
 };
 
 // SIMD width: AVX-512 in the avx512 level's copy, AVX2 with FMA in the avx2

@@ -1,0 +1,90 @@
+// Software prefetch of the next tile of a CPU pass while the current one
+// computes (depthwise_cpu.cc, conv1d_cpu.cc through the GEMM). In the
+// level's namespace, as everything the passes inline (cpu_level.h).
+#ifndef TF_CONV1D_OP_CORE_TILE_PREFETCH_H_
+#define TF_CONV1D_OP_CORE_TILE_PREFETCH_H_
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/cpu_level.h"
+
+namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
+
+// Brings a span of memory toward the core a few lines at a time: the next
+// tile's input and output while this tile computes, so that its first
+// loads (each lane vector walks down rows a row pitch apart, which the
+// hardware prefetchers do not follow) and its stores' reads of the lines
+// they write overlap with the arithmetic instead of waiting for memory.
+// Spread thinly: a burst of prefetches fills the core's line-fill buffers
+// and stalls it until they drain. kWrite asks for the lines to be written
+// (the output), not only read: the input stays shared with the core that
+// reads the same rows for its neighbouring tile.
+template <bool kWrite>
+class SpanPrefetch {
+ public:
+  SpanPrefetch() = default;
+  SpanPrefetch(const void* begin, int64_t bytes, int64_t steps)
+      : next_(static_cast<const char*>(begin)),
+        end_(next_ + std::max<int64_t>(bytes, 0)),
+        lines_per_step_(LinesPerStep(std::max<int64_t>(bytes, 0), std::max<int64_t>(steps, 1))) {}
+  void Step() {
+    for (int64_t i = 0; i < lines_per_step_ && next_ < end_; ++i, next_ += 64) {
+      __builtin_prefetch(next_, kWrite ? 1 : 0, 2);
+    }
+  }
+
+ private:
+  static int64_t LinesPerStep(int64_t bytes, int64_t steps) {
+    const int64_t lines = (bytes + 63) / 64;
+    return (lines + steps - 1) / steps;
+  }
+
+  const char* next_ = nullptr;
+  const char* end_ = nullptr;
+  int64_t lines_per_step_ = 0;
+};
+
+// A tile's input and output spans, prefetched over the steps of the tile
+// computed before it.
+struct TilePrefetch {
+  SpanPrefetch<false> input;
+  SpanPrefetch<true> output;
+  void Step() {
+    input.Step();
+    output.Step();
+  }
+};
+
+// The input and output spans of forward tile `unit` (tiles of `tile` rows,
+// item by item), to prefetch over `steps` calls of Step(): the input where
+// its rows are contiguous (NWC), the output where given (written in place
+// and not streamed).
+template <typename T>
+TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* output,
+                            int64_t unit, int64_t tile, int64_t steps) {
+  const int64_t tiles_per_item = (g.out_steps + tile - 1) / tile;
+  const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
+  const int64_t rows = std::min(tile, g.out_steps - o0);
+  const int64_t first = std::max<int64_t>(o0 * g.stride - g.pad_left, 0);
+  const int64_t last = std::min<int64_t>(
+      o0 * g.stride - g.pad_left + (rows - 1) * g.stride + g.kernel_extent, g.in_steps);
+  TilePrefetch prefetch;
+  if (g.layout == Layout::kNWC && last > first) {
+    prefetch.input = SpanPrefetch<false>(input + (n * g.in_steps + first) * g.in_channels,
+                                         (last - first) * g.in_channels * int64_t{sizeof(T)},
+                                         steps);
+  }
+  if (output != nullptr) {
+    prefetch.output = SpanPrefetch<true>(output + (n * g.out_steps + o0) * g.out_channels,
+                                         rows * g.out_channels * int64_t{sizeof(T)}, steps);
+  }
+  return prefetch;
+}
+
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
+}  // namespace conv1d
+
+#endif  // TF_CONV1D_OP_CORE_TILE_PREFETCH_H_
