@@ -96,6 +96,20 @@ def test_grouped_shapes_count_their_work_and_traffic():
         assert (quick.groups == quick.in_channels > 1) == (shape.groups == shape.in_channels > 1)
 
 
+def test_dense_targets_ignore_the_grouped_rows():
+    """A 50x depthwise row must not lift a dense mean of 0.9x past the 1.3x target."""
+    def row(shape, speedup, groups):
+        return dict(shape=shape, which="forward", speedup=speedup, groups=groups,
+                    ours_gflops=1.0, ours_gbs=1.0)
+    rows = [row("pointwise", 0.9, 1), row("sensor", 0.9, 1),
+            row("conformer_depthwise", 50.0, 256)]
+    lines = benchmark_report.target_lines(rows, peak=10.0, bandwidth=10.0)
+    assert ("forward, dense shapes: lowest speed-up 0.90x (pointwise), target >= 1.0x: "
+            "NOT met") in lines
+    assert "forward, dense shapes: geometric mean 0.90x, target >= 1.3x: NOT met" in lines
+    assert any(line.startswith("forward conformer_depthwise: 50.00x") for line in lines)
+
+
 def test_chart_draws_bars_proportional_to_values(tmp_path):
     png = png_chart.horizontal_bar_chart("T", ["A", "B"], [("S", [1.0, 2.0], (255, 0, 0))])
     path = tmp_path / "c.png"

@@ -8,8 +8,10 @@ COLUMNS = ("shape", "pass", "stock ms", "ours ms", "speed-up", "stock GFLOP/s",
            "ours GFLOP/s", "ours % of matmul peak", "stock GB/s", "ours GB/s",
            "ours % of bandwidth", "CPU-time speed-up", "runs", "stock under XLA",
            "ours under XLA")
-# The targets (docs/benchmarks.md): per-pass floor and geometric mean of the speed-ups, and
-# the share of the matmul peak the large shapes reach in the forward pass.
+# The targets (docs/benchmarks.md): per-pass floor and geometric mean of the speed-ups of the
+# dense shapes, and the share of the matmul peak the large shapes reach in the forward pass.
+# Grouped rows have targets of their own below: the stock grouped layer they race is tens of
+# times slower, so counting them would lift the dense geometric mean past its target alone.
 MIN_SPEEDUP, MEAN_SPEEDUP, LARGE_SHARE = 1.0, 1.3, 0.8
 LARGE_SHAPES = ("text_cnn", "resnet_layer", "pointwise")
 # Issue 17's targets for grouped and depthwise shapes (rows with groups > 1):
@@ -56,15 +58,17 @@ def target_lines(rows, peak, bandwidth):
     """One line per target: the measured value and met / not met."""
     lines = []
     for which in ("forward", "training"):
-        speedups = {r["shape"]: r["speedup"] for r in rows if r["which"] == which}
+        speedups = {r["shape"]: r["speedup"] for r in rows
+                    if r["which"] == which and r.get("groups", 1) == 1}
         if not speedups:
             continue
         worst = min(speedups, key=speedups.get)
         mean = geometric_mean(speedups.values())
-        lines.append(f"{which}: lowest speed-up {speedups[worst]:.2f}x ({worst}), target "
-                     f">= {MIN_SPEEDUP:.1f}x: {_met(speedups[worst] >= MIN_SPEEDUP)}")
-        lines.append(f"{which}: geometric mean {mean:.2f}x, target >= {MEAN_SPEEDUP:.1f}x: "
-                     f"{_met(mean >= MEAN_SPEEDUP)}")
+        lines.append(f"{which}, dense shapes: lowest speed-up {speedups[worst]:.2f}x "
+                     f"({worst}), target >= {MIN_SPEEDUP:.1f}x: "
+                     f"{_met(speedups[worst] >= MIN_SPEEDUP)}")
+        lines.append(f"{which}, dense shapes: geometric mean {mean:.2f}x, target >= "
+                     f"{MEAN_SPEEDUP:.1f}x: {_met(mean >= MEAN_SPEEDUP)}")
     for r in rows:
         if r["which"] == "forward" and r["shape"] in LARGE_SHAPES:
             share = r["ours_gflops"] / peak
