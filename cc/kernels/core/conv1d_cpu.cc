@@ -37,7 +37,7 @@
 // (cpu_level.h); LevelPasses() at the end is the table cpu_dispatch.cc calls,
 // with the depthwise passes of depthwise_cpu.cc. The forward pass also runs
 // grouped convolutions other than depthwise (a tile's GEMM per group, each
-// reading its group's channels of the windows in place); their gradients
+// over a copy of its group's channels of the windows); their gradients
 // run the dense passes once per group (grouped_cpu.cc).
 #include <algorithm>
 #include <cstring>
@@ -241,23 +241,19 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
       winograd ? WinogradTileRows<A>(g)
                : TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
-  // Adjacent taps make one window row; dilated ones runs dilation * Cin apart
-  // in the slab (whose offsets are only formed where a slab can be used).
-  // A group's taps are runs of cin_g channels, Cin apart even when adjacent.
+  // Adjacent taps make one window row; dilated ones runs dilation * cin_g
+  // apart in the slab (whose offsets are only formed where a slab can be
+  // used). A group's windows are read from a copy of its channels alone
+  // (GroupWindows), so the same holds for each group.
   std::vector<DepthBlock> blocks;
-  if (groups == 1 && (g.dilation == 1 || g.kernel_size == 1)) {
+  if (g.dilation == 1 || g.kernel_size == 1) {
     SplitBlock(0, 0, inner, &blocks);
   } else {
     const bool slab_possible = SlabPossible(g, tile);
-    TapBlocks(0, slab_possible ? g.dilation * cin : 0, 0, g.kernel_size, cin_g, &blocks);
+    TapBlocks(0, slab_possible ? g.dilation * cin_g : 0, 0, g.kernel_size, cin_g, &blocks);
   }
-  // Gathered windows ([rows, K * Cin]) hold the taps Cin apart.
-  std::vector<DepthBlock> gathered_blocks;
-  if (groups == 1) {
-    gathered_blocks = GatheredBlocks(blocks);
-  } else {
-    TapBlocks(0, cin, 0, g.kernel_size, cin_g, &gathered_blocks);
-  }
+  // Gathered windows ([rows, K * cin_g]) hold the taps cin_g apart.
+  const std::vector<DepthBlock> gathered_blocks = GatheredBlocks(blocks);
   const bool fuse = InRegisters(act.kind) && preactivation == nullptr;
   const Activation fused = fuse ? act.kind : Activation::kLinear;
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
@@ -266,7 +262,7 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
-    std::vector<A> window_scratch, acc;
+    std::vector<A> window_scratch, group_scratch, acc;
     std::vector<int64_t> row_offset(tile);
     WinogradScratch<A> winograd_scratch;
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -287,8 +283,9 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
                               &winograd_scratch)) {
         const Windows<A> w =
             TileWindows<T, A>(g, input + n * in_item, o0, rows, &window_scratch);
-        for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * w.row_pitch;
-        const std::vector<DepthBlock>& tile_blocks = w.gathered ? gathered_blocks : blocks;
+        const Windows<A> form = groups == 1 ? w : GroupForm(g, w, rows);
+        for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * form.row_pitch;
+        const std::vector<DepthBlock>& tile_blocks = form.gathered ? gathered_blocks : blocks;
         // The next unit's tile, fetched while this one's products compute.
         TilePrefetch next_tile;
         if (unit + 1 < end && inner >= kPrefetchMinDepth) {
@@ -298,7 +295,9 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
                                      register_tiles);
         }
         for (int64_t j = 0; j < groups; ++j) {
-          GemmBlocks<A>(tile_blocks, rows, cout_g, w.data + j * cin_g,
+          const A* windows =
+              groups == 1 ? w.data : GroupWindows(g, w, form, rows, j, &group_scratch);
+          GemmBlocks<A>(tile_blocks, rows, cout_g, windows,
                         row_offset.data(), direct_filter() + j * group_panels * inner * kNr,
                         inner, c + j * cout_g, cout, bias_padded.data() + j * group_panels * kNr,
                         fused, static_cast<A>(act.negative_slope), &next_tile);

@@ -142,6 +142,48 @@ Windows<A> TileWindows(const Conv1DGeometry& g, const T* item, int64_t o0, int64
   return {scratch->data(), k * cin, cin, true};
 }
 
+// The form of a group's windows for a tile (GroupWindows fills them):
+// a slab where the tile's windows are one, gathered windows where they are
+// gathered or sparse in their slab (TileWindows leaves a sparse slab in
+// place; a copy of it would hold far more than the GEMM reads).
+template <typename A>
+Windows<A> GroupForm(const Conv1DGeometry& g, const Windows<A>& w, int64_t rows) {
+  const int64_t cin_g = g.group_in_channels(), k = g.kernel_size;
+  const bool gathered = w.gathered || (rows - 1) * g.stride + g.kernel_extent > rows * k;
+  return gathered ? Windows<A>{nullptr, k * cin_g, cin_g, true}
+                  : Windows<A>{nullptr, g.stride * cin_g, g.dilation * cin_g, false};
+}
+
+// Group j's channels of a tile's windows `w` (TileWindows of `rows` rows),
+// copied into a matrix of their own in the form GroupForm gave. Read in
+// place, a register tile's rows lie Cin apart, and the GEMM ran at two
+// thirds of its speed over the copy (grouped TCN, 32 of 256 channels per
+// group, Zen 4: docs/performance.md); likely L1 set conflicts, which the
+// filter gradient's packed windows avoid too. The copy is one pass over the
+// tile's input, against K x cout_g multiply-adds per element.
+template <typename A>
+const A* GroupWindows(const Conv1DGeometry& g, const Windows<A>& w, const Windows<A>& form,
+                      int64_t rows, int64_t j, std::vector<A>* scratch) {
+  const int64_t cin = g.in_channels, cin_g = g.group_in_channels(), k = g.kernel_size;
+  const A* from = w.data + j * cin_g;
+  if (form.gathered) {
+    scratch->resize(rows * k * cin_g);
+    for (int64_t r = 0; r < rows && cin_g > 0; ++r) {
+      for (int64_t t = 0; t < k; ++t) {
+        std::copy_n(from + r * w.row_pitch + t * w.tap_pitch, cin_g,
+                    scratch->data() + (r * k + t) * cin_g);
+      }
+    }
+  } else {
+    const int64_t lines = (rows - 1) * g.stride + g.kernel_extent;
+    scratch->resize(lines * cin_g);
+    for (int64_t line = 0; line < lines && cin_g > 0; ++line) {
+      std::copy_n(from + line * cin, cin_g, scratch->data() + line * cin_g);
+    }
+  }
+  return scratch->data();
+}
+
 // dz = dy * activation'(operand) over `count` elements `stride` apart.
 // One loop per activation, so that the common ones vectorize; Stride is
 // std::integral_constant 1 for NWC rows, which GCC only vectorizes as such.
