@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cc/kernels/core/cpu_passes.h"
+#include "python/benchmarks/geometry_args.h"
 
 namespace conv1d {
 namespace isa_a {
@@ -56,30 +57,22 @@ double ThreadSeconds() {
 
 int main(int argc, char** argv) {
   if (argc < 10) {
-    std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING "
-                 "PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0],
+                 geometry_args::kUsage);
     return 2;
   }
   Conv1DGeometry g;
-  g.batch = std::atol(argv[1]);
-  g.in_steps = std::atol(argv[2]);
-  g.in_channels = std::atol(argv[3]);
-  g.out_channels = std::atol(argv[4]);
-  g.kernel_size = std::atol(argv[5]);
-  g.stride = std::atol(argv[6]);
-  g.dilation = std::atol(argv[7]);
-  const std::string padding = argv[8], pass = argv[9];
+  const bool padding_known = geometry_args::Parse(argv + 1, &g);
+  const std::string pass = argv[9];
   const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
   g.groups = argc > 11 ? std::atol(argv[11]) : 1;
-  g.padding = padding == "same" ? Padding::kSame
-              : padding == "causal" ? Padding::kCausal : Padding::kValid;
   ActivationSpec act;
   act.kind = Activation::kRelu;
   const bool act_known = argc <= 12 || ParseActivation(argv[12], &act.kind);
   const std::string error = ResolveGeometry(&g);
   // The grouped passes of other group counts are the dense ones per group.
   const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
-  if (!error.empty() || !act_known || trials < 1 || (g.groups != 1 && !depthwise) ||
+  if (!error.empty() || !padding_known || !act_known || trials < 1 || (g.groups != 1 && !depthwise) ||
       (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;

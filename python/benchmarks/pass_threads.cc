@@ -9,8 +9,9 @@
 //
 //   mapfile -t core < <(python -m build_tools.op_library core)
 //   g++ ${core[0]} python/benchmarks/pass_threads.cc "${core[@]:1}" -pthread -o /tmp/pass_threads
-//   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS STATE [TRIALS]
-//   e.g. /tmp/pass_threads 16 512 256 256 31 same 256 2 cold   # the Conformer forward
+//   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING GROUPS THREADS
+//                     STATE [TRIALS]
+//   e.g. /tmp/pass_threads 16 512 256 256 31 1 1 same 256 2 cold   # the Conformer forward
 //
 // STATE: hot (the calls one after another), cold (256 MiB written between
 // calls), idle (the same after a 100 ms sleep).
@@ -28,6 +29,7 @@
 
 #include "cc/kernels/core/conv1d_cpu.h"
 #include "cc/kernels/core/cpu_isa.h"
+#include "python/benchmarks/geometry_args.h"
 
 using namespace conv1d;
 
@@ -68,25 +70,19 @@ std::vector<float> Aligned(int64_t elements, float** data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 10) {
-    std::fprintf(stderr, "usage: %s BATCH STEPS IN_CH FILTERS KERNEL PADDING GROUPS THREADS "
-                 "hot|cold|idle [TRIALS]\n", argv[0]);
+  if (argc < 12) {
+    std::fprintf(stderr, "usage: %s %s GROUPS THREADS hot|cold|idle [TRIALS]\n", argv[0],
+                 geometry_args::kUsage);
     return 2;
   }
   Conv1DGeometry g;
-  g.batch = std::atol(argv[1]);
-  g.in_steps = std::atol(argv[2]);
-  g.in_channels = std::atol(argv[3]);
-  g.out_channels = std::atol(argv[4]);
-  g.kernel_size = std::atol(argv[5]);
-  const std::string padding = argv[6], state = argv[9];
-  g.groups = std::atol(argv[7]);
-  const int threads = std::atoi(argv[8]);
-  const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
-  g.padding = padding == "same" ? Padding::kSame
-              : padding == "causal" ? Padding::kCausal : Padding::kValid;
+  const bool padding_known = geometry_args::Parse(argv + 1, &g);
+  g.groups = std::atol(argv[9]);
+  const int threads = std::atoi(argv[10]);
+  const std::string state = argv[11];
+  const int trials = argc > 12 ? std::atoi(argv[12]) : 41;
   const std::string error = ResolveGeometry(&g);
-  if (!error.empty() || threads < 1 || trials < 1 ||
+  if (!error.empty() || !padding_known || threads < 1 || trials < 1 ||
       (state != "hot" && state != "cold" && state != "idle")) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;
