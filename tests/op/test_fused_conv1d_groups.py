@@ -130,6 +130,8 @@ DEPTHWISE_TILES = [
     ((6, 6, 6), "SAME", "NWC", (1, 200), "tanh", 1, 500),           # windows sparse in the slab
     ((6, 12, 3), "CAUSAL", "NCW", (3, 50), "elu", 2, 400),          # grouped, sparse
     ((48, 96, 8), "VALID", "NWC", (1, 2), "leaky_relu", 4, 300),    # grouped, several tiles
+    ((64, 48, 4), "CAUSAL", "NWC", (1, 4), "relu", 3, 300),         # 16 per group: copied out
+    ((32, 16, 2), "VALID", "NWC", (5, 1), "linear", 2, 400),        # copied, sparse in the slab
 ]
 
 
