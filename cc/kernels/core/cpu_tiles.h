@@ -16,6 +16,7 @@
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/gemm_kernel.h"
+#include "cc/kernels/core/int_division.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -26,14 +27,6 @@ template <typename T>
 struct AccumulatorOf { using type = float; };
 template <>
 struct AccumulatorOf<double> { using type = double; };
-
-inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
-// Floor and ceiling of a / b for any sign of a (b > 0).
-inline int64_t FloorDiv(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-inline int64_t CeilDivSigned(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
 // Depth of one gemm call at most: a B panel of this depth (x kNr columns)
 // stays in L1 while the rows of a tile stream past it.

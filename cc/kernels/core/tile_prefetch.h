@@ -9,6 +9,7 @@
 
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/cpu_level.h"
+#include "cc/kernels/core/int_division.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -29,7 +30,8 @@ class SpanPrefetch {
   SpanPrefetch(const void* begin, int64_t bytes, int64_t steps)
       : next_(static_cast<const char*>(begin)),
         end_(next_ + std::max<int64_t>(bytes, 0)),
-        lines_per_step_(LinesPerStep(std::max<int64_t>(bytes, 0), std::max<int64_t>(steps, 1))) {}
+        lines_per_step_(CeilDiv(CeilDiv(std::max<int64_t>(bytes, 0), 64),
+                                std::max<int64_t>(steps, 1))) {}
   void Step() {
     for (int64_t i = 0; i < lines_per_step_ && next_ < end_; ++i, next_ += 64) {
       __builtin_prefetch(next_, kWrite ? 1 : 0, 2);
@@ -37,11 +39,6 @@ class SpanPrefetch {
   }
 
  private:
-  static int64_t LinesPerStep(int64_t bytes, int64_t steps) {
-    const int64_t lines = (bytes + 63) / 64;
-    return (lines + steps - 1) / steps;
-  }
-
   const char* next_ = nullptr;
   const char* end_ = nullptr;
   int64_t lines_per_step_ = 0;
@@ -65,7 +62,7 @@ struct TilePrefetch {
 template <typename T>
 TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* output,
                             int64_t unit, int64_t tile, int64_t steps) {
-  const int64_t tiles_per_item = (g.out_steps + tile - 1) / tile;
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
   const int64_t rows = std::min(tile, g.out_steps - o0);
   const int64_t first = std::max<int64_t>(o0 * g.stride - g.pad_left, 0);
