@@ -11,8 +11,9 @@ the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
 the activations applied in registers and after, linear dz read in place,
 filter-gradient windows packed where their row pitch would alias in L1, and
-the Winograd forward tiles (K = 3, 5, 6, 8, 9, ..., >= 64 channels, >= 1024
-output rows; or a stride folded into the channels): one, two and three tap
+the Winograd forward tiles (K = 3, 5, 6, 8, 9, ..., enough channels, >= 1024
+output rows; or a stride folded into the channels; and the input gradient as
+a forward convolution of dz in those tiles): one, two and three tap
 groups, a last group of two taps, items ending in each place of a set of six
 output rows, one item, strides whose taps do not fill the last folded tap,
 partial panels, fused and separate activations, every padding and layout.
@@ -32,8 +33,8 @@ from tests.support import REPO, reference
 
 # (batch, steps, in_channels, filters, kernel, stride, dilation, padding,
 #  data_format, activation, dtype)
-CASES = [
-    (2, 700, 70, 37, 5, 1, 1, "SAME", "NWC", "relu", "float32"),
+DIRECT_CASES = [
+    (2, 500, 70, 37, 5, 1, 1, "SAME", "NWC", "relu", "float32"),  # < 1024 rows: not Winograd
     (1, 1000, 24, 40, 3, 2, 1, "SAME", "NWC", "tanh", "float64"),
     (3, 300, 33, 17, 4, 3, 2, "CAUSAL", "NWC", "gelu", "float32"),
     (2, 400, 1, 64, 80, 4, 1, "VALID", "NWC", "relu", "float32"),
@@ -52,6 +53,8 @@ CASES = [
     (2, 200, 256, 130, 2, 1, 3, "SAME", "NWC", "relu", "float32"),
     (1, 150, 128, 128, 3, 2, 1, "VALID", "NWC", "linear", "float32"),
     (2, 90, 128, 128, 1, 1, 1, "VALID", "NWC", "tanh", "float64"),
+]
+WINOGRAD_CASES = [
     # Winograd forward tiles. (A kinked activation in float32 would flip its
     # derivative where the rounding of z differs from the reference's near
     # 0, as any change of summation order may: kinks are checked in float64.)
@@ -64,6 +67,10 @@ CASES = [
     (2, 2100, 80, 128, 5, 1, 1, "SAME", "NWC", "linear", "float32"),
     (1, 4201, 64, 128, 8, 1, 1, "CAUSAL", "NCW", "relu", "float64"),
     (1, 1027, 128, 128, 3, 1, 1, "SAME", "NWC", "relu6", "float64"),
+    # Few channels: 24 -> 48 (the input gradient direct), 32 -> 64 with K = 5
+    # (the input gradient in the tiles too).
+    (2, 1030, 24, 48, 3, 1, 1, "SAME", "NCW", "gelu", "float32"),
+    (1, 2051, 32, 64, 5, 1, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
     # Strides folded into the channels (4 x 1 channels, 20 taps; 2 x 2 and 8,
     # the last half zero; 3 x 3 and 8, the last two thirds zero), in the
     # Winograd tiles' row form.
@@ -71,7 +78,8 @@ CASES = [
     (2, 2100, 2, 40, 15, 2, 1, "SAME", "NCW", "tanh", "float64"),
     (3, 1201, 3, 32, 23, 3, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
 ]
-WINOGRAD_CASE = len(CASES) - 12
+CASES = DIRECT_CASES + WINOGRAD_CASES
+WINOGRAD_CASE = len(DIRECT_CASES)
 IDS = ["-".join(map(str, c)) for c in CASES]
 
 

@@ -169,7 +169,7 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
   f.out_channels = g.in_channels;
   f.out_steps = g.in_steps;
   f.pad_left = g.kernel_extent - 1 - g.pad_left;
-  if (!WinogradApplies(f)) return false;
+  if (!WinogradAppliesToInputGradient(f)) return false;
   const int64_t k = g.kernel_size, cin = g.in_channels, cout = g.out_channels;
   std::vector<T> flipped(g.filter_elements());
   for (int64_t j = 0; j < k; ++j) {

@@ -97,13 +97,21 @@ inline bool WinogradRowForm(const Conv1DGeometry& g) {
 // Worth it where groups turn 18 multiplications into 8 (K a multiple of 3),
 // or a last group of two taps 12 into 7 (K = 5: 15 for 30). The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
-// against the GEMMs: one core, K = 3, F(4,3) / direct was 0.97 to 1.18 at
-// 64 -> 64 channels (the more rows the better), 1.26 at 128 -> 128 over
-// 32 x 1024 steps. At 32 -> 32 it is even, at 48 -> 48 1.13. The filter
-// transform must stay small against the whole call: at 128 -> 128 a batch-1
-// layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15% there).
-// F(6,3) / F(4,3), one core: 1.09 at 128 -> 128, 1.02 on 300 -> 128 with
-// K = 5, 1.03 on the folded audio front end, 0.96 at batch 1.
+// against the GEMMs, so stride 1 needs enough channels on both sides.
+// Measured with F(6,3) (core_ab.sh, one core of a Zen 4, K = 3, 32 x 1024
+// steps, Winograd / direct): 64 -> 64 1.37 (AVX-512) and 1.51 (AVX2), 48 ->
+// 48 1.43, 32 -> 32 1.13 and 1.11, 32 -> 64 and 64 -> 32 1.35, 16 -> 64
+// 1.04 and 1.24 (256 x 128 steps); even at 16 -> 32 on both levels; 16 ->
+// 16 1.09 and 0.86, 64 -> 16 1.5 and 0.98, 32 -> 16 1.18 and 1.02: with
+// 8-float vectors the output transform of few filters costs what it saves,
+// with 16-float ones not; the product floor leaves out 16 -> 32 and 32 ->
+// 16. 9 -> 64 (the sensor layer): 0.80. The filter
+// transform must stay small against the whole call: at 128 -> 128 a
+// batch-1 layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15%
+// there). F(6,3) / F(4,3), one core: 1.09 at 128 -> 128, 1.02 on 300 -> 128
+// with K = 5, 1.03 on the folded audio front end, 0.96 at batch 1.
+constexpr int64_t kMinWinogradFilters = gemm::kVectorBytes == 64 ? 16 : 32;
+
 inline bool WinogradApplies(const Conv1DGeometry& g) {
   // Stride first: a folded kernel of 3 taps or more bounds it by K / 2, so
   // that Folded's s x Cin cannot overflow.
@@ -115,7 +123,8 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
   if (f.kernel_size % 3 == 1) return false;
   if (g.in_channels == 0) return false;
   if (g.stride == 1) {
-    return g.in_channels >= 64 && g.out_channels >= 64 && g.in_channels * g.out_channels >= 8192;
+    return g.in_channels >= 16 && g.out_channels >= kMinWinogradFilters &&
+           g.in_channels * g.out_channels >= 1024;
   }
   // Folded: only in the row form, and with enough filters for the GEMMs to
   // outweigh the transforms. One core, folded F(4,3) / direct (F(6,3) gains
@@ -125,6 +134,16 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
   // stride 2; 8 -> 32, K = 9, stride 3; 1 -> 32, K = 20, stride 4), and 1.06
   // at 64 -> 64, K = 5, stride 2.
   return WinogradRowForm(g) && g.out_channels >= 32;
+}
+
+// The input gradient computed as a forward convolution of dz (stride 1,
+// conv1d_cpu.cc) also pays a pass for dz and the flipped filter, so its
+// Winograd tiles need more channels than the forward's. Measured as above
+// (the input gradient, relu, Winograd / direct): 64 -> 64 1.34 (AVX-512)
+// and 1.25 (AVX2), 64 -> 32 with K = 5 1.30 and 1.20; 32 -> 32 0.97 and
+// 0.90, 16 -> 64 0.93 with AVX-512.
+inline bool WinogradAppliesToInputGradient(const Conv1DGeometry& dz_forward) {
+  return WinogradApplies(dz_forward) && dz_forward.in_channels * dz_forward.out_channels >= 2048;
 }
 
 // The GEMM depth blocks of each point, in the form WinogradTile uses.
