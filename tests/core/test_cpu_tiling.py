@@ -71,6 +71,10 @@ WINOGRAD_CASES = [
     # (the input gradient in the tiles too).
     (2, 1030, 24, 48, 3, 1, 1, "SAME", "NCW", "gelu", "float32"),
     (1, 2051, 32, 64, 5, 1, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
+    # A last group of one tap: K = 4 (the input gradient direct), K = 7 (in
+    # the tiles too).
+    (2, 1100, 64, 40, 4, 1, 1, "SAME", "NWC", "linear", "float32"),
+    (1, 2053, 64, 64, 7, 1, 1, "CAUSAL", "NCW", "tanh", "float64"),
     # Strides folded into the channels (4 x 1 channels, 20 taps; 2 x 2 and 8,
     # the last half zero; 3 x 3 and 8, the last two thirds zero), in the
     # Winograd tiles' row form.

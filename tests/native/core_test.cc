@@ -128,7 +128,7 @@ std::vector<Case> GroupEdgeCases() {
   return cases;
 }
 
-// The Winograd forward tiles (stride 1, K = 3, 6 and 5, 24 to 128 channels,
+// The Winograd forward tiles (stride 1, K = 3 to 7, 24 to 128 channels,
 // 1024 output rows or more), items that end at several places in a set of
 // six rows.
 std::vector<Case> WinogradCases() {
@@ -140,6 +140,8 @@ std::vector<Case> WinogradCases() {
           {1, 1026, 128, 3, 128, 1, 1, Padding::kSame, Layout::kNWC, relu, true},
           {2, 1030, 24, 3, 48, 1, 1, Padding::kSame, Layout::kNCW, gelu, true},
           {1, 2051, 32, 5, 64, 1, 1, Padding::kCausal, Layout::kNWC, relu, false},
+          {1, 2050, 64, 4, 48, 1, 1, Padding::kSame, Layout::kNWC, relu, true},
+          {1, 1030, 64, 7, 64, 1, 1, Padding::kCausal, Layout::kNCW, gelu, false},
           // Strides folded into the channels: 4 x 1 channels and 20 taps, 2 x 3
           // and 5 (the last tap half zero), 3 x 2 and 3 (the last tap a third).
           {2, 4160, 1, 80, 64, 4, 1, Padding::kValid, Layout::kNWC, relu, true},

@@ -79,7 +79,7 @@ inline int64_t WinogradGroups(int64_t kernel_size) { return CeilDiv(kernel_size,
 inline int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
   const WinogradFolding f = Folded(g);
   const int64_t groups = WinogradGroups(f.kernel_size);
-  return (point == kWinogradPoints - 1 && f.kernel_size % 3 == 2 ? groups - 1 : groups) *
+  return (point == kWinogradPoints - 1 && f.kernel_size % 3 != 0 ? groups - 1 : groups) *
          f.in_channels;
 }
 
@@ -95,7 +95,8 @@ inline bool WinogradRowForm(const Conv1DGeometry& g) {
 }
 
 // Worth it where groups turn 18 multiplications into 8 (K a multiple of 3),
-// or a last group of two taps 12 into 7 (K = 5: 15 for 30). The transforms,
+// a last group of two taps 12 into 7 (K = 5: 15 for 30), or of one tap 6
+// into 7 (K = 4: 15 for 24; K = 1 never gets here). The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
 // against the GEMMs, so stride 1 needs enough channels on both sides.
 // Measured with F(6,3) (core_ab.sh, one core of a Zen 4, K = 3, 32 x 1024
@@ -110,7 +111,15 @@ inline bool WinogradRowForm(const Conv1DGeometry& g) {
 // batch-1 layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15%
 // there). F(6,3) / F(4,3), one core: 1.09 at 128 -> 128, 1.02 on 300 -> 128
 // with K = 5, 1.03 on the folded audio front end, 0.96 at batch 1.
+// A last group of one tap (K = 4, 7, ...) saves less than one of three:
+// K = 4 does 15 multiplications for every 24 of the direct form (K = 3: 8
+// for 18), so it needs more channels. Forward, as above: K = 4 at 64 -> 64
+// 1.31 and 1.14, 48 -> 48 1.17 and 1.09, 32 -> 64 1.13 and 1.03, 128 -> 128
+// 1.38; 32 -> 32 0.88; K = 7 at 64 -> 64 1.37, 256 -> 256 1.56 and 1.39.
 constexpr int64_t kMinWinogradFilters = gemm::kVectorBytes == 64 ? 16 : 32;
+inline int64_t WinogradMinChannelPairs(const WinogradFolding& f) {
+  return f.kernel_size % 3 == 1 ? 2048 : 1024;
+}
 
 inline bool WinogradApplies(const Conv1DGeometry& g) {
   // Stride first: a folded kernel of 3 taps or more bounds it by K / 2, so
@@ -120,11 +129,10 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
     return false;
   }
   const WinogradFolding f = Folded(g);
-  if (f.kernel_size % 3 == 1) return false;
   if (g.in_channels == 0) return false;
   if (g.stride == 1) {
     return g.in_channels >= 16 && g.out_channels >= kMinWinogradFilters &&
-           g.in_channels * g.out_channels >= 1024;
+           g.in_channels * g.out_channels >= WinogradMinChannelPairs(f);
   }
   // Folded: only in the row form, and with enough filters for the GEMMs to
   // outweigh the transforms. One core, folded F(4,3) / direct (F(6,3) gains
@@ -133,7 +141,8 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
   // per-set form, with few folded channels: 0.44 to 0.82 (3 -> 40, K = 9,
   // stride 2; 8 -> 32, K = 9, stride 3; 1 -> 32, K = 20, stride 4), and 1.06
   // at 64 -> 64, K = 5, stride 2.
-  return WinogradRowForm(g) && g.out_channels >= 32;
+  // (A last folded group of one tap is not measured there.)
+  return WinogradRowForm(g) && g.out_channels >= 32 && f.kernel_size % 3 != 1;
 }
 
 // The input gradient computed as a forward convolution of dz (stride 1,
@@ -141,9 +150,12 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
 // Winograd tiles need more channels than the forward's. Measured as above
 // (the input gradient, relu, Winograd / direct): 64 -> 64 1.34 (AVX-512)
 // and 1.25 (AVX2), 64 -> 32 with K = 5 1.30 and 1.20; 32 -> 32 0.97 and
-// 0.90, 16 -> 64 0.93 with AVX-512.
+// 0.90, 16 -> 64 0.93 with AVX-512; K = 4 at 64 -> 64 1.11 on both, 32 ->
+// 64 0.99 and 0.96: twice the forward's channel pairs.
 inline bool WinogradAppliesToInputGradient(const Conv1DGeometry& dz_forward) {
-  return WinogradApplies(dz_forward) && dz_forward.in_channels * dz_forward.out_channels >= 2048;
+  return WinogradApplies(dz_forward) &&
+         dz_forward.in_channels * dz_forward.out_channels >=
+             2 * WinogradMinChannelPairs(Folded(dz_forward));
 }
 
 // The GEMM depth blocks of each point, in the form WinogradTile uses.
