@@ -5,6 +5,10 @@ the overhead every call pays. How the stock per-pass figures and the call
 overhead in docs/performance.md were taken.
 
   python -m python.benchmarks.layer_passes [--shapes pointwise,batch1_inference] [--repeats 21]
+  python -m python.benchmarks.layer_passes --layer 32,1024,64,64,4,1,1,same,relu
+
+--layer times one layer of any geometry: batch, steps, in_channels, filters,
+kernel, stride, dilation, padding, activation (as the benchmark's shapes).
 
 A gradient alone is timed with the forward it needs (none, for the stock
 layer with a linear activation: TensorFlow prunes it).
@@ -52,13 +56,19 @@ def alternating_medians(fns, arg, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="pointwise")
+    parser.add_argument("--layer", help="B,STEPS,IN_CH,FILTERS,K,STRIDE,DILATION,PADDING,ACT")
     parser.add_argument("--repeats", type=int, default=21)
     args = parser.parse_args(argv)
     tf.config.experimental.set_synchronous_execution(True)
+    shapes = benchmark.SHAPES
     wanted = set(filter(None, args.shapes.split(",")))
+    if args.layer:
+        fields = args.layer.split(",")
+        shapes = (benchmark.Shape("layer", *map(int, fields[:7]), *fields[7:9]),)
+        wanted = {"layer"}
     trivial = tf.function(lambda x: x[:1, :1, :1] + 1.0)
     print(f"{'shape':>18s} {'side':>6s} " + " ".join(f"{p:>12s}" for p in PASSES) + "  (ms)")
-    for shape in benchmark.SHAPES:
+    for shape in shapes:
         if shape.name not in wanted:
             continue
         x, w, b, dy = benchmark.make_data(shape)

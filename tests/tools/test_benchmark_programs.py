@@ -46,6 +46,13 @@ def test_layer_passes_program_times_each_pass_of_both_sides():
     assert "trivial tf.function call" in out
 
 
+def test_layer_passes_program_times_a_layer_of_any_geometry():
+    out = run_program("layer_passes", "--layer", "2,64,16,32,4,1,1,same,relu", "--repeats", "1")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["layer"]]
+    assert [r[1] for r in rows] == ["stock", "ours"]
+    assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
+
+
 def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
     out = run_program("winograd_error", "--cases", "16x8x5,12x20x3", "--steps", "41")
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
