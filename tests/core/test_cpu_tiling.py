@@ -11,10 +11,10 @@ the column form of the input gradient for few input channels or a dilation
 longer than the output, windows gathered where the stride leaves gaps, NCW copies,
 the activations applied in registers and after, linear dz read in place,
 filter-gradient windows packed where their row pitch would alias in L1, and
-the Winograd forward tiles (K = 3, 5, 6, 8, 9, ..., enough channels, >= 1024
+the Winograd forward tiles (K = 3 and longer, enough channels, >= 1024
 output rows; or a stride folded into the channels; and the input gradient as
 a forward convolution of dz in those tiles): one, two and three tap
-groups, a last group of two taps, items ending in each place of a set of six
+groups, a last group of one or two taps, items ending in each place of a set of six
 output rows, one item, strides whose taps do not fill the last folded tap,
 partial panels, fused and separate activations, every padding and layout.
 Each is checked against the float64 reference, and the result must not

@@ -248,7 +248,7 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
                : TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 288);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   // A group's windows are read from a copy of its channels alone
-  // (GroupWindows) where its runs are 8 floats or longer; shorter runs
+  // (GroupWindows) where its runs are kMinCopiedGroupBytes or longer; shorter runs
   // (ResNeXt's 4 channels per group) lost 2 to 16% to the copy and are read
   // in place. `window_channels` is the channel pitch of what the GEMM reads.
   const bool copy_groups = groups > 1 && cin_g * int64_t{sizeof(A)} >= kMinCopiedGroupBytes;

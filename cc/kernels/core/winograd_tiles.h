@@ -111,14 +111,16 @@ inline bool WinogradRowForm(const Conv1DGeometry& g) {
 // batch-1 layer of 1024 steps gains 6% in TensorFlow (F(2,3) lost 15%
 // there). F(6,3) / F(4,3), one core: 1.09 at 128 -> 128, 1.02 on 300 -> 128
 // with K = 5, 1.03 on the folded audio front end, 0.96 at batch 1.
-// A last group of one tap (K = 4, 7, ...) saves less than one of three:
-// K = 4 does 15 multiplications for every 24 of the direct form (K = 3: 8
-// for 18), so it needs more channels. Forward, as above: K = 4 at 64 -> 64
-// 1.31 and 1.14, 48 -> 48 1.17 and 1.09, 32 -> 64 1.13 and 1.03, 128 -> 128
-// 1.38; 32 -> 32 0.88; K = 7 at 64 -> 64 1.37, 256 -> 256 1.56 and 1.39.
 constexpr int64_t kMinWinogradFilters = gemm::kVectorBytes == 64 ? 16 : 32;
-inline int64_t WinogradMinChannelPairs(const WinogradFolding& f) {
-  return f.kernel_size % 3 == 1 ? 2048 : 1024;
+
+// The channel pairs (Cin x Cout) a stride-1 layer needs. A last group of one
+// tap (K = 4, 7, ...) saves less than one of three: K = 4 does 15
+// multiplications for every 24 of the direct form (K = 3: 8 for 18), so it
+// needs more channels. Forward, as above: K = 4 at 64 -> 64 1.31 and 1.14,
+// 48 -> 48 1.17 and 1.09, 32 -> 64 1.13 and 1.03, 128 -> 128 1.38; 32 -> 32
+// 0.88; K = 7 at 64 -> 64 1.37, 256 -> 256 1.56 and 1.39.
+inline int64_t WinogradMinChannelPairs(int64_t kernel_size) {
+  return kernel_size % 3 == 1 ? 2048 : 1024;
 }
 
 inline bool WinogradApplies(const Conv1DGeometry& g) {
@@ -132,7 +134,7 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
   if (g.in_channels == 0) return false;
   if (g.stride == 1) {
     return g.in_channels >= 16 && g.out_channels >= kMinWinogradFilters &&
-           g.in_channels * g.out_channels >= WinogradMinChannelPairs(f);
+           g.in_channels * g.out_channels >= WinogradMinChannelPairs(g.kernel_size);
   }
   // Folded: only in the row form, and with enough filters for the GEMMs to
   // outweigh the transforms. One core, folded F(4,3) / direct (F(6,3) gains
@@ -148,14 +150,14 @@ inline bool WinogradApplies(const Conv1DGeometry& g) {
 // The input gradient computed as a forward convolution of dz (stride 1,
 // conv1d_cpu.cc) also pays a pass for dz and the flipped filter, so its
 // Winograd tiles need more channels than the forward's. Measured as above
-// (the input gradient, relu, Winograd / direct): 64 -> 64 1.34 (AVX-512)
+// (the input gradient, relu, Winograd / direct; stride 1, so nothing folded): 64 -> 64 1.34 (AVX-512)
 // and 1.25 (AVX2), 64 -> 32 with K = 5 1.30 and 1.20; 32 -> 32 0.97 and
 // 0.90, 16 -> 64 0.93 with AVX-512; K = 4 at 64 -> 64 1.11 on both, 32 ->
 // 64 0.99 and 0.96: twice the forward's channel pairs.
 inline bool WinogradAppliesToInputGradient(const Conv1DGeometry& dz_forward) {
   return WinogradApplies(dz_forward) &&
          dz_forward.in_channels * dz_forward.out_channels >=
-             2 * WinogradMinChannelPairs(Folded(dz_forward));
+             2 * WinogradMinChannelPairs(dz_forward.kernel_size);
 }
 
 // The GEMM depth blocks of each point, in the form WinogradTile uses.
