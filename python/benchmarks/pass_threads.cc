@@ -10,11 +10,13 @@
 //   mapfile -t core < <(python -m build_tools.op_library core)
 //   g++ ${core[0]} python/benchmarks/pass_threads.cc "${core[@]:1}" -pthread -o /tmp/pass_threads
 //   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING GROUPS THREADS
-//                     STATE [TRIALS]
+//                     STATE [TRIALS] [ACTIVATION]
 //   e.g. /tmp/pass_threads 16 512 256 256 31 1 1 same 256 2 cold   # the Conformer forward
+//        /tmp/pass_threads 8 2048 1536 1536 4 1 1 causal 1536 2 cold 41 silu   # Mamba's
 //
 // STATE: hot (the calls one after another), cold (256 MiB written between
 // calls), idle (the same after a 100 ms sleep).
+// ACTIVATION: an op attribute name (default linear).
 // Prints the median and fastest milliseconds, the median GFLOP/s, and the
 // sum of the outputs (the same for every thread count).
 #include <algorithm>
@@ -71,8 +73,8 @@ std::vector<float> Aligned(int64_t elements, float** data) {
 
 int main(int argc, char** argv) {
   if (argc < 12) {
-    std::fprintf(stderr, "usage: %s %s GROUPS THREADS hot|cold|idle [TRIALS]\n", argv[0],
-                 geometry_args::kUsage);
+    std::fprintf(stderr, "usage: %s %s GROUPS THREADS hot|cold|idle [TRIALS] [ACTIVATION]\n",
+                 argv[0], geometry_args::kUsage);
     return 2;
   }
   Conv1DGeometry g;
@@ -81,8 +83,10 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(argv[10]);
   const std::string state = argv[11];
   const int trials = argc > 12 ? std::atoi(argv[12]) : 41;
+  ActivationSpec act;  // linear unless named
+  const bool act_known = argc <= 13 || ParseActivation(argv[13], &act.kind);
   const std::string error = ResolveGeometry(&g);
-  if (!error.empty() || !padding_known || threads < 1 || trials < 1 ||
+  if (!error.empty() || !padding_known || !act_known || threads < 1 || trials < 1 ||
       (state != "hot" && state != "cold" && state != "idle")) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;
@@ -99,8 +103,6 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < n; ++i) p[i] = normal(rng);
   }
   std::vector<char> other(256 << 20, 1);
-  ActivationSpec linear;
-  linear.kind = Activation::kLinear;
   const ThreadRunner runner(threads);
   const cpu_isa::Selection& level = cpu_isa::Selected();
   if (!level.error.empty()) {
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < other.size(); i += 64) ++other[i];
     }
     const auto start = std::chrono::steady_clock::now();
-    FusedConv1DForwardCpu<float>(g, linear, x, w, b, y, nullptr, runner);
+    FusedConv1DForwardCpu<float>(g, act, x, w, b, y, nullptr, runner);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
     if (t >= 0) ms.push_back(took.count());
   }

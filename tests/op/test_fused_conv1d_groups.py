@@ -153,6 +153,9 @@ DEPTHWISE_WIDE = [
     ((48, 48, 48), "CAUSAL", "NWC", (2, 2), "silu", 2, 150, 9),    # stride = dilation = 2
     ((37, 37, 37), "VALID", "NWC", (1, 1), "sigmoid", 3, 90, 8),   # channels past a vector
     ((20, 20, 20), "SAME", "NCW", (1, 1), "gelu", 2, 19, 12),      # runs shorter than a group
+    # Rows of a page or more with few taps: groups of rows across all the
+    # channels (a tail past the last vector), dilated.
+    ((1030, 1030, 1030), "CAUSAL", "NWC", (1, 3), "gelu_tanh", 2, 45, 3),
 ]
 
 

@@ -93,21 +93,24 @@ def test_sigmoid_packets_program_finds_float32_errors(tmp_path):
 
 def test_pass_threads_program_gives_one_output_for_every_thread_count(tmp_path):
     """Built as its header says, with the op library's objects of the core: a
-    dense, a grouped (dilated) and a depthwise pass on 1 and 3 threads, warm and
-    cold, sum to the same outputs."""
+    dense, a grouped (dilated) and two depthwise passes (one with silu) on 1
+    and 3 threads, warm and cold, sum to the same outputs."""
     core = subprocess.run([sys.executable, "-m", "build_tools.op_library", "core"], check=True,
                           capture_output=True, text=True, cwd=ROOT, timeout=900).stdout.splitlines()
     binary = tmp_path / "pass_threads"
     subprocess.run(["g++", *core[0].split(), "python/benchmarks/pass_threads.cc", *core[1:],
                     "-pthread", "-o", str(binary)], check=True, cwd=ROOT, capture_output=True,
                    timeout=300)
-    for shape in (["3", "40", "6", "10", "3", "1", "1", "same", "1"],
-                  ["2", "50", "8", "12", "3", "1", "2", "causal", "4"],
-                  ["2", "70", "32", "32", "9", "1", "1", "causal", "32"]):
+    for shape, activation in ((["3", "40", "6", "10", "3", "1", "1", "same", "1"], "linear"),
+                              (["2", "50", "8", "12", "3", "1", "2", "causal", "4"], "linear"),
+                              (["2", "70", "32", "32", "9", "1", "1", "causal", "32"], "linear"),
+                              (["2", "60", "1040", "1040", "4", "1", "1", "causal", "1040"],
+                               "silu")):
         sums = set()
         for threads, state in (("1", "hot"), ("3", "hot"), ("3", "cold")):
-            line = subprocess.run([str(binary), *shape, threads, state, "3"], check=True,
-                                  capture_output=True, text=True, timeout=300).stdout.strip()
+            line = subprocess.run([str(binary), *shape, threads, state, "3", activation],
+                                  check=True, capture_output=True, text=True,
+                                  timeout=300).stdout.strip()
             assert f"{threads} threads, {state}: median " in line, line
             sums.add(line.split("checksum ")[1])
         assert len(sums) == 1, (shape, sums)

@@ -38,18 +38,18 @@ constexpr int64_t kTileBytes = 192 * 1024;
 constexpr int64_t kMinUnits = 16;
 
 // Rows per tile for `bytes_per_row` of working set, at most max_rows, a
-// multiple of the kernel's row tile, and small enough for min_units tiles.
+// multiple of the register tile's rows (the GEMM's kMr unless told), and
+// small enough for min_units tiles.
 template <typename A>
 int64_t TileRows(int64_t bytes_per_row, int64_t max_rows, int64_t batch, int64_t cap,
-                 int64_t min_units = kMinUnits) {
-  constexpr int64_t kMr = gemm::Tile<A>::kMr;
+                 int64_t min_units = kMinUnits, int64_t register_rows = gemm::Tile<A>::kMr) {
   int64_t rows = kTileBytes / std::max<int64_t>(1, bytes_per_row);
-  rows = std::min(std::max(rows, 4 * kMr), cap);
+  rows = std::min(std::max(rows, 4 * register_rows), cap);
   if (batch < min_units) {
     const int64_t per_item = CeilDiv(min_units, std::max<int64_t>(batch, 1));
-    rows = std::min(rows, std::max(2 * kMr, CeilDiv(max_rows, per_item)));
+    rows = std::min(rows, std::max(2 * register_rows, CeilDiv(max_rows, per_item)));
   }
-  rows = RoundUp(rows, kMr);
+  rows = RoundUp(rows, register_rows);
   return std::max<int64_t>(1, std::min(rows, max_rows));
 }
 

@@ -349,13 +349,21 @@ std::vector<A> LanePackedFilter(const A* filter, int64_t taps, int64_t channels)
 // threads from a cold cache, pass_threads.cc: Mamba's 4 taps 0.85x,
 // Conformer's 31 1.1 to 1.4x).
 constexpr int64_t kPrefetchMinTaps = 8;
+// The hardware prefetchers follow runs of lines within a page of this size.
+constexpr int64_t kPrefetchPageBytes = 4096;
 
 // One tile of `rows` output rows, multiplier 1, activation K (kLinear: the
 // caller applies the activation), streamed past the caches with kStream:
 // out[r, c] = K(bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c]).
 // The slab holds every step the windows touch (zeros in the padding), so no
-// tap needs a bounds check. Lane vector by lane vector, so that the input
-// rows of one vector stay in L1 while all of the tile's rows pass.
+// tap needs a bounds check. The register groups go lane vector by lane
+// vector, so that the input rows of one vector stay in L1 while all of the
+// tile's rows pass; except where the pass is bound by memory (few taps) and
+// a row spans a page or more: a column of the tile then has each line on a
+// page of its own, out of the prefetchers' sight, so a group of rows goes
+// across all the channels instead, reading its input rows and writing its
+// output rows front to back (Mamba's forward, 1536 channels, two threads
+// from a cold cache: 1.2 to 1.5x; 512 channels or dilated: within the noise).
 template <typename A, Activation K, bool kStream>
 void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
                    const A* filter, const A* bias, int64_t rows, int64_t channels,
@@ -363,41 +371,50 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
   constexpr int64_t kLanes = kLaneCount<A>;
   const int64_t vectors = channels / kLanes;
   const bool sliding = tap_pitch == row_pitch && taps >= kGroupRows;
-  for (int64_t v = 0; v < vectors; ++v) {
+  // The R rows from r of lane vector v.
+  const auto group = [&](auto size, int64_t r, int64_t v) {
+    constexpr int R = decltype(size)::value;
     const int64_t c0 = v * kLanes;
     const LaneVector<A> b = bias != nullptr ? LoadLanes(bias + c0) : LaneVector<A>{};
     const A* w = packed + v * taps * kLanes;
-    const auto group = [&](auto size, int64_t r) {
-      constexpr int R = decltype(size)::value;
-      prefetch->Step();
-      if (sliding) {
-        SumTapsSliding<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, w, taps, b,
-                                         out + r * ld + c0, ld);
-      } else {
-        SumTapsRows<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps,
-                                      b, out + r * ld + c0, ld);
-      }
+    prefetch->Step();
+    if (sliding) {
+      SumTapsSliding<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, w, taps, b,
+                                       out + r * ld + c0, ld);
+    } else {
+      SumTapsRows<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
+                                    out + r * ld + c0, ld);
+    }
+  };
+  // Every row of the tile for the lane vectors [v0, v1): whole groups, then
+  // the last rows as a whole group ending there, overlapping rows already
+  // written (each row's sum is the same whichever group computes it), or, in
+  // runs shorter than a group, groups of 4, 2 and 1: a lone row's
+  // multiply-adds form one dependency chain.
+  const auto rows_of = [&](int64_t v0, int64_t v1) {
+    const auto groups = [&](auto size, int64_t r) {
+      for (int64_t v = v0; v < v1; ++v) group(size, r, v);
     };
     int64_t r = 0;
-    for (; r + kGroupRows <= rows; r += kGroupRows) group(Rows<kGroupRows>(), r);
-    if (r == rows) continue;
-    // The last rows: a whole group ending there, overlapping rows already
-    // written (each row's sum is the same whichever group computes it), or,
-    // in runs shorter than a group, groups of 4, 2 and 1: a lone row's
-    // multiply-adds form one dependency chain.
-    if (rows >= kGroupRows) {
-      group(Rows<kGroupRows>(), rows - kGroupRows);
-      continue;
-    }
+    for (; r + kGroupRows <= rows; r += kGroupRows) groups(Rows<kGroupRows>(), r);
+    if (r == rows) return;
+    if (rows >= kGroupRows) return groups(Rows<kGroupRows>(), rows - kGroupRows);
     if (rows - r >= 4) {
-      group(Rows<4>(), r);
+      groups(Rows<4>(), r);
       r += 4;
     }
     if (rows - r >= 2) {
-      group(Rows<2>(), r);
+      groups(Rows<2>(), r);
       r += 2;
     }
-    if (rows - r == 1) group(Rows<1>(), r);
+    if (rows - r == 1) groups(Rows<1>(), r);
+  };
+  const bool across_channels = taps < kPrefetchMinTaps &&
+                               channels * static_cast<int64_t>(sizeof(A)) >= kPrefetchPageBytes;
+  if (across_channels) {
+    rows_of(0, vectors);
+  } else {
+    for (int64_t v = 0; v < vectors; ++v) rows_of(v, v + 1);
   }
   for (int64_t c = vectors * kLanes; c < channels; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -437,7 +454,8 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   std::vector<A> bias_a;
   if (bias != nullptr) bias_a = FilterAs<T, A>(bias, cout);
   const A* b = bias != nullptr ? bias_a.data() : nullptr;
-  const int64_t tile = TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 256);
+  const int64_t tile =
+      TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 256, kMinUnits, kGroupRows);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
