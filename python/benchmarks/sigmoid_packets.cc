@@ -1,8 +1,8 @@
 // The packet silu and sigmoid of activation_arrays.h (ActivateFloats on float
 // runs): nanoseconds per element over a hot 4096-float run, and the largest
 // relative error against a double reference over [-120, 120] plus the
-// special values (below -87 the packet exp flushes e^x to 0: the largest
-// absolute error there is reported apart). See docs/performance.md. Build and run at one level's flags
+// special values (below -87 the packet exp gives 0 for e^x, or with AVX-512
+// the denormal: the largest absolute error there is reported apart). See docs/performance.md. Build and run at one level's flags
 // (x86-64-v4, x86-64-v3, x86-64-v2), from the repository root (TensorFlow's
 // headers carry Eigen); for another revision, run it in a worktree of it:
 //   g++ -O3 -march=x86-64-v4 -std=c++17 -I. -DTF_CONV1D_LEVEL_NAMESPACE=bench \

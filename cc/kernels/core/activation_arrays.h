@@ -111,28 +111,35 @@ namespace packets {
 using Packet = Eigen::internal::packet_traits<float>::type;
 constexpr int64_t kSize = sizeof(Packet) / sizeof(float);
 
-// e^y for y <= 0, NaN for NaN, and 0 below -87, where e^y falls under the
-// smallest normal float (TensorFlow's kernels flush those to zero anyway).
+// e^y for y <= 0, NaN for NaN, and below -87, where e^y falls under the
+// smallest normal float, 0 (AVX-512: the denormal, as rounded; TensorFlow's
+// kernels flush those to zero anyway).
 // Eigen's pexp, for any y, spends half its instructions on ranges the sigmoid
 // never reaches (with AVX-512 only two ports take them: it was the silu's
 // cost). Short dependency chains: the scheduler holds few iterations of a
 // long one, which then runs at its latency, not at the ports' throughput.
 inline Packet ExpNonPositive(const Packet& y) {
   using namespace Eigen::internal;
-  using PacketI = packet_traits<int32_t>::type;  // the same width as Packet
   // n = round(y / ln 2) lands in the low mantissa bits of y / ln 2 + 1.5 * 2^23
   // (its unit in the last place is 1); riding along, the exponent bias 127
   // makes those bits, shifted into the exponent field, the float 2^n. Below
   // -87 (n < -126) they are garbage, and -inf makes NaN: both are masked out
-  // at the end, so y needs no clamp.
+  // at the end, so y needs no clamp there.
+#if defined(__AVX512F__)
+  // With AVX-512, vscalefps forms p * 2^n in one instruction, rounding
+  // below the normal range as any product does (zero under e^-104, where y
+  // is clamped so that -inf gives 0, not inf - inf; max returns its second
+  // operand, y, for NaN). Two masked steps and a shift fewer than below.
+  const Packet y_in = _mm512_max_ps(pset1<Packet>(-104.0f), y);
+#else
+  const Packet y_in = y;
+#endif
   const Packet shifter = pset1<Packet>(12582912.0f + 127.0f);
-  const Packet shifted = pmadd(y, pset1<Packet>(1.44269504088896341f), shifter);
+  const Packet shifted = pmadd(y_in, pset1<Packet>(1.44269504088896341f), shifter);
   const Packet n = psub(shifted, shifter);
-  const Packet two_to_n =
-      preinterpret<Packet>(plogical_shift_left<23>(preinterpret<PacketI>(shifted)));
   // r = y - n ln 2, |r| <= ln 2 / 2, with ln 2 in two parts: 355/512 (exact in
   // a few bits, so n times it is exact) and the rest.
-  Packet r = pmadd(n, pset1<Packet>(-0.693359375f), y);
+  Packet r = pmadd(n, pset1<Packet>(-0.693359375f), y_in);
   r = pmadd(n, pset1<Packet>(2.12194440054690583e-4f), r);
   // e^r by its Taylor series to r^7 (the first term left out, r^8 / 8!, is
   // under 2.2e-8, a third of a float's unit in the last place near 1), in
@@ -145,7 +152,14 @@ inline Packet ExpNonPositive(const Packet& y) {
   const Packet p45 = pmadd(r, c(1.0 / 120), c(1.0 / 24));
   const Packet p67 = pmadd(r, c(1.0 / 5040), c(1.0 / 720));
   const Packet p = pmadd(r4, pmadd(r2, p67, p45), pmadd(r2, p23, p01));
+#if defined(__AVX512F__)
+  return _mm512_scalef_ps(p, n);
+#else
+  using PacketI = packet_traits<int32_t>::type;  // the same width as Packet
+  const Packet two_to_n =
+      preinterpret<Packet>(plogical_shift_left<23>(preinterpret<PacketI>(shifted)));
   return pandnot(pmul(p, two_to_n), pcmp_lt(y, pset1<Packet>(-87.0f)));
+#endif
 }
 
 // Activate's sigmoid on one packet, of x and of -x: 1 / (1 + e^-|x|) on the
@@ -160,10 +174,23 @@ inline SigmoidPair SigmoidBothWays(const Packet& x) {
   using namespace Eigen::internal;
   const Packet one = pset1<Packet>(1.0f);
   const Packet e = ExpNonPositive(por(x, pset1<Packet>(-0.0f)));  // e^-|x|
+#if defined(__AVX512F__)
+  // 1 + e lies in [1, 2]: one Newton step on rcp14 needs none of
+  // preciprocal's care for zero and infinity; the sign as a mask register,
+  // not a vector converted to one and back per select.
+  const Packet d = padd(one, e);
+  const Packet guess = _mm512_rcp14_ps(d);
+  const Packet near_one = pmadd(guess, pnmadd(d, guess, one), guess);
+  const Packet near_zero = pmul(e, near_one);
+  const __mmask16 up = _mm512_cmp_ps_mask(x, pzero(x), _CMP_GE_OQ);  // false for NaN
+  return {_mm512_mask_blend_ps(up, near_zero, near_one),
+          _mm512_mask_blend_ps(up, near_one, near_zero)};
+#else
   const Packet near_one = preciprocal(padd(one, e));
   const Packet near_zero = pmul(e, near_one);
   const Packet up = pcmp_le(pzero(x), x);  // false for NaN: NaN either way
   return {pselect(up, near_one, near_zero), pselect(up, near_zero, near_one)};
+#endif
 }
 
 inline Packet Sigmoid(const Packet& x) { return SigmoidBothWays(x).of_x; }
