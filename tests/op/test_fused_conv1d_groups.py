@@ -171,7 +171,8 @@ def test_wide_depthwise_windows_match_reference(case, dtype, device):
 @pytest.mark.main_run_only
 def test_depthwise_output_beyond_the_caches_matches_reference(device):
     """A float32 NWC output over 64 MiB: the forward stores it past the caches
-    with linear and silu (relu is applied to the finished tile, stored normally)."""
+    with linear and silu (relu is applied to the finished tile, stored normally),
+    and so does the input gradient, as large."""
     _skip_gpu(device)
     batch, steps, channels, kernel_size = 2, 4100, 2048, 4
     rng = np.random.default_rng(17)
@@ -191,6 +192,21 @@ def test_depthwise_output_beyond_the_caches_matches_reference(device):
         error = reference.max_relative_error(forward(x).numpy(),
                                              shared_reference.activate(activation, z))
         assert error <= OP_TOLERANCES["float32"][0], f"{activation}: relative error {error:.3g}"
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    for activation in ("linear", "silu"):
+        x_tensor = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x_tensor)
+            y = tf_conv1d_op.fused_conv1d(x_tensor, w, b, padding="CAUSAL",
+                                          activation=activation, groups=channels)
+        dx = tape.gradient(y, x_tensor, output_gradients=dy).numpy()
+        # Input step i receives dz at output steps i + 3 - k (those before the end).
+        dz = np.pad(dy * shared_reference.derivative(activation, z),
+                    ((0, 0), (0, kernel_size - 1), (0, 0)))
+        expected = sum(dz[:, kernel_size - 1 - k:kernel_size - 1 - k + steps] *
+                       w[k, 0].astype(np.float64) for k in range(kernel_size))
+        error = reference.max_relative_error(dx, expected)
+        assert error <= OP_TOLERANCES["float32"][1], f"{activation} dx: relative error {error:.3g}"
 
 
 NUMERIC_CASES = [  # (in_channels, filters, groups), padding, layout, stride, dilation, activation

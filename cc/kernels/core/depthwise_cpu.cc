@@ -78,9 +78,79 @@ inline Vector<A> Load(const A* p) {
   return v;
 }
 
-// out[c] = bias[c] + sum over taps t: x[t][c] * w[t][c], for the kBlock
-// channels from c0.
+// Vectors of the level's own width (lane vectors), for the forward's
+// register groups and for stores past the caches.
+constexpr int kLaneBytes = gemm::kVectorBytes;  // the level's SIMD width, chosen once there
 template <typename A>
+struct LaneVectorOf;
+template <>
+struct LaneVectorOf<float> {
+  typedef float type __attribute__((vector_size(kLaneBytes)));
+};
+template <>
+struct LaneVectorOf<double> {
+  typedef double type __attribute__((vector_size(kLaneBytes)));
+};
+template <typename A>
+using LaneVector = typename LaneVectorOf<A>::type;
+template <typename A>
+constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
+
+// The output size from which the forward and the input gradient stream their
+// stores past the caches: far beyond any core's own caches and a fair share
+// of a shared one. Measured on two cores (docs/performance.md): Mamba's 96 MiB
+// output 1.6x faster streamed, Conformer's 8 MiB one 15% slower (the next pass
+// reads it from memory instead of the cache).
+constexpr int64_t kStreamedOutputBytes = int64_t{64} << 20;
+
+template <typename A>
+inline LaneVector<A> LoadLanes(const A* p) {
+  LaneVector<A> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Stores one lane vector at p; with kStream, past the caches (p aligned to
+// the vector), so that an output far larger than them costs its writes only,
+// not a read of each line before it is written (Mamba's forward on one
+// thread: 1.5x). Streamed stores need StreamFence before another thread may
+// read them.
+template <bool kStream, typename A>
+inline void StoreLanes(A* p, const LaneVector<A>& v) {
+  if constexpr (kStream) {
+    constexpr bool kFloat = std::is_same_v<A, float>;
+#if defined(__AVX512F__)
+    if constexpr (kLaneBytes == 64) {
+      if constexpr (kFloat) return _mm512_stream_ps(p, reinterpret_cast<const __m512&>(v));
+      else return _mm512_stream_pd(p, reinterpret_cast<const __m512d&>(v));
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (kLaneBytes == 32) {
+      if constexpr (kFloat) return _mm256_stream_ps(p, reinterpret_cast<const __m256&>(v));
+      else return _mm256_stream_pd(p, reinterpret_cast<const __m256d&>(v));
+    }
+#endif
+#if defined(__SSE2__)
+    if constexpr (kLaneBytes == 16) {
+      if constexpr (kFloat) return _mm_stream_ps(p, reinterpret_cast<const __m128&>(v));
+      else return _mm_stream_pd(p, reinterpret_cast<const __m128d&>(v));
+    }
+#endif
+  }
+  std::memcpy(p, &v, sizeof(v));
+}
+
+inline void StreamFence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// out[c] = bias[c] + sum over taps t: x[t][c] * w[t][c], for the kBlock
+// channels from c0; stored past the caches with kStream (out + c0 aligned to
+// a lane vector).
+template <typename A, bool kStream>
 inline void SumTapsBlock(const A* const* x, const A* const* w, int64_t taps, const A* bias,
                          int64_t c0, A* out) {
   Vector<A> acc[kVectors];
@@ -94,7 +164,14 @@ inline void SumTapsBlock(const A* const* x, const A* const* w, int64_t taps, con
       acc[i] += Load(xt + i * kLanes<A>) * Load(wt + i * kLanes<A>);
     }
   }
-  std::memcpy(out + c0, acc, sizeof(acc));
+  if constexpr (kStream) {
+    const A* sums = reinterpret_cast<const A*>(acc);
+    for (int64_t l = 0; l < kBlock<A>; l += kLaneCount<A>) {
+      StoreLanes<true>(out + c0 + l, LoadLanes(sums + l));
+    }
+  } else {
+    std::memcpy(out + c0, acc, sizeof(acc));
+  }
 }
 
 // The same for the last `width` (< kBlock) channels, one at a time.
@@ -109,8 +186,9 @@ inline void SumTapsTail(const A* const* x, const A* const* w, int64_t taps, cons
 }
 
 // One output (or input-gradient) row of `channels` channels, multiplier 1:
-// only the taps whose x is not null.
-template <typename A>
+// only the taps whose x is not null. With kStream, whole blocks are stored
+// past the caches (out aligned to a lane vector).
+template <typename A, bool kStream = false>
 void DepthwiseRow(const std::vector<const A*>& x_all, const std::vector<const A*>& w_all,
                   const A* bias, int64_t channels, std::vector<const A*>* x_live,
                   std::vector<const A*>* w_live, A* out) {
@@ -125,7 +203,9 @@ void DepthwiseRow(const std::vector<const A*>& x_all, const std::vector<const A*
   const A* const* w = w_live->data();
   const int64_t taps = static_cast<int64_t>(x_live->size());
   int64_t c0 = 0;
-  for (; c0 + kBlock<A> <= channels; c0 += kBlock<A>) SumTapsBlock<A>(x, w, taps, bias, c0, out);
+  for (; c0 + kBlock<A> <= channels; c0 += kBlock<A>) {
+    SumTapsBlock<A, kStream>(x, w, taps, bias, c0, out);
+  }
   if (c0 < channels) SumTapsTail<A>(x, w, taps, bias, c0, channels - c0, out);
 }
 
@@ -171,78 +251,14 @@ class InputRows {
 // The forward of multiplier 1, where a filter vector serves one input
 // vector: a group of kGroupRows output rows of one vector of channels kept
 // in registers across the taps, so each multiply-add loads one input vector
-// (the tap's filter vector is loaded once per group). Vectors of the level's
-// own width: the group's accumulators, the filter and the input vector must
-// fit the register file (16 with AVX2, 32 with AVX-512).
-constexpr int kLaneBytes = gemm::kVectorBytes;  // the level's SIMD width, chosen once there
-template <typename A>
-struct LaneVectorOf;
-template <>
-struct LaneVectorOf<float> {
-  typedef float type __attribute__((vector_size(kLaneBytes)));
-};
-template <>
-struct LaneVectorOf<double> {
-  typedef double type __attribute__((vector_size(kLaneBytes)));
-};
-template <typename A>
-using LaneVector = typename LaneVectorOf<A>::type;
-template <typename A>
-constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
+// (the tap's filter vector is loaded once per group). Lane vectors: the
+// group's accumulators, the filter and the input vector must fit the
+// register file (16 with AVX2, 32 with AVX-512).
 constexpr int kGroupRows = 8;
-// The output size from which the forward streams its stores past the caches:
-// far beyond any core's own caches and a fair share of a shared one. Measured
-// on two cores (docs/performance.md): Mamba's 96 MiB output 1.6x faster
-// streamed, Conformer's 8 MiB one 15% slower (the next pass reads it from
-// memory instead of the cache).
-constexpr int64_t kStreamedOutputBytes = int64_t{64} << 20;
 
 template <int R>
 using Rows = std::integral_constant<int, R>;
 
-template <typename A>
-inline LaneVector<A> LoadLanes(const A* p) {
-  LaneVector<A> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Stores one lane vector at p; with kStream, past the caches (p aligned to
-// the vector), so that an output far larger than them costs its writes only,
-// not a read of each line before it is written (Mamba's forward on one
-// thread: 1.5x). Streamed stores need StreamFence before another thread may
-// read them.
-template <bool kStream, typename A>
-inline void StoreLanes(A* p, const LaneVector<A>& v) {
-  if constexpr (kStream) {
-    constexpr bool kFloat = std::is_same_v<A, float>;
-#if defined(__AVX512F__)
-    if constexpr (kLaneBytes == 64) {
-      if constexpr (kFloat) return _mm512_stream_ps(p, reinterpret_cast<const __m512&>(v));
-      else return _mm512_stream_pd(p, reinterpret_cast<const __m512d&>(v));
-    }
-#endif
-#if defined(__AVX__)
-    if constexpr (kLaneBytes == 32) {
-      if constexpr (kFloat) return _mm256_stream_ps(p, reinterpret_cast<const __m256&>(v));
-      else return _mm256_stream_pd(p, reinterpret_cast<const __m256d&>(v));
-    }
-#endif
-#if defined(__SSE2__)
-    if constexpr (kLaneBytes == 16) {
-      if constexpr (kFloat) return _mm_stream_ps(p, reinterpret_cast<const __m128&>(v));
-      else return _mm_stream_pd(p, reinterpret_cast<const __m128d&>(v));
-    }
-#endif
-  }
-  std::memcpy(p, &v, sizeof(v));
-}
-
-inline void StreamFence() {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
 
 // Activation K (kLinear, or one with a packet form: activation_arrays.h) on
 // one lane vector of floats, a whole number of Eigen packets.
@@ -592,6 +608,14 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
+  // Rows written once, in place, stored past the caches where the gradient is
+  // far larger than them (as the forward's outputs; Mamba's input gradient,
+  // one thread: 1.2 to 1.3x).
+  const bool stream = in_place && m == 1 &&
+                      g.input_elements() * static_cast<int64_t>(sizeof(A)) >=
+                          kStreamedOutputBytes &&
+                      reinterpret_cast<uintptr_t>(grad_input) % kLaneBytes == 0 &&
+                      cin * static_cast<int64_t>(sizeof(A)) % kLaneBytes == 0;
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout / s + 1,
              [&](int64_t begin, int64_t end) {
@@ -633,7 +657,11 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
           w_rows.push_back(w.data() + k * cout);
         }
         if (m == 1) {
-          DepthwiseRow<A>(x, w_rows, nullptr, cin, &x_live, &w_live, row);
+          if (stream) {
+            DepthwiseRow<A, true>(x, w_rows, nullptr, cin, &x_live, &w_live, row);
+          } else {
+            DepthwiseRow<A>(x, w_rows, nullptr, cin, &x_live, &w_live, row);
+          }
         } else {
           std::fill(row, row + cin, A(0));
           for (size_t t = 0; t < x.size(); ++t) {
@@ -650,6 +678,7 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
                         grad_input + n * in_item);
       }
     }
+    if (stream) StreamFence();
   });
 }
 
