@@ -103,6 +103,15 @@ constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
 // reads it from memory instead of the cache).
 constexpr int64_t kStreamedOutputBytes = int64_t{64} << 20;
 
+// Whether `elements` from `data`, in rows of `row` elements, are that large,
+// with every row's lane vectors aligned for the streamed stores.
+template <typename T>
+bool StreamsPastCaches(const T* data, int64_t elements, int64_t row) {
+  constexpr int64_t kBytes = sizeof(T);
+  return elements * kBytes >= kStreamedOutputBytes &&
+         reinterpret_cast<uintptr_t>(data) % kLaneBytes == 0 && row * kBytes % kLaneBytes == 0;
+}
+
 template <typename A>
 inline LaneVector<A> LoadLanes(const A* p) {
   LaneVector<A> v;
@@ -482,12 +491,9 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
                                 packets::HasPacketForm(act.kind);
   // Stores past the caches (StoreLanes) where the output is far larger than
   // them and the tile is final once stored (written in place, activated).
-  const bool stream =
-      in_place && preactivation == nullptr &&
-      (activate_in_tile || act.kind == Activation::kLinear) &&
-      g.output_elements() * static_cast<int64_t>(sizeof(A)) >= kStreamedOutputBytes &&
-      reinterpret_cast<uintptr_t>(output) % kLaneBytes == 0 &&
-      cout * static_cast<int64_t>(sizeof(A)) % kLaneBytes == 0;
+  const bool stream = in_place && preactivation == nullptr &&
+                      (activate_in_tile || act.kind == Activation::kLinear) &&
+                      StreamsPastCaches(output, g.output_elements(), cout);
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -611,11 +617,7 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   // Rows written once, in place, stored past the caches where the gradient is
   // far larger than them (as the forward's outputs; Mamba's input gradient,
   // one thread: 1.2 to 1.3x).
-  const bool stream = in_place && m == 1 &&
-                      g.input_elements() * static_cast<int64_t>(sizeof(A)) >=
-                          kStreamedOutputBytes &&
-                      reinterpret_cast<uintptr_t>(grad_input) % kLaneBytes == 0 &&
-                      cin * static_cast<int64_t>(sizeof(A)) % kLaneBytes == 0;
+  const bool stream = in_place && m == 1 && StreamsPastCaches(grad_input, g.input_elements(), cin);
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout / s + 1,
              [&](int64_t begin, int64_t end) {
