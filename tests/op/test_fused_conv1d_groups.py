@@ -171,8 +171,9 @@ def test_wide_depthwise_windows_match_reference(case, dtype, device):
 @pytest.mark.main_run_only
 def test_depthwise_output_beyond_the_caches_matches_reference(device):
     """A float32 NWC output over 64 MiB: the forward stores it past the caches
-    with linear and silu (relu is applied to the finished tile, stored normally),
-    and so does the input gradient, as large."""
+    with linear and silu, the preactivation too where it is kept (relu is
+    applied to the finished tile, stored normally), and so does the input
+    gradient, as large."""
     _skip_gpu(device)
     batch, steps, channels, kernel_size = 2, 4100, 2048, 4
     rng = np.random.default_rng(17)
@@ -186,7 +187,7 @@ def test_depthwise_output_beyond_the_caches_matches_reference(device):
                                    for k in range(kernel_size))
     for activation in ("linear", "silu", "relu"):
         # In a function, so that the preactivation output is not required
-        # (eagerly it is computed too, and the tile is then stored normally).
+        # (eagerly it is computed too: the gradients below).
         forward = tf.function(lambda x, activation=activation: tf_conv1d_op.fused_conv1d(
             x, w, b, padding="CAUSAL", activation=activation, groups=channels))
         error = reference.max_relative_error(forward(x).numpy(),
@@ -200,6 +201,8 @@ def test_depthwise_output_beyond_the_caches_matches_reference(device):
             y = tf_conv1d_op.fused_conv1d(x_tensor, w, b, padding="CAUSAL",
                                           activation=activation, groups=channels)
         dx = tape.gradient(y, x_tensor, output_gradients=dy).numpy()
+        error = reference.max_relative_error(y.numpy(), shared_reference.activate(activation, z))
+        assert error <= OP_TOLERANCES["float32"][0], f"{activation} y: relative error {error:.3g}"
         # Input step i receives dz at output steps i + 3 - k (those before the end).
         dz = np.pad(dy * shared_reference.derivative(activation, z),
                     ((0, 0), (0, kernel_size - 1), (0, 0)))

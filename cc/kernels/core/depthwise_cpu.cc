@@ -288,13 +288,28 @@ inline LaneVector<A> ActivateLanes(LaneVector<A> v) {
   }
 }
 
+// A group's R sums, kept as the preactivation at pre[r * ld] where pre is
+// not null, then activated with K and stored at out[r * ld]. The R rows'
+// activations interleave: one alone would wait on each step of its exp and
+// division.
+template <typename A, int R, Activation K, bool kStream>
+inline void StoreGroup(LaneVector<A> (&acc)[R], A* out, A* pre, int64_t ld) {
+  if (pre != nullptr) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) StoreLanes<kStream>(pre + r * ld, acc[r]);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
+}
+
 // Output rows out[r * ld] (r < R) of one lane vector: K(bias + sum over taps
 // k of x[r * row_pitch + k * tap_pitch] * w[k]) (w: the taps' lane vectors,
-// packed one after another). The R rows' activations interleave: one alone
-// would wait on each step of its exp and division.
+// packed one after another), through StoreGroup.
 template <typename A, int R, Activation K, bool kStream>
 inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const A* w,
-                        int64_t taps, LaneVector<A> bias, A* out, int64_t ld) {
+                        int64_t taps, LaneVector<A> bias, A* out, A* pre, int64_t ld) {
   LaneVector<A> acc[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r] = bias;
@@ -304,10 +319,7 @@ inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const 
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) acc[r] += LoadLanes(xk + r * row_pitch) * wk;
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
+  StoreGroup<A, R, K, kStream>(acc, out, pre, ld);
 }
 
 // The same sums where row r's tap k reads input row r + k (the tap pitch is
@@ -319,7 +331,7 @@ inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const 
 // in ascending order, so both give the same bits.
 template <typename A, int R, Activation K, bool kStream>
 inline void SumTapsSliding(const A* x, int64_t pitch, const A* w, int64_t taps,
-                           LaneVector<A> bias, A* out, int64_t ld) {
+                           LaneVector<A> bias, A* out, A* pre, int64_t ld) {
   constexpr int64_t kLanes = kLaneCount<A>;
   LaneVector<A> acc[R];
 #pragma GCC unroll 16
@@ -344,10 +356,7 @@ inline void SumTapsSliding(const A* x, int64_t pitch, const A* w, int64_t taps,
 #pragma GCC unroll 16
     for (int r = t; r < R; ++r) acc[r] += xj * LoadLanes(w + (taps - 1 + t - r) * kLanes);
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
+  StoreGroup<A, R, K, kStream>(acc, out, pre, ld);
 }
 
 // The filter [K, C] as SumTapsRows reads it: per whole lane vector of
@@ -379,7 +388,8 @@ constexpr int64_t kPrefetchPageBytes = 4096;
 
 // One tile of `rows` output rows, multiplier 1, activation K (kLinear: the
 // caller applies the activation), streamed past the caches with kStream:
-// out[r, c] = K(bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c]).
+// out[r, c] = K(bias[c] + sum over k of slab[r * row_pitch + k * tap_pitch + c] * w[k, c]),
+// and the sum before K at pre[r, c] where pre is not null (pitch ld, as out).
 // The slab holds every step the windows touch (zeros in the padding), so no
 // tap needs a bounds check. The register groups go lane vector by lane
 // vector, so that the input rows of one vector stay in L1 while all of the
@@ -392,9 +402,12 @@ constexpr int64_t kPrefetchPageBytes = 4096;
 template <typename A, Activation K, bool kStream>
 void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
                    const A* filter, const A* bias, int64_t rows, int64_t channels,
-                   int64_t taps, A* out, int64_t ld, TilePrefetch* prefetch) {
+                   int64_t taps, A* out, A* pre, int64_t ld, TilePrefetch* prefetch) {
   constexpr int64_t kLanes = kLaneCount<A>;
   const int64_t vectors = channels / kLanes;
+  const auto pre_at = [&](int64_t r, int64_t c) {
+    return pre != nullptr ? pre + r * ld + c : nullptr;
+  };
   const bool sliding = tap_pitch == row_pitch && taps >= kGroupRows;
   // The R rows from r of lane vector v.
   const auto group = [&](auto size, int64_t r, int64_t v) {
@@ -405,10 +418,10 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
     prefetch->Step();
     if (sliding) {
       SumTapsSliding<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, w, taps, b,
-                                       out + r * ld + c0, ld);
+                                       out + r * ld + c0, pre_at(r, c0), ld);
     } else {
       SumTapsRows<A, R, K, kStream>(slab + r * row_pitch + c0, row_pitch, tap_pitch, w, taps, b,
-                                    out + r * ld + c0, ld);
+                                    out + r * ld + c0, pre_at(r, c0), ld);
     }
   };
   // Every row of the tile for the lane vectors [v0, v1): whole groups, then
@@ -448,6 +461,7 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
         sum += slab[r * row_pitch + k * tap_pitch + c] * filter[k * channels + c];
       }
       out[r * ld + c] = sum;
+      if (pre != nullptr) pre[r * ld + c] = sum;
     }
   }
   ActivationSpec tail_act;
@@ -485,15 +499,17 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
                                        : std::vector<A>();
-  // The sigmoid family (float) in the tile's registers, unless the
-  // preactivation is kept; the others over the finished tile.
-  const bool activate_in_tile = std::is_same_v<A, float> && preactivation == nullptr &&
-                                packets::HasPacketForm(act.kind);
+  // The sigmoid family (float) in the tile's registers, the preactivation
+  // (if kept) stored from them too where it is written in place; the others
+  // over the finished tile.
+  const bool activate_in_tile = std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
+                                (preactivation == nullptr || in_place);
   // Stores past the caches (StoreLanes) where the output is far larger than
   // them and the tile is final once stored (written in place, activated).
-  const bool stream = in_place && preactivation == nullptr &&
-                      (activate_in_tile || act.kind == Activation::kLinear) &&
-                      StreamsPastCaches(output, g.output_elements(), cout);
+  const bool stream = in_place && (activate_in_tile || act.kind == Activation::kLinear) &&
+                      StreamsPastCaches(output, g.output_elements(), cout) &&
+                      (preactivation == nullptr ||
+                       StreamsPastCaches(preactivation, g.output_elements(), cout));
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -506,8 +522,12 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
       A* c;
+      A* z = nullptr;  // the preactivation, where the tile stores it itself
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? output + n * out_item + o0 * cout : nullptr;
+        if (in_place && activate_in_tile && preactivation != nullptr) {
+          z = preactivation + n * out_item + o0 * cout;
+        }
       }
       if (!in_place) {
         acc.resize(rows * cout);
@@ -545,7 +565,9 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
             const auto tile_of = [&](auto streamed) {
               DepthwiseTile<A, K, decltype(streamed)::value>(slab, s * cin, d * cin, packed.data(),
                                                              w.data(), b, r1 - r0, cin, kernel,
-                                                             c + r0 * cout, cout, prefetch);
+                                                             c + r0 * cout,
+                                                             z ? z + r0 * cout : nullptr, cout,
+                                                             prefetch);
             };
             stream ? tile_of(std::true_type()) : tile_of(std::false_type());
           });
