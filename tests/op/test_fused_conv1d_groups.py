@@ -156,6 +156,9 @@ DEPTHWISE_WIDE = [
     # Rows of a page or more with few taps: groups of rows across all the
     # channels (a tail past the last vector), dilated.
     ((1030, 1030, 1030), "CAUSAL", "NWC", (1, 3), "gelu_tanh", 2, 45, 3),
+    # Mamba's in miniature: whole lane vectors, so the filter gradient's
+    # groups go across the channels with dz in registers; 4 and 1 rows left.
+    ((1024, 1024, 1024), "CAUSAL", "NWC", (1, 1), "silu", 2, 37, 4),
 ]
 
 
