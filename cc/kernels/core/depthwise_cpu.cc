@@ -270,6 +270,27 @@ using Rows = std::integral_constant<int, R>;
 template <int B>
 using Taps = std::integral_constant<int, B>;
 
+// group(Rows<R>(), r) over rows [0, rows): groups of kWhole rows, then the
+// rows left as one group of kWhole ending at the last row where `overlap`
+// allows it (rows >= kWhole), else in groups of 4, 2 and 1 (the rows of a
+// group interleave their dependency chains; a lone row's form one chain).
+template <int kWhole, typename Group>
+void InGroupsOfRows(int64_t rows, bool overlap, Group&& group) {
+  int64_t r = 0;
+  for (; r + kWhole <= rows; r += kWhole) group(Rows<kWhole>(), r);
+  if (r == rows) return;
+  if (overlap && rows >= kWhole) return group(Rows<kWhole>(), rows - kWhole);
+  if (rows - r >= 4) {
+    group(Rows<4>(), r);
+    r += 4;
+  }
+  if (rows - r >= 2) {
+    group(Rows<2>(), r);
+    r += 2;
+  }
+  if (rows - r == 1) group(Rows<1>(), r);
+}
+
 
 // Activation K (kLinear, or one with a packet form: activation_arrays.h) on
 // one lane vector of floats, a whole number of Eigen packets.
@@ -434,28 +455,13 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
                                     out + r * ld + c0, pre_at(r, c0), ld);
     }
   };
-  // Every row of the tile for the lane vectors [v0, v1): whole groups, then
-  // the last rows as a whole group ending there, overlapping rows already
-  // written (each row's sum is the same whichever group computes it), or, in
-  // runs shorter than a group, groups of 4, 2 and 1: a lone row's
-  // multiply-adds form one dependency chain.
+  // Every row of the tile for the lane vectors [v0, v1); the last rows may
+  // overlap rows already written (each row's sum is the same whichever group
+  // computes it).
   const auto rows_of = [&](int64_t v0, int64_t v1) {
-    const auto groups = [&](auto size, int64_t r) {
+    InGroupsOfRows<kGroupRows>(rows, /*overlap=*/true, [&](auto size, int64_t r) {
       for (int64_t v = v0; v < v1; ++v) group(size, r, v);
-    };
-    int64_t r = 0;
-    for (; r + kGroupRows <= rows; r += kGroupRows) groups(Rows<kGroupRows>(), r);
-    if (r == rows) return;
-    if (rows >= kGroupRows) return groups(Rows<kGroupRows>(), rows - kGroupRows);
-    if (rows - r >= 4) {
-      groups(Rows<4>(), r);
-      r += 4;
-    }
-    if (rows - r >= 2) {
-      groups(Rows<2>(), r);
-      r += 2;
-    }
-    if (rows - r == 1) groups(Rows<1>(), r);
+    });
   };
   if (AcrossChannels<A>(taps, channels)) {
     rows_of(0, vectors);
@@ -553,22 +559,11 @@ void FilterGradTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A
                             dy + r * channels + c0, operand + r * channels + c0, channels, taps,
                             dw + c0, channels, db + c0);
   };
-  // Each row once (the sums accumulate): groups of `whole` rows, then of 4, 2, 1.
+  // Each row once (the sums accumulate), in groups of `whole` rows.
   const auto rows_of = [&](auto whole, int64_t v0, int64_t v1) {
-    const auto groups = [&](auto size, int64_t r) {
+    InGroupsOfRows<decltype(whole)::value>(rows, /*overlap=*/false, [&](auto size, int64_t r) {
       for (int64_t v = v0; v < v1; ++v) group(size, r, v);
-    };
-    int64_t r = 0;
-    for (; r + whole() <= rows; r += whole()) groups(whole, r);
-    if (rows - r >= 4) {
-      groups(Rows<4>(), r);
-      r += 4;
-    }
-    if (rows - r >= 2) {
-      groups(Rows<2>(), r);
-      r += 2;
-    }
-    if (rows - r == 1) groups(Rows<1>(), r);
+    });
   };
   // Across the channels, 4 rows at a time read fewer pages at once than the
   // forward's 8 (Mamba's, one thread: 1.11x; 2 rows: 0.92x of 4).
