@@ -735,9 +735,13 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
   PreferHugePages(grad_input, g.input_elements() * sizeof(T));
   const std::vector<A> w = FilterAs<T, A>(filter, kernel * cout);
-  // Per input row about 1 / s dz rows.
+  // Per input row about 1 / s dz rows. With stride 1 and multiplier 1 the
+  // rows may go to the forward's register tile (below), whose groups of rows
+  // the tile's rows should fill.
+  const bool forward_shaped = s == 1 && m == 1;
   const int64_t tile = TileRows<A>(CeilDiv(cout * sizeof(A), s) + cin * sizeof(A), g.in_steps,
-                                   g.batch, 256);
+                                   g.batch, 256, kMinUnits,
+                                   forward_shaped ? kGroupRows : gemm::Tile<A>::kMr);
   const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
@@ -745,6 +749,20 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   // far larger than them (as the forward's outputs; Mamba's input gradient,
   // one thread: 1.2 to 1.3x).
   const bool stream = in_place && m == 1 && StreamsPastCaches(grad_input, g.input_elements(), cin);
+  // With stride 1 and multiplier 1, input row i is the forward's sum over a
+  // slab of dz rows with the taps reversed (row i + pad - (K - 1 - j) d at
+  // tap j): the forward's register tile (DepthwiseTile) on the tile's dz
+  // rows, where those are dense enough to compute as one slab.
+  const int64_t reach = (kernel - 1) * d;
+  const bool as_forward = forward_shaped && reach <= 2 * tile * kernel + 64;
+  std::vector<A> flipped, flipped_packed;
+  if (as_forward) {
+    flipped.resize(w.size());
+    for (int64_t k = 0; k < kernel; ++k) {
+      std::copy_n(w.data() + k * cout, cout, flipped.data() + (kernel - 1 - k) * cout);
+    }
+    flipped_packed = LanePackedFilter<A>(flipped.data(), kernel, cout);
+  }
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout / s + 1,
              [&](int64_t begin, int64_t end) {
@@ -754,15 +772,6 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
       const int64_t n = unit / tiles_per_item;
       const int64_t i0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.in_steps - i0);
-      // dz rows reaching input rows [i0, i0 + rows).
-      const int64_t o_lo =
-          std::max<int64_t>(0, CeilDivSigned(i0 + pad - (kernel - 1) * d, s));
-      const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
-      const A* dz = nullptr;
-      if (o_hi > o_lo) {
-        dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
-                          operand + n * out_item, o_lo, o_hi - o_lo, cout, &dz_scratch);
-      }
       A* c;
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? grad_input + n * in_item + i0 * cin : nullptr;
@@ -770,6 +779,32 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
       if (!in_place) {
         acc.resize(rows * cin);
         c = acc.data();
+      }
+      if (as_forward) {
+        const A* dz_slab = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                        operand + n * out_item, i0 + pad - reach, rows + reach,
+                                        cout, &dz_scratch);
+        TilePrefetch none;
+        const auto tile_of = [&](auto streamed) {
+          DepthwiseTile<A, Activation::kLinear, decltype(streamed)::value>(
+              dz_slab, cin, d * cin, flipped_packed.data(), flipped.data(), nullptr, rows, cin,
+              kernel, c, nullptr, cin, &none);
+        };
+        stream ? tile_of(std::true_type()) : tile_of(std::false_type());
+        if (!in_place) {
+          StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i0, 1,
+                          grad_input + n * in_item);
+        }
+        continue;
+      }
+      // dz rows reaching input rows [i0, i0 + rows).
+      const int64_t o_lo =
+          std::max<int64_t>(0, CeilDivSigned(i0 + pad - reach, s));
+      const int64_t o_hi = std::min<int64_t>(g.out_steps, FloorDiv(i0 + rows - 1 + pad, s) + 1);
+      const A* dz = nullptr;
+      if (o_hi > o_lo) {
+        dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                          operand + n * out_item, o_lo, o_hi - o_lo, cout, &dz_scratch);
       }
       for (int64_t r = 0; r < rows; ++r) {
         A* row = c + r * cin;
