@@ -116,6 +116,13 @@ def _cases():
     yield Case("dilation-2^61-causal", lambda: _matches_reference(
         (2, 9, 3), (2, 3, 4), dilations=2**61, padding="CAUSAL", activation="elu",
         reference_attrs={"dilations": 9}))
+    # Depthwise, 16 channels (whole vectors at every level): the passes that
+    # read a tile's windows as one slab must not size it by the dilation.
+    for activation in ("linear", "silu"):
+        yield Case(f"depthwise-dilation-2^40-same-{activation}", lambda a=activation:
+                   _matches_reference((2, 9, 16), (2, 1, 16), dilations=2**40, padding="SAME",
+                                      groups=16, activation=a,
+                                      reference_attrs={"dilations": 18}))
     yield Case("dilation-2^31+1-causal-stride-2", lambda: _matches_reference(
         (2, 9, 3), (3, 3, 4), dilations=2**31 + 1, stride=2, padding="CAUSAL",
         reference_attrs={"dilations": 9}))

@@ -887,10 +887,12 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
+        const int64_t span = (rows - 1) * s + g.kernel_extent;
         if constexpr (std::is_same_v<T, A>) {
-          if (in_registers) {
+          // As the forward: windows dense enough in their span to read as a slab.
+          if (in_registers && span <= 2 * rows * kernel + 64) {
             const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
-                                       (rows - 1) * s + g.kernel_extent, &slab_scratch);
+                                       span, &slab_scratch);
             const int64_t first = n * out_item + o0 * cout;
             packets::WithPacketForm(act.kind, [&](auto kind) {
               constexpr Activation K =
