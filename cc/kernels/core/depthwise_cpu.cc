@@ -540,12 +540,13 @@ inline void FilterGradRows(const A* x, int64_t row_pitch, int64_t tap_pitch, con
   if (taps - k == 1) block(Taps<1>(), k);
 }
 
-// One tile's contribution to the filter gradient of multiplier 1, channels a
-// whole number of lane vectors: rows of dy and the operand (pitch
-// `channels`) from the tile's first output row, the windows in `slab` as
-// DepthwiseTile reads them, dw [taps, channels] and db [channels]. Groups of
-// rows go across the channels or lane vector by lane vector, where the
-// forward's do (DepthwiseTile: the same reasons).
+// One tile's contribution to the filter gradient of multiplier 1: rows of dy
+// and the operand (pitch `channels`) from the tile's first output row (with K
+// linear, dy is dz and the operand unused; otherwise the channels must be a
+// whole number of lane vectors), the windows in `slab` as DepthwiseTile reads
+// them, dw [taps, channels] and db [channels]. Groups of rows go across the
+// channels or lane vector by lane vector, where the forward's do
+// (DepthwiseTile: the same reasons).
 template <typename A, Activation K>
 void FilterGradTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* dy,
                     const A* operand, int64_t rows, int64_t channels, int64_t taps, A* dw,
@@ -571,6 +572,17 @@ void FilterGradTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A
     rows_of(Rows<4>(), 0, vectors);
   } else {
     for (int64_t v = 0; v < vectors; ++v) rows_of(Rows<kGroupRows>(), v, v + 1);
+  }
+  if constexpr (K == Activation::kLinear) {
+    for (int64_t c = vectors * kLanes; c < channels; ++c) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const A dz = dy[r * channels + c];
+        db[c] += dz;
+        for (int64_t k = 0; k < taps; ++k) {
+          dw[k * channels + c] += slab[r * row_pitch + k * tap_pitch + c] * dz;
+        }
+      }
+    }
   }
 }
 
@@ -868,12 +880,12 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
   std::vector<A> partials(parts * partial_size, A(0));
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
-  // dz in the tile's registers (FilterGradTile) where the tensors are read
-  // in place and dz has a packet form; else a tile of dz first, then a row at
-  // a time.
-  const bool in_registers = in_place && m == 1 && cout % kLaneCount<A> == 0 &&
-                            (act.kind == Activation::kLinear ||
-                             (std::is_same_v<A, float> && packets::HasPacketForm(act.kind)));
+  // Multiplier 1 sums in registers (FilterGradTile) where the windows are
+  // dense in their span: with dz computed there too where dy and the operand
+  // are read in place as whole lane vectors and dz has a packet form, else
+  // from a tile of dz. Other multipliers a row at a time.
+  const bool dz_in_registers = in_place && cout % kLaneCount<A> == 0 &&
+                               std::is_same_v<A, float> && packets::HasPacketForm(act.kind);
 
   runner.For(parts, 2 * CeilDiv(units, parts) * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -888,20 +900,29 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
         const int64_t span = (rows - 1) * s + g.kernel_extent;
-        if constexpr (std::is_same_v<T, A>) {
-          // As the forward: windows dense enough in their span to read as a slab.
-          if (in_registers && span <= 2 * rows * kernel + 64) {
-            const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
-                                       span, &slab_scratch);
-            const int64_t first = n * out_item + o0 * cout;
-            packets::WithPacketForm(act.kind, [&](auto kind) {
-              constexpr Activation K =
-                  std::is_same_v<A, float> ? decltype(kind)::value : Activation::kLinear;
-              FilterGradTile<A, K>(slab, s * cin, d * cin, grad_output + first, operand + first,
-                                   rows, cout, kernel, dw, db);
-            });
-            continue;
+        if (m == 1 && span <= 2 * rows * kernel + 64) {
+          const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
+                                     span, &slab_scratch);
+          bool summed = false;
+          if constexpr (std::is_same_v<T, A>) {
+            if (dz_in_registers) {
+              const int64_t first = n * out_item + o0 * cout;
+              packets::WithPacketForm(act.kind, [&](auto kind) {
+                constexpr Activation K =
+                    std::is_same_v<A, float> ? decltype(kind)::value : Activation::kLinear;
+                FilterGradTile<A, K>(slab, s * cin, d * cin, grad_output + first,
+                                     operand + first, rows, cout, kernel, dw, db);
+              });
+              summed = true;
+            }
           }
+          if (!summed) {
+            const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                       operand + n * out_item, o0, rows, cout, &dz_scratch);
+            FilterGradTile<A, Activation::kLinear>(slab, s * cin, d * cin, dz, dz, rows, cout,
+                                                   kernel, dw, db);
+          }
+          continue;
         }
         const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
                                    operand + n * out_item, o0, rows, cout, &dz_scratch);
