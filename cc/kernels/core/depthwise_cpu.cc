@@ -409,6 +409,13 @@ constexpr int64_t kPrefetchMinTaps = 8;
 // The hardware prefetchers follow runs of lines within a page of this size.
 constexpr int64_t kPrefetchPageBytes = 4096;
 
+// Whether `rows` windows of `taps` taps, spanning `span` rows of their
+// input, are dense enough in that span to read (or compute) it whole as a
+// slab; else a dilation far larger than the tile would size the slab.
+inline bool DenseInSpan(int64_t span, int64_t rows, int64_t taps) {
+  return span <= 2 * rows * taps + 64;
+}
+
 // Whether a tile's groups of rows go across all the channels (see
 // DepthwiseTile) rather than lane vector by lane vector.
 template <typename A>
@@ -651,7 +658,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
         c = acc.data();
       }
       const int64_t span = (rows - 1) * s + g.kernel_extent;
-      if (m == 1 && span <= 2 * rows * kernel + 64) {
+      if (m == 1 && DenseInSpan(span, rows, kernel)) {
         // Windows dense in their span: each run of rows reads its span as
         // one slab. The rows whose windows lie inside the input (all but a
         // few at the ends of an item) read it in place where it is NWC of
@@ -764,9 +771,10 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   // With stride 1 and multiplier 1, input row i is the forward's sum over a
   // slab of dz rows with the taps reversed (row i + pad - (K - 1 - j) d at
   // tap j): the forward's register tile (DepthwiseTile) on the tile's dz
-  // rows, where those are dense enough to compute as one slab.
+  // rows, where those are dense enough to compute as one slab (a tile's
+  // windows span its rows and the reach of its taps).
   const int64_t reach = (kernel - 1) * d;
-  const bool as_forward = forward_shaped && reach <= 2 * tile * kernel + 64;
+  const bool as_forward = forward_shaped && DenseInSpan(tile + reach, tile, kernel);
   std::vector<A> flipped, flipped_packed;
   if (as_forward) {
     flipped.resize(w.size());
@@ -900,7 +908,7 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
         const int64_t span = (rows - 1) * s + g.kernel_extent;
-        if (m == 1 && span <= 2 * rows * kernel + 64) {
+        if (m == 1 && DenseInSpan(span, rows, kernel)) {
           const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
                                      span, &slab_scratch);
           bool summed = false;
