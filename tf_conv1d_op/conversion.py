@@ -92,9 +92,9 @@ def replace_conv1d(model, *, return_report=False):
     original is left untouched. Like keras.models.clone_model, the copy is not
     compiled.
 
-    Grouped and depthwise layers (`groups`) are replaced too. A Conv1D that
-    cannot be replaced (LoRA, a subclass of the stock class) is cloned
-    unchanged and reported in a warning; so is a nested subclassed model,
+    Grouped and depthwise layers (`groups`) and LoRA layers (with their
+    factors) are replaced too. A Conv1D that cannot be replaced (a subclass
+    of the stock class) is cloned unchanged and reported in a warning; so is a nested subclassed model,
     which is kept as is.
 
     Args:

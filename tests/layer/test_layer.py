@@ -95,6 +95,57 @@ def test_outputs_and_gradients_match_stock(padding, stride, dilation, use_bias, 
     check_against_stock(padding, stride, dilation, use_bias, data_format)
 
 
+
+def _standardize(kernel):
+    mean, variance = tf.nn.moments(kernel, axes=[0, 1], keepdims=True)
+    return (kernel - mean) / tf.sqrt(variance + 1e-5)
+
+
+class StandardizedConv1D(tf_conv1d_op.Conv1D):
+    """Overrides convolution_op to transform the kernel, the pattern Keras'
+    documentation shows for its convolutions."""
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, _standardize(kernel))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_convolution_op_and_subclasses_that_override_it(data_format):
+    rng = rng_for("convolution_op", data_format)
+    op_format = "NWC" if data_format == "channels_last" else "NCW"
+    shape = (2, 11, 3) if data_format == "channels_last" else (2, 3, 11)
+    config = dict(filters=4, kernel_size=3, strides=2, padding="same", activation="gelu",
+                  data_format=data_format)
+    x = rng.standard_normal(shape).astype(np.float32)
+    layer = StandardizedConv1D(**config)
+    layer.build(shape)
+    layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])
+    kernel, bias = layer.get_weights()
+    geometry = dict(stride=2, padding="SAME", data_format=op_format)
+    # The base class's convolution_op: the convolution alone.
+    np.testing.assert_allclose(
+        tf_conv1d_op.Conv1D.convolution_op(layer, tf.constant(x), layer.kernel),
+        reference.conv1d(x, kernel, None, **geometry), rtol=1e-5, atol=1e-5)
+
+    # call uses the subclass's, then adds the bias and the activation.
+    # (Keras 3's stock Conv1D ignores the override, its Conv2D and tf-keras'
+    # Conv1D use it: docs/layer.md.)
+    cotangent = rng.standard_normal(layer.compute_output_shape(shape))
+    watched = [tf.constant(v, tf.float64) for v in (x, kernel, bias)]
+    with tf.GradientTape() as tape:
+        tape.watch(watched)
+        y = reference.conv1d(watched[0], _standardize(watched[1]), watched[2], **geometry,
+                             activation="gelu")
+        loss = tf.reduce_sum(y * cotangent)
+    want = [y] + tape.gradient(loss, [watched[0], watched[2], watched[1]])
+    got = outputs_and_grads(layer, x, cotangent)  # y, dx, then trainable: kernel, bias
+    got[2:] = got[3], got[2]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    causal = StandardizedConv1D(4, 3, padding="causal", data_format=data_format)
+    with pytest.raises(ValueError, match="convolution_op"):
+        causal(x, return_state=True)
+
 def _activation_cases():
     names = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu",
              "swish", "sigmoid", "hard_sigmoid", "tanh", "softplus", "mish", "softsign",
@@ -392,8 +443,6 @@ def test_our_own_argument_errors():
         tf_conv1d_op.Conv1D(2.5, 3)
     with pytest.raises(ValueError, match="dilation_rate"):
         tf_conv1d_op.Conv1D(2, 3, dilation_rate=0)
-    with pytest.raises(ValueError, match="LoRA"):
-        tf_conv1d_op.Conv1D(4, 3, lora_rank=2)
     with pytest.raises(ValueError, match="Unknown activation|Could not interpret"):
         tf_conv1d_op.Conv1D(4, 3, activation="no_such_activation")
     with pytest.raises(ValueError, match="zero or negative"):

@@ -16,6 +16,7 @@ from tf_conv1d_op._geometry import KERAS_DATA_FORMATS as DATA_FORMATS
 from tf_conv1d_op._geometry import PADDINGS as _OP_PADDINGS
 from tf_conv1d_op._geometry import output_steps
 from tf_conv1d_op.layers import activation_fusion
+from tf_conv1d_op.layers.lora import LoraMixin
 from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
 
 PADDINGS = tuple(padding.lower() for padding in _OP_PADDINGS)  # Keras spells them so
@@ -58,14 +59,6 @@ def _groups(value, filters, layer):
     return int(value)
 
 
-def _refuse_unsupported_stock_arguments(kwargs):
-    """Refuses the stock layer's arguments the op cannot do (LoRA)."""
-    for name in ("lora_rank", "lora_alpha"):
-        if kwargs.pop(name, None) is not None:
-            raise ValueError(f"tf_conv1d_op.Conv1D does not support LoRA (received "
-                             f"{name}); keep the stock keras.layers.Conv1D for it.")
-
-
 # Set while from_config builds a layer: a config states its data_format.
 _FROM_CONFIG = threading.local()
 
@@ -94,7 +87,11 @@ def warn_if_config_says_channels_first(data_format):
         UserWarning, stacklevel=4)
 
 
-class FusedConvBase(keras.layers.Layer):
+# LoRA exists in Keras 3's stock convolutions only (lora.py).
+_KERAS_3_FEATURES = (LoraMixin,) if IS_KERAS_3 else ()
+
+
+class FusedConvBase(*_KERAS_3_FEATURES, keras.layers.Layer):
     """activation(conv1d(inputs, kernel) + bias) as one fused op.
 
     See tf_conv1d_op.Conv1D for the arguments.
@@ -106,12 +103,16 @@ class FusedConvBase(keras.layers.Layer):
                  bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        _refuse_unsupported_stock_arguments(kwargs)
-        # `groups` travels in **kwargs (the documented signature is the stock
-        # Conv1D's as README shows it); the stock layer's default is 1.
+        # `groups` (and Keras 3's `lora_rank`, `lora_alpha`) travel in
+        # **kwargs: the documented signature is the stock Conv1D's as README
+        # shows it. The stock layer's default is 1 group.
         groups = kwargs.pop("groups", 1)
+        if IS_KERAS_3:
+            lora_rank, lora_alpha = kwargs.pop("lora_rank", None), kwargs.pop("lora_alpha", None)
         super().__init__(activity_regularizer=keras.regularizers.get(activity_regularizer),
                          **kwargs)
+        if IS_KERAS_3:
+            self._init_lora(lora_rank, lora_alpha)
         if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
                 or filters <= 0):
             raise ValueError("Invalid value for argument `filters`. Expected a strictly "
@@ -151,14 +152,6 @@ class FusedConvBase(keras.layers.Layer):
     def _steps_axis(self):
         return 1 if self.data_format == "channels_last" else 2
 
-    if IS_KERAS_3:
-        # Keras 3's stock layer keeps the variable in `_kernel` (see _keras.py).
-        @property
-        def kernel(self):
-            if not self.built:
-                raise AttributeError("You must build the layer before accessing `kernel`.")
-            return self._kernel
-
     def build(self, input_shape):
         input_shape = tf.TensorShape(input_shape)
         if input_shape.rank != 3:
@@ -189,6 +182,8 @@ class FusedConvBase(keras.layers.Layer):
         else:
             self.bias = None
         self.built = True
+        if IS_KERAS_3:
+            self._build_lora()
 
     def _cast_input(self, inputs, dtype, what="inputs"):
         inputs = tf.convert_to_tensor(inputs)
@@ -207,6 +202,30 @@ class FusedConvBase(keras.layers.Layer):
                 f"{type(self).__name__} {self.name!r}: initial_state and return_state need "
                 f"padding='causal' (a stream can only be cut where no output step reads "
                 f"later inputs); this layer has padding={self.padding!r}")
+        if self._overrides_convolution_op():
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: initial_state and return_state run "
+                "the fused streaming op, which cannot call this class's own convolution_op")
+
+    def _overrides_convolution_op(self):
+        return type(self).convolution_op is not FusedConvBase.convolution_op
+
+    def convolution_op(self, inputs, kernel):
+        """conv1d(inputs, kernel) alone, without bias or activation: the stock
+        layer's method, computed by our op. A subclass may override it (to
+        transform the kernel, say, as Keras' examples do); `call` then calls
+        it and adds the bias and the activation after it, unfused."""
+        return ops.fused_conv1d(
+            inputs, kernel, None, stride=self.strides[0], padding=self.padding.upper(),
+            dilations=self.dilation_rate[0], data_format=DATA_FORMATS[self.data_format],
+            groups=self.groups)
+
+    def _call_through_convolution_op(self, inputs, kernel, bias):
+        outputs = self.convolution_op(inputs, kernel)
+        if bias is not None:
+            outputs += tf.reshape(bias, (1, 1, -1) if self.data_format == "channels_last"
+                                  else (1, -1, 1))
+        return self.activation(outputs)
 
     def call(self, inputs, initial_state=None, return_state=False):
         """The layer's output; with return_state, (output, state).
@@ -222,9 +241,12 @@ class FusedConvBase(keras.layers.Layer):
             self._check_streaming()
         if initial_state is not None:
             initial_state = self._cast_input(initial_state, dtype, "states")
-        # Variables stay in their own dtype (float32 under mixed precision).
-        kernel = tf.cast(getattr(self, KERNEL_ATTRIBUTE), dtype)
+        # Variables stay in their own dtype (float32 under mixed precision);
+        # `kernel` is the variable, or under LoRA the merged kernel.
+        kernel = tf.cast(self.kernel, dtype)
         bias = tf.cast(self.bias, dtype) if self.use_bias else None
+        if self._overrides_convolution_op():
+            return self._call_through_convolution_op(inputs, kernel, bias)
         fused = activation_fusion.fused_name(self.activation)
         outputs = ops.fused_conv1d(
             inputs, kernel, bias, stride=self.strides[0], padding=self.padding.upper(),
@@ -284,9 +306,7 @@ class FusedConvBase(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        # Refused here too: Keras 3's from_config turns errors into TypeError.
         config = dict(config)
-        _refuse_unsupported_stock_arguments(config)
         # Checked before Keras 3's from_config could turn the ValueError into
         # a TypeError; filters themselves are checked by __init__.
         filters = config.get("filters")
@@ -320,4 +340,6 @@ class FusedConvBase(keras.layers.Layer):
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         })
+        if IS_KERAS_3:
+            config.update(self._lora_config())
         return config

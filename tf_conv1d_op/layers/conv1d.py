@@ -36,7 +36,8 @@ class Conv1D(FusedConvBase):
             and the stock layer's `groups` (default 1): the input channels and
             filters split into `groups` groups, each output group reading its
             input group only; groups == input channels is the depthwise
-            convolution (filters = multiplier * channels).
+            convolution (filters = multiplier * channels); under Keras 3,
+            the stock layer's `lora_rank` and `lora_alpha` (see enable_lora).
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid",
