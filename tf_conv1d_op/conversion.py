@@ -1,17 +1,29 @@
-"""replace_conv1d: a trained Keras model with its Conv1D layers swapped for ours."""
+"""replace_conv1d: a trained Keras model with its Conv1D and DepthwiseConv1D
+layers swapped for ours."""
 import warnings
 
-from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D
 from tf_conv1d_op.layers._keras import keras
 
+# Each stock layer that has a fused counterpart, and the counterpart; the more
+# derived first (tf-keras' DepthwiseConv1D subclasses its Conv1D).
+OURS_FOR_STOCK = {keras.layers.DepthwiseConv1D: DepthwiseConv1D, keras.layers.Conv1D: Conv1D}
 
-def _replacement(layer):
-    """Our Conv1D for a stock Conv1D `layer`, or the reason there is none."""
-    if type(layer) is not keras.layers.Conv1D:
-        return None, (f"a subclass of keras.layers.Conv1D ({type(layer).__name__}), "
+
+def _stock_base(layer):
+    """The stock class of OURS_FOR_STOCK that `layer` is an instance of, or None."""
+    if type(layer) in OURS_FOR_STOCK:
+        return type(layer)
+    return next((stock for stock in OURS_FOR_STOCK if isinstance(layer, stock)), None)
+
+
+def _replacement(layer, stock):
+    """Our layer for the stock `layer` of class `stock`, or the reason there is none."""
+    if type(layer) is not stock:
+        return None, (f"a subclass of keras.layers.{stock.__name__} ({type(layer).__name__}), "
                       "whose behaviour may differ from the stock layer's")
     try:
-        return Conv1D.from_config(layer.get_config()), None
+        return OURS_FOR_STOCK[stock].from_config(layer.get_config()), None
     except ValueError as e:
         return None, str(e)
 
@@ -26,8 +38,9 @@ class _Cloner:
     def __call__(self, layer):
         if isinstance(layer, keras.Model):
             return self._nested_model(layer)
-        if isinstance(layer, keras.layers.Conv1D):
-            new, reason = _replacement(layer)
+        stock = _stock_base(layer)
+        if stock is not None:
+            new, reason = _replacement(layer, stock)
             if new is None:
                 self.skipped.append((layer.name, reason))
             else:
@@ -84,7 +97,8 @@ def _replace(model):
 
 
 def replace_conv1d(model, *, return_report=False):
-    """A copy of `model` in which each stock keras.layers.Conv1D is ours.
+    """A copy of `model` in which each stock keras.layers.Conv1D and
+    keras.layers.DepthwiseConv1D is ours (tf_conv1d_op.Conv1D, DepthwiseConv1D).
 
     Works on Sequential and functional models, nested ones included. Every
     layer is cloned from its config and gets the original's weights, so the
@@ -93,7 +107,7 @@ def replace_conv1d(model, *, return_report=False):
     compiled.
 
     Grouped and depthwise layers (`groups`) and LoRA layers (with their
-    factors) are replaced too. A Conv1D that cannot be replaced (a subclass
+    factors) are replaced too. A layer that cannot be replaced (a subclass
     of the stock class) is cloned unchanged and reported in a warning; so is a nested subclassed model,
     which is kept as is.
 

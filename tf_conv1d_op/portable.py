@@ -16,26 +16,34 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tf_conv1d_op import _implementation, _op_names
 from tf_conv1d_op.conversion import clone_with_weights
-from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 
 
-@keras.utils.register_keras_serializable(package="tf_conv1d_op")
-class CompositeConv1D(Conv1D):
-    """tf_conv1d_op.Conv1D that always runs the composite implementation: what
-    to_stock leaves where the stock layer cannot express ours (strides with
-    dilation, channels_first, which the stock CPU layer runs only with
-    oneDNN). Loading a model that holds it imports tf_conv1d_op, but needs no
-    compiled library when TF_CONV1D_OP_IMPLEMENTATION=composite."""
+class _RunsComposite:
+    """Runs the layer on the composite implementation, always."""
 
     def call(self, inputs, initial_state=None, return_state=False):
         with _implementation.using(_implementation.COMPOSITE):
             return super().call(inputs, initial_state=initial_state, return_state=return_state)
 
 
-def _stock_equivalent(layer):
-    """A stock keras.layers.Conv1D computing what our `layer` does, or None."""
-    config = layer.get_config()
+@keras.utils.register_keras_serializable(package="tf_conv1d_op")
+class CompositeConv1D(_RunsComposite, Conv1D):
+    """tf_conv1d_op.Conv1D that always runs the composite implementation: what
+    to_stock leaves where the stock layer cannot express ours (strides with
+    dilation, channels_first, which the stock CPU layer runs only with
+    oneDNN). Loading a model that holds it imports tf_conv1d_op, but needs no
+    compiled library when TF_CONV1D_OP_IMPLEMENTATION=composite."""
+
+
+@keras.utils.register_keras_serializable(package="tf_conv1d_op")
+class CompositeDepthwiseConv1D(_RunsComposite, DepthwiseConv1D):
+    """tf_conv1d_op.DepthwiseConv1D on the composite implementation, where
+    tf-keras' stock layer cannot express ours (strides with dilation)."""
+
+
+def _stock_conv1d(config):
     if config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
         return None  # the stock layer refuses strides > 1 with dilation > 1
     if config["data_format"] != "channels_last":
@@ -43,21 +51,37 @@ def _stock_equivalent(layer):
     return keras.layers.Conv1D.from_config(config)
 
 
+def _stock_depthwise_conv1d(config):
+    # Keras 3's stock layer computes both of these; tf-keras' refuses strides
+    # > 1 with dilation > 1.
+    if not IS_KERAS_3 and config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
+        return None
+    return keras.layers.DepthwiseConv1D.from_config(config)
+
+
+# Ours, the stock layer for its config where one computes the same (else
+# None), and the composite fallback.
+_STOCK_FOR_OURS = {Conv1D: (_stock_conv1d, CompositeConv1D),
+                   DepthwiseConv1D: (_stock_depthwise_conv1d, CompositeDepthwiseConv1D)}
+
+
 def _clone(layer):
-    if type(layer) is Conv1D:  # not CompositeConv1D nor user subclasses
-        new = _stock_equivalent(layer) or CompositeConv1D.from_config(layer.get_config())
-    else:
-        new = type(layer).from_config(layer.get_config())
-    return new
+    config = layer.get_config()
+    if type(layer) in _STOCK_FOR_OURS:  # not the composite ones nor user subclasses
+        stock, composite = _STOCK_FOR_OURS[type(layer)]
+        return stock(config) or composite.from_config(config)
+    return type(layer).from_config(config)
 
 
 def to_stock(model):
-    """A copy of `model` with each tf_conv1d_op.Conv1D turned back into a stock
-    keras.layers.Conv1D, weights kept (the inverse of replace_conv1d).
+    """A copy of `model` with each tf_conv1d_op.Conv1D and DepthwiseConv1D
+    turned back into the stock keras.layers one, weights kept (the inverse of
+    replace_conv1d).
 
     Where the stock layer cannot compute what ours does (strides > 1 with
-    dilation > 1; channels_first, which stock TF runs on the CPU only with
-    oneDNN) the layer becomes CompositeConv1D, ours on stock TensorFlow ops.
+    dilation > 1; a Conv1D in channels_first, which stock TF runs on the CPU
+    only with oneDNN) the layer becomes CompositeConv1D or
+    CompositeDepthwiseConv1D, ours on stock TensorFlow ops.
     Sequential and functional models, nested ones included; the copy is not
     compiled, the original is untouched.
     """

@@ -9,6 +9,7 @@ any other way cannot run on a chunk alone and are refused by name.
 """
 from tf_conv1d_op.conversion import replace_conv1d
 from tf_conv1d_op.layers import Conv1D
+from tf_conv1d_op.layers.base_conv import FusedConvBase
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 
 # Layers that compute each time step from that step alone (in inference:
@@ -33,7 +34,7 @@ def _time_mixing_reason(layer):
     """Why `layer` cannot run on a chunk alone, or None if it can."""
     if isinstance(layer, keras.Model):
         return "a nested model; call streaming_model on a model whose layers are not nested"
-    if isinstance(layer, Conv1D):
+    if isinstance(layer, FusedConvBase):
         if layer.data_format != "channels_last":
             return "data_format='channels_first'; streaming_model handles channels_last models"
         if layer.padding == "causal" or layer.kernel_size[0] == 1:

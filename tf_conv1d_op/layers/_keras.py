@@ -13,3 +13,7 @@ IS_KERAS_3 = hasattr(keras, "version")
 # the variable's name in tf.train.Checkpoint files, so ours uses the same one:
 # checkpoints written from a stock model then load into ours.
 KERNEL_ATTRIBUTE = "_kernel" if IS_KERAS_3 else "kernel"
+
+# The stock DepthwiseConv1D's kernel: `kernel` under Keras 3, `depthwise_kernel`
+# under Keras 2 (the variable's name too).
+DEPTHWISE_KERNEL_ATTRIBUTE = "kernel" if IS_KERAS_3 else "depthwise_kernel"

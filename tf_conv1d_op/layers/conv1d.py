@@ -1,10 +1,64 @@
 """tf_conv1d_op.Conv1D: a drop-in replacement for keras.layers.Conv1D."""
-from tf_conv1d_op.layers._keras import keras
-from tf_conv1d_op.layers.base_conv import FusedConvBase
+import numbers
+import warnings
+
+from tf_conv1d_op.layers import base_conv
+from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
+from tf_conv1d_op.layers.lora import LoraMixin
+
+# The stock layer's config keys, in its order.
+_CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "data_format",
+                "dilation_rate", "groups", "activation", "use_bias", "kernel_initializer",
+                "bias_initializer", "kernel_regularizer", "bias_regularizer",
+                "activity_regularizer", "kernel_constraint", "bias_constraint")
+
+# LoRA exists in Keras 3's stock convolutions only (lora.py).
+_KERAS_3_FEATURES = (LoraMixin,) if IS_KERAS_3 else ()
+
+
+def _groups(value, filters, layer):
+    """The stock layer's `groups`, checked as Keras 3 checks it: a positive
+    int dividing `filters` (unless None; build checks the input channels).
+    tf-keras' layer takes `groups or 1`, so there None and 0 mean 1, for ours
+    too."""
+    if not IS_KERAS_3 and (value is None or value is False or (
+            isinstance(value, numbers.Number) and value == 0)):
+        return 1
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{layer}: the number of groups must be a positive integer. "
+                         f"Received: groups={value!r}.")
+    if filters is not None and filters % value:
+        raise ValueError(f"{layer}: the number of filters must be evenly divisible by "
+                         f"the number of groups. Received: groups={value}, filters={filters}.")
+    return int(value)
+
+
+def warn_if_config_says_channels_first(data_format):
+    """Warns where the stock layer would follow the Keras config and ours not.
+
+    Keras 3's stock default data_format=None reads keras.config's image data
+    format; ours defaults to 'channels_last' (the documented signature), so
+    under set_image_data_format("channels_first") the same code gives other
+    shapes. tf-keras' stock default is 'channels_last' too: no warning there.
+    A layer built from a config (loading, replace_conv1d) states its format
+    and is not warned about.
+    """
+    if (not IS_KERAS_3 or data_format != "channels_last" or
+            base_conv.building_from_config() or
+            keras.backend.image_data_format() != "channels_first"):
+        return
+    warnings.warn(
+        "tf_conv1d_op.Conv1D runs data_format='channels_last' (its default), but the "
+        "Keras config's image data format is 'channels_first', which the stock "
+        "keras.layers.Conv1D follows by default. Pass data_format=None (or "
+        "'channels_first') to follow the config; where channels_last is meant, "
+        "filter this warning (an explicit 'channels_last' cannot be told from the "
+        "default).",
+        UserWarning, stacklevel=3)
 
 
 @keras.utils.register_keras_serializable(package="tf_conv1d_op")
-class Conv1D(FusedConvBase):
+class Conv1D(*_KERAS_3_FEATURES, base_conv.FusedConvBase):
     """1D convolution layer computed by the fused FusedConv1D op.
 
     Same arguments, weights (`kernel` of shape (kernel_size, in_channels //
@@ -46,10 +100,69 @@ class Conv1D(FusedConvBase):
                  bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
-            data_format=data_format, dilation_rate=dilation_rate, activation=activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, **kwargs)
+        # `groups` (and Keras 3's `lora_rank`, `lora_alpha`) travel in
+        # **kwargs: the documented signature is the stock Conv1D's as README
+        # shows it. The stock layer's default is 1 group.
+        groups = kwargs.pop("groups", 1)
+        if IS_KERAS_3:
+            lora_rank, lora_alpha = kwargs.pop("lora_rank", None), kwargs.pop("lora_alpha", None)
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
+                         bias_constraint, **kwargs)
+        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
+                or filters <= 0):
+            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
+                             f"positive integer. Received filters={filters!r}.")
+        self.filters = int(filters)
+        self.groups = _groups(groups, self.filters, f"{type(self).__name__} {self.name!r}")
+        warn_if_config_says_channels_first(self.data_format)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        if IS_KERAS_3:
+            self._init_lora(lora_rank, lora_alpha)
+
+    def _check_channels(self, channels, input_shape):
+        if channels % self.groups:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: the number of input channels must be "
+                f"evenly divisible by the number of groups. Received groups={self.groups}, "
+                f"but the input has {channels} channels (input shape {input_shape}).")
+
+    def _add_kernel(self, channels):
+        # In the stock layer's attribute (_keras.py), so checkpoints match.
+        setattr(self, KERNEL_ATTRIBUTE, self.add_weight(
+            name="kernel", shape=self.kernel_size + (channels // self.groups, self.filters),
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint, trainable=True, dtype=self.dtype))
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if IS_KERAS_3:
+            self._build_lora()
+
+    def _output_channels(self, channels):
+        return self.filters
+
+    def _op_kernel(self):
+        return self.kernel  # the variable, or under LoRA the merged kernel
+
+    def _op_groups(self):
+        return self.groups
+
+    @classmethod
+    def from_config(cls, config):
+        # Checked before Keras 3's from_config could turn the ValueError into
+        # a TypeError; filters themselves are checked by __init__.
+        filters = config.get("filters")
+        valid_filters = (isinstance(filters, numbers.Integral) and
+                         not isinstance(filters, bool) and filters > 0)
+        _groups(config.get("groups", 1), filters if valid_filters else None,
+                f"{cls.__name__} {config.get('name')!r}")
+        return super().from_config(config)
+
+    def get_config(self):
+        config = {**super().get_config(), **self._stock_config(_CONFIG_KEYS)}
+        if IS_KERAS_3:
+            config.update(self._lora_config())
+        return config

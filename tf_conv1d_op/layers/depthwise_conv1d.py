@@ -1,0 +1,97 @@
+"""tf_conv1d_op.DepthwiseConv1D: a drop-in replacement for
+keras.layers.DepthwiseConv1D, computed by the fused op's depthwise kernels.
+
+The stock layer's kernel is [kernel_size, channels, depth_multiplier]; output
+channel c * depth_multiplier + j reads input channel c through kernel[:, c, j].
+That is the op's depthwise convolution (groups = channels) with the kernel
+reshaped to [kernel_size, 1, channels * depth_multiplier]: the same values in
+the same order, so the reshape copies nothing.
+"""
+import numbers
+
+import tensorflow as tf
+
+from tf_conv1d_op.layers import base_conv
+from tf_conv1d_op.layers._keras import DEPTHWISE_KERNEL_ATTRIBUTE, IS_KERAS_3, keras
+
+# The stock layer's config keys, in Keras 3's order.
+_CONFIG_KEYS = ("depth_multiplier", "kernel_size", "strides", "padding", "data_format",
+                "dilation_rate", "activation", "use_bias", "depthwise_initializer",
+                "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+                "activity_regularizer", "depthwise_constraint", "bias_constraint")
+
+
+@keras.utils.register_keras_serializable(package="tf_conv1d_op")
+class DepthwiseConv1D(base_conv.FusedConvBase):
+    """Depthwise 1D convolution computed by the fused FusedConv1D op.
+
+    Same arguments, weights (the depthwise kernel, of shape (kernel_size,
+    channels, depth_multiplier), and `bias` of shape (channels *
+    depth_multiplier,)), config and results as keras.layers.DepthwiseConv1D;
+    bias and the activation run in the op when it implements the activation.
+    Beyond the stock layer under tf-keras: `strides > 1` together with
+    `dilation_rate > 1` (Keras 3's stock layer takes it too).
+
+    Args:
+        kernel_size: int or tuple/list of 1 int, the window length.
+        strides: int or tuple/list of 1 int.
+        padding: "valid" or "same" (case-insensitive), as the stock layer.
+        depth_multiplier: output channels per input channel.
+        data_format: "channels_last", "channels_first", or None (the Keras
+            config's image data format), as the stock layer.
+        dilation_rate: int or tuple/list of 1 int.
+        activation: None (linear), a name, a keras.activations function or
+            any callable.
+        use_bias: whether to add a bias vector.
+        depthwise_initializer, bias_initializer, depthwise_regularizer,
+        bias_regularizer, activity_regularizer, depthwise_constraint,
+        bias_constraint: as in keras.layers.DepthwiseConv1D.
+        **kwargs: base-layer keywords (name, dtype, trainable, input_shape, ...).
+    """
+
+    PADDINGS = ("valid", "same")
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None,
+                 **kwargs):
+        # tf-keras' stock config carries its base class's `groups` (always 1).
+        if not IS_KERAS_3 and kwargs.get("groups", 1) == 1:
+            kwargs.pop("groups", None)
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
+                         bias_constraint, **kwargs)
+        if (isinstance(depth_multiplier, bool) or
+                not isinstance(depth_multiplier, numbers.Integral) or depth_multiplier <= 0):
+            raise ValueError("Invalid value for argument `depth_multiplier`. Expected a "
+                             "strictly positive integer. Received "
+                             f"depth_multiplier={depth_multiplier!r}.")
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
+        self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
+        self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
+
+    def _add_kernel(self, channels):
+        # In the stock layer's attribute and name (_keras.py), so checkpoints
+        # and weights files match.
+        setattr(self, DEPTHWISE_KERNEL_ATTRIBUTE, self.add_weight(
+            name=DEPTHWISE_KERNEL_ATTRIBUTE,
+            shape=self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint, trainable=True, dtype=self.dtype))
+
+    def _output_channels(self, channels):
+        return channels * self.depth_multiplier
+
+    def _op_kernel(self):
+        kernel = getattr(self, DEPTHWISE_KERNEL_ATTRIBUTE)
+        return tf.reshape(kernel, self.kernel_size + (1, self._output_channels(
+            self._in_channels)))
+
+    def _op_groups(self):
+        return self._in_channels
+
+    def get_config(self):
+        return {**super().get_config(), **self._stock_config(_CONFIG_KEYS)}
