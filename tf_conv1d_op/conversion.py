@@ -1,13 +1,14 @@
-"""replace_conv1d: a trained Keras model with its Conv1D and DepthwiseConv1D
-layers swapped for ours."""
+"""replace_conv1d: a trained Keras model with its Conv1D, DepthwiseConv1D and
+SeparableConv1D layers swapped for ours."""
 import warnings
 
-from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D
+from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D, SeparableConv1D
 from tf_conv1d_op.layers._keras import keras
 
 # Each stock layer that has a fused counterpart, and the counterpart; the more
-# derived first (tf-keras' DepthwiseConv1D subclasses its Conv1D).
-OURS_FOR_STOCK = {keras.layers.DepthwiseConv1D: DepthwiseConv1D, keras.layers.Conv1D: Conv1D}
+# derived first (tf-keras' DepthwiseConv1D and SeparableConv1D subclass its Conv1D).
+OURS_FOR_STOCK = {keras.layers.DepthwiseConv1D: DepthwiseConv1D,
+                  keras.layers.SeparableConv1D: SeparableConv1D, keras.layers.Conv1D: Conv1D}
 
 
 def _stock_base(layer):
@@ -97,8 +98,8 @@ def _replace(model):
 
 
 def replace_conv1d(model, *, return_report=False):
-    """A copy of `model` in which each stock keras.layers.Conv1D and
-    keras.layers.DepthwiseConv1D is ours (tf_conv1d_op.Conv1D, DepthwiseConv1D).
+    """A copy of `model` in which each stock keras.layers.Conv1D,
+    DepthwiseConv1D and SeparableConv1D is ours (tf_conv1d_op's of the same names).
 
     Works on Sequential and functional models, nested ones included. Every
     layer is cloned from its config and gets the original's weights, so the

@@ -16,7 +16,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tf_conv1d_op import _implementation, _op_names
 from tf_conv1d_op.conversion import clone_with_weights
-from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D
+from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D, SeparableConv1D
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 
 
@@ -43,6 +43,13 @@ class CompositeDepthwiseConv1D(_RunsComposite, DepthwiseConv1D):
     tf-keras' stock layer cannot express ours (strides with dilation)."""
 
 
+@keras.utils.register_keras_serializable(package="tf_conv1d_op")
+class CompositeSeparableConv1D(_RunsComposite, SeparableConv1D):
+    """tf_conv1d_op.SeparableConv1D on the composite implementation, where the
+    stock layer cannot express ours (causal padding under Keras 3, strides
+    with dilation under tf-keras)."""
+
+
 def _stock_conv1d(config):
     if config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
         return None  # the stock layer refuses strides > 1 with dilation > 1
@@ -59,10 +66,19 @@ def _stock_depthwise_conv1d(config):
     return keras.layers.DepthwiseConv1D.from_config(config)
 
 
+def _stock_separable_conv1d(config):
+    if IS_KERAS_3 and config["padding"] == "causal":
+        return None  # Keras 3's stock layer has no causal padding
+    if not IS_KERAS_3 and config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
+        return None
+    return keras.layers.SeparableConv1D.from_config(config)
+
+
 # Ours, the stock layer for its config where one computes the same (else
 # None), and the composite fallback.
 _STOCK_FOR_OURS = {Conv1D: (_stock_conv1d, CompositeConv1D),
-                   DepthwiseConv1D: (_stock_depthwise_conv1d, CompositeDepthwiseConv1D)}
+                   DepthwiseConv1D: (_stock_depthwise_conv1d, CompositeDepthwiseConv1D),
+                   SeparableConv1D: (_stock_separable_conv1d, CompositeSeparableConv1D)}
 
 
 def _clone(layer):
@@ -74,14 +90,15 @@ def _clone(layer):
 
 
 def to_stock(model):
-    """A copy of `model` with each tf_conv1d_op.Conv1D and DepthwiseConv1D
-    turned back into the stock keras.layers one, weights kept (the inverse of
-    replace_conv1d).
+    """A copy of `model` with each tf_conv1d_op.Conv1D, DepthwiseConv1D and
+    SeparableConv1D turned back into the stock keras.layers one, weights kept
+    (the inverse of replace_conv1d).
 
     Where the stock layer cannot compute what ours does (strides > 1 with
     dilation > 1; a Conv1D in channels_first, which stock TF runs on the CPU
-    only with oneDNN) the layer becomes CompositeConv1D or
-    CompositeDepthwiseConv1D, ours on stock TensorFlow ops.
+    only with oneDNN; a causal SeparableConv1D under Keras 3) the layer
+    becomes the Composite class of the same name, ours on stock TensorFlow
+    ops.
     Sequential and functional models, nested ones included; the copy is not
     compiled, the original is untouched.
     """

@@ -8,7 +8,6 @@ gives the outputs of the whole sequence. Layers that read other time steps
 any other way cannot run on a chunk alone and are refused by name.
 """
 from tf_conv1d_op.conversion import replace_conv1d
-from tf_conv1d_op.layers import Conv1D
 from tf_conv1d_op.layers.base_conv import FusedConvBase
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 
@@ -78,7 +77,7 @@ class _Streamer:
         reason = _time_mixing_reason(layer)
         if reason is not None:
             raise ValueError(f"streaming_model: layer {layer.name!r} cannot stream: {reason}.")
-        if not isinstance(layer, Conv1D) or layer.padding != "causal":
+        if not isinstance(layer, FusedConvBase) or layer.padding != "causal":
             return layer(*args, **kwargs)
         shape = layer.state_shape()[1:]
         state = keras.Input(shape=shape, dtype=layer.compute_dtype,

@@ -36,6 +36,27 @@ def _positive_int_tuple(value, name):
     return (int(items[0]),)
 
 
+def positive_int(value, name):
+    """An int > 0 (not a bool), else the stock layers' ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "
+                         f"integer. Received {name}={value!r}.")
+    return int(value)
+
+
+def drop_tf_keras_leftovers(kwargs, names=()):
+    """tf-keras' DepthwiseConv1D and SeparableConv1D derive from its Conv1D,
+    and their configs carry keys of it that they do not use: `groups` (1) and
+    the separable layer's kernel_* (`names`). Ours takes such a config and
+    drops them; another `groups` stays, for the base layer to refuse."""
+    if IS_KERAS_3:
+        return
+    if kwargs.get("groups", 1) == 1:
+        kwargs.pop("groups", None)
+    for name in names:
+        kwargs.pop(name, None)
+
+
 def _choice(value, choices, name):
     if not isinstance(value, str) or value.lower() not in choices:
         raise ValueError(f"The `{name}` argument must be one of {list(choices)}. "
@@ -58,7 +79,8 @@ class FusedConvBase(keras.layers.Layer):
     A subclass creates the kernel (`_add_kernel`), says how many output
     channels it makes (`_output_channels`) and hands the op its kernel in the
     op's layout [kernel_size, in_channels // groups, filters] with the groups
-    (`_op_kernel`, `_op_groups`); `get_config` lists its stock keys
+    (`_op_kernel`, `_op_groups`), and a separable layer its pointwise kernel
+    (`_op_pointwise_kernel`); `get_config` lists its stock keys
     (`_stock_config`).
     """
 
@@ -105,6 +127,11 @@ class FusedConvBase(keras.layers.Layer):
 
     def _op_groups(self):
         raise NotImplementedError
+
+    def _op_pointwise_kernel(self):
+        """A separable layer's [1, channels, filters] kernel, applied after
+        the first (grouped) convolution; None for one convolution."""
+        return None
 
     @property
     def _channel_axis(self):
@@ -201,13 +228,19 @@ class FusedConvBase(keras.layers.Layer):
         if self._overrides_convolution_op():
             return self._call_through_convolution_op(inputs, kernel, bias)
         fused = activation_fusion.fused_name(self.activation)
+        data_format = DATA_FORMATS[self.data_format]
+        pointwise = self._op_pointwise_kernel()
+        # A separable layer's bias and activation follow its pointwise step.
+        epilogue = (bias, fused) if pointwise is None else (None, None)
         outputs = ops.fused_conv1d(
-            inputs, kernel, bias, stride=self.strides[0], padding=self.padding.upper(),
-            dilations=self.dilation_rate[0], activation=fused,
-            data_format=DATA_FORMATS[self.data_format], groups=self._op_groups(),
-            initial_state=initial_state,
+            inputs, kernel, epilogue[0], stride=self.strides[0], padding=self.padding.upper(),
+            dilations=self.dilation_rate[0], activation=epilogue[1], data_format=data_format,
+            groups=self._op_groups(), initial_state=initial_state,
             return_final_state=bool(return_state))
         outputs, state = outputs if return_state else (outputs, None)
+        if pointwise is not None:
+            outputs = ops.fused_conv1d(outputs, tf.cast(pointwise, dtype), bias,
+                                       activation=fused, data_format=data_format)
         if fused is None and self.activation is not None:
             outputs = self.activation(outputs)
         return (outputs, state) if return_state else outputs

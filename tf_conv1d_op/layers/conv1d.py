@@ -109,11 +109,7 @@ class Conv1D(*_KERAS_3_FEATURES, base_conv.FusedConvBase):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, bias_initializer, bias_regularizer, activity_regularizer,
                          bias_constraint, **kwargs)
-        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
-                or filters <= 0):
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive integer. Received filters={filters!r}.")
-        self.filters = int(filters)
+        self.filters = base_conv.positive_int(filters, "filters")
         self.groups = _groups(groups, self.filters, f"{type(self).__name__} {self.name!r}")
         warn_if_config_says_channels_first(self.data_format)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -7,12 +7,10 @@ That is the op's depthwise convolution (groups = channels) with the kernel
 reshaped to [kernel_size, 1, channels * depth_multiplier]: the same values in
 the same order, so the reshape copies nothing.
 """
-import numbers
-
 import tensorflow as tf
 
 from tf_conv1d_op.layers import base_conv
-from tf_conv1d_op.layers._keras import DEPTHWISE_KERNEL_ATTRIBUTE, IS_KERAS_3, keras
+from tf_conv1d_op.layers._keras import DEPTHWISE_KERNEL_ATTRIBUTE, keras
 
 # The stock layer's config keys, in Keras 3's order.
 _CONFIG_KEYS = ("depth_multiplier", "kernel_size", "strides", "padding", "data_format",
@@ -57,18 +55,11 @@ class DepthwiseConv1D(base_conv.FusedConvBase):
                  depthwise_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None,
                  **kwargs):
-        # tf-keras' stock config carries its base class's `groups` (always 1).
-        if not IS_KERAS_3 and kwargs.get("groups", 1) == 1:
-            kwargs.pop("groups", None)
+        base_conv.drop_tf_keras_leftovers(kwargs)
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
                          use_bias, bias_initializer, bias_regularizer, activity_regularizer,
                          bias_constraint, **kwargs)
-        if (isinstance(depth_multiplier, bool) or
-                not isinstance(depth_multiplier, numbers.Integral) or depth_multiplier <= 0):
-            raise ValueError("Invalid value for argument `depth_multiplier`. Expected a "
-                             "strictly positive integer. Received "
-                             f"depth_multiplier={depth_multiplier!r}.")
-        self.depth_multiplier = int(depth_multiplier)
+        self.depth_multiplier = base_conv.positive_int(depth_multiplier, "depth_multiplier")
         self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
         self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
