@@ -53,6 +53,16 @@ def test_layer_passes_program_times_a_layer_of_any_geometry():
     assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
 
 
+def test_layer_kinds_program_times_both_layers_against_the_stock_ones():
+    out = run_program("layer_kinds", "--shapes", "conformer,quartznet", "--repeats", "1")
+    rows = [line.split() for line in out.splitlines()
+            if line.split()[:1] in (["conformer"], ["quartznet"])]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("conformer", "DepthwiseConv1D", "forward"), ("conformer", "DepthwiseConv1D", "training"),
+        ("quartznet", "SeparableConv1D", "forward"), ("quartznet", "SeparableConv1D", "training")]
+    assert all(min(float(r[3]), float(r[4])) > 0 for r in rows)
+
+
 def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
     out = run_program("winograd_error", "--cases", "16x8x5,12x20x3", "--steps", "41")
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
