@@ -98,8 +98,8 @@ def streaming_model(model):
 
     Args:
       model: a built Sequential or functional Keras 3 model, channels_last,
-        made of causal convolutions (ours; stock ones are converted with
-        replace_conv1d) and per-step layers: Dense, activations, merges
+        made of causal convolutions (ours: Conv1D and SeparableConv1D; stock
+        ones are converted with replace_conv1d) and per-step layers: Dense, activations, merges
         (Add, Multiply, Concatenate over channels, ...), normalization over
         channels, dropout and noise (off in inference), Embedding, and
         convolutions with kernel_size 1.
