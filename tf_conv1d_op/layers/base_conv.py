@@ -2,10 +2,11 @@
 
 Follows Keras' layers/convolutional/: what every layer shares (the window's
 geometry, data format, activation, bias, the call through the op, streaming,
-shapes, the config's serialization) lives here; each layer adds its kernel
-and its own arguments: Conv1D (conv1d.py: filters, groups, LoRA) and
-DepthwiseConv1D (depthwise_conv1d.py: a depth multiplier). The computation is
-one FusedConv1D op: convolution, bias and, when the op implements the Keras
+shapes, the config's serialization) lives here; each layer adds its kernels
+and its own arguments: Conv1D (conv1d.py: filters, groups, LoRA),
+DepthwiseConv1D (depthwise_conv1d.py: a depth multiplier) and SeparableConv1D
+(separable_conv1d.py: both). The computation is one FusedConv1D op (two for
+the separable layer): convolution, bias and, when the op implements the Keras
 activation (activation_fusion.py), the activation.
 """
 import numbers
@@ -74,7 +75,8 @@ def building_from_config():
 
 
 class FusedConvBase(keras.layers.Layer):
-    """activation(conv1d(inputs, kernel) + bias) as one fused op.
+    """activation(conv1d(inputs, kernel) + bias) as one fused op (or, with a
+    pointwise kernel, as a grouped convolution and then a fused pointwise one).
 
     A subclass creates the kernel (`_add_kernel`), says how many output
     channels it makes (`_output_channels`) and hands the op its kernel in the
