@@ -135,6 +135,11 @@ class FusedConvBase(keras.layers.Layer):
         the first (grouped) convolution; None for one convolution."""
         return None
 
+    def _call_own_convolution(self, inputs, kernel, bias):
+        """The output computed by a subclass's own convolution (Conv1D's
+        overridden convolution_op), or None where the layer runs the op."""
+        return None
+
     @property
     def _channel_axis(self):
         return -1 if self.data_format == "channels_last" else 1
@@ -184,31 +189,6 @@ class FusedConvBase(keras.layers.Layer):
                 f"{type(self).__name__} {self.name!r}: initial_state and return_state need "
                 f"padding='causal' (a stream can only be cut where no output step reads "
                 f"later inputs); this layer has padding={self.padding!r}")
-        if self._overrides_convolution_op():
-            raise ValueError(
-                f"{type(self).__name__} {self.name!r}: initial_state and return_state run "
-                "the fused streaming op, which cannot call this class's own convolution_op")
-
-    def _overrides_convolution_op(self):
-        return type(self).convolution_op is not FusedConvBase.convolution_op
-
-    def convolution_op(self, inputs, kernel):
-        """conv1d(inputs, kernel) alone, without bias or activation: the stock
-        Conv1D's method, computed by our op (the kernel in the op's layout,
-        Conv1D's). A subclass may override it (to transform the kernel, say,
-        as Keras' examples do); `call` then calls it with `_op_kernel()` and
-        adds the bias and the activation after it, unfused."""
-        return ops.fused_conv1d(
-            inputs, kernel, None, stride=self.strides[0], padding=self.padding.upper(),
-            dilations=self.dilation_rate[0], data_format=DATA_FORMATS[self.data_format],
-            groups=self._op_groups())
-
-    def _call_through_convolution_op(self, inputs, kernel, bias):
-        outputs = self.convolution_op(inputs, kernel)
-        if bias is not None:
-            outputs += tf.reshape(bias, (1, 1, -1) if self.data_format == "channels_last"
-                                  else (1, -1, 1))
-        return self.activation(outputs)
 
     def call(self, inputs, initial_state=None, return_state=False):
         """The layer's output; with return_state, (output, state).
@@ -227,8 +207,9 @@ class FusedConvBase(keras.layers.Layer):
         # Variables stay in their own dtype (float32 under mixed precision).
         kernel = tf.cast(self._op_kernel(), dtype)
         bias = tf.cast(self.bias, dtype) if self.use_bias else None
-        if self._overrides_convolution_op():
-            return self._call_through_convolution_op(inputs, kernel, bias)
+        own = self._call_own_convolution(inputs, kernel, bias)
+        if own is not None:
+            return own
         fused = activation_fusion.fused_name(self.activation)
         data_format = DATA_FORMATS[self.data_format]
         pointwise = self._op_pointwise_kernel()

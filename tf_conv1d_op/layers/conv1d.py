@@ -2,6 +2,10 @@
 import numbers
 import warnings
 
+import tensorflow as tf
+
+from tf_conv1d_op import ops
+from tf_conv1d_op._geometry import KERAS_DATA_FORMATS as DATA_FORMATS
 from tf_conv1d_op.layers import base_conv
 from tf_conv1d_op.layers._keras import IS_KERAS_3, KERNEL_ATTRIBUTE, keras
 from tf_conv1d_op.layers.lora import LoraMixin
@@ -145,6 +149,35 @@ class Conv1D(*_KERAS_3_FEATURES, base_conv.FusedConvBase):
 
     def _op_groups(self):
         return self.groups
+
+    def convolution_op(self, inputs, kernel):
+        """conv1d(inputs, kernel) alone, without bias or activation: the stock
+        layer's method, computed by our op. A subclass may override it (to
+        transform the kernel, say, as Keras' examples do); `call` then calls
+        it and adds the bias and the activation after it, unfused."""
+        return ops.fused_conv1d(
+            inputs, kernel, None, stride=self.strides[0], padding=self.padding.upper(),
+            dilations=self.dilation_rate[0], data_format=DATA_FORMATS[self.data_format],
+            groups=self.groups)
+
+    def _overrides_convolution_op(self):
+        return type(self).convolution_op is not Conv1D.convolution_op
+
+    def _call_own_convolution(self, inputs, kernel, bias):
+        if not self._overrides_convolution_op():
+            return None
+        outputs = self.convolution_op(inputs, kernel)
+        if bias is not None:
+            outputs += tf.reshape(bias, (1, 1, -1) if self.data_format == "channels_last"
+                                  else (1, -1, 1))
+        return self.activation(outputs)
+
+    def _check_streaming(self):
+        super()._check_streaming()
+        if self._overrides_convolution_op():
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: initial_state and return_state run "
+                "the fused streaming op, which cannot call this class's own convolution_op")
 
     @classmethod
     def from_config(cls, config):

@@ -12,6 +12,13 @@ import tensorflow as tf
 from tf_conv1d_op.layers import base_conv
 from tf_conv1d_op.layers._keras import DEPTHWISE_KERNEL_ATTRIBUTE, keras
 
+def as_op_kernel(depthwise_kernel):
+    """The stock [kernel_size, channels, depth_multiplier] kernel in the op's
+    depthwise layout [kernel_size, 1, channels * depth_multiplier]."""
+    kernel_size, channels, multiplier = depthwise_kernel.shape
+    return tf.reshape(depthwise_kernel, (kernel_size, 1, channels * multiplier))
+
+
 # The stock layer's config keys, in Keras 3's order.
 _CONFIG_KEYS = ("depth_multiplier", "kernel_size", "strides", "padding", "data_format",
                 "dilation_rate", "activation", "use_bias", "depthwise_initializer",
@@ -77,9 +84,7 @@ class DepthwiseConv1D(base_conv.FusedConvBase):
         return channels * self.depth_multiplier
 
     def _op_kernel(self):
-        kernel = getattr(self, DEPTHWISE_KERNEL_ATTRIBUTE)
-        return tf.reshape(kernel, self.kernel_size + (1, self._output_channels(
-            self._in_channels)))
+        return as_op_kernel(getattr(self, DEPTHWISE_KERNEL_ATTRIBUTE))
 
     def _op_groups(self):
         return self._in_channels

@@ -118,5 +118,6 @@ class LoraMixin:
         return None
 
     def _lora_config(self):
-        return {"lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha} if self.lora_rank \
-            else {}
+        if not self.lora_rank:
+            return {}
+        return {"lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha}

@@ -3,14 +3,12 @@ keras.layers.SeparableConv1D, as two fused ops: the depthwise convolution
 (the op's depthwise kernels, groups = channels), then the pointwise one
 (kernel size 1) with the bias and the activation fused into it.
 
-The stock depthwise kernel [kernel_size, channels, depth_multiplier] is the
-op's [kernel_size, 1, channels * depth_multiplier] reshaped (see
-depthwise_conv1d.py); the pointwise kernel [1, channels * depth_multiplier,
-filters] is already in the op's layout.
+The stock depthwise kernel goes into the op's layout as DepthwiseConv1D's
+does (depthwise_conv1d.as_op_kernel); the pointwise kernel [1, channels *
+depth_multiplier, filters] is already in the op's layout.
 """
-import tensorflow as tf
-
 from tf_conv1d_op.layers import base_conv
+from tf_conv1d_op.layers.depthwise_conv1d import as_op_kernel
 from tf_conv1d_op.layers._keras import keras
 
 # The stock layer's config keys, in Keras 3's order.
@@ -87,8 +85,7 @@ class SeparableConv1D(base_conv.FusedConvBase):
         return self.filters
 
     def _op_kernel(self):
-        return tf.reshape(self.depthwise_kernel,
-                          self.kernel_size + (1, self._in_channels * self.depth_multiplier))
+        return as_op_kernel(self.depthwise_kernel)
 
     def _op_groups(self):
         return self._in_channels
