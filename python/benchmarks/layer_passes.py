@@ -6,6 +6,9 @@ overhead in docs/performance.md were taken.
 
   python -m python.benchmarks.layer_passes [--shapes pointwise,batch1_inference] [--repeats 21]
   python -m python.benchmarks.layer_passes --layer 32,1024,64,64,4,1,1,same,relu
+  python -m python.benchmarks.layer_passes --shapes pointwise --sides ours
+
+--sides times only the sides named (one alone, not alternating with the other).
 
 --layer times one layer of any geometry: batch, steps, in_channels, filters,
 kernel, stride, dilation, padding, activation (as the benchmark's shapes).
@@ -58,7 +61,9 @@ def main(argv=None):
     parser.add_argument("--shapes", default="pointwise")
     parser.add_argument("--layer", help="B,STEPS,IN_CH,FILTERS,K,STRIDE,DILATION,PADDING,ACT")
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--sides", default="stock,ours", help="stock, ours, or both")
     args = parser.parse_args(argv)
+    sides = [side for side in ("stock", "ours") if side in args.sides.split(",")]
     tf.config.experimental.set_synchronous_execution(True)
     shapes = benchmark.SHAPES
     wanted = set(filter(None, args.shapes.split(",")))
@@ -74,11 +79,13 @@ def main(argv=None):
         x, w, b, dy = benchmark.make_data(shape)
         stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b)
         x, dy = tf.constant(x), tf.constant(dy)
-        fns = pass_functions(stock, stock_vars, dy) + pass_functions(ours, ours_vars, dy)
+        layers = {"stock": (stock, stock_vars), "ours": (ours, ours_vars)}
+        fns = sum((pass_functions(*layers[side], dy) for side in sides), ())
         medians = alternating_medians(fns + (trivial,), x, args.repeats)
-        for side, row in (("stock", medians[:4]), ("ours", medians[4:8])):
+        for i, side in enumerate(sides):
+            row = medians[4 * i:4 * i + 4]
             print(f"{shape.name:>18s} {side:>6s} " + " ".join(f"{m:12.2f}" for m in row))
-        print(f"{'':>18s} a trivial tf.function call: {medians[8]:.2f} ms", flush=True)
+        print(f"{'':>18s} a trivial tf.function call: {medians[-1]:.2f} ms", flush=True)
     return 0
 
 

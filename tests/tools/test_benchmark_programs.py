@@ -46,6 +46,13 @@ def test_layer_passes_program_times_each_pass_of_both_sides():
     assert "trivial tf.function call" in out
 
 
+def test_layer_passes_program_times_one_side_alone():
+    out = run_program("layer_passes", "--shapes", "sensor", "--repeats", "1", "--sides", "ours")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["sensor"]]
+    assert [r[1] for r in rows] == ["ours"]
+    assert len(rows[0]) == 6 and min(map(float, rows[0][2:])) > 0
+
+
 def test_layer_passes_program_times_a_layer_of_any_geometry():
     out = run_program("layer_passes", "--layer", "2,64,16,32,4,1,1,same,relu", "--repeats", "1")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["layer"]]
