@@ -449,6 +449,21 @@ def test_our_own_argument_errors():
         tf_conv1d_op.Conv1D(4, 5)(tf.zeros([1, 4, 2]))
 
 
+@pytest.mark.parametrize("make", [lambda: tf_conv1d_op.Conv1D(4, 3),
+                                  lambda: tf_conv1d_op.DepthwiseConv1D(3),
+                                  lambda: tf_conv1d_op.SeparableConv1D(4, 3)],
+                         ids=["Conv1D", "DepthwiseConv1D", "SeparableConv1D"])
+def test_refused_under_another_keras_backend(make, monkeypatch):
+    """Under KERAS_BACKEND=jax (or torch, numpy) the layers cannot run their
+    TensorFlow ops: constructing one says so, instead of failing on the first
+    traced call."""
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match=r"TensorFlow backend.*'jax' backend \(KERAS_BACKEND\)"):
+        make()
+    monkeypatch.undo()
+    make()
+
+
 @pytest.mark.parametrize("padding", ["valid", "same", "causal"])
 def test_extension_strides_with_dilation(padding):
     """The stock layer refuses strides > 1 with dilation > 1; ours computes it."""

@@ -17,3 +17,17 @@ KERNEL_ATTRIBUTE = "_kernel" if IS_KERAS_3 else "kernel"
 # The stock DepthwiseConv1D's kernel: `kernel` under Keras 3, `depthwise_kernel`
 # under Keras 2 (the variable's name too).
 DEPTHWISE_KERNEL_ATTRIBUTE = "kernel" if IS_KERAS_3 else "depthwise_kernel"
+
+
+def require_tensorflow_backend(layer_name):
+    """Refuses to build a layer under Keras 3's JAX, PyTorch or NumPy backend
+    (KERAS_BACKEND): the layers run TensorFlow ops, which those backends'
+    tensors and tracing cannot carry, and would fail later with an error
+    that does not say why. tf-keras always runs TensorFlow."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"{layer_name} (tf_conv1d_op) runs TensorFlow ops and needs Keras' TensorFlow "
+            f"backend; this process's Keras runs the {backend!r} backend (KERAS_BACKEND). "
+            f"Use the stock Keras layer there, or set KERAS_BACKEND=tensorflow before Keras "
+            f"is imported.")

@@ -19,7 +19,7 @@ from tf_conv1d_op._geometry import KERAS_DATA_FORMATS as DATA_FORMATS
 from tf_conv1d_op._geometry import PADDINGS as _OP_PADDINGS
 from tf_conv1d_op._geometry import output_steps
 from tf_conv1d_op.layers import activation_fusion
-from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
+from tf_conv1d_op.layers._keras import IS_KERAS_3, keras, require_tensorflow_backend
 
 PADDINGS = tuple(padding.lower() for padding in _OP_PADDINGS)  # Keras spells them so
 
@@ -91,6 +91,7 @@ class FusedConvBase(keras.layers.Layer):
     def __init__(self, kernel_size, strides, padding, data_format, dilation_rate, activation,
                  use_bias, bias_initializer, bias_regularizer, activity_regularizer,
                  bias_constraint, **kwargs):
+        require_tensorflow_backend(type(self).__name__)
         super().__init__(activity_regularizer=keras.regularizers.get(activity_regularizer),
                          **kwargs)
         self.kernel_size = _positive_int_tuple(kernel_size, "kernel_size")
