@@ -131,3 +131,11 @@ def test_pass_threads_program_gives_one_output_for_every_thread_count(tmp_path):
             assert f"{threads} threads, {state}: median " in line, line
             sums.add(line.split("checksum ")[1])
         assert len(sums) == 1, (shape, sums)
+
+
+def test_conv_transpose_probe_checks_and_times_both_sides():
+    out = run_program("conv_transpose_probe", "--shapes", "tiny,unet", "--repeats", "1")
+    rows = {line.split()[0]: numbers(line.replace("x ", " ")) for line in out.splitlines()[1:]}
+    assert set(rows) == {"tiny", "unet"}
+    # stock ms, ours ms, speed-up > 0; the tiny shape's GFLOP/s prints as 0.0
+    assert all(len(row) == 4 and min(row[:3]) > 0 for row in rows.values())
