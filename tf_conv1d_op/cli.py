@@ -69,6 +69,8 @@ def format_info(facts):
         f"  CPU levels:         compiled {', '.join(facts['cpu_levels']['compiled'])}; "
         f"this CPU supports {', '.join(facts['cpu_levels']['supported'])}; "
         f"in use: {facts['cpu_levels']['selected']}",
+        f"  bfloat16 forward:   "
+        f"{'AVX512_BF16 dot products' if facts['cpu_levels']['bf16_dot'] else 'float sums'}",
         f"  TensorFlow:         built for {build.get('tensorflow_version')}, "
         f"installed {facts['tensorflow_installed']}",
         f"  CUDA kernels:       {cuda}",

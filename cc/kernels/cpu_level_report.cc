@@ -35,6 +35,11 @@ extern "C" __attribute__((visibility("default"))) const char* tf_conv1d_op_cpu_l
       "{\"compiled\": " + JsonNames(isa::CompiledLevels()) +
       ", \"supported\": " + JsonNames(isa::SupportedLevels()) +
       ", \"selected\": " + JsonString(isa::Name(isa::Selected().level)) +
-      ", \"error\": " + JsonString(isa::Selected().error) + "}";
+      ", \"error\": " + JsonString(isa::Selected().error) +
+      // The avx512 level's bfloat16 forward runs on AVX512_BF16 where the CPU
+      // has it (bf16_pair_passes.h); the lower levels' copies lack it.
+      ", \"bf16_dot\": " +
+      (isa::Selected().level == isa::Level::kAvx512 && isa::CpuHasBf16Dot() ? "true" : "false") +
+      "}";
   return report.c_str();
 }

@@ -7,8 +7,11 @@ overhead in docs/performance.md were taken.
   python -m python.benchmarks.layer_passes [--shapes pointwise,batch1_inference] [--repeats 21]
   python -m python.benchmarks.layer_passes --layer 32,1024,64,64,4,1,1,same,relu
   python -m python.benchmarks.layer_passes --shapes pointwise --sides ours
+  python -m python.benchmarks.layer_passes --shapes pointwise,downsampling --dtype bfloat16
 
 --sides times only the sides named (one alone, not alternating with the other).
+--dtype runs both sides in another dtype (the benchmark's is float32): both
+layers' weights and inputs in it, as under a mixed-precision policy.
 
 --layer times one layer of any geometry: batch, steps, in_channels, filters,
 kernel, stride, dilation, padding, activation (as the benchmark's shapes).
@@ -62,6 +65,7 @@ def main(argv=None):
     parser.add_argument("--layer", help="B,STEPS,IN_CH,FILTERS,K,STRIDE,DILATION,PADDING,ACT")
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--sides", default="stock,ours", help="stock, ours, or both")
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16, float16, float64")
     args = parser.parse_args(argv)
     sides = [side for side in ("stock", "ours") if side in args.sides.split(",")]
     tf.config.experimental.set_synchronous_execution(True)
@@ -77,8 +81,8 @@ def main(argv=None):
         if shape.name not in wanted:
             continue
         x, w, b, dy = benchmark.make_data(shape)
-        stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b)
-        x, dy = tf.constant(x), tf.constant(dy)
+        stock, ours, stock_vars, ours_vars = benchmark.build_models(shape, w, b, args.dtype)
+        x, dy = tf.cast(x, args.dtype), tf.cast(dy, args.dtype)
         layers = {"stock": (stock, stock_vars), "ours": (ours, ours_vars)}
         fns = sum((pass_functions(*layers[side], dy) for side in sides), ())
         medians = alternating_medians(fns + (trivial,), x, args.repeats)

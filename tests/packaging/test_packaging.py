@@ -80,6 +80,16 @@ def test_loaded_library_has_every_cpu_level():
     assert levels["supported"] == supported_levels()
     if "TF_CONV1D_ISA" not in os.environ:
         assert levels["selected"] == supported_levels()[-1]
+    assert levels["bf16_dot"] == (levels["selected"] == "avx512" and cpu_has_flag("avx512_bf16"))
+
+
+def cpu_has_flag(name):
+    """Whether /proc/cpuinfo lists the CPU flag (Linux), read apart from cpuid."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(name in line.split() for line in f if line.startswith("flags"))
+    except OSError:
+        return False
 
 
 def test_build_info_matches_this_install():

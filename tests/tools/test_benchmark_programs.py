@@ -53,6 +53,14 @@ def test_layer_passes_program_times_one_side_alone():
     assert len(rows[0]) == 6 and min(map(float, rows[0][2:])) > 0
 
 
+def test_layer_passes_program_times_both_sides_in_bfloat16():
+    out = run_program("layer_passes", "--shapes", "sensor", "--repeats", "1",
+                      "--dtype", "bfloat16")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["sensor"]]
+    assert [r[1] for r in rows] == ["stock", "ours"]
+    assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
+
+
 def test_layer_passes_program_times_a_layer_of_any_geometry():
     out = run_program("layer_passes", "--layer", "2,64,16,32,4,1,1,same,relu", "--repeats", "1")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["layer"]]

@@ -112,20 +112,21 @@ def make_data(shape, seed=0):
     return x, w, b, dy
 
 
-def build_models(shape, w, b):
+def build_models(shape, w, b, dtype="float32"):
     """(stock forward, ours forward, stock variables, ours variables), same
-    weights. The stock layer runs groups as Keras does (Keras 3 compiles a
-    grouped convolution with XLA on the CPU, where TensorFlow has no grouped
-    kernel)."""
+    weights, in `dtype`. The stock layer runs groups as Keras does (Keras 3
+    compiles a grouped convolution with XLA on the CPU, where TensorFlow has no
+    grouped kernel)."""
     import tensorflow as tf
     import tf_conv1d_op
 
     stock = tf.keras.layers.Conv1D(
         shape.filters, shape.kernel, strides=shape.stride, padding=shape.padding,
-        dilation_rate=shape.dilation, activation=shape.activation, groups=shape.groups)
+        dilation_rate=shape.dilation, activation=shape.activation, groups=shape.groups,
+        dtype=dtype)
     stock.build((None, shape.steps, shape.in_channels))
     stock.set_weights([w, b])
-    kernel, bias = tf.Variable(w), tf.Variable(b)
+    kernel, bias = tf.Variable(tf.cast(w, dtype)), tf.Variable(tf.cast(b, dtype))
 
     def ours(x):
         return tf_conv1d_op.fused_conv1d(

@@ -50,6 +50,7 @@
 #include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/depthwise_cpu.h"
+#include "cc/kernels/core/bf16_pair_passes.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/tile_prefetch.h"
@@ -156,8 +157,10 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
 // convolution: dz, padded by K - 1 - pad_left steps on the left, with the
 // filter flipped and transposed. Where that convolution qualifies for the
 // Winograd tiles, it runs as one (the phase form below would be a direct
-// one); false otherwise, with nothing done. Float and double only, as dz
-// goes through a T buffer.
+// one), and for bfloat16 where it runs on AVX512_BF16's dot products
+// instead (bf16_pair_passes.h); false otherwise, with nothing done. dz goes through
+// a T buffer: for bfloat16 it is rounded to bfloat16 there, as the stock
+// layer's gradient takes dy in the dtype (the phase form keeps dz in float).
 template <typename T>
 bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
                             const T* filter, const T* grad_output, const T* operand,
@@ -169,7 +172,13 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
   f.out_channels = g.in_channels;
   f.out_steps = g.in_steps;
   f.pad_left = g.kernel_extent - 1 - g.pad_left;
-  if (!WinogradAppliesToInputGradient(f)) return false;
+  bool as_forward;
+  if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
+    as_forward = Bf16PairsApply(f);
+  } else {
+    as_forward = WinogradAppliesToInputGradient(f);
+  }
+  if (!as_forward) return false;
   const int64_t k = g.kernel_size, cin = g.in_channels, cout = g.out_channels;
   std::vector<T> flipped(g.filter_elements());
   for (int64_t j = 0; j < k; ++j) {
@@ -188,10 +197,19 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
     const int64_t total = g.output_elements();
     dz_buffer.resize(total);
     runner.For(CeilDiv(total, kChunk), 4 * kChunk, [&](int64_t begin, int64_t end) {
+      using A = typename AccumulatorOf<T>::type;  // bfloat16's dz: in float, rounded once
+      std::vector<A> chunk;
       for (int64_t i = begin; i < end; ++i) {
         const int64_t first = i * kChunk, count = std::min(kChunk, total - first);
-        ActivationGradRow<T, T>(act, grad_output + first, operand + first, count,
-                                std::integral_constant<int64_t, 1>(), dz_buffer.data() + first);
+        if constexpr (std::is_same_v<T, A>) {
+          ActivationGradRow<T, T>(act, grad_output + first, operand + first, count,
+                                  std::integral_constant<int64_t, 1>(), dz_buffer.data() + first);
+        } else {
+          chunk.resize(count);
+          ActivationGradRow<T, A>(act, grad_output + first, operand + first, count,
+                                  std::integral_constant<int64_t, 1>(), chunk.data());
+          for (int64_t e = 0; e < count; ++e) dz_buffer[first + e] = static_cast<T>(chunk[e]);
+        }
       }
     });
     dz = dz_buffer.data();
@@ -210,6 +228,14 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
   using A = typename AccumulatorOf<T>::type;
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
   if (g.output_elements() == 0) return;
+  if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
+    // Ahead of Winograd too: the dot products' direct sums beat float
+    // Winograd tiles on the benchmark's shapes (docs/performance.md).
+    if (Bf16PairsApply(g)) {
+      ForwardInBf16Pairs(g, act, input, filter, bias, output, preactivation, runner);
+      return;
+    }
+  }
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
   // Group j: input channels [j * cin_g, ...) of each window, output columns
   // [j * cout_g, ...) of the tile, its own packed filter and bias.
@@ -217,9 +243,9 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
   const int64_t inner = g.kernel_size * cin_g;
   const int64_t group_panels = gemm::Panels<A>(cout_g);
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const bool winograd = groups == 1 && WinogradApplies(g);
   PreferHugePages(output, g.output_elements() * sizeof(T));
   PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
-  const bool winograd = groups == 1 && WinogradApplies(g);
   const std::vector<std::vector<A>> winograd_u =
       winograd ? WinogradFilters<T, A>(g, filter) : std::vector<std::vector<A>>();
   // The filter as the direct tiles read it, group after group: with
@@ -342,7 +368,7 @@ void BackpropInputPass(const Conv1DGeometry& g,
                        T* grad_input, const ParallelRunner& runner) {
   using A = typename AccumulatorOf<T>::type;
   if (g.input_elements() == 0) return;
-  if constexpr (std::is_same_v<T, A>) {
+  if constexpr (std::is_same_v<T, A> || std::is_same_v<T, Eigen::bfloat16>) {
     if (BackpropInputAsForward(g, act, filter, grad_output, operand, grad_input, runner)) {
       return;
     }
@@ -569,10 +595,14 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   const PackedWindows<A> packing(inner, tile, slab_offset, gathered_offset);
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
                         g.layout == Layout::kNWC && cout == cout_padded;
+  bool bf16_pairs = false;
+  if constexpr (std::is_same_v<T, Eigen::bfloat16>) bf16_pairs = Bf16PairsApplyToFilterGrad(g);
 
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
     std::vector<A> slab_scratch, dz_scratch, dz_panels, windows_packed;
+    std::vector<uint16_t> window_pairs, dz_pairs;
+    std::vector<int64_t> pair_rows;
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
       A* db = dw + inner * cout_padded;
@@ -588,6 +618,26 @@ void BackpropFilterPass(const Conv1DGeometry& g,
           for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
         }
         const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &slab_scratch);
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<A, float>) {
+          if (bf16_pairs) {  // bf16_pair_passes.h
+            const int64_t pitch = RoundUp(tile, 2);
+            WindowPairs(w, rows, g.kernel_size, cin, pitch, &window_pairs);
+            pair_rows.resize(inner);
+            for (int64_t i = 0; i < inner; ++i) pair_rows[i] = i * pitch;
+            gemm::RowsOf<uint16_t> a;
+            a.data = window_pairs.data();
+            a.row_offset = pair_rows.data();
+            a.k_stride = 2;
+            DzPairPanels(dz, rows, cout, cout_padded, &dz_pairs);
+            gemm::Epilogue<float> e;
+            e.accumulate = true;
+            gemm::GemmBf16Pairs(inner, cout, CeilDiv(rows, 2), a, dz_pairs.data(),
+                                CeilDiv(rows, 2) * gemm::kBf16PairPanelRow, dw, cout_padded, e);
+            continue;
+          }
+        }
+#endif
         // dz in the kernel's panel layout: a panel's rows are contiguous, so
         // it stays in L1 whatever Cout is (rows cout_padded apart would map
         // onto few L1 sets when that is a power of two).

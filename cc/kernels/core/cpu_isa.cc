@@ -12,7 +12,7 @@ namespace {
 
 #if defined(__x86_64__)
 struct CpuidBits {
-  uint32_t leaf1_ecx = 0, leaf7_ebx = 0, ext1_ecx = 0;
+  uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_1_eax = 0, ext1_ecx = 0;
   uint64_t xcr0 = 0;  // the register state the OS saves on a context switch
 };
 
@@ -21,6 +21,7 @@ CpuidBits ReadCpuid() {
   unsigned eax, ebx, ecx, edx;
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) bits.leaf1_ecx = ecx;
   if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) bits.leaf7_ebx = ebx;
+  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) bits.leaf7_1_eax = eax;
   if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) bits.ext1_ecx = ecx;
   // XGETBV exists only where the OS enabled XSAVE (OSXSAVE, leaf 1 ECX bit 27).
   if (bits.leaf1_ecx & (1u << 27)) {
@@ -50,6 +51,10 @@ bool SupportsAvx512(const CpuidBits& b) {
   return SupportsAvx2(b) && AllSet(b.leaf7_ebx, Bits({16, 17, 28, 30, 31})) &&
          AllSet(b.xcr0, 0xE6);
 }
+
+bool SupportsBf16Dot(const CpuidBits& b) {
+  return SupportsAvx512(b) && AllSet(b.leaf7_1_eax, Bits({5}));  // AVX512_BF16
+}
 #endif
 
 }  // namespace
@@ -68,6 +73,15 @@ bool CpuSupports(Level level) {
 #if defined(__x86_64__)
   static const CpuidBits bits = ReadCpuid();
   return level == Level::kAvx2 ? SupportsAvx2(bits) : SupportsAvx512(bits);
+#else
+  return false;
+#endif
+}
+
+bool CpuHasBf16Dot() {
+#if defined(__x86_64__)
+  static const bool has = SupportsBf16Dot(ReadCpuid());
+  return has;
 #else
   return false;
 #endif

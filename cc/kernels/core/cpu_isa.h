@@ -34,6 +34,11 @@ constexpr const char* kForceVariable = "TF_CONV1D_ISA";
 // saves (XCR0). The baseline is what the library as a whole is built for.
 bool CpuSupports(Level level);
 
+// Whether the CPU has AVX512_BF16's dot products (Zen 4 and later, Cooper
+// Lake and Sapphire Rapids and later), which the avx512 level's bfloat16
+// forward uses (gemm::GemmBf16Pairs) where the CPU has them.
+bool CpuHasBf16Dot();
+
 // The level the passes run at: the highest one compiled in and supported,
 // or the one TF_CONV1D_ISA names. `error` says why that name cannot be
 // used (unknown, not compiled in, or not supported by this CPU); the passes

@@ -338,6 +338,30 @@ std::vector<A> PackPanels(int64_t depth, int64_t cols, At at) {
   return packed;
 }
 
+#if defined(__AVX512F__)
+// B for gemm::GemmBf16Pairs: per panel of kNr columns, per pair q of depth
+// values, each column's values at depths 2q and 2q + 1 side by side
+// (`at(k, n)` gives raw bfloat16 bits; zeros past `depth` and `cols`).
+template <typename At>
+std::vector<uint16_t> PackBf16PairPanels(int64_t depth, int64_t cols, At at) {
+  constexpr int64_t kNr = gemm::Tile<float>::kNr;
+  const int64_t panels = gemm::Panels<float>(cols), pairs = CeilDiv(depth, 2);
+  std::vector<uint16_t> packed(panels * pairs * gemm::kBf16PairPanelRow, 0);
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t q = 0; q < pairs; ++q) {
+      uint16_t* dst = packed.data() + (p * pairs + q) * gemm::kBf16PairPanelRow;
+      const int64_t n_end = std::min(kNr, cols - p * kNr);
+      for (int64_t n = 0; n < n_end; ++n) {
+        for (int64_t h = 0; h < 2 && 2 * q + h < depth; ++h) {
+          dst[2 * n + h] = at(2 * q + h, p * kNr + n);
+        }
+      }
+    }
+  }
+  return packed;
+}
+#endif
+
 // A depth block: `taps` runs of `depth` A columns, the first from a_offset
 // (elements) in every row, the next tap_stride further on; and the B rows
 // from b_row on, taps * depth of them.

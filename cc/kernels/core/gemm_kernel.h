@@ -79,6 +79,29 @@ template <typename A>
 void Gemm(int64_t rows, int64_t cols, int64_t depth, const RowsOf<A>& a, const A* b,
           int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const Epilogue<A>& epilogue);
 
+#if defined(__AVX512F__)
+// The same product with A and B in bfloat16 (raw bits), summed in float on
+// AVX512_BF16's dot products (twice the float kernel's multiply-adds per
+// instruction), over `pairs` pairs of depth values: A(r, 2q) and A(r, 2q + 1)
+// adjacent in memory (k_stride counts elements: 2 for a contiguous row), B
+// packed by PackBf16PairPanels. Only where cpu_isa::CpuHasBf16Dot(): the
+// x86-64-v4 level's copy holds it, but that level does not imply the
+// instructions.
+constexpr bool kHasBf16Pairs = true;
+// Elements of a packed B panel per pair of depth values: kNr columns x 2.
+constexpr int64_t kBf16PairPanelRow = 2 * Tile<float>::kNr;
+void GemmBf16Pairs(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<uint16_t>& a,
+                   const uint16_t* b, int64_t panel_stride, float* c, int64_t ldc,
+                   const Epilogue<float>& e);
+// B for GemmBf16Pairs from float rows (`rows` x `cols`, `ld` apart; the pairs
+// over the rows), each value rounded to bfloat16 (to nearest even, denormals
+// to zero): the layout of PackBf16PairPanels, at dst.
+void PackBf16PairsOfFloats(const float* src, int64_t rows, int64_t cols, int64_t ld,
+                           uint16_t* dst);
+#else
+constexpr bool kHasBf16Pairs = false;
+#endif
+
 // Number of kNr-wide panels that hold `cols` columns.
 template <typename A>
 int64_t Panels(int64_t cols) {
