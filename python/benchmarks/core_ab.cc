@@ -5,11 +5,11 @@
 // isa_b: core_ab.sh compiles them so).
 //
 //   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS] [GROUPS]
-//           [ACTIVATION]
+//           [ACTIVATION] [DTYPE]
 //
 // PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad;
 // GROUPS 1 (dense, the default) or IN_CH (depthwise); ACTIVATION one of the
-// op's names (relu by default).
+// op's names (relu by default); DTYPE float (the default) or bfloat16.
 // Prints each build's median GFLOP/s and the median of the per-trial ratios
 // B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
 // own bias (code placement), a few percent.
@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "Eigen/Core"
 #include "cc/kernels/core/cpu_passes.h"
 #include "python/benchmarks/geometry_args.h"
 
@@ -55,37 +56,19 @@ double ThreadSeconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-int main(int argc, char** argv) {
-  if (argc < 10) {
-    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0],
-                 geometry_args::kUsage);
-    return 2;
-  }
-  Conv1DGeometry g;
-  const bool padding_known = geometry_args::Parse(argv + 1, &g);
-  const std::string pass = argv[9];
-  const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
-  g.groups = argc > 11 ? std::atol(argv[11]) : 1;
-  ActivationSpec act;
-  act.kind = Activation::kRelu;
-  const bool act_known = argc <= 12 || ParseActivation(argv[12], &act.kind);
-  const std::string error = ResolveGeometry(&g);
-  // The grouped passes of other group counts are the dense ones per group.
+// Prints the medians for builds A and B of one pass in dtype T.
+template <typename T>
+int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::string& pass,
+            int trials) {
   const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
-  if (!error.empty() || !padding_known || !act_known || trials < 1 || (g.groups != 1 && !depthwise) ||
-      (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
-    std::fprintf(stderr, "bad arguments %s\n", error.c_str());
-    return 2;
-  }
-
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
-  using Buffer = std::vector<float, Aligned64<float>>;  // as TensorFlow aligns tensors
+  using Buffer = std::vector<T, Aligned64<T>>;  // as TensorFlow aligns tensors
   Buffer x(g.input_elements()), w(g.filter_elements()), b(g.out_channels),
       y(g.output_elements()), dy(g.output_elements()), dx(g.input_elements()),
       dw(g.filter_elements()), db(g.out_channels);
   for (auto* v : {&x, &w, &b, &dy}) {
-    for (float& e : *v) e = normal(rng);
+    for (T& e : *v) e = static_cast<T>(normal(rng));
   }
   const SerialRunner serial;
   const double flops = 2.0 * g.output_elements() * g.kernel_size * g.group_in_channels();
@@ -94,8 +77,8 @@ int main(int argc, char** argv) {
   // the time slices other processes take on a shared machine do not count.
   const auto gflops = [&](int build) {
     const double start = ThreadSeconds();
-    const PassesOf<float>& passes =
-        (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<float>();
+    const PassesOf<T>& passes =
+        (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<T>();
     if (pass == "forward") {
       (depthwise ? passes.depthwise_forward : passes.forward)(g, act, x.data(), w.data(), b.data(), y.data(), nullptr, serial);
     } else if (pass == "input_grad") {
@@ -124,4 +107,34 @@ int main(int argc, char** argv) {
               pass.c_str(), rate_a[mid], rate_b[mid], ratio[mid], ratio[quarter],
               ratio[trials - 1 - quarter]);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 10) {
+    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0],
+                 geometry_args::kUsage);
+    return 2;
+  }
+  Conv1DGeometry g;
+  const bool padding_known = geometry_args::Parse(argv + 1, &g);
+  const std::string pass = argv[9];
+  const int trials = argc > 10 ? std::atoi(argv[10]) : 41;
+  g.groups = argc > 11 ? std::atol(argv[11]) : 1;
+  ActivationSpec act;
+  act.kind = Activation::kRelu;
+  const bool act_known = argc <= 12 || ParseActivation(argv[12], &act.kind);
+  const std::string error = ResolveGeometry(&g);
+  // The grouped passes of other group counts are the dense ones per group.
+  const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
+  if (!error.empty() || !padding_known || !act_known || trials < 1 || (g.groups != 1 && !depthwise) ||
+      (pass != "forward" && pass != "input_grad" && pass != "filter_grad")) {
+    std::fprintf(stderr, "bad arguments %s\n", error.c_str());
+    return 2;
+  }
+
+  const std::string dtype = argc > 13 ? argv[13] : "float";
+  if (dtype == "float") return Compare<float>(g, act, pass, trials);
+  if (dtype == "bfloat16") return Compare<Eigen::bfloat16>(g, act, pass, trials);
+  std::fprintf(stderr, "bad dtype %s (float or bfloat16)\n", dtype.c_str());
+  return 2;
 }

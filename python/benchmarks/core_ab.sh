@@ -4,7 +4,7 @@
 # cc/kernels/core). Both run in one process, alternately (core_ab.cc).
 #
 #   bash python/benchmarks/core_ab.sh REVISION_OR_DIR BATCH STEPS IN_CH FILTERS KERNEL \
-#        STRIDE DILATION PADDING PASS [TRIALS] [GROUPS] [ACTIVATION]
+#        STRIDE DILATION PADDING PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE]
 #   e.g. bash python/benchmarks/core_ab.sh HEAD~1 64 128 9 64 3 1 1 valid forward
 #
 # Needs g++ and TensorFlow's headers (for Eigen): PYTHON (default python3)
@@ -41,6 +41,6 @@ for unit in $(python3 -m build_tools.cpu_levels level-sources); do
 done
 wait
 g++ "${flags[@]}" "${level_flags[@]}" -I"$root" -o "$work/core_ab" "$root/python/benchmarks/core_ab.cc" \
-    "$work"/*.o "$root"/cc/kernels/core/{conv1d_geometry,activations,output_pages}.cc
+    "$work"/*.o "$root"/cc/kernels/core/{conv1d_geometry,activations,output_pages,cpu_isa}.cc
 echo "core_ab: level $level"
 "$work/core_ab" "$@"

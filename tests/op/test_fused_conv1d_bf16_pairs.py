@@ -1,5 +1,5 @@
-"""The bfloat16 forward on shapes that take each branch of its AVX512_BF16
-form (cc/kernels/core/bf16_pair_passes.h; on CPUs without the instructions,
+"""The bfloat16 forward and filter gradient on shapes that take each branch
+of their AVX512_BF16 forms (cc/kernels/core/bf16_pair_passes.h; on CPUs without the instructions,
 or at a lower TF_CONV1D_ISA level, the same cases check the float form):
 several depth blocks, edge tiles copied with their padding, strides, partial
 column panels, activations fused in registers or applied after, the kept
@@ -7,7 +7,13 @@ preactivation, and the forms it leaves to the float path (an odd depth,
 dilated taps, NCW). Against the float64 reference on the same bfloat16
 values: each output is then off by its own rounding to bfloat16 (half a unit
 in its 8th bit) and float summation, and a lost or misplaced product shows
-as more."""
+as more.
+
+The filter gradient's cases cover its windows read straight from NWC input
+(16 row pairs by 16 channels at a time: partial blocks of both, odd row
+counts, several tiles, padding, strides, dilation), dy packed as it is
+(linear) or dz computed and rounded, the bias's gradient formed by the same
+products, and NCW's windows from the float slab."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -53,3 +59,65 @@ def test_bfloat16_forward_matches_reference(case):
     bound = 2.0 ** -8 * np.abs(expected) + 1e-4 * np.abs(expected).max()
     worst = np.max(np.abs(got - expected) - bound)
     assert worst <= 0, f"an output is off by {worst:.3g} beyond its bfloat16 rounding"
+
+
+GRAD_CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, activation
+    (2, 700, 40, 40, 3, 1, 1, "SAME", "NWC", "linear"),    # 3 tiles, 40 = 16 + 16 + 8 channels
+    (3, 125, 21, 33, 5, 2, 1, "CAUSAL", "NWC", "relu"),    # odd rows, stride, a partial panel
+    (2, 301, 16, 64, 3, 1, 4, "VALID", "NWC", "silu"),     # dilation, dz rounded
+    (1, 67, 7, 5, 1, 3, 1, "VALID", "NWC", "linear"),      # pointwise, stride, 7 channels
+    (2, 90, 24, 16, 4, 1, 1, "SAME", "NCW", "relu"),       # NCW: windows from the slab
+]
+
+
+def filter_sums(x, dz, w_shape, **geometry):
+    """sum over steps of x * dz for each filter element, in float64."""
+    w0 = tf.zeros(w_shape, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(w0)
+        loss = tf.reduce_sum(reference._linear_part(tf.constant(x), w0, **geometry) * dz)
+    return tape.gradient(loss, w0).numpy()
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[
+    f"{c[2]}x{c[3]}k{c[4]}s{c[5]}d{c[6]}-{c[7]}-{c[8]}-{c[9]}" for c in GRAD_CASES])
+def test_bfloat16_filter_and_bias_gradients_match_reference(case):
+    batch, steps, cin, cout, k, stride, dilation, padding, data_format, activation = case
+    rng = np.random.default_rng(7 * steps + cin)
+    x = bfloat16_values(rng, (batch, steps, cin) if data_format == "NWC" else (batch, cin, steps))
+    w = bfloat16_values(rng, (k, cin, cout), 1 / np.sqrt(k * cin))
+    b = bfloat16_values(rng, (cout,))
+    geometry = dict(stride=stride, dilation=dilation, padding=padding, data_format=data_format)
+    tensors = [tf.constant(v, tf.bfloat16) for v in (x, w, b)]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        y = tf_conv1d_op.fused_conv1d(*tensors, stride=stride, dilations=dilation,
+                                      padding=padding, data_format=data_format,
+                                      activation=activation)
+    dy = bfloat16_values(rng, y.shape)
+    _, dw, db = tape.gradient(y, tensors, output_gradients=tf.constant(dy, tf.bfloat16))
+
+    # dz = dy * activation'(z), z in float64. (The op takes activation' at
+    # its bfloat16 output or preactivation: the same for these activations
+    # but for silu's, smooth enough that the bound below covers it; tanh's
+    # 1 - y^2 near |y| = 1 would not be, so no case has it.)
+    z = reference.conv1d(x, w, b, **geometry)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        activated = reference.keras_activation(activation)(z)
+    dz = reference._to_layout(tape.gradient(activated, z, output_gradients=tf.constant(dy)),
+                              data_format)  # NWC
+    want_dw = filter_sums(x, dz, w.shape, **geometry)
+    want_db = tf.reduce_sum(dz, axis=[0, 1]).numpy()
+    # Each product's dz is rounded to bfloat16 (relative 2^-9, independent
+    # from term to term): about 2^-9 / sqrt(3) * sqrt(sum (x dz)^2), allowed
+    # seven times that, plus the result's own rounding. A missing or doubled
+    # term is about sqrt(sum (x dz)^2 / n): above that for these n.
+    spread_dw = np.sqrt(filter_sums(x * x, dz * dz, w.shape, **geometry))
+    spread_db = np.sqrt(tf.reduce_sum(dz * dz, axis=[0, 1]).numpy())
+    for name, got, want, spread in (("grad_filter", dw, want_dw, spread_dw),
+                                    ("grad_bias", db, want_db, spread_db)):
+        got = tf.cast(got, tf.float64).numpy()
+        bound = 2.0 ** -8 * np.abs(want) + 2.0 ** -7 * spread + 1e-6
+        worst = np.max(np.abs(got - want) - bound)
+        assert worst <= 0, f"{name} is off by {worst:.3g} beyond its bfloat16 roundings"

@@ -9,8 +9,9 @@
 // - The input gradient of stride 1 is that forward on dz (conv1d_cpu.cc,
 //   BackpropInputAsForward), dz rounded to bfloat16.
 // - The filter gradient pairs the steps: each tile's windows transposed so
-//   that a kernel row's values at two steps lie side by side, and dz, rounded
-//   to bfloat16, in pair panels (WindowPairs, DzPairPanels).
+//   that a kernel row's values at two steps lie side by side (straight from
+//   the input in NWC, WindowPairsOfInput), and dz, rounded to bfloat16, in
+//   pair panels (DzPairPanels).
 //
 // Each sum takes its products a pair at a time into float (bfloat16
 // denormals read as zero), so results differ from the float path's by float
@@ -25,6 +26,10 @@
 #include <cstring>
 #include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "Eigen/Core"
 #include "cc/kernels/core/activations.h"
@@ -170,13 +175,165 @@ void WindowPairs(const cpu_tiles::Windows<A>& w, int64_t rows, int64_t taps, int
   }
 }
 
-// dz rows (float, `ld` apart) as the filter gradient's B: pair panels over
-// the rows, each value rounded to bfloat16.
 #if defined(__AVX512F__)
-inline void DzPairPanels(const float* dz, int64_t rows, int64_t cols, int64_t ld,
-                         std::vector<uint16_t>* out) {
-  out->resize(gemm::Panels<float>(cols) * CeilDiv(rows, 2) * gemm::kBf16PairPanelRow);
-  gemm::PackBf16PairsOfFloats(dz, rows, cols, ld, out->data());
+// Transposes 16 x 16 32-bit lanes: lane j of v[i] goes to lane i of v[j].
+inline void Transpose16x16(__m512i v[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {  // 2 x 2 blocks of lanes
+    t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks
+    for (int h = 0; h < 2; ++h) {
+      v[i + 2 * h] = _mm512_unpacklo_epi64(t[i + h], t[i + 2 + h]);
+      v[i + 2 * h + 1] = _mm512_unpackhi_epi64(t[i + h], t[i + 2 + h]);
+    }
+  }
+  // Now quarter k of v[4b + c] holds lane 4k + c of v[4b ... 4b + 3]: the
+  // quarters move across registers four apart.
+  for (int i = 0; i < 4; ++i) {
+    for (int h = 0; h < 2; ++h) {
+      const __m512i a = v[i + 8 * h], b = v[i + 4 + 8 * h];
+      t[i + 8 * h] = _mm512_shuffle_i32x4(a, b, 0x88);      // quarters 0, 2 of a, then of b
+      t[i + 4 + 8 * h] = _mm512_shuffle_i32x4(a, b, 0xdd);  // quarters 1, 3
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    v[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    v[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// The filter gradient's A for GemmBf16Pairs read straight from one item of
+// bfloat16 NWC input: kernel row i = (tap, channel) at i * pitch (pitch
+// even, at least rows), its values at output steps o0 + 2q and o0 + 2q + 1
+// side by side; zeros for padding and for a last odd row. What WindowPairs
+// gives from the float windows, without converting the input to float and
+// back, and 16 x 16 pairs at a time instead of one value.
+inline void WindowPairsOfInput(const Conv1DGeometry& g, const uint16_t* item, int64_t o0,
+                               int64_t rows, int64_t pitch, std::vector<uint16_t>* out) {
+  const int64_t cin = g.in_channels, pairs = CeilDiv(rows, 2);
+  out->resize(g.kernel_size * cin * pitch);
+  uint16_t* dst = out->data();
+  const uint16_t* source[32];
+  for (int64_t t = 0; t < g.kernel_size; ++t) {
+    for (int64_t q0 = 0; q0 < pairs; q0 += 16) {
+      // The input rows of output steps o0 + 2 q0 ... + 31 at this tap, or
+      // none (zeros).
+      for (int64_t r = 0; r < 32; ++r) {
+        const int64_t row = 2 * q0 + r;
+        const int64_t step = (o0 + row) * g.stride - g.pad_left + t * g.dilation;
+        source[r] = row < rows && step >= 0 && step < g.in_steps ? item + step * cin : nullptr;
+      }
+      const __mmask16 pair_mask =
+          static_cast<__mmask16>((1u << std::min<int64_t>(16, pairs - q0)) - 1);
+      for (int64_t c0 = 0; c0 < cin; c0 += 16) {
+        const int64_t channels = std::min<int64_t>(16, cin - c0);
+        const __mmask16 channel_mask = static_cast<__mmask16>((1u << channels) - 1);
+        const auto load = [&](const uint16_t* row) {
+          return row == nullptr ? _mm512_setzero_si512()
+                                : _mm512_cvtepu16_epi32(
+                                      _mm256_maskz_loadu_epi16(channel_mask, row + c0));
+        };
+        __m512i v[16];  // v[i]: lane c = the pair (row 2i, row 2i + 1) of channel c0 + c
+        for (int i = 0; i < 16; ++i) {
+          v[i] = _mm512_or_si512(load(source[2 * i]),
+                                 _mm512_slli_epi32(load(source[2 * i + 1]), 16));
+        }
+        Transpose16x16(v);
+        for (int64_t c = 0; c < channels; ++c) {
+          _mm512_mask_storeu_epi32(dst + (t * cin + c0 + c) * pitch + 2 * q0, pair_mask, v[c]);
+        }
+      }
+    }
+  }
+}
+#endif
+
+#if defined(__AVX512F__)
+// Rows of bfloat16 (`ld` apart) as GemmBf16Pairs' B: pair panels over the
+// rows, zeros past the last row and column. PackBf16PairsOfFloats for values
+// already in bfloat16.
+inline void PackBf16PairsOfRows(const uint16_t* src, int64_t rows, int64_t cols, int64_t ld,
+                                uint16_t* dst) {
+  constexpr int64_t kNr = gemm::Tile<float>::kNr;
+  static_assert(kNr == 32, "a panel's row is one vector of bfloat16");
+  // Lane 2n takes lane n of the first row, lane 2n + 1 lane n of the second;
+  // kInterleave's first half for columns 0 to 15, its second for 16 to 31.
+  alignas(64) static constexpr uint16_t kInterleave[64] = {
+      0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
+      8,  40, 9,  41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47,
+      16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+      24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+  const __m512i low = _mm512_load_si512(kInterleave), high = _mm512_load_si512(kInterleave + 32);
+  const int64_t pairs = CeilDiv(rows, 2);
+  for (int64_t p = 0; p * kNr < cols; ++p) {
+    const int64_t count = std::min(kNr, cols - p * kNr);
+    const __mmask32 mask = static_cast<__mmask32>((uint64_t{1} << count) - 1);
+    for (int64_t q = 0; q < pairs; ++q) {
+      const uint16_t* first = src + 2 * q * ld + p * kNr;
+      const __m512i a = _mm512_maskz_loadu_epi16(mask, first);
+      const __m512i b =
+          2 * q + 1 < rows ? _mm512_maskz_loadu_epi16(mask, first + ld) : _mm512_setzero_si512();
+      uint16_t* out = dst + (p * pairs + q) * gemm::kBf16PairPanelRow;
+      _mm512_storeu_si512(out, _mm512_permutex2var_epi16(a, low, b));
+      _mm512_storeu_si512(out + 32, _mm512_permutex2var_epi16(a, high, b));
+    }
+  }
+}
+
+// One thread's buffers for AddFilterGradTileInBf16Pairs.
+struct Bf16PairTileScratch {
+  std::vector<uint16_t> window_pairs, dz_pairs;
+  std::vector<float> dz, slab;
+  std::vector<int64_t> row_offset;
+};
+
+// Adds the products of one tile (`rows` output steps from o0 of one batch
+// item) to a thread's partial filter gradient dw: [K * Cin + 1, cout_padded],
+// the bias's gradient in the last row, which the GEMM forms from a row of
+// ones after the windows'. dz goes in as bfloat16: dy itself where the
+// activation is linear (NWC), else computed in float and rounded.
+inline void AddFilterGradTileInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& act,
+                                         const Eigen::bfloat16* input_item,
+                                         const Eigen::bfloat16* dy_item,
+                                         const Eigen::bfloat16* operand_item, int64_t o0,
+                                         int64_t rows, int64_t pitch, int64_t cout_padded,
+                                         float* dw, Bf16PairTileScratch* scratch) {
+  using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
+  const auto bits = [](const Eigen::bfloat16* p) { return reinterpret_cast<const uint16_t*>(p); };
+  const int64_t cin = g.in_channels, cout = g.out_channels, inner = g.kernel_size * cin;
+  const int64_t pairs = CeilDiv(rows, 2);
+  std::vector<uint16_t>& windows = scratch->window_pairs;
+  if (g.layout == Layout::kNWC) {
+    WindowPairsOfInput(g, bits(input_item), o0, rows, pitch, &windows);
+  } else {
+    WindowPairs(TileWindows<Eigen::bfloat16, float>(g, input_item, o0, rows, &scratch->slab),
+                rows, g.kernel_size, cin, pitch, &windows);
+  }
+  windows.resize((inner + 1) * pitch);
+  std::fill(windows.begin() + inner * pitch, windows.begin() + inner * pitch + rows,
+            Bf16BitsOfExact(1.0f));
+  std::fill(windows.begin() + inner * pitch + rows, windows.end(), uint16_t{0});
+  scratch->row_offset.resize(inner + 1);
+  for (int64_t i = 0; i <= inner; ++i) scratch->row_offset[i] = i * pitch;
+
+  scratch->dz_pairs.resize(gemm::Panels<float>(cout) * pairs * gemm::kBf16PairPanelRow);
+  if (act.kind == Activation::kLinear && g.layout == Layout::kNWC) {
+    PackBf16PairsOfRows(bits(dy_item) + o0 * cout, rows, cout, cout, scratch->dz_pairs.data());
+  } else {
+    const float* dz = DzRows<Eigen::bfloat16, float>(g, act, false, dy_item, operand_item, o0,
+                                                     rows, cout_padded, &scratch->dz);
+    gemm::PackBf16PairsOfFloats(dz, rows, cout, cout_padded, scratch->dz_pairs.data());
+  }
+  gemm::RowsOf<uint16_t> a;
+  a.data = windows.data();
+  a.row_offset = scratch->row_offset.data();
+  a.k_stride = 2;
+  gemm::Epilogue<float> e;
+  e.accumulate = true;
+  gemm::GemmBf16Pairs(inner + 1, cout, pairs, a, scratch->dz_pairs.data(),
+                      pairs * gemm::kBf16PairPanelRow, dw, cout_padded, e);
 }
 #endif
 

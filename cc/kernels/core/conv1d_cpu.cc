@@ -601,8 +601,9 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
     std::vector<A> slab_scratch, dz_scratch, dz_panels, windows_packed;
-    std::vector<uint16_t> window_pairs, dz_pairs;
-    std::vector<int64_t> pair_rows;
+#if defined(__AVX512F__)
+    Bf16PairTileScratch pair_scratch;
+#endif
     for (int64_t group = begin; group < end; ++group) {
       A* dw = partials.data() + group * partial_size;
       A* db = dw + inner * cout_padded;
@@ -611,6 +612,16 @@ void BackpropFilterPass(const Conv1DGeometry& g,
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
+          if (bf16_pairs) {  // bf16_pair_passes.h
+            AddFilterGradTileInBf16Pairs(g, act, input + n * in_item, grad_output + n * out_item,
+                                         operand + n * out_item, o0, rows, RoundUp(tile, 2),
+                                         cout_padded, dw, &pair_scratch);
+            continue;
+          }
+        }
+#endif
         // (dz_is_dy implies Cout == cout_padded.)
         const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
                                    operand + n * out_item, o0, rows, cout_padded, &dz_scratch);
@@ -618,26 +629,6 @@ void BackpropFilterPass(const Conv1DGeometry& g,
           for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
         }
         const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &slab_scratch);
-#if defined(__AVX512F__)
-        if constexpr (std::is_same_v<A, float>) {
-          if (bf16_pairs) {  // bf16_pair_passes.h
-            const int64_t pitch = RoundUp(tile, 2);
-            WindowPairs(w, rows, g.kernel_size, cin, pitch, &window_pairs);
-            pair_rows.resize(inner);
-            for (int64_t i = 0; i < inner; ++i) pair_rows[i] = i * pitch;
-            gemm::RowsOf<uint16_t> a;
-            a.data = window_pairs.data();
-            a.row_offset = pair_rows.data();
-            a.k_stride = 2;
-            DzPairPanels(dz, rows, cout, cout_padded, &dz_pairs);
-            gemm::Epilogue<float> e;
-            e.accumulate = true;
-            gemm::GemmBf16Pairs(inner, cout, CeilDiv(rows, 2), a, dz_pairs.data(),
-                                CeilDiv(rows, 2) * gemm::kBf16PairPanelRow, dw, cout_padded, e);
-            continue;
-          }
-        }
-#endif
         // dz in the kernel's panel layout: a panel's rows are contiguous, so
         // it stays in L1 whatever Cout is (rows cout_padded apart would map
         // onto few L1 sets when that is a power of two).
