@@ -111,7 +111,7 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
 
 int main(int argc, char** argv) {
   if (argc < 10) {
-    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION]\n", argv[0],
+    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE]\n", argv[0],
                  geometry_args::kUsage);
     return 2;
   }

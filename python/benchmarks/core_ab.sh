@@ -40,7 +40,11 @@ for unit in $(python3 -m build_tools.cpu_levels level-sources); do
       -c "$b_root/$unit" -o "$work/b_$name.o" &
 done
 wait
+# The core's shared sources but the dispatcher (this harness picks its builds
+# itself) and the grouped passes (which call through it).
+mapfile -t shared < <(cd "$root" && python3 -m build_tools.cpu_levels sources |
+                      grep -v -e cpu_dispatch.cc -e grouped_cpu.cc)
 g++ "${flags[@]}" "${level_flags[@]}" -I"$root" -o "$work/core_ab" "$root/python/benchmarks/core_ab.cc" \
-    "$work"/*.o "$root"/cc/kernels/core/{conv1d_geometry,activations,output_pages,cpu_isa}.cc
+    "$work"/*.o "${shared[@]/#/$root/}"
 echo "core_ab: level $level"
 "$work/core_ab" "$@"

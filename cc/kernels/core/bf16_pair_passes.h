@@ -10,8 +10,8 @@
 //   BackpropInputAsForward), dz rounded to bfloat16.
 // - The filter gradient pairs the steps: each tile's windows transposed so
 //   that a kernel row's values at two steps lie side by side (straight from
-//   the input in NWC, WindowPairsOfInput), and dz, rounded to bfloat16, in
-//   pair panels (DzPairPanels).
+//   the input in NWC), dz in bfloat16 pair panels, and the bias's gradient
+//   as one more row of the same GEMM (AddFilterGradTileInBf16Pairs).
 //
 // Each sum takes its products a pair at a time into float (bfloat16
 // denormals read as zero), so results differ from the float path's by float
@@ -248,9 +248,7 @@ inline void WindowPairsOfInput(const Conv1DGeometry& g, const uint16_t* item, in
     }
   }
 }
-#endif
 
-#if defined(__AVX512F__)
 // Rows of bfloat16 (`ld` apart) as GemmBf16Pairs' B: pair panels over the
 // rows, zeros past the last row and column. PackBf16PairsOfFloats for values
 // already in bfloat16.
