@@ -9,7 +9,8 @@
 //
 // PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad;
 // GROUPS 1 (dense, the default) or IN_CH (depthwise); ACTIVATION one of the
-// op's names (relu by default); DTYPE float (the default) or bfloat16.
+// op's names (relu by default); DTYPE float (the default), bfloat16,
+// float16 or double.
 // Prints each build's median GFLOP/s and the median of the per-trial ratios
 // B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
 // own bias (code placement), a few percent.
@@ -90,6 +91,16 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
     return flops / (ThreadSeconds() - start) / 1e9;
   };
 
+  // The gradients' operand as the op passes it: the output, or the
+  // preactivation where the activation's derivative needs it (relu's
+  // half-zero output, not zeros, so that its branches predict as they would).
+  {
+    const PassesOf<T>& passes = isa_a::LevelPasses().Of<T>();
+    Buffer z(NeedsPreactivation(act) ? g.output_elements() : 0);
+    (depthwise ? passes.depthwise_forward : passes.forward)(
+        g, act, x.data(), w.data(), b.data(), y.data(), z.empty() ? nullptr : z.data(), serial);
+    if (!z.empty()) y = z;
+  }
   gflops(0), gflops(1);  // first touch of the buffers
   std::vector<double> rate_a, rate_b, ratio;
   for (int t = 0; t < trials; ++t) {
@@ -135,6 +146,8 @@ int main(int argc, char** argv) {
   const std::string dtype = argc > 13 ? argv[13] : "float";
   if (dtype == "float") return Compare<float>(g, act, pass, trials);
   if (dtype == "bfloat16") return Compare<Eigen::bfloat16>(g, act, pass, trials);
-  std::fprintf(stderr, "bad dtype %s (float or bfloat16)\n", dtype.c_str());
+  if (dtype == "float16") return Compare<Eigen::half>(g, act, pass, trials);
+  if (dtype == "double") return Compare<double>(g, act, pass, trials);
+  std::fprintf(stderr, "bad dtype %s (float, bfloat16, float16 or double)\n", dtype.c_str());
   return 2;
 }

@@ -203,11 +203,11 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
         const int64_t first = i * kChunk, count = std::min(kChunk, total - first);
         if constexpr (std::is_same_v<T, A>) {
           ActivationGradRow<T, T>(act, grad_output + first, operand + first, count,
-                                  std::integral_constant<int64_t, 1>(), dz_buffer.data() + first);
+                                  UnitStride(), dz_buffer.data() + first);
         } else {
           chunk.resize(count);
           ActivationGradRow<T, A>(act, grad_output + first, operand + first, count,
-                                  std::integral_constant<int64_t, 1>(), chunk.data());
+                                  UnitStride(), chunk.data());
           for (int64_t e = 0; e < count; ++e) dz_buffer[first + e] = static_cast<T>(chunk[e]);
         }
       }
