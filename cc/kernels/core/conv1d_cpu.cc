@@ -208,7 +208,7 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
           chunk.resize(count);
           ActivationGradRow<T, A>(act, grad_output + first, operand + first, count,
                                   UnitStride(), chunk.data());
-          for (int64_t e = 0; e < count; ++e) dz_buffer[first + e] = static_cast<T>(chunk[e]);
+          NarrowFromFloat(chunk.data(), count, dz_buffer.data() + first);
         }
       }
     });

@@ -15,9 +15,9 @@
 #include "cc/kernels/core/activation_arrays.h"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
+#include "cc/kernels/core/float_conversions.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/int_division.h"
-#include "cc/kernels/core/float_conversions.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
