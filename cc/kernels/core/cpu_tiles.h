@@ -68,22 +68,37 @@ const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t cha
   scratch->resize(count * channels);
   A* dst = scratch->data();
   if (channels == 0) return dst;  // (the item may be null: no pointer arithmetic on it)
-  const int64_t step_stride = g.step_stride(channels);
+  if (g.layout == Layout::kNWC) {
+    // Zeros for the rows outside the input; those inside are one run,
+    // converted at once (a row of one channel would be all tail).
+    // Rows from `first` to the input's end (a hostile padding can put
+    // `first` far below zero).
+    int64_t rows_to_end;
+    if (__builtin_sub_overflow(steps, first, &rows_to_end)) rows_to_end = count;
+    const int64_t inside_from = first >= 0 ? 0 : std::min(count, -first);
+    const int64_t inside_to = std::clamp<int64_t>(rows_to_end, inside_from, count);
+    std::fill(dst, dst + inside_from * channels, A(0));
+    if (inside_to > inside_from) {
+      const T* src = item + (first + inside_from) * channels;
+      A* run = dst + inside_from * channels;
+      const int64_t n = (inside_to - inside_from) * channels;
+      if constexpr (std::is_same_v<A, float>) {
+        WidenToFloat(src, n, run);
+      } else {
+        for (int64_t e = 0; e < n; ++e) run[e] = static_cast<A>(src[e]);
+      }
+    }
+    std::fill(dst + inside_to * channels, dst + count * channels, A(0));
+    return dst;
+  }
   const int64_t channel_stride = g.channel_stride(steps);
   for (int64_t r = 0; r < count; ++r) {
     const int64_t i = first + r;
     A* row = dst + r * channels;
     if (i < 0 || i >= steps) {
       std::fill(row, row + channels, A(0));
-    } else if (channel_stride == 1) {
-      const T* src = item + i * step_stride;
-      if constexpr (std::is_same_v<A, float>) {
-        WidenToFloat(src, channels, row);
-      } else {
-        for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c]);
-      }
     } else {
-      const T* src = item + i * step_stride;
+      const T* src = item + i;  // NCW: step i of channel c at c * channel_stride
       for (int64_t c = 0; c < channels; ++c) row[c] = static_cast<A>(src[c * channel_stride]);
     }
   }
