@@ -51,11 +51,10 @@ def test_forward_rounds_as_tensorflow_casts(dtype, channels):
     if channels == 1:  # one channel in, the biases out: every value against each
         w = tf.ones([1, 1, len(BIASES)], dtype)
         b = tf.constant(BIASES, dtype)
-        want = tf.cast(tf.cast(x, tf.float32) + tf.cast(b, tf.float32), dtype)
     else:
         w = tf.eye(channels, dtype=dtype)[None]
         b = tf.constant((BIASES * channels)[:channels], dtype)
-        want = tf.cast(tf.cast(x, tf.float32) + tf.cast(b, tf.float32), dtype)
+    want = tf.cast(tf.cast(x, tf.float32) + tf.cast(b, tf.float32), dtype)
     got = tf_conv1d_op.fused_conv1d(x, w, b, padding="VALID")
     assert_same_values(got, want)
 

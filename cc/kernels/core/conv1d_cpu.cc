@@ -208,7 +208,7 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
           chunk.resize(count);
           ActivationGradRow<T, A>(act, grad_output + first, operand + first, count,
                                   UnitStride(), chunk.data());
-          NarrowFromFloat(chunk.data(), count, dz_buffer.data() + first);
+          ConvertValues(chunk.data(), count, dz_buffer.data() + first);
         }
       }
     });

@@ -70,23 +70,16 @@ const A* Slab(const Conv1DGeometry& g, const T* item, int64_t steps, int64_t cha
   if (channels == 0) return dst;  // (the item may be null: no pointer arithmetic on it)
   if (g.layout == Layout::kNWC) {
     // Zeros for the rows outside the input; those inside are one run,
-    // converted at once (a row of one channel would be all tail).
-    // Rows from `first` to the input's end (a hostile padding can put
-    // `first` far below zero).
+    // converted at once (a row of one channel would be all tail). A hostile
+    // padding can put `first` far below zero, hence the checked subtraction.
     int64_t rows_to_end;
     if (__builtin_sub_overflow(steps, first, &rows_to_end)) rows_to_end = count;
     const int64_t inside_from = first >= 0 ? 0 : std::min(count, -first);
     const int64_t inside_to = std::clamp<int64_t>(rows_to_end, inside_from, count);
     std::fill(dst, dst + inside_from * channels, A(0));
     if (inside_to > inside_from) {
-      const T* src = item + (first + inside_from) * channels;
-      A* run = dst + inside_from * channels;
-      const int64_t n = (inside_to - inside_from) * channels;
-      if constexpr (std::is_same_v<A, float>) {
-        WidenToFloat(src, n, run);
-      } else {
-        for (int64_t e = 0; e < n; ++e) run[e] = static_cast<A>(src[e]);
-      }
+      ConvertValues(item + (first + inside_from) * channels,
+                    (inside_to - inside_from) * channels, dst + inside_from * channels);
     }
     std::fill(dst + inside_to * channels, dst + count * channels, A(0));
     return dst;
@@ -268,8 +261,8 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
     for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
       const int64_t n = std::min(arrays::kChunk, count - begin);
       if constexpr (kUnit) {
-        WidenToFloat(dy + begin, n, g);
-        if (reads_operand) WidenToFloat(operand + begin, n, v);
+        ConvertValues(dy + begin, n, g);
+        if (reads_operand) ConvertValues(operand + begin, n, v);
       } else {
         for (int64_t c = 0; c < n; ++c) g[c] = static_cast<float>(dy[(begin + c) * stride]);
         for (int64_t c = 0; c < n && reads_operand; ++c) {
@@ -331,12 +324,7 @@ void StoreRows(const A* tile, int64_t ld, int64_t rows, int64_t channels, int64_
   if (layout == Layout::kNWC) {
     for (int64_t r = 0; r < rows; ++r) {
       T* dst = item + (first + r * row_step) * channels;
-      const A* src = tile + r * ld;
-      if constexpr (std::is_same_v<A, float>) {
-        NarrowFromFloat(src, channels, dst);
-      } else {
-        for (int64_t c = 0; c < channels; ++c) dst[c] = static_cast<T>(src[c]);
-      }
+      ConvertValues(tile + r * ld, channels, dst);
     }
   } else {
     for (int64_t c = 0; c < channels; ++c) {

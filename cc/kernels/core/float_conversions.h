@@ -23,20 +23,28 @@
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 
-// dst[c] = float(src[c]) for c < n.
-template <typename T>
-inline void WidenToFloat(const T* src, int64_t n, float* dst) {
+// dst[c] = To(src[c]) for c < n, for any pair of the core's types: half
+// and bfloat16 to and from float by vectors, the others as static_cast.
+template <typename From, typename To>
+inline void ConvertValues(const From* src, int64_t n, To* dst) {
   int64_t c = 0;
-  if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
+  if constexpr (std::is_same_v<From, Eigen::bfloat16> && std::is_same_v<To, float>) {
     // The bits as the high half of a float's (a loop GCC vectorizes).
     const auto* bits = reinterpret_cast<const uint16_t*>(src);
     for (; c < n; ++c) {
       const uint32_t widened = uint32_t{bits[c]} << 16;
       std::memcpy(dst + c, &widened, sizeof(widened));
     }
-    return;
-  }
-  if constexpr (std::is_same_v<T, Eigen::half>) {
+  } else if constexpr (std::is_same_v<From, float> && std::is_same_v<To, Eigen::bfloat16>) {
+    auto* bits = reinterpret_cast<uint16_t*>(dst);
+    for (; c < n; ++c) {
+      uint32_t u;
+      std::memcpy(&u, src + c, sizeof(u));
+      const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+      const uint32_t quiet_nan = ((u >> 16) & 0x8000u) | 0x7fc0u;
+      bits[c] = static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+    }
+  } else if constexpr (std::is_same_v<From, Eigen::half> && std::is_same_v<To, float>) {
 #if defined(__AVX512F__)
     for (; c + 16 <= n; c += 16) {
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c));
@@ -48,26 +56,7 @@ inline void WidenToFloat(const T* src, int64_t n, float* dst) {
       _mm256_storeu_ps(dst + c, _mm256_cvtph_ps(h));
     }
 #endif
-  }
-  for (; c < n; ++c) dst[c] = static_cast<float>(src[c]);
-}
-
-// dst[c] = T(src[c]) for c < n.
-template <typename T>
-inline void NarrowFromFloat(const float* src, int64_t n, T* dst) {
-  int64_t c = 0;
-  if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
-    auto* bits = reinterpret_cast<uint16_t*>(dst);
-    for (; c < n; ++c) {
-      uint32_t u;
-      std::memcpy(&u, src + c, sizeof(u));
-      const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-      const uint32_t quiet_nan = ((u >> 16) & 0x8000u) | 0x7fc0u;
-      bits[c] = static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
-    }
-    return;
-  }
-  if constexpr (std::is_same_v<T, Eigen::half>) {
+  } else if constexpr (std::is_same_v<From, float> && std::is_same_v<To, Eigen::half>) {
 #if defined(__AVX512F__)
     for (; c + 16 <= n; c += 16) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + c),
@@ -80,7 +69,7 @@ inline void NarrowFromFloat(const float* src, int64_t n, T* dst) {
     }
 #endif
   }
-  for (; c < n; ++c) dst[c] = static_cast<T>(src[c]);
+  for (; c < n; ++c) dst[c] = static_cast<To>(src[c]);  // the tail, or every value
 }
 
 }  // namespace TF_CONV1D_LEVEL_NAMESPACE
