@@ -3,6 +3,8 @@ when the command that made it is the same and none of its inputs (the source,
 every header the compiler's dependency file names, or the objects a link
 reads) is newer than it. So a second build with unchanged sources and flags
 does nothing, and an edited file rebuilds only the objects that include it.
+A command's record is dropped before it runs, so one killed half way (which
+can leave a truncated output newer than its inputs) runs again next time.
 """
 import json
 import os
@@ -37,6 +39,8 @@ def _dependencies(output):
 def up_to_date(output, command, inputs=()):
     """Whether `output` was made by `command` from inputs no newer than it."""
     try:
+        if os.path.getsize(output) == 0:  # a write cut short
+            return False
         built = os.path.getmtime(output)
         with open(_stamp_path(output)) as f:
             if json.load(f) != command:
@@ -53,6 +57,14 @@ def up_to_date(output, command, inputs=()):
         return all(os.path.getmtime(path) <= built for path in inputs)
     except OSError:  # an input is gone
         return False
+
+
+def forget(output):
+    """Call before running the command that makes `output`."""
+    try:
+        os.remove(_stamp_path(output))
+    except FileNotFoundError:
+        pass
 
 
 def record(output, command):

@@ -95,6 +95,7 @@ def run(cmd):
 
 
 def run_and_record(output, cmd):
+    build_cache.forget(output)
     run(cmd)
     build_cache.record(output, cmd)
 

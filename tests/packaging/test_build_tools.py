@@ -43,6 +43,25 @@ def test_cache_rebuilds_exactly_what_changed(tmp_path):
     assert not build_cache.up_to_date(obj, cmd)
 
 
+@pytest.mark.skipif(GXX is None, reason="no g++")
+def test_a_write_cut_short_is_rebuilt(tmp_path):
+    """A build killed while writing can leave a truncated output newer than its
+    inputs; the next build must not take it for done."""
+    (tmp_path / "unit.h").write_text("inline int f() { return 1; }\n")
+    (tmp_path / "unit.cc").write_text('#include "unit.h"\nint g() { return f(); }\n')
+    obj, cmd = compile_job(tmp_path)
+    assert op_library.compile_all([(obj, cmd)]) == 1
+    open(obj, "w").close()  # truncated, and newer than every input
+    assert not build_cache.up_to_date(obj, cmd)
+    assert op_library.compile_all([(obj, cmd)]) == 1
+    assert os.path.getsize(obj) > 0
+    # A command that dies part way leaves no record behind it.
+    with pytest.raises(RuntimeError):
+        op_library.run_and_record(obj, ["sh", "-c", f"echo partial > {obj}; exit 1"])
+    assert os.path.getsize(obj) > 0
+    assert not build_cache.up_to_date(obj, cmd)
+
+
 def test_second_build_compiles_nothing(tmp_path):
     """The suite runs after scripts/run.sh built the library: building it again
     with the same sources and flags only copies the cached library."""
