@@ -1,4 +1,4 @@
-// The packet silu and sigmoid of activation_arrays.h (ActivateFloats on float
+// The packet silu and sigmoid of activation_arrays.h (ActivateValues on float
 // runs): nanoseconds per element over a hot 4096-float run, and the largest
 // relative error against a double reference over [-120, 120] plus the
 // special values (below -87 the packet exp gives 0 for e^x, or with AVX-512
@@ -39,7 +39,7 @@ int main() {
       const auto start = std::chrono::steady_clock::now();
       for (int r = 0; r < kRepeats; ++r) {
         std::memcpy(run.data(), source.data(), source.size() * sizeof(float));
-        ActivateFloats(act, run.data(), static_cast<int64_t>(run.size()));
+        ActivateValues<float>(act, run.data(), static_cast<int64_t>(run.size()));
       }
       const std::chrono::duration<double, std::nano> took =
           std::chrono::steady_clock::now() - start;
@@ -51,7 +51,7 @@ int main() {
     const std::vector<float> special = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
     x.insert(x.end(), special.begin(), special.end());
     std::vector<float> y = x;
-    ActivateFloats(act, y.data(), static_cast<int64_t>(y.size()));
+    ActivateValues<float>(act, y.data(), static_cast<int64_t>(y.size()));
     double worst = 0, worst_at = 0, worst_flushed = 0;
     int mismatches = 0;
     for (size_t i = 0; i < x.size(); ++i) {

@@ -1,15 +1,16 @@
 // The transcendental activations and their derivatives on contiguous float
-// runs: the sigmoid family (silu, sigmoid, gelu_tanh) packet by packet with an
-// exp and a sigmoid of its own (packets), the others with Eigen's vectorized
-// exp, expm1, log1p, tanh and erfc (arrays): one libm call per element costs
-// 4 to 24 ns, as much as the convolution itself on small layers. The formulas
-// are those of Activate and ActivationDerivative (activations.h), so NaN and
-// Inf come out in the same places.
+// and double runs: the float sigmoid family (silu, sigmoid, gelu_tanh) packet
+// by packet with an exp and a sigmoid of its own (packets), the rest with
+// Eigen's vectorized exp, expm1, log1p, tanh and erfc (arrays): one libm call
+// per element costs 4 to 24 ns, as much as the convolution itself on small
+// layers. The formulas are those of Activate and ActivationDerivative
+// (activations.h), so NaN and Inf come out in the same places.
 #ifndef TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 #define TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "Eigen/Core"
 #include "unsupported/Eigen/SpecialFunctions"  // erfc
@@ -26,16 +27,18 @@ namespace arrays {
 // (they are bitwise reproducible), runs are evaluated in chunks copied to
 // aligned buffers, where the split depends on the length only.
 constexpr int64_t kChunk = 256;
-using Chunk = Eigen::Map<Eigen::ArrayXf, Eigen::Aligned64>;
+template <typename S>
+using Chunk = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>, Eigen::Aligned64>;
 // Temporaries of at most a chunk, on the stack: no allocation per row.
-using Floats = Eigen::Array<float, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
+template <typename S>
+using Values = Eigen::Array<S, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
 
-inline float F(double constant) { return static_cast<float>(constant); }
-
-// Whether the activation has a vectorized float form, here or in packets
-// below (ActivateFloats, ActivationGradFloats): the cheap ones left out
-// vectorize as plain loops, or are fused into the GEMM.
-inline bool HasArrayForm(Activation kind) {
+// Whether the activation has a vectorized form for S (float or double), here
+// or in packets below (ActivateValues, ActivationGradValues): the cheap ones
+// left out vectorize as plain loops, or are fused into the GEMM.
+template <typename S>
+bool HasArrayForm(Activation kind) {
+  if constexpr (!std::is_same_v<S, float> && !std::is_same_v<S, double>) return false;
   switch (kind) {
     case Activation::kTanh:
     case Activation::kGelu:
@@ -51,25 +54,54 @@ inline bool HasArrayForm(Activation kind) {
   }
 }
 
-// z = activation(z), for HasArrayForm(act.kind) without a packet form.
-inline void Activate(const ActivationSpec& act, Chunk z) {
+// sigmoid(x) and sigmoid(-x) as Sigmoid (activations.h) computes them: from
+// e^-|x|, each on its own side, so neither tail loses its digits (NaN stays
+// NaN: the comparison is false and e^NaN is NaN).
+template <typename S>
+struct SigmoidPair {
+  Values<S> of_x, of_minus_x;
+};
+template <typename S, typename Expr>
+SigmoidPair<S> SigmoidBothWays(const Expr& x) {
+  const Values<S> e = (-x.abs()).exp();
+  const Values<S> near_one = S(1) / (S(1) + e);
+  const Values<S> near_zero = e * near_one;
+  const auto up = x >= S(0);
+  return {up.select(near_one, near_zero), up.select(near_zero, near_one)};
+}
+
+// z = activation(z), for HasArrayForm<S>(act.kind) without a packet form.
+template <typename S>
+void Activate(const ActivationSpec& act, Chunk<S> z) {
   using namespace detail;
   switch (act.kind) {
     case Activation::kTanh:
       z = z.tanh();
       return;
     case Activation::kGelu:
-      z = 0.5f * z * (-z * F(kSqrtHalf)).erfc();
+      z = S(0.5) * z * (-z * S(kSqrtHalf)).erfc();
       return;
     case Activation::kElu:
-      z = (z > 0.0f).select(z, z.expm1());
+      z = (z > S(0)).select(z, z.expm1());
       return;
     case Activation::kSelu:
-      z = F(kSeluScale) * (z > 0.0f).select(z, F(kSeluAlpha) * z.expm1());
+      z = S(kSeluScale) * (z > S(0)).select(z, S(kSeluAlpha) * z.expm1());
       return;
     case Activation::kSoftplus: {
-      const Floats tail = (z > 0.0f).select(-z, z).exp().log1p();
-      z = (z > 0.0f).select(z, 0.0f) + tail;
+      const Values<S> tail = (z > S(0)).select(-z, z).exp().log1p();
+      z = (z > S(0)).select(z, S(0)) + tail;
+      return;
+    }
+    // The sigmoid family's packet forms are float only.
+    case Activation::kSigmoid:
+      z = SigmoidBothWays<S>(z).of_x;
+      return;
+    case Activation::kSilu:
+      z *= SigmoidBothWays<S>(z).of_x;
+      return;
+    case Activation::kGeluTanh: {
+      const Values<S> u = S(2) * (S(kSqrt2OverPi) * (z + S(kGeluCubic) * z * z * z));
+      z *= SigmoidBothWays<S>(u).of_x;
       return;
     }
     default:
@@ -78,26 +110,44 @@ inline void Activate(const ActivationSpec& act, Chunk z) {
 }
 
 // g = g * activation'(v), v the operand ActivationDerivative takes, for
-// HasArrayForm(act.kind) without a packet form.
-inline void ScaleByDerivative(const ActivationSpec& act, Chunk g, const Chunk& v) {
+// HasArrayForm<S>(act.kind) without a packet form.
+template <typename S>
+void ScaleByDerivative(const ActivationSpec& act, Chunk<S> g, const Chunk<S>& v) {
   using namespace detail;
   switch (act.kind) {
     case Activation::kGelu:  // v = z
-      g *= 0.5f * (-v * F(kSqrtHalf)).erfc() + v * F(kInvSqrt2Pi) * (-0.5f * v * v).exp();
+      g *= S(0.5) * (-v * S(kSqrtHalf)).erfc() +
+           v * S(kInvSqrt2Pi) * (S(-0.5) * v * v).exp();
       return;
     case Activation::kSoftplus:  // v = y
       g *= -(-v).expm1();
       return;
+    case Activation::kSigmoid:  // v = y
+      g *= v * (S(1) - v);
+      return;
+    case Activation::kSilu: {  // v = z
+      const Values<S> s = SigmoidBothWays<S>(v).of_x;
+      g *= s * (S(1) + v * (S(1) - s));
+      return;
+    }
+    case Activation::kGeluTanh: {  // v = z
+      const Values<S> v2 = v * v;
+      const SigmoidPair<S> s =
+          SigmoidBothWays<S>(S(2) * (S(kSqrt2OverPi) * (v + S(kGeluCubic) * v2 * v)));
+      g *= s.of_x + S(2) * v * s.of_x * s.of_minus_x * S(kSqrt2OverPi) *
+                        (S(1) + S(3 * kGeluCubic) * v2);
+      return;
+    }
     // Branches written as in ActivationDerivative, which a plain loop calls
     // per element through its switch.
     case Activation::kTanh:  // v = y
-      g *= 1.0f - v * v;
+      g *= S(1) - v * v;
       return;
     case Activation::kElu:  // v = y
-      g *= (v < 0.0f).select(v + 1.0f, 1.0f);
+      g *= (v < S(0)).select(v + S(1), S(1));
       return;
     case Activation::kSelu:  // v = y
-      g *= (v < 0.0f).select(v + F(kSeluScale * kSeluAlpha), F(kSeluScale));
+      g *= (v < S(0)).select(v + S(kSeluScale * kSeluAlpha), S(kSeluScale));
       return;
     default:
       return;
@@ -209,8 +259,8 @@ constexpr bool HasPacketForm(Activation kind) {
 inline Packet GeluTanhArgument(const Packet& z) {
   using namespace Eigen::internal;
   using namespace detail;
-  const Packet cubic = pmul(pmul(pmul(pset1<Packet>(arrays::F(kGeluCubic)), z), z), z);
-  const Packet scale = pset1<Packet>(arrays::F(kSqrt2OverPi));
+  const Packet cubic = pmul(pmul(pmul(pset1<Packet>(static_cast<float>(kGeluCubic)), z), z), z);
+  const Packet scale = pset1<Packet>(static_cast<float>(kSqrt2OverPi));
   return pmul(pset1<Packet>(2.0f), pmul(scale, padd(z, cubic)));
 }
 
@@ -243,9 +293,9 @@ inline Packet ScaleByDerivative(const Packet& g, const Packet& v) {
     return pmul(g, pmul(v, psub(one, v)));
   } else if constexpr (K == Activation::kGeluTanh) {
     const SigmoidPair s = SigmoidBothWays(GeluTanhArgument(v));
-    const Packet slope = padd(one, pmul(pset1<Packet>(arrays::F(3 * kGeluCubic)), pmul(v, v)));
+    const Packet slope = padd(one, pmul(pset1<Packet>(static_cast<float>(3 * kGeluCubic)), pmul(v, v)));
     const Packet tail = pmul(pmul(pmul(pmul(pset1<Packet>(2.0f), v), s.of_x), s.of_minus_x),
-                             pmul(pset1<Packet>(arrays::F(kSqrt2OverPi)), slope));
+                             pmul(pset1<Packet>(static_cast<float>(kSqrt2OverPi)), slope));
     return pmul(g, padd(s.of_x, tail));
   } else {
     static_assert(K == Activation::kLinear, "HasPacketForm lists the activations here");
@@ -299,45 +349,51 @@ void Map(float* out, int64_t count, F f, const In*... in) {
 
 }  // namespace packets
 
-// data[0, count) = activation(data) in place; false, and nothing done, for
-// the activations without an array form.
-inline bool ActivateFloats(const ActivationSpec& act, float* data, int64_t count) {
-  if (!arrays::HasArrayForm(act.kind)) return false;
-  if (packets::HasPacketForm(act.kind)) {
-    packets::WithPacketForm(act.kind, [&](auto kind) {
-      packets::Map(data, count, packets::Activate<decltype(kind)::value>,
-                   static_cast<const float*>(data));
-    });
-    return true;
+// data[0, count) = activation(data) in place (S float or double); false, and
+// nothing done, for the activations without an array form.
+template <typename S>
+bool ActivateValues(const ActivationSpec& act, S* data, int64_t count) {
+  if (!arrays::HasArrayForm<S>(act.kind)) return false;
+  if constexpr (std::is_same_v<S, float>) {
+    if (packets::HasPacketForm(act.kind)) {
+      packets::WithPacketForm(act.kind, [&](auto kind) {
+        packets::Map(data, count, packets::Activate<decltype(kind)::value>,
+                     static_cast<const float*>(data));
+      });
+      return true;
+    }
   }
-  alignas(64) float z[arrays::kChunk];
+  alignas(64) S z[arrays::kChunk];
   for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
     const int64_t n = std::min(arrays::kChunk, count - begin);
     std::copy_n(data + begin, n, z);
-    arrays::Activate(act, arrays::Chunk(z, n));
+    arrays::Activate<S>(act, arrays::Chunk<S>(z, n));
     std::copy_n(z, n, data + begin);
   }
   return true;
 }
 
-// dz[0, count) = dy * activation'(operand); false, and nothing done, where
-// the derivative has no array form.
-inline bool ActivationGradFloats(const ActivationSpec& act, const float* dy,
-                                 const float* operand, int64_t count, float* dz) {
-  if (!arrays::HasArrayForm(act.kind)) return false;
-  if (packets::HasPacketForm(act.kind)) {
-    packets::WithPacketForm(act.kind, [&](auto kind) {
-      packets::Map(dz, count, packets::ScaleByDerivative<decltype(kind)::value>, dy, operand);
-    });
-    return true;
+// dz[0, count) = dy * activation'(operand) (S float or double); false, and
+// nothing done, where the derivative has no array form.
+template <typename S>
+bool ActivationGradValues(const ActivationSpec& act, const S* dy, const S* operand,
+                          int64_t count, S* dz) {
+  if (!arrays::HasArrayForm<S>(act.kind)) return false;
+  if constexpr (std::is_same_v<S, float>) {
+    if (packets::HasPacketForm(act.kind)) {
+      packets::WithPacketForm(act.kind, [&](auto kind) {
+        packets::Map(dz, count, packets::ScaleByDerivative<decltype(kind)::value>, dy, operand);
+      });
+      return true;
+    }
   }
-  alignas(64) float g[arrays::kChunk];
-  alignas(64) float v[arrays::kChunk];
+  alignas(64) S g[arrays::kChunk];
+  alignas(64) S v[arrays::kChunk];
   for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
     const int64_t n = std::min(arrays::kChunk, count - begin);
     std::copy_n(dy + begin, n, g);
     std::copy_n(operand + begin, n, v);
-    arrays::ScaleByDerivative(act, arrays::Chunk(g, n), arrays::Chunk(v, n));
+    arrays::ScaleByDerivative<S>(act, arrays::Chunk<S>(g, n), arrays::Chunk<S>(v, n));
     std::copy_n(g, n, dz + begin);
   }
   return true;

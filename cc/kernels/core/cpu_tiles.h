@@ -216,12 +216,8 @@ void ActivationGradRowAsIs(const ActivationSpec& act, const T* dy, const T* oper
       }
       return;
     default:
-      if constexpr (std::is_same_v<T, float> && std::is_same_v<A, float> &&
-                    std::is_same_v<Stride, UnitStride>) {
-        if (arrays::HasArrayForm(act.kind)) {
-          ActivationGradFloats(act, dy, operand, count, dz);
-          return;
-        }
+      if constexpr (std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>) {
+        if (ActivationGradValues<A>(act, dy, operand, count, dz)) return;
       }
       for (int64_t c = 0; c < count; ++c) {
         dz[c] = static_cast<A>(dy[c * stride]) *
@@ -236,11 +232,11 @@ template <typename T, typename A, typename Stride>
 void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
                        int64_t count, Stride stride, A* dz) {
   constexpr bool kUnit = std::is_same_v<Stride, UnitStride>;
-  // The loops of ActivationGradRowAsIs vectorize for float rows, and for
-  // bfloat16 rows (a shift of the bits to widen them) where they are
+  // The loops of ActivationGradRowAsIs vectorize for float and double rows,
+  // and for bfloat16 rows (a shift of the bits to widen them) where they are
   // written out (linear, relu, tanh).
   const bool as_is =
-      !std::is_same_v<A, float> || (std::is_same_v<T, float> && kUnit) ||
+      (std::is_same_v<T, A> && kUnit) ||
       (std::is_same_v<T, Eigen::bfloat16> && kUnit &&
        (act.kind == Activation::kLinear || act.kind == Activation::kRelu ||
         act.kind == Activation::kTanh));
@@ -248,29 +244,27 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
     ActivationGradRowAsIs(act, dy, operand, count, stride, dz);
     return;
   }
-  if constexpr (std::is_same_v<A, float>) {
-    // The rest (NCW steps, half values, bfloat16 through the array forms):
-    // widened to floats a chunk at a time, to meet the unit-stride float
-    // loops. Left as they are, GCC keeps half's loops scalar, and relu's
-    // comparison becomes a branch that mispredicts on every other random
-    // sign (the float16 sensor shape's input gradient spent 65% of its time
-    // there, 4.7x the float one's).
-    alignas(64) float g[arrays::kChunk];
-    alignas(64) float v[arrays::kChunk];
-    const bool reads_operand = act.kind != Activation::kLinear;
-    for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
-      const int64_t n = std::min(arrays::kChunk, count - begin);
-      if constexpr (kUnit) {
-        ConvertValues(dy + begin, n, g);
-        if (reads_operand) ConvertValues(operand + begin, n, v);
-      } else {
-        for (int64_t c = 0; c < n; ++c) g[c] = static_cast<float>(dy[(begin + c) * stride]);
-        for (int64_t c = 0; c < n && reads_operand; ++c) {
-          v[c] = static_cast<float>(operand[(begin + c) * stride]);
-        }
+  // The rest (NCW steps, half values, bfloat16 through the array forms):
+  // gathered and widened to A a chunk at a time, to meet the unit-stride
+  // loops. Left as they are, GCC keeps half's loops scalar, and relu's
+  // comparison becomes a branch that mispredicts on every other random
+  // sign (the float16 sensor shape's input gradient spent 65% of its time
+  // there, 4.7x the float one's).
+  alignas(64) A g[arrays::kChunk];
+  alignas(64) A v[arrays::kChunk];
+  const bool reads_operand = act.kind != Activation::kLinear;
+  for (int64_t begin = 0; begin < count; begin += arrays::kChunk) {
+    const int64_t n = std::min(arrays::kChunk, count - begin);
+    if constexpr (kUnit) {
+      ConvertValues(dy + begin, n, g);
+      if (reads_operand) ConvertValues(operand + begin, n, v);
+    } else {
+      for (int64_t c = 0; c < n; ++c) g[c] = static_cast<A>(dy[(begin + c) * stride]);
+      for (int64_t c = 0; c < n && reads_operand; ++c) {
+        v[c] = static_cast<A>(operand[(begin + c) * stride]);
       }
-      ActivationGradRowAsIs<float, float>(act, g, v, n, UnitStride(), dz + begin);
     }
+    ActivationGradRowAsIs<A, A>(act, g, v, n, UnitStride(), dz + begin);
   }
 }
 
@@ -358,9 +352,7 @@ void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols
   }
   for (int64_t r = 0; r < rows; ++r) {
     A* row = tile + r * ld;
-    if constexpr (std::is_same_v<A, float>) {
-      if (ActivateFloats(act, row, cols)) continue;
-    }
+    if (ActivateValues<A>(act, row, cols)) continue;
     for (int64_t c = 0; c < cols; ++c) row[c] = Activate<A>(act, row[c]);
   }
 }
