@@ -3,8 +3,8 @@ of their AVX512_BF16 forms (cc/kernels/core/bf16_pair_passes.h; on CPUs without 
 or at a lower TF_CONV1D_ISA level, the same cases check the float form):
 several depth blocks, edge tiles copied with their padding, strides, partial
 column panels, activations fused in registers or applied after, the kept
-preactivation, and the forms it leaves to the float path (an odd depth,
-dilated taps, NCW). Against the float64 reference on the same bfloat16
+preactivation, windows of odd depth (copied, each with a zero after it), and
+the forms it leaves to the float path (dilated taps, NCW). Against the float64 reference on the same bfloat16
 values: each output is then off by its own rounding to bfloat16 (half a unit
 in its 8th bit) and float summation, and a lost or misplaced product shows
 as more.
@@ -27,7 +27,8 @@ CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, fo
     (2, 150, 32, 96, 4, 3, 1, "VALID", "NWC", "gelu"),     # applied after the sums
     (4, 97, 128, 33, 1, 1, 1, "VALID", "NWC", "leaky_relu"),  # pointwise, 33 columns
     (1, 64, 6, 8, 1, 1, 5, "SAME", "NWC", "relu6"),        # dilation with one tap: in place
-    (2, 80, 7, 16, 3, 1, 1, "SAME", "NWC", "relu"),        # odd depth: the float form
+    (2, 80, 7, 16, 3, 1, 1, "SAME", "NWC", "relu"),        # odd depth: windows copied
+    (3, 129, 9, 64, 3, 2, 1, "CAUSAL", "NWC", "tanh"),     # odd depth, stride, padding
     (2, 80, 16, 16, 3, 1, 2, "CAUSAL", "NWC", "silu"),     # dilated taps: the float form
     (2, 80, 16, 16, 3, 1, 1, "SAME", "NCW", "tanh"),       # NCW: the float form
 ]
@@ -59,6 +60,23 @@ def test_bfloat16_forward_matches_reference(case):
     bound = 2.0 ** -8 * np.abs(expected) + 1e-4 * np.abs(expected).max()
     worst = np.max(np.abs(got - expected) - bound)
     assert worst <= 0, f"an output is off by {worst:.3g} beyond its bfloat16 rounding"
+
+
+@pytest.mark.parametrize("cin, k", [(3, 1), (9, 3), (1, 5)])
+def test_odd_depth_windows_do_not_read_their_neighbour(cin, k):
+    """An infinity in the input spoils the windows that hold it and no other:
+    the value after a window of odd depth (the next window's first) must not
+    meet the zero that pads its last pair."""
+    steps, cout = 40, 16
+    rng = np.random.default_rng(cin * 10 + k)
+    x = bfloat16_values(rng, (1, steps, cin))
+    x[0, 20, 0] = np.inf
+    w = bfloat16_values(rng, (k, cin, cout), 1 / np.sqrt(k * cin))
+    y = tf_conv1d_op.fused_conv1d(tf.constant(x, tf.bfloat16), tf.constant(w, tf.bfloat16),
+                                  tf.zeros([cout], tf.bfloat16), padding="VALID")
+    finite_rows = np.all(np.isfinite(tf.cast(y, tf.float32).numpy()[0]), axis=1)
+    expected = np.array([not (o <= 20 < o + k) for o in range(steps - k + 1)])
+    np.testing.assert_array_equal(finite_rows, expected)
 
 
 GRAD_CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, activation

@@ -5,7 +5,8 @@
 // on those CPUs.
 //
 // - The forward reads the windows as bfloat16 pairs where they lie (NWC,
-//   adjacent taps); only the float sums are converted back.
+//   adjacent taps; those of odd depth copied, each padded with a zero);
+//   only the float sums are converted back.
 // - The input gradient of stride 1 is that forward on dz (conv1d_cpu.cc,
 //   BackpropInputAsForward), dz rounded to bfloat16.
 // - The filter gradient pairs the steps: each tile's windows transposed so
@@ -45,13 +46,12 @@ namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 
 // Whether ForwardInBf16Pairs runs this bfloat16 forward: NWC, dense, each
-// window one contiguous run of an even (nonzero) number of values, on a CPU
-// with the instructions.
+// window one contiguous run of a nonzero number of values, on a CPU with the
+// instructions.
 inline bool Bf16PairsApply(const Conv1DGeometry& g) {
   const int64_t depth = g.kernel_size * g.in_channels;
   return gemm::kHasBf16Pairs && g.groups == 1 && g.layout == Layout::kNWC &&
-         (g.dilation == 1 || g.kernel_size == 1) && depth > 0 && depth % 2 == 0 &&
-         cpu_isa::CpuHasBf16Dot();
+         (g.dilation == 1 || g.kernel_size == 1) && depth > 0 && cpu_isa::CpuHasBf16Dot();
 }
 
 // ForwardPass (conv1d_cpu.h) of bfloat16 where Bf16PairsApply.
@@ -66,7 +66,12 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
   const auto bits = [](const T* p) { return reinterpret_cast<const uint16_t*>(p); };
   constexpr int64_t kNr = gemm::Tile<float>::kNr, kPairRow = gemm::kBf16PairPanelRow;
   const int64_t cin = g.in_channels, cout = g.out_channels, s = g.stride;
-  const int64_t inner = g.kernel_size * cin, pairs = inner / 2;
+  const int64_t inner = g.kernel_size * cin, pairs = CeilDiv(inner, 2);
+  // Windows of odd depth are copied, each followed by a zero: in place, the
+  // last pair's second value would be the next window's first (or past the
+  // input), and an infinity there times the filter's zero a NaN.
+  const bool odd_depth = inner % 2 != 0;
+  const int64_t pitch = odd_depth ? inner + 1 : s * cin;  // between rows' windows
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
   PreferHugePages(output, g.output_elements() * sizeof(T));
   PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
@@ -87,7 +92,7 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout, [&](int64_t begin, int64_t end) {
-    std::vector<uint16_t> window_scratch;
+    std::vector<uint16_t> span_scratch, window_scratch;
     std::vector<float> acc;
     std::vector<int64_t> row_offset(tile);
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -103,15 +108,24 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
       if (first >= 0 && last <= g.in_steps) {
         windows = item + first * cin;
       } else {
-        window_scratch.assign((last - first) * cin, 0);
+        span_scratch.assign((last - first) * cin, 0);
         const int64_t lo = std::max<int64_t>(first, 0), hi = std::min(last, g.in_steps);
         if (hi > lo) {
-          std::memcpy(window_scratch.data() + (lo - first) * cin, item + lo * cin,
+          std::memcpy(span_scratch.data() + (lo - first) * cin, item + lo * cin,
                       (hi - lo) * cin * sizeof(uint16_t));
+        }
+        windows = span_scratch.data();
+      }
+      if (odd_depth) {
+        window_scratch.resize(rows * pitch);
+        for (int64_t r = 0; r < rows; ++r) {
+          std::memcpy(window_scratch.data() + r * pitch, windows + r * s * cin,
+                      inner * sizeof(uint16_t));
+          window_scratch[r * pitch + inner] = 0;
         }
         windows = window_scratch.data();
       }
-      for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * s * cin;
+      for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * pitch;
       acc.resize(rows * cout);
       for (size_t i = 0; i < blocks.size(); ++i) {
         gemm::Epilogue<float> e;
