@@ -11,7 +11,8 @@ as more.
 
 The filter gradient's cases cover its windows read straight from NWC input
 (16 row pairs by 16 channels at a time: partial blocks of both, odd row
-counts, several tiles, padding, strides, dilation), dy packed as it is
+counts, several tiles, padding, strides, dilation; fewer than 5 channels
+value by value), dy packed as it is
 (linear) or dz computed and rounded, the bias's gradient formed by the same
 products, and NCW's windows from the float slab."""
 import numpy as np
@@ -84,6 +85,8 @@ GRAD_CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, paddin
     (3, 125, 21, 33, 5, 2, 1, "CAUSAL", "NWC", "relu"),    # odd rows, stride, a partial panel
     (2, 301, 16, 64, 3, 1, 4, "VALID", "NWC", "silu"),     # dilation, dz rounded
     (1, 67, 7, 5, 1, 3, 1, "VALID", "NWC", "linear"),      # pointwise, stride, 7 channels
+    (2, 203, 1, 24, 9, 4, 1, "SAME", "NWC", "relu"),       # one channel: paired value by value
+    (1, 150, 3, 16, 5, 2, 3, "CAUSAL", "NWC", "linear"),   # three channels, dilation, padding
     (2, 90, 24, 16, 4, 1, 1, "SAME", "NCW", "relu"),       # NCW: windows from the slab
 ]
 
