@@ -246,9 +246,11 @@ inline void WindowPairsOfInput(const Conv1DGeometry& g, const uint16_t* item, in
           std::clamp<int64_t>(CeilDivSigned(g.in_steps - step0, g.stride), r_lo, rows);
       for (int64_t c = 0; c < cin; ++c) {
         uint16_t* row = dst + (t * cin + c) * pitch;
-        const uint16_t* from = item + (step0 + r_lo * g.stride) * cin + c;
         std::fill(row, row + r_lo, uint16_t{0});
-        for (int64_t r = r_lo; r < r_hi; ++r) row[r] = from[(r - r_lo) * row_pitch];
+        if (r_hi > r_lo) {  // (else step0 may lie far outside the item: no pointer to it)
+          const uint16_t* from = item + (step0 + r_lo * g.stride) * cin + c;
+          for (int64_t r = r_lo; r < r_hi; ++r) row[r] = from[(r - r_lo) * row_pitch];
+        }
         std::fill(row + r_hi, row + 2 * pairs, uint16_t{0});
       }
     }
