@@ -242,8 +242,10 @@ inline void WindowPairsOfInput(const Conv1DGeometry& g, const uint16_t* item, in
       // Row r reads input step (o0 + r) * stride - pad_left + t * dilation.
       const int64_t step0 = o0 * g.stride - g.pad_left + t * g.dilation;
       const int64_t r_lo = std::clamp<int64_t>(CeilDivSigned(-step0, g.stride), 0, rows);
-      const int64_t r_hi =
-          std::clamp<int64_t>(CeilDivSigned(g.in_steps - step0, g.stride), r_lo, rows);
+      // Checked as in Slab: a hostile padding puts step0 far below zero.
+      int64_t steps_left;
+      if (__builtin_sub_overflow(g.in_steps, step0, &steps_left)) steps_left = INT64_MAX;
+      const int64_t r_hi = std::clamp<int64_t>(CeilDivSigned(steps_left, g.stride), r_lo, rows);
       for (int64_t c = 0; c < cin; ++c) {
         uint16_t* row = dst + (t * cin + c) * pitch;
         std::fill(row, row + r_lo, uint16_t{0});
