@@ -1,6 +1,7 @@
 """Checks and times the CUDA core without TensorFlow.
 
     python -m python.gpu_check.run             # on a GPU machine with torch
+    python python/gpu_check/run.py             # the same
     python -m python.gpu_check.run --emulate   # anywhere with g++ and CUDA headers
 
 Builds the framework-free core (cc/kernels/core) into a small library, runs
@@ -12,9 +13,15 @@ table of max relative errors and one of time ratios (cuDNN time / ours);
 exits with 1 if any error exceeds its dtype's tolerance.
 """
 import argparse
+import os
 import sys
 
 import numpy as np
+
+if __package__ in (None, ""):
+    # Run as a file (python python/gpu_check/run.py): the package lives two
+    # folders up, at the repository root.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from python.gpu_check import build, core, reference, report, sweep
 
