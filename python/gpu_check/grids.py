@@ -12,10 +12,11 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 # multipliers 1, 2 and 3.
 GROUP_CASES = ((3, 5, 1), (4, 6, 2), (8, 4, 4), (5, 5, 5), (3, 6, 3), (4, 12, 4))
 # Depthwise problems in the CUDA harness (python/gpu_check/sweep.py): channel
-# multipliers and input channel counts, odd ones and ones spanning several
-# 32-channel tiles of the depthwise kernels.
+# multipliers and input channel counts: odd ones, ones spanning several
+# 32-channel tiles of the element-wise kernels, and whole 16-byte packs of
+# every dtype (8, 40), which NWC problems of multiplier 1 run packed.
 DEPTHWISE_MULTIPLIERS = (1, 2)
-DEPTHWISE_CHANNELS = (2, 3, 5, 7, 33, 37)
+DEPTHWISE_CHANNELS = (2, 3, 5, 7, 8, 33, 37, 40)
 
 # The op through TensorFlow against the reference: (forward, gradient)
 # norm-wise relative error per dtype. Rounded inputs go into the reference, so

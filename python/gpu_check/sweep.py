@@ -80,13 +80,24 @@ DEPTHWISE_EDGES = (
     (2, 300, 5, 2, 5, 70, 1, "VALID", "NCW", "relu"),       # stride beyond a tile
     (0, 9, 3, 3, 6, 1, 1, "SAME", "NWC", "elu"),            # empty batch: zero filter gradient
 )
+# Problems of the packed kernels (conv1d_gpu_depthwise_packed.cu.cc: NWC,
+# multiplier 1, channels in whole 16-byte packs), each in every dtype; same fields.
+PACKED_DEPTHWISE_EDGES = (
+    (3, 21, 16, 4, 16, 1, 1, "CAUSAL", "NWC", "silu"),     # Mamba-like; a partial run of rows
+    (2, 100, 24, 31, 24, 1, 1, "SAME", "NWC", "linear"),   # Conformer-like: four tap groups
+    (2, 50, 24, 3, 24, 2, 3, "SAME", "NWC", "gelu"),       # strided: element-wise input gradient
+    (1, 80, 8, 7, 8, 1, 9, "VALID", "NWC", "relu"),        # long dilation
+    (2, 30, 8, 5, 8, 3, 4, "SAME", "NWC", "tanh"),         # taps left of the input, stride 3
+    (0, 9, 8, 3, 8, 1, 1, "SAME", "NWC", "elu"),           # empty batch: zero filter gradient
+)
 
 
 def depthwise_configurations(rng, full):
     """(problem, dtype) pairs of depthwise problems. full: every padding x
     data format x (stride, dilation) x multiplier x dtype. Otherwise every
     padding x data format x (stride, dilation) once, multipliers, dtypes and
-    activations cycling; plus DEPTHWISE_EDGES either way, dtypes cycling."""
+    activations cycling; plus DEPTHWISE_EDGES either way, dtypes cycling, and
+    PACKED_DEPTHWISE_EDGES in every dtype."""
     geometry = list(itertools.product(PADDINGS, DATA_FORMATS, STRIDE_DILATIONS))
     if full:
         cases = [(g, m, dtype) for g in geometry for m in DEPTHWISE_MULTIPLIERS
@@ -103,6 +114,11 @@ def depthwise_configurations(rng, full):
         yield core.Problem(batch, steps, channels, kernel, filters, stride, dilation, padding,
                            data_format, activation, groups=channels), \
             reference.DTYPES[i % len(reference.DTYPES)]
+    for (batch, steps, channels, kernel, filters, stride, dilation, padding, data_format,
+         activation) in PACKED_DEPTHWISE_EDGES:
+        for dtype in reference.DTYPES:
+            yield core.Problem(batch, steps, channels, kernel, filters, stride, dilation,
+                               padding, data_format, activation, groups=channels), dtype
 
 
 def random_inputs(rng, problem, dtype, with_bias):

@@ -1,4 +1,7 @@
-// Depthwise passes on the GPU (conv1d_gpu_depthwise.h). Output channel co
+// Depthwise passes on the GPU (conv1d_gpu_depthwise.h), element by element.
+// NWC problems with one filter per channel and whole 16-byte packs of
+// channels take the packed kernels instead (conv1d_gpu_depthwise_packed.h);
+// the launchers at the end of this file choose. Output channel co
 // reads input channel co / m (m = out_channels / in_channels) through taps
 // of its own:
 //   z[n, o, co] = sum over k of x[n, o * stride - pad + k * dilation, co / m]
@@ -42,6 +45,7 @@
 
 #include "cc/kernels/core/channel_groups.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
+#include "cc/kernels/core/conv1d_gpu_depthwise_packed.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_partial_sums.h"
@@ -415,9 +419,14 @@ BackpropFilterPlan<T> PlanBackpropFilter(const Conv1DGeometry& g, const Activati
   plan.channel_tiles = CeilDiv(g.out_channels, kTileChannels);
   const int64_t by_memory =
       kMaxPartialBytes / (plan.per_slice * static_cast<int64_t>(sizeof(Acc)));
-  plan.slices = std::max<int64_t>(
-      1, std::min({CeilDiv(kTargetBlocks, plan.channel_tiles),
-                   CeilDiv(g.batch * g.out_steps, kMinRowsPerSlice), by_memory}));
+  // The packed kernel's slicing where it may run; the element-wise kernel,
+  // which takes any slicing, runs with it too if a tensor is unaligned.
+  plan.slices = PackedDepthwiseFits<T>(g)
+                    ? PackedFilterGradSlices<T>(g)
+                    : std::max<int64_t>(
+                          1, std::min({CeilDiv(kTargetBlocks, plan.channel_tiles),
+                                       CeilDiv(g.batch * g.out_steps, kMinRowsPerSlice),
+                                       by_memory}));
   WorkspaceArena arena(base);
   if (g.layout == Layout::kNCW) plan.x_nwc = arena.Take<T>(g.input_elements());
   if (!GradOutputIsDz(act, g.layout)) plan.dz = arena.Take<T>(g.output_elements());
@@ -450,6 +459,25 @@ GpuStatus DepthwiseForward(const Conv1DGeometry& g, const ActivationSpec& act, c
                            void*, cudaStream_t stream) {
   if (g.output_elements() == 0) return GpuStatus{};
   RETURN_IF_ERROR(CheckDepthwiseSizes(g));
+  if (PackedDepthwiseFits<T>(g) && Aligned16(input) && Aligned16(filter) && Aligned16(bias) &&
+      Aligned16(output) && Aligned16(preactivation)) {
+    PackedCorrelation<T> c;
+    c.in = input;
+    c.filter = filter;
+    c.bias = bias;
+    c.out = output;
+    c.preactivation = preactivation;
+    c.batch = g.batch;
+    c.in_rows = g.in_steps;
+    c.out_rows = g.out_steps;
+    c.channels = g.out_channels;
+    c.kernel_size = g.kernel_size;
+    c.stride = g.stride;
+    c.offset = -g.pad_left;
+    c.tap_step = g.dilation;
+    c.act = act;
+    return PackedCorrelate(c, stream);
+  }
   const Staging staging = ForwardStaging<T>(g);
   ForwardArgs<T> p;
   p.x = input;
@@ -487,6 +515,22 @@ GpuStatus DepthwiseBackpropInput(const Conv1DGeometry& g, const ActivationSpec& 
     RETURN_IF_ERROR(ActivationGradToNwc(act, g.layout, grad_output, operand, plan.dz, g.batch,
                                         g.out_steps, g.out_channels, stream));
     dz = plan.dz;
+  }
+  if (PackedDepthwiseFits<T>(g) && g.stride == 1 && Aligned16(filter) && Aligned16(dz) &&
+      Aligned16(grad_input)) {
+    // dx[n, i, c] = sum over k of dz[n, i + pad_left - k * dilation, c] * filter[k, c].
+    PackedCorrelation<T> c;
+    c.in = dz;
+    c.filter = filter;
+    c.out = grad_input;
+    c.batch = g.batch;
+    c.in_rows = g.out_steps;
+    c.out_rows = g.in_steps;
+    c.channels = g.in_channels;
+    c.kernel_size = g.kernel_size;
+    c.offset = g.pad_left;
+    c.tap_step = -g.dilation;
+    return PackedCorrelate(c, stream);
   }
   const int64_t tile_channels = BackpropInputTileChannels(g);
   const Staging staging = BackpropInputStaging<T>(g, tile_channels);
@@ -528,6 +572,11 @@ GpuStatus DepthwiseBackpropFilter(const Conv1DGeometry& g, const ActivationSpec&
     RETURN_IF_ERROR(ActivationGradToNwc(act, g.layout, grad_output, operand, plan.dz, g.batch,
                                         g.out_steps, g.out_channels, stream));
     dz = plan.dz;
+  }
+  if (PackedDepthwiseFits<T>(g) && Aligned16(x) && Aligned16(dz)) {
+    RETURN_IF_ERROR(PackedFilterGradPartials<T>(g, x, dz, plan.partials, plan.slices, stream));
+    return SumPartials<T>(plan.partials, plan.slices, plan.per_slice,
+                          plan.per_slice - g.out_channels, grad_filter, grad_bias, stream);
   }
   BackpropFilterArgs<T> p;
   p.x = x;

@@ -153,14 +153,17 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
   engine.Store(cs);
   __syncthreads();
 
-  ForEachTileElement<kM, kN, Shape::kThreads>(p.out_channel_stride == 1, [&](int r, int c) {
-    const int co = n0 + c;
-    if (m0 + r >= p.rows || co >= p.out_channels) return;
-    Acc z = cs[r * Eng::kLdC + c];
-    if (p.bias != nullptr) z += Num<T>::ToAcc(p.bias[co]);
-    const int64_t at = row_out[r] + co * p.out_channel_stride;
-    if (p.preactivation != nullptr) p.preactivation[at] = Num<T>::FromAcc(z);
-    p.output[at] = Num<T>::FromAcc(Activate<Acc>(p.act, z));
+  WithActivation(p.act.kind, [&](auto kind) {  // one epilogue per activation
+    const ActivationSpec act{decltype(kind)::value, p.act.negative_slope};
+    ForEachTileElement<kM, kN, Shape::kThreads>(p.out_channel_stride == 1, [&](int r, int c) {
+      const int co = n0 + c;
+      if (m0 + r >= p.rows || co >= p.out_channels) return;
+      Acc z = cs[r * Eng::kLdC + c];
+      if (p.bias != nullptr) z += Num<T>::ToAcc(p.bias[co]);
+      const int64_t at = row_out[r] + co * p.out_channel_stride;
+      if (p.preactivation != nullptr) p.preactivation[at] = Num<T>::FromAcc(z);
+      p.output[at] = Num<T>::FromAcc(Activate<Acc>(act, z));
+    });
   });
 }
 
