@@ -124,9 +124,11 @@ class Library:
 class EmulatedMemory:
     """Host buffers between guard pages, from the emulated library. Buffers
     alternate between ending at the upper guard and starting at the lower
-    one, so reads past either end fault."""
+    one, so reads past either end fault. misalign: bytes by which every
+    buffer starts past a 16-byte boundary (8 keeps every dtype's elements
+    aligned but no 16-byte pack), so the kernels' unaligned paths run."""
 
-    def __init__(self, library):
+    def __init__(self, library, misalign=0):
         lib = library.lib
         lib.conv1d_emu_alloc.restype = ctypes.c_void_p
         lib.conv1d_emu_alloc.argtypes = [ctypes.c_size_t, ctypes.c_int]
@@ -134,19 +136,23 @@ class EmulatedMemory:
         lib.conv1d_emu_set_schedule.argtypes = [ctypes.c_int, ctypes.c_uint]
         self.lib = lib
         self.stream = None
+        self.misalign = misalign
         self._live = []
         self._flip = 0
 
     def set_schedule(self, schedule, seed):
         self.lib.conv1d_emu_set_schedule(schedule, seed)
 
-    def _alloc(self, nbytes):
+    def _alloc(self, nbytes, misalign=None):
+        if nbytes == 0:
+            return None
+        misalign = self.misalign if misalign is None else misalign
         self._flip ^= 1
-        pointer = self.lib.conv1d_emu_alloc(nbytes, self._flip)
-        if nbytes and not pointer:
+        pointer = self.lib.conv1d_emu_alloc(nbytes + misalign, self._flip)
+        if not pointer:
             raise MemoryError(nbytes)
         self._live.append(pointer)
-        return pointer
+        return pointer + misalign
 
     def upload(self, stored):
         stored = np.ascontiguousarray(stored)
@@ -165,7 +171,7 @@ class EmulatedMemory:
         return (pointer, tuple(shape), storage)
 
     def workspace(self, nbytes):
-        pointer = self._alloc(nbytes)
+        pointer = self._alloc(nbytes, misalign=0)  # the kernels' contract: 16-byte aligned
         if nbytes:
             ctypes.memset(pointer, 0xFF, nbytes)
         return pointer

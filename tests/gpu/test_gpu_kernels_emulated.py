@@ -180,6 +180,23 @@ def test_stream_kernels_match_the_reference(library, dtype):
         memory.release()
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_unaligned_depthwise_tensors_match_the_reference(library, dtype):
+    """A problem the packed depthwise kernels take (NWC, one filter per
+    channel, whole 16-byte packs of channels) with tensors 8 bytes past a
+    16-byte boundary: the launchers must see it and run the element-wise
+    kernels, for all three passes."""
+    from python.gpu_check import report, sweep
+
+    memory = core.EmulatedMemory(library, misalign=8)
+    problem = core.Problem(2, 21, 16, 4, 16, padding="CAUSAL", activation="silu", groups=16)
+    try:
+        errors = sweep.check(library, memory, problem, dtype, np.random.default_rng(7))
+        assert report.within_tolerance(max(errors.values()), dtype), errors
+    finally:
+        memory.release()
+
+
 @pytest.mark.parametrize("sizes,groups,padding,data_format,stride,dilation", [
     ((2, 11, 4, 3, 6), 2, "SAME", "NWC", 1, 1),     # grouped
     ((2, 13, 6, 2, 3), 3, "CAUSAL", "NCW", 2, 2),   # grouped, fewer filters than channels

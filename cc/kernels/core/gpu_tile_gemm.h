@@ -117,12 +117,28 @@ struct alignas(sizeof(T) * kN) Pack {
   T v[kN];
 };
 
+// A GPU faults on a vector access whose size does not divide its address
+// ("misaligned address"); the CPU emulation fails the launch the same way,
+// since x86 would read it without complaint.
+template <typename T, int kN>
+__device__ __forceinline__ void CheckPackAligned(const T* p) {
+#if defined(CONV1D_GPU_EMULATION)
+  if (reinterpret_cast<uintptr_t>(p) % sizeof(Pack<T, kN>) != 0) {
+    conv1d_emu::Fail("misaligned vector load or store");
+  }
+#else
+  (void)p;
+#endif
+}
+
 template <typename T, int kN>
 __device__ __forceinline__ Pack<T, kN> LoadPack(const T* p) {
+  CheckPackAligned<T, kN>(p);
   return *reinterpret_cast<const Pack<T, kN>*>(p);
 }
 template <typename T, int kN>
 __device__ __forceinline__ void StorePack(T* p, const Pack<T, kN>& v) {
+  CheckPackAligned<T, kN>(p);
   *reinterpret_cast<Pack<T, kN>*>(p) = v;
 }
 
