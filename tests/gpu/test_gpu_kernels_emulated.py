@@ -27,12 +27,25 @@ pytestmark = pytest.mark.skipif(
 
 
 def run_harness(*args):
+    # As a file, the way a GPU session first runs it (docs/cuda.md).
     result = subprocess.run(
-        [sys.executable, "-m", "python.gpu_check.run", "--emulate", "--quick", *args],
+        [sys.executable, os.path.join("python", "gpu_check", "run.py"), "--emulate", "--quick",
+         *args],
         capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "all within tolerance" in result.stdout
     return result.stdout
+
+
+def test_the_device_scripts_start():
+    # The GPU session's programs cannot run here; their command lines can.
+    for script in ("run.py", "profile_ops.py"):
+        result = subprocess.run([sys.executable, os.path.join("python", "gpu_check", script),
+                                 "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert result.returncode == 0 and "usage" in result.stdout, result.stderr
+    result = subprocess.run(["bash", "-n", os.path.join("python", "gpu_check", "on_device.sh")],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture(scope="module")
