@@ -41,36 +41,19 @@ def main(argv=None):
     memory = core.TorchMemory()
     rng = np.random.default_rng(0)
     dtype = args.dtype
-    up = lambda a: memory.upload(reference.to_storage(  # noqa: E731
-        reference.round_to(a, dtype), dtype))
-    ptr = memory.pointer
-    x = up(rng.normal(size=problem.input_shape()))
-    w = up(rng.normal(size=problem.filter_shape()) / kernel)
-    b = up(rng.normal(size=filters))
-    dy = up(rng.normal(size=problem.output_shape()))
-    out = memory.empty(problem.output_shape(), dtype)
-    keep_z = reference.needs_preactivation(activation, problem.negative_slope)
-    pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
-    operand = pre if keep_z else out
-    grad_input = memory.empty(problem.input_shape(), dtype)
-    grad_filter = memory.empty(problem.filter_shape(), dtype)
-    grad_bias = memory.empty((filters,), dtype)
-    calls = {
-        "forward": (core.FORWARD, [ptr(x), ptr(w), ptr(b), ptr(out),
-                                   ptr(pre) if keep_z else None]),
-        "input gradient": (core.BACKPROP_INPUT, [ptr(w), ptr(dy), ptr(operand),
-                                                 ptr(grad_input)]),
-        "filter gradient": (core.BACKPROP_FILTER, [ptr(x), ptr(dy), ptr(operand),
-                                                   ptr(grad_filter), ptr(grad_bias)]),
-    }
+    rounded = lambda a: reference.round_to(a, dtype)  # noqa: E731
+    passes = bench.Passes(library, memory, problem, dtype,
+                          rounded(rng.normal(size=problem.input_shape())),
+                          rounded(rng.normal(size=problem.filter_shape()) / kernel),
+                          rounded(rng.normal(size=filters)),
+                          rounded(rng.normal(size=problem.output_shape())))
     bench.WARMUP, bench.ITERATIONS = 1, args.iterations
     size = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
     tensor_mb = np.prod(problem.input_shape()) * size / 1e6
     print(f"{problem} {dtype}, {args.iterations} iterations; the input is {tensor_mb:.1f} MB")
-    for name, (op, pointers) in calls.items():
-        workspace = memory.workspace(library.workspace_bytes(op, dtype, problem))
-        ms = bench.time_ms(torch, lambda: library.run(op, dtype, problem, pointers, workspace,
-                                                      memory.stream))
+    for name, op in (("forward", core.FORWARD), ("input gradient", core.BACKPROP_INPUT),
+                     ("filter gradient", core.BACKPROP_FILTER)):
+        ms = bench.time_ms(torch, lambda: passes.run(op))
         print(f"{name:16s} {ms:8.4f} ms")
     source = torch.empty(problem.input_shape(), dtype=getattr(torch, dtype), device="cuda")
     target = torch.empty_like(source)

@@ -193,6 +193,31 @@ def test_stream_kernels_match_the_reference(library, dtype):
         memory.release()
 
 
+@pytest.mark.parametrize("groups", [1, 16])
+def test_the_timed_passes_run_what_the_sweep_checks(library, groups):
+    """bench.Passes (the timing's calls, also profile_ops.py's) against
+    sweep.run_ops on the same inputs: the same results, bit for bit, and a
+    pass run on its own writes its own outputs only."""
+    from python.gpu_check import bench, sweep
+
+    memory = core.EmulatedMemory(library)
+    problem = core.Problem(2, 21, 16, 4, 16, padding="CAUSAL", activation="silu", groups=groups)
+    x, w, b, dy = sweep.random_inputs(np.random.default_rng(11), problem, "float32",
+                                      with_bias=True)
+    try:
+        expected = sweep.run_ops(library, memory, problem, "float32", x, w, b, dy)
+        passes = bench.Passes(library, memory, problem, "float32", x, w, b, dy)
+        passes.run(core.FORWARD)
+        forward_only = passes.results()
+        np.testing.assert_array_equal(forward_only[0], expected[0])
+        assert all(np.isnan(r).all() for r in forward_only[2:])
+        passes.run()
+        for got, want in zip(passes.results(), expected):
+            np.testing.assert_array_equal(got, want)
+    finally:
+        memory.release()
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_unaligned_depthwise_tensors_match_the_reference(library, dtype):
     """A problem the packed depthwise kernels take (NWC, one filter per
