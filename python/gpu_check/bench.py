@@ -172,54 +172,11 @@ def run(library, memory, rng, dtypes=DTYPES):
     return headers, rows, failed
 
 
-class Passes:
-    """One problem's tensors uploaded to `memory`, with its outputs and
-    workspaces, and the three calls of the library on them, so that each
-    pass can be run and timed on its own (here and in profile_ops.py).
-    Inputs are float64 arrays already rounded to dtype."""
-
-    def __init__(self, library, memory, problem, dtype, x, w, b, dy):
-        self.library, self.memory, self.problem, self.dtype = library, memory, problem, dtype
-        up = lambda a: memory.upload(reference.to_storage(a, dtype))  # noqa: E731
-        ptr = memory.pointer
-        bx, bw, bb, bdy = up(x), up(w), up(b), up(dy)
-        self.out = memory.empty(problem.output_shape(), dtype)
-        keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
-        self.pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
-        operand = self.pre if keep_z else self.out
-        self.grad_input = memory.empty(problem.input_shape(), dtype)
-        self.grad_filter = memory.empty(problem.filter_shape(), dtype)
-        self.grad_bias = memory.empty((problem.out_channels,), dtype)
-        self.calls = {
-            core.FORWARD: [ptr(bx), ptr(bw), ptr(bb), ptr(self.out),
-                           ptr(self.pre) if keep_z else None],
-            core.BACKPROP_INPUT: [ptr(bw), ptr(bdy), ptr(operand), ptr(self.grad_input)],
-            core.BACKPROP_FILTER: [ptr(bx), ptr(bdy), ptr(operand), ptr(self.grad_filter),
-                                   ptr(self.grad_bias)],
-        }
-        self.workspaces = {op: memory.workspace(library.workspace_bytes(op, dtype, problem))
-                           for op in self.calls}
-
-    def run(self, *ops):
-        """Launches the passes `ops` (core.FORWARD, ...), all three if none."""
-        for op in ops or tuple(self.calls):
-            self.library.run(op, self.dtype, self.problem, self.calls[op], self.workspaces[op],
-                             self.memory.stream)
-
-    def results(self):
-        """float64 (output, preactivation or None, grad_input, grad_filter, grad_bias)."""
-        self.memory.synchronize()
-        read = lambda buf: reference.from_storage(  # noqa: E731
-            self.memory.download(buf), self.dtype)
-        return (read(self.out), read(self.pre) if self.pre is not None else None,
-                read(self.grad_input), read(self.grad_filter), read(self.grad_bias))
-
-
 def _time_ours(library, memory, problem, dtype, x, w, b, dy):
     """((forward ms, forward + backward ms), float64 results of one run)."""
     import torch
 
-    passes = Passes(library, memory, problem, dtype, x, w, b, dy)
+    passes = core.Passes(library, memory, problem, dtype, x, w, b, dy)
     forward_ms = time_ms(torch, lambda: passes.run(core.FORWARD))
     both_ms = time_ms(torch, passes.run)
     return (forward_ms, both_ms), passes.results()

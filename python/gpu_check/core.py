@@ -121,6 +121,57 @@ class Library:
             error, 512), error)
 
 
+class Passes:
+    """One problem's tensors uploaded to `memory`, with its outputs and
+    workspaces, and the three calls of the library on them, so that each
+    pass can be run (and timed) on its own. Inputs are float64 arrays
+    already rounded to dtype; the bias may be None. Outputs start as NaN."""
+
+    def __init__(self, library, memory, problem, dtype, x, w, b, dy):
+        self.library, self.memory, self.problem, self.dtype = library, memory, problem, dtype
+        up = lambda a: memory.upload(reference.to_storage(a, dtype))  # noqa: E731
+        ptr = memory.pointer
+        bx, bw, bdy = up(x), up(w), up(dy)
+        bias = ptr(up(b)) if b is not None else None
+        self.out = memory.empty(problem.output_shape(), dtype)
+        keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
+        self.pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
+        operand = self.pre if keep_z else self.out
+        self.grad_input = memory.empty(problem.input_shape(), dtype)
+        self.grad_filter = memory.empty(problem.filter_shape(), dtype)
+        self.grad_bias = memory.empty((problem.out_channels,), dtype)
+        self.calls = {
+            FORWARD: [ptr(bx), ptr(bw), bias, ptr(self.out),
+                      ptr(self.pre) if keep_z else None],
+            BACKPROP_INPUT: [ptr(bw), ptr(bdy), ptr(operand), ptr(self.grad_input)],
+            BACKPROP_FILTER: [ptr(bx), ptr(bdy), ptr(operand), ptr(self.grad_filter),
+                              ptr(self.grad_bias)],
+        }
+        # A pass with nothing to write is not called (its tensors have no
+        # memory); the filter gradient always is: it writes zeros.
+        self.calls_made = [op for op, shape in ((FORWARD, problem.output_shape()),
+                                                (BACKPROP_INPUT, problem.input_shape()),
+                                                (BACKPROP_FILTER, (1,)))
+                           if np.prod(shape)]
+        self.workspaces = {op: memory.workspace(library.workspace_bytes(op, dtype, problem))
+                           for op in self.calls_made}
+
+    def run(self, *ops):
+        """Launches the passes `ops` (FORWARD, ...), all three if none."""
+        for op in ops or (FORWARD, BACKPROP_INPUT, BACKPROP_FILTER):
+            if op in self.calls_made:
+                self.library.run(op, self.dtype, self.problem, self.calls[op],
+                                 self.workspaces[op], self.memory.stream)
+
+    def results(self):
+        """float64 (output, preactivation or None, grad_input, grad_filter, grad_bias)."""
+        self.memory.synchronize()
+        read = lambda buf: reference.from_storage(  # noqa: E731
+            self.memory.download(buf), self.dtype)
+        return (read(self.out), read(self.pre) if self.pre is not None else None,
+                read(self.grad_input), read(self.grad_filter), read(self.grad_bias))
+
+
 class EmulatedMemory:
     """Host buffers between guard pages, from the emulated library. Buffers
     alternate between ending at the upper guard and starting at the lower

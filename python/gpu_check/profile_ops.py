@@ -42,11 +42,11 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     dtype = args.dtype
     rounded = lambda a: reference.round_to(a, dtype)  # noqa: E731
-    passes = bench.Passes(library, memory, problem, dtype,
-                          rounded(rng.normal(size=problem.input_shape())),
-                          rounded(rng.normal(size=problem.filter_shape()) / kernel),
-                          rounded(rng.normal(size=filters)),
-                          rounded(rng.normal(size=problem.output_shape())))
+    passes = core.Passes(library, memory, problem, dtype,
+                         rounded(rng.normal(size=problem.input_shape())),
+                         rounded(rng.normal(size=problem.filter_shape()) / kernel),
+                         rounded(rng.normal(size=filters)),
+                         rounded(rng.normal(size=problem.output_shape())))
     bench.WARMUP, bench.ITERATIONS = 1, args.iterations
     size = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
     tensor_mb = np.prod(problem.input_shape()) * size / 1e6

@@ -132,38 +132,6 @@ def random_inputs(rng, problem, dtype, with_bias):
     return x, w, b, dy
 
 
-def run_ops(library, memory, problem, dtype, x, w, b, dy):
-    """Runs the three ops; returns float64 (output, preactivation or None,
-    grad_input, grad_filter, grad_bias)."""
-    up = lambda a: memory.upload(reference.to_storage(a, dtype))  # noqa: E731
-    ptr = memory.pointer
-    bx, bw, bdy = up(x), up(w), up(dy)
-    bb = up(b) if b is not None else None
-    out = memory.empty(problem.output_shape(), dtype)
-    keep_z = reference.needs_preactivation(problem.activation, problem.negative_slope)
-    pre = memory.empty(problem.output_shape(), dtype) if keep_z else None
-
-    def run(op, pointers):
-        workspace = memory.workspace(library.workspace_bytes(op, dtype, problem))
-        library.run(op, dtype, problem, pointers, workspace, memory.stream)
-
-    if np.prod(problem.output_shape()):
-        run(core.FORWARD, [ptr(bx), ptr(bw), ptr(bb) if bb is not None else None, ptr(out),
-                           ptr(pre) if pre is not None else None])
-    operand = pre if keep_z else out
-    grad_input = memory.empty(problem.input_shape(), dtype)
-    if np.prod(problem.input_shape()):
-        run(core.BACKPROP_INPUT, [ptr(bw), ptr(bdy), ptr(operand), ptr(grad_input)])
-    grad_filter = memory.empty(problem.filter_shape(), dtype)
-    grad_bias = memory.empty((problem.out_channels,), dtype)
-    run(core.BACKPROP_FILTER, [ptr(bx), ptr(bdy), ptr(operand), ptr(grad_filter),
-                               ptr(grad_bias)])
-    memory.synchronize()
-    read = lambda buf: reference.from_storage(memory.download(buf), dtype)  # noqa: E731
-    return (read(out), read(pre) if pre is not None else None, read(grad_input),
-            read(grad_filter), read(grad_bias))
-
-
 def check(library, memory, problem, dtype, rng):
     """{output name: max relative error} of one problem."""
     x, w, b, dy = random_inputs(rng, problem, dtype, with_bias=bool(rng.integers(0, 2)))
@@ -171,8 +139,9 @@ def check(library, memory, problem, dtype, rng):
     attrs = dict(stride=problem.stride, dilation=problem.dilation, padding=problem.padding,
                  data_format=problem.data_format, groups=problem.groups)
     act = dict(activation=problem.activation, negative_slope=slope)
-    y, z, grad_input, grad_filter, grad_bias = run_ops(library, memory, problem, dtype,
-                                                       x, w, b, dy)
+    passes = core.Passes(library, memory, problem, dtype, x, w, b, dy)
+    passes.run()
+    y, z, grad_input, grad_filter, grad_bias = passes.results()
     ref_y, ref_z = reference.forward(x, w, b, **attrs, **act)
     operand = z if z is not None else y
     ref_dx, ref_dw, ref_db = reference.backward(x, w, b, dy, operand=operand, **attrs, **act)

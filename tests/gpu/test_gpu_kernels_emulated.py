@@ -194,26 +194,35 @@ def test_stream_kernels_match_the_reference(library, dtype):
 
 
 @pytest.mark.parametrize("groups", [1, 16])
-def test_the_timed_passes_run_what_the_sweep_checks(library, groups):
-    """bench.Passes (the timing's calls, also profile_ops.py's) against
-    sweep.run_ops on the same inputs: the same results, bit for bit, and a
-    pass run on its own writes its own outputs only."""
-    from python.gpu_check import bench, sweep
+def test_each_pass_runs_on_its_own(library, groups):
+    """core.Passes, which the sweep, the timing and profile_ops.py share: a
+    pass run alone writes its own outputs only, and each matches the float64
+    reference."""
+    from python.gpu_check import report, sweep
 
     memory = core.EmulatedMemory(library)
     problem = core.Problem(2, 21, 16, 4, 16, padding="CAUSAL", activation="silu", groups=groups)
     x, w, b, dy = sweep.random_inputs(np.random.default_rng(11), problem, "float32",
                                       with_bias=True)
+    attrs = dict(stride=1, dilation=1, padding="CAUSAL", data_format="NWC", groups=groups,
+                 activation="silu", negative_slope=problem.negative_slope)
+    ref_y, ref_z = reference.forward(x, w, b, **attrs)
+    ref_dx, ref_dw, ref_db = reference.backward(x, w, b, dy, operand=ref_z, **attrs)
     try:
-        expected = sweep.run_ops(library, memory, problem, "float32", x, w, b, dy)
-        passes = bench.Passes(library, memory, problem, "float32", x, w, b, dy)
+        passes = core.Passes(library, memory, problem, "float32", x, w, b, dy)
         passes.run(core.FORWARD)
-        forward_only = passes.results()
-        np.testing.assert_array_equal(forward_only[0], expected[0])
-        assert all(np.isnan(r).all() for r in forward_only[2:])
-        passes.run()
-        for got, want in zip(passes.results(), expected):
-            np.testing.assert_array_equal(got, want)
+        y, z, *grads = passes.results()
+        assert report.within_tolerance(report.max_relative_error(y, ref_y, np.abs(ref_y)),
+                                       "float32")
+        assert all(np.isnan(g).all() for g in grads)
+        passes.run(core.BACKPROP_FILTER)
+        _, _, grad_input, grad_filter, grad_bias = passes.results()
+        assert np.isnan(grad_input).all()
+        passes.run(core.BACKPROP_INPUT)
+        _, _, grad_input, _, _ = passes.results()
+        for got, want in ((grad_input, ref_dx), (grad_filter, ref_dw), (grad_bias, ref_db)):
+            error = report.max_relative_error(got, want, np.abs(want))
+            assert report.within_tolerance(error, "float32"), error
     finally:
         memory.release()
 
