@@ -4,6 +4,7 @@ memory-bound baselines at that size. Run it under a profiler to see one
 pass's kernels, e.g.
 
     python python/gpu_check/profile_ops.py --dtype float16
+    python python/gpu_check/profile_ops.py --kernels   # each kernel's time
     ncu --clock-control none -k regex:Packed --launch-count 4 \\
         python python/gpu_check/profile_ops.py --iterations 1
 
@@ -28,6 +29,9 @@ def main(argv=None):
     parser.add_argument("--shape", default="8,2048,1536,1536,4,1,1,CAUSAL,silu,1536")
     parser.add_argument("--dtype", default="float16", choices=bench.DTYPES)
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--kernels", action="store_true",
+                        help="also list each pass's kernels and their device time "
+                             "(torch.profiler)")
     args = parser.parse_args(argv)
     import torch
 
@@ -55,13 +59,35 @@ def main(argv=None):
                      ("filter gradient", core.BACKPROP_FILTER)):
         ms = bench.time_ms(torch, lambda: passes.run(op))
         print(f"{name:16s} {ms:8.4f} ms")
+        if args.kernels:
+            for kernel_name, us in kernel_times_us(torch, lambda: passes.run(op)):
+                print(f"    {us:9.1f} us  {kernel_name}")
     source = torch.empty(problem.input_shape(), dtype=getattr(torch, dtype), device="cuda")
     target = torch.empty_like(source)
     ms = bench.time_ms(torch, lambda: target.copy_(source))
-    print(f"torch copy       {ms:8.4f} ms  {2 * tensor_mb / ms / 1e3:.0f} GB/s")
+    print(f"torch copy       {ms:8.4f} ms  {2 * tensor_mb / ms:.0f} GB/s")
     ms = bench.time_ms(torch, lambda: torch.nn.functional.silu(source, inplace=False))
-    print(f"torch silu       {ms:8.4f} ms  {2 * tensor_mb / ms / 1e3:.0f} GB/s")
+    print(f"torch silu       {ms:8.4f} ms  {2 * tensor_mb / ms:.0f} GB/s")
     return 0
+
+
+def kernel_times_us(torch, fn, calls=5):
+    """[(kernel name, mean device microseconds per call)] of fn's kernels,
+    longest first: which of a pass's launches (pre-pass, GEMM, partial sums)
+    holds its time."""
+    fn()
+    torch.cuda.synchronize()
+    activities = [torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profile:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    totals = {}
+    for event in profile.events():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            name = event.name if len(event.name) <= 100 else event.name[:97] + "..."
+            totals[name] = totals.get(name, 0.0) + event.device_time_total / calls
+    return sorted(totals.items(), key=lambda item: -item[1])
 
 
 if __name__ == "__main__":

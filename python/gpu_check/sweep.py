@@ -38,7 +38,8 @@ def configurations(rng, full):
     """(problem, dtype) pairs. full: every padding x data format x (stride,
     dilation) x activation x dtype. Otherwise every padding x data format x
     (stride, dilation) once and every activation x dtype once, the other
-    attributes cycling; plus a few multi-tile problems either way."""
+    attributes cycling; plus FEW_CHANNEL_EDGES in every dtype and a few
+    multi-tile problems either way."""
     if full:
         for (padding, data_format, (stride, dilation), activation, dtype) in itertools.product(
                 PADDINGS, DATA_FORMATS, STRIDE_DILATIONS, reference.ACTIVATIONS,
@@ -51,6 +52,11 @@ def configurations(rng, full):
             padding, data_format, (stride, dilation) = geometry[i % len(geometry)]
             activation, dtype = kinds[i % len(kinds)]
             yield random_problem(rng, padding, data_format, stride, dilation, activation), dtype
+    for (batch, steps, channels, kernel, filters, stride, dilation, padding, data_format,
+         activation) in FEW_CHANNEL_EDGES:
+        for dtype in reference.DTYPES:
+            yield core.Problem(batch, steps, channels, kernel, filters, stride, dilation,
+                               padding, data_format, activation), dtype
     for dtype, (padding, data_format, (stride, dilation)) in zip(
             reference.DTYPES, [("SAME", "NWC", (1, 1)), ("VALID", "NCW", (2, 1)),
                                ("CAUSAL", "NWC", (1, 2)), ("SAME", "NCW", (3, 2))]):
@@ -72,6 +78,17 @@ def random_depthwise_problem(rng, padding, data_format, stride, dilation, activa
 
 
 # Depthwise problems that take the kernels' other paths (conv1d_gpu_depthwise.cu.cc):
+# Dense problems with few input channels, each in every dtype; same fields
+# as DEPTHWISE_EDGES below, in_channels for channels. The input gradient's
+# output tile is then one or a few channels wide.
+FEW_CHANNEL_EDGES = (
+    (2, 200, 1, 80, 64, 4, 1, "VALID", "NWC", "relu"),     # audio front end: a long reduction
+    (2, 50, 4, 3, 33, 1, 2, "SAME", "NCW", "tanh"),        # 33 filters: a partial vector
+    (1, 30, 2, 5, 1, 3, 2, "CAUSAL", "NWC", "silu"),       # one filter, stride with dilation
+    (2, 3, 1, 5, 4, 1, 1, "SAME", "NCW", "linear"),        # kernel wider than the input
+    (3, 20, 5, 3, 8, 2, 1, "SAME", "NWC", "gelu"),
+)
+
 # (batch, steps, channels, kernel, filters, stride, dilation, padding, format, activation).
 DEPTHWISE_EDGES = (
     (2, 100, 40, 31, 40, 1, 1, "SAME", "NWC", "linear"),    # Conformer-like: 31 taps staged

@@ -144,6 +144,22 @@ def test_degenerate_sizes_match_the_reference(library, sizes, padding, data_form
     assert max(errors.values()) < 1e-5, errors
 
 
+def test_filter_gradients_past_one_grid_of_sums_match_the_reference(library):
+    # 3 x 256 x 360 filter elements and the bias: more than one grid of the
+    # partial sums' blocks (gpu_partial_sums.h, kMaxSumBlocks x kSumColumns),
+    # so later groups of elements take the grid-stride loop.
+    from python.gpu_check import sweep
+
+    memory = core.EmulatedMemory(library)
+    problem = core.Problem(1, 6, 256, 3, 360, padding="SAME")
+    assert 3 * 256 * 360 + 360 > 8192 * 32
+    try:
+        errors = sweep.check(library, memory, problem, "float32", np.random.default_rng(5))
+    finally:
+        memory.release()
+    assert max(errors.values()) < 1e-5, errors
+
+
 # (layout, stride, dilation, kernel_size, output steps, activation): a one-step
 # chunk, strides with dilation, and an empty state (kernel_size 1).
 STREAM_CASES = [("NWC", 1, 1, 3, 1, "relu"), ("NCW", 2, 3, 2, 3, "gelu"),

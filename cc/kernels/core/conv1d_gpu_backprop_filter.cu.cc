@@ -7,7 +7,7 @@
 // pass; it is stored as filter row kernel_size * Cin. The reduction is split
 // into a number of slices fixed by the problem size; every block writes its
 // slice's partial tile with plain stores, and a second kernel adds the
-// partials in slice order. No atomics: results are bitwise reproducible.
+// partials in a fixed order. No atomics: results are bitwise reproducible.
 #include <algorithm>
 
 #include "cc/kernels/core/conv1d_gpu.h"

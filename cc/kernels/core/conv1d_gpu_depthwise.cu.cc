@@ -35,7 +35,7 @@
 // db[co] = sum of dz[n, o, co] (tap K below). A block takes 32 channels of
 // one slice of the rows; its 8 warps split the taps, each thread summing its
 // (tap, channel) over the slice's rows in order. The slices' partial sums
-// are added in slice order (gpu_partial_sums.h), as the dense filter
+// are added in a fixed order (gpu_partial_sums.h), as the dense filter
 // gradient does: no atomics, bitwise reproducible. NCW inputs are first
 // transposed to NWC (conv1d_gpu_layout.h) so the loads run along channels.
 #include "cc/kernels/core/conv1d_gpu_depthwise.h"

@@ -13,7 +13,7 @@
 // Filter gradient: a thread owns up to 4 channels (FilterGradPack), up to kTapsPerThread
 // consecutive taps (the bias counting as tap kernel_size) and one slice of
 // the rows (n, o). Per row it loads the dz pack once and one input pack per
-// tap. Slices are summed afterwards in slice order (gpu_partial_sums.h), so
+// tap. Slices are summed afterwards in a fixed order (gpu_partial_sums.h), so
 // the result is bitwise reproducible.
 #include "cc/kernels/core/conv1d_gpu_depthwise_packed.h"
 
