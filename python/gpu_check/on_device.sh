@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check of a session with a lent GPU, in one call (device time is
 # scarce and each machine start costs minutes): the build, the full
-# correctness sweep, the timing against cuDNN, and the quick sweep under
+# correctness sweep, the timing against cuDNN, each benchmark pass's kernels
+# timed apart (where the next change should go), and the quick sweep under
 # compute-sanitizer's memcheck and racecheck. Each step has its own time limit
 # and log, so one that crashes or hangs leaves the others' results.
 #
@@ -33,6 +34,8 @@ arch=$("$python" -c "import torch; major, minor = torch.cuda.get_device_capabili
 step build 120 "$python" -m python.gpu_check.build --archs "$arch"
 step sweep 120 $run --no-bench --verbose
 step bench 150 $run --quick
+step kernels 150 "$python" python/gpu_check/profile_ops.py --shape all --dtype float16,float32 \
+    --kernels --iterations 20
 step memcheck 100 compute-sanitizer --tool memcheck --error-exitcode 9 $run --quick --no-bench
 step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     $run --quick --no-bench --dtypes float16,float32

@@ -5,6 +5,7 @@ pass's kernels, e.g.
 
     python python/gpu_check/profile_ops.py --dtype float16
     python python/gpu_check/profile_ops.py --kernels   # each kernel's time
+    python python/gpu_check/profile_ops.py --shape all --dtype float16,float32 --kernels
     ncu --clock-control none -k regex:Packed --launch-count 4 \\
         python python/gpu_check/profile_ops.py --iterations 1
 
@@ -23,43 +24,67 @@ if __package__ in (None, ""):
 from python.gpu_check import bench, build, core, reference  # noqa: E402
 
 
+def bench_shapes():
+    """bench.py's shapes as --shape strings (groups 1 for the dense ones)."""
+    shapes = [s + (1,) for s in bench.SHAPES] + list(bench.DEPTHWISE_SHAPES)
+    return [",".join(str(field) for field in shape) for shape in shapes]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", default="8,2048,1536,1536,4,1,1,CAUSAL,silu,1536")
-    parser.add_argument("--dtype", default="float16", choices=bench.DTYPES)
+    parser.add_argument("--shape", action="append",
+                        help="repeatable; 'all' for bench.py's shapes "
+                             "(default: the Mamba block's)")
+    parser.add_argument("--dtype", default="float16",
+                        help="one or more of " + ",".join(bench.DTYPES) + ", comma-separated")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--kernels", action="store_true",
                         help="also list each pass's kernels and their device time "
                              "(torch.profiler)")
     args = parser.parse_args(argv)
+    shapes = args.shape or ["8,2048,1536,1536,4,1,1,CAUSAL,silu,1536"]
+    if "all" in shapes:
+        shapes = bench_shapes()
+    dtypes = args.dtype.split(",")
+    unknown = set(dtypes) - set(bench.DTYPES)
+    if unknown:
+        parser.error(f"--dtype: {sorted(unknown)} not among {bench.DTYPES}")
     import torch
 
-    fields = args.shape.split(",")
+    major, minor = torch.cuda.get_device_capability()
+    library = core.Library(build.build_cuda([10 * major + minor]))
+    memory = core.TorchMemory()
+    bench.WARMUP, bench.ITERATIONS = 1, args.iterations
+    for shape in shapes:
+        for dtype in dtypes:
+            profile(torch, library, memory, shape, dtype, args.iterations, args.kernels)
+    return 0
+
+
+def profile(torch, library, memory, shape, dtype, iterations, kernels):
+    """Prints the time of each pass of one problem, its kernels' times if
+    asked, and torch's copy and silu of a tensor of the input's size."""
+    fields = shape.split(",")
     batch, steps, cin, filters, kernel, stride, dilation = map(int, fields[:7])
     padding, activation, groups = fields[7], fields[8], int(fields[9])
     problem = core.Problem(batch, steps, cin, kernel, filters, stride, dilation, padding, "NWC",
                            activation, groups=groups)
-    major, minor = torch.cuda.get_device_capability()
-    library = core.Library(build.build_cuda([10 * major + minor]))
-    memory = core.TorchMemory()
     rng = np.random.default_rng(0)
-    dtype = args.dtype
     rounded = lambda a: reference.round_to(a, dtype)  # noqa: E731
     passes = core.Passes(library, memory, problem, dtype,
                          rounded(rng.normal(size=problem.input_shape())),
                          rounded(rng.normal(size=problem.filter_shape()) / kernel),
                          rounded(rng.normal(size=filters)),
                          rounded(rng.normal(size=problem.output_shape())))
-    bench.WARMUP, bench.ITERATIONS = 1, args.iterations
     size = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
     tensor_mb = np.prod(problem.input_shape()) * size / 1e6
-    print(f"{problem} {dtype}, {args.iterations} iterations; the input is {tensor_mb:.1f} MB")
+    print(f"{problem} {dtype}, {iterations} iterations; the input is {tensor_mb:.1f} MB")
     for name, op in (("forward", core.FORWARD), ("input gradient", core.BACKPROP_INPUT),
                      ("filter gradient", core.BACKPROP_FILTER)):
         ms = bench.time_ms(torch, lambda: passes.run(op))
         print(f"{name:16s} {ms:8.4f} ms")
-        if args.kernels:
+        if kernels:
             for kernel_name, us in kernel_times_us(torch, lambda: passes.run(op)):
                 print(f"    {us:9.1f} us  {kernel_name}")
     source = torch.empty(problem.input_shape(), dtype=getattr(torch, dtype), device="cuda")
@@ -68,7 +93,6 @@ def main(argv=None):
     print(f"torch copy       {ms:8.4f} ms  {2 * tensor_mb / ms:.0f} GB/s")
     ms = bench.time_ms(torch, lambda: torch.nn.functional.silu(source, inplace=False))
     print(f"torch silu       {ms:8.4f} ms  {2 * tensor_mb / ms:.0f} GB/s")
-    return 0
 
 
 def kernel_times_us(torch, fn, calls=5):

@@ -48,6 +48,19 @@ def test_the_device_scripts_start():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_kernel_profile_covers_the_benchmark_shapes():
+    from python.gpu_check import bench, profile_ops
+
+    shapes = profile_ops.bench_shapes()
+    assert len(shapes) == len(bench.SHAPES) + len(bench.DEPTHWISE_SHAPES)
+    assert all(len(shape.split(",")) == 10 for shape in shapes)
+    assert shapes[-1] == "16,512,256,256,31,1,1,SAME,linear,256"
+    result = subprocess.run([sys.executable, os.path.join("python", "gpu_check", "profile_ops.py"),
+                             "--dtype", "float16,float64"], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "float64" in result.stderr, result.stderr
+
+
 @pytest.fixture(scope="module")
 def library():
     return core.Library(build.build_emulated())
