@@ -79,14 +79,18 @@ def random_depthwise_problem(rng, padding, data_format, stride, dilation, activa
 
 # Depthwise problems that take the kernels' other paths (conv1d_gpu_depthwise.cu.cc):
 # Dense problems with few input channels, each in every dtype; same fields
-# as DEPTHWISE_EDGES below, in_channels for channels. The input gradient's
-# output tile is then one or a few channels wide.
+# as DEPTHWISE_EDGES below, in_channels for channels. In float and double the
+# input gradient takes the columns (col2im) from 4 taps and up to 4 input
+# channels (conv1d_gpu_backprop_input.cu.cc); the others, and half and
+# bfloat16, the stride classes' GEMM.
 FEW_CHANNEL_EDGES = (
-    (2, 200, 1, 80, 64, 4, 1, "VALID", "NWC", "relu"),     # audio front end: a long reduction
-    (2, 50, 4, 3, 33, 1, 2, "SAME", "NCW", "tanh"),        # 33 filters: a partial vector
+    (2, 200, 1, 80, 64, 4, 1, "VALID", "NWC", "relu"),     # audio front end: columns
+    (2, 50, 4, 4, 33, 1, 2, "SAME", "NCW", "tanh"),        # the widest columns case
     (1, 30, 2, 5, 1, 3, 2, "CAUSAL", "NWC", "silu"),       # one filter, stride with dilation
     (2, 3, 1, 5, 4, 1, 1, "SAME", "NCW", "linear"),        # kernel wider than the input
-    (3, 20, 5, 3, 8, 2, 1, "SAME", "NWC", "gelu"),
+    (2, 40, 3, 6, 8, 5, 3, "SAME", "NWC", "elu"),          # taps of a class beyond the output
+    (2, 50, 4, 3, 33, 1, 2, "SAME", "NCW", "tanh"),        # 3 taps: the GEMM
+    (3, 20, 5, 5, 8, 2, 1, "SAME", "NWC", "gelu"),         # 5 channels: the GEMM
 )
 
 # (batch, steps, channels, kernel, filters, stride, dilation, padding, format, activation).

@@ -128,14 +128,35 @@ def test_sizes_beyond_the_kernels_are_refused(library):
 
 
 def test_workspace_is_only_used_where_needed(library):
-    nwc = core.Problem(2, 10, 3, 3, 4, data_format="NWC")
-    ncw = core.Problem(2, 10, 3, 3, 4, data_format="NCW", activation="relu")
+    nwc = core.Problem(2, 10, 5, 3, 4, data_format="NWC")
+    ncw = core.Problem(2, 10, 5, 3, 4, data_format="NCW", activation="relu")
     assert library.workspace_bytes(core.FORWARD, "float32", nwc) == 0
     assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", nwc) == 0  # dz = dy
-    assert library.workspace_bytes(core.FORWARD, "float32", ncw) >= 2 * 10 * 3 * 4
+    assert library.workspace_bytes(core.FORWARD, "float32", ncw) >= 2 * 10 * 5 * 4
     assert library.workspace_bytes(core.BACKPROP_INPUT, "float32", ncw) >= 2 * 8 * 4 * 4
     # Filter gradient partial sums, float accumulators even for half.
     assert library.workspace_bytes(core.BACKPROP_FILTER, "float16", nwc) >= (9 + 1) * 4 * 4
+
+
+def test_few_input_channels_take_the_columns_in_float_and_double(library):
+    # conv1d_gpu_backprop_input.cu.cc: up to 4 input channels and from 4
+    # taps, the input gradient is a GEMM into columns [batch * out_steps, kernel_size *
+    # in_channels] after the filter transposed, then a gather; 256-byte pieces.
+    def pieces(count, size):
+        return -(-count * size // 256) * 256
+
+    for channels, dtype, size in ((1, "float32", 4), (4, "float32", 4), (4, "float64", 8)):
+        problem = core.Problem(2, 40, channels, 5, 6, stride=2)  # 18 output steps
+        assert library.workspace_bytes(core.BACKPROP_INPUT, dtype, problem) == (
+            pieces(5 * channels * 6, size) + pieces(2 * 18 * 5 * channels, size))
+    # The GEMM beyond 4 channels, below 4 taps, and in half (the columns
+    # would round twice).
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float32",
+                                   core.Problem(2, 40, 5, 5, 6, stride=2)) == 0
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float32",
+                                   core.Problem(2, 40, 4, 3, 6, stride=2)) == 0
+    assert library.workspace_bytes(core.BACKPROP_INPUT, "float16",
+                                   core.Problem(2, 40, 1, 5, 6, stride=2)) == 0
 
 
 @pytest.mark.parametrize("sizes,padding,data_format", [

@@ -8,8 +8,18 @@
 //   dx[(n, r), c] = sum over (j, co) of dz[n, b - j * dilation / g, co]
 //                   * filter[k0 + j * stride / g, c, co],
 // and one launch covers all classes (block -> class, row tile).
+//
+// With few input channels (raw audio, stereo, a few sensors) that GEMM's
+// 64-column output tiles are nearly empty. Those layers take the col2im
+// form instead: one GEMM over out_channels, the forward kernel's with one
+// tap, gives every tap's contribution
+//   columns[(n, o), (k, c)] = sum over co of dz[n, o, co] * filter[k, c, co],
+// and a gather adds, for each input step, the columns of its class's taps.
 // dz = grad_output * activation'(operand) is first written NWC to the
 // workspace, except for a linear activation in NWC where it is grad_output.
+#include <algorithm>
+#include <type_traits>
+
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/conv1d_gpu_groups.h"
@@ -48,6 +58,22 @@ __device__ __forceinline__ int64_t MulMod(int64_t a, int64_t b, int64_t m) {
     b >>= 1;
   }
   return result;
+}
+
+// The taps of stride class f (input steps f + r * stride): the first, k0
+// with k0 * dilation = f + pad (mod stride), and how many (0: none reach
+// the class).
+struct ClassTaps {
+  int64_t first = 0, count = 0;
+};
+template <typename Args>
+__device__ __forceinline__ ClassTaps TapsOfClass(const Args& p, int64_t f) {
+  ClassTaps taps;
+  const int64_t phase = (f + p.pad_left % p.stride) % p.stride;
+  if (phase % p.gcd != 0) return taps;
+  taps.first = MulMod(phase / p.gcd, p.inverse, p.stride_g);
+  if (taps.first < p.kernel_size) taps.count = (p.kernel_size - 1 - taps.first) / p.stride_g + 1;
+  return taps;
 }
 
 // Loads of one block: A = dz windows (contiguous along the reduction index
@@ -180,13 +206,8 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
   if (m0 >= rows) return;  // uniform across the block
   const int n0 = static_cast<int>(blockIdx.y) * kN;
 
-  // The class's first tap k0: k0 * dilation = f + pad (mod stride).
-  const int64_t phase = (f + p.pad_left % p.stride) % p.stride;
-  int64_t first_tap = 0, taps = 0;
-  if (phase % p.gcd == 0) {
-    first_tap = MulMod(phase / p.gcd, p.inverse, p.stride_g);
-    if (first_tap < p.kernel_size) taps = (p.kernel_size - 1 - first_tap) / p.stride_g + 1;
-  }
+  const ClassTaps class_taps = TapsOfClass(p, f);
+  const int64_t first_tap = class_taps.first, taps = class_taps.count;
 
   for (int r = static_cast<int>(threadIdx.x); r < kM; r += Shape::kThreads) {
     const int64_t m = m0 + r;
@@ -214,6 +235,48 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
   });
 }
 
+// The col2im form's second step: dx[n, i, c] = the sum, over the taps k of
+// i's class in ascending order, of columns[n, o, k, c] with o = (i + pad -
+// k * dilation) / stride, for the o inside the output. One thread per
+// element of dx.
+constexpr int kGatherThreads = 256;
+constexpr int64_t kMaxGatherBlocks = 8192;  // grid-stride beyond
+
+template <typename T>
+__global__ void __launch_bounds__(kGatherThreads)
+    GatherColumnsKernel(BackpropInputArgs<T> p, const T* columns, int64_t elements) {
+  using Acc = typename Num<T>::Acc;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kGatherThreads;
+  const int64_t row_length = p.kernel_size * p.in_channels;  // one row (n, o) of columns
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * kGatherThreads + threadIdx.x;
+       e < elements; e += step) {
+    // e runs over dx in the op's layout, so the stores are coalesced.
+    int64_t n, i, c;
+    if (p.in_channel_stride == 1) {  // NWC
+      c = e % p.in_channels;
+      const int64_t ni = e / p.in_channels;
+      n = ni / p.in_steps;
+      i = ni - n * p.in_steps;
+    } else {
+      i = e % p.in_steps;
+      const int64_t nc = e / p.in_steps;
+      n = nc / p.in_channels;
+      c = nc - n * p.in_channels;
+    }
+    const ClassTaps taps = TapsOfClass(p, i % p.stride);
+    const int64_t base = (i + p.pad_left - taps.first * p.dilation) / p.stride;
+    const T* item = columns + n * p.out_steps * row_length + c;
+    Acc sum = Acc(0);
+    for (int64_t j = 0; j < taps.count; ++j) {
+      const int64_t o = base - j * p.dilation_g;
+      if (o < 0) break;  // o falls as j grows
+      if (o >= p.out_steps) continue;
+      sum += Num<T>::ToAcc(item[o * row_length + (taps.first + j * p.stride_g) * p.in_channels]);
+    }
+    p.grad_input[e] = Num<T>::FromAcc(sum);
+  }
+}
+
 int64_t Gcd(int64_t a, int64_t b) {
   while (b != 0) {
     const int64_t t = a % b;
@@ -239,17 +302,82 @@ int64_t InverseMod(int64_t x, int64_t m) {
   return t0 < 0 ? t0 + m : t0;
 }
 
+// The col2im form serves layers of 1 to kFewChannels input channels and at
+// least kMinColumnTaps taps (so its GEMM's output tiles are at least that
+// many times fuller than the stride classes'), whose columns fit
+// kMaxColumnsBytes, in float and double: in half and bfloat16 the columns
+// would be rounded before the gather adds them, a second rounding the
+// GEMM does not make.
+constexpr int64_t kFewChannels = 4;
+constexpr int64_t kMinColumnTaps = 4;
+constexpr int64_t kMaxColumnsBytes = int64_t{256} << 20;
+
+template <typename T>
+bool TakesColumns(const Conv1DGeometry& g) {
+  if (!std::is_same<T, float>::value && !std::is_same<T, double>::value) return false;
+  if (g.in_channels < 1 || g.in_channels > kFewChannels || g.kernel_size < kMinColumnTaps) {
+    return false;
+  }
+  // The op's shapes keep every product of a tensor's dimensions in int64.
+  const int64_t rows = g.batch * g.out_steps;
+  const int64_t row_length = g.kernel_size * g.in_channels;
+  return rows > 0 && g.out_channels > 0 &&
+         row_length <= kMaxColumnsBytes / static_cast<int64_t>(sizeof(T)) / rows;
+}
+
+// The forward geometry of the columns' GEMM: dz as a one-tap convolution's
+// input, out_channels -> kernel_size * in_channels.
+Conv1DGeometry ColumnsGeometry(const Conv1DGeometry& g) {
+  Conv1DGeometry c;
+  c.batch = g.batch;
+  c.in_steps = g.out_steps;
+  c.in_channels = g.out_channels;
+  c.kernel_size = 1;
+  c.out_channels = g.kernel_size * g.in_channels;
+  c.kernel_extent = 1;
+  c.out_steps = g.out_steps;
+  return c;  // stride 1, dilation 1, VALID, NWC, one group
+}
+
 template <typename T>
 struct BackpropInputWorkspace {
   T* dz;
+  T* filter_t;  // col2im: the filter as [out_channels, kernel_size * in_channels]
+  T* columns;   // col2im: [batch * out_steps, kernel_size * in_channels]
   size_t bytes;
 };
 template <typename T>
 BackpropInputWorkspace<T> PlanBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
                                             void* base) {
   WorkspaceArena arena(base);
-  T* dz = GradOutputIsDz(act, g.layout) ? nullptr : arena.Take<T>(g.output_elements());
-  return {dz, arena.used()};
+  BackpropInputWorkspace<T> ws{};
+  ws.dz = GradOutputIsDz(act, g.layout) ? nullptr : arena.Take<T>(g.output_elements());
+  if (TakesColumns<T>(g)) {
+    ws.filter_t = arena.Take<T>(g.kernel_size * g.in_channels * g.out_channels);
+    ws.columns = arena.Take<T>(g.batch * g.out_steps * g.kernel_size * g.in_channels);
+  }
+  ws.bytes = arena.used();
+  return ws;
+}
+
+template <typename T>
+GpuStatus BackpropInputByColumns(const Conv1DGeometry& g, const BackpropInputArgs<T>& args,
+                                 const BackpropInputWorkspace<T>& ws, cudaStream_t stream) {
+  const int64_t row_length = g.kernel_size * g.in_channels;
+  // [kernel_size * in_channels, out_channels] -> [out_channels, kernel_size * in_channels]:
+  // the one-tap filter [1, out_channels, row_length] in the forward's layout.
+  GpuStatus status = TransposeNcwToNwc(args.filter, ws.filter_t, 1, row_length, g.out_channels,
+                                       stream);
+  if (!status.ok()) return status;
+  status = FusedConv1DForwardGpu<T>(ColumnsGeometry(g), ActivationSpec{}, args.dz, ws.filter_t,
+                                    nullptr, ws.columns, nullptr, nullptr, stream);
+  if (!status.ok()) return status;
+  const int64_t elements = g.input_elements();
+  dim3 grid;
+  MakeGrid(std::min(CeilDiv(elements, int64_t{kGatherThreads}), kMaxGatherBlocks), 1, 1, &grid);
+  return CheckLaunch(Launch(GatherColumnsKernel<T>, grid, dim3(kGatherThreads), stream,
+                            args, static_cast<const T*>(ws.columns), elements),
+                     "the fused Conv1D input gradient's gather");
 }
 
 }  // namespace
@@ -307,6 +435,8 @@ GpuStatus FusedConv1DBackpropInputGpu(const Conv1DGeometry& g, const ActivationS
   args.in_channels = static_cast<int32_t>(g.in_channels);
   args.out_channels = static_cast<int32_t>(g.out_channels);
   args.by_out_channels = FastDivmod::Make(static_cast<uint32_t>(g.out_channels));
+
+  if (ws.columns != nullptr) return BackpropInputByColumns<T>(g, args, ws, stream);
 
   // Classes f < min(stride, in_steps); the largest has ceil(in_steps / stride) steps.
   const int64_t classes = g.stride < g.in_steps ? g.stride : g.in_steps;
