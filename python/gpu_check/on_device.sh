@@ -2,7 +2,8 @@
 # Every GPU check of a session with a lent GPU, in one call (device time is
 # scarce and each machine start costs minutes): the build, the full
 # correctness sweep, the timing against cuDNN, each benchmark pass's kernels
-# timed apart (where the next change should go), and the quick sweep under
+# timed apart (where the next change should go), Nsight Compute's view of
+# the kernels of the open leads, and the quick sweep under
 # compute-sanitizer's memcheck and racecheck. Each step has its own time limit
 # and log, so one that crashes or hangs leaves the others' results.
 #
@@ -36,6 +37,21 @@ step sweep 120 $run --no-bench --verbose
 step bench 150 $run --quick
 step kernels 150 "$python" python/gpu_check/profile_ops.py --shape all --dtype float16,float32 \
     --kernels --iterations 20
+# Nsight Compute on the kernels the open leads are about (docs/cuda.md,
+# "Kernel by kernel"): throughput, occupancy and stall reasons of the dense
+# forward GEMM, the col2im input gradient and the packed depthwise filter
+# gradient.
+if command -v ncu > /dev/null; then
+    profile="$python python/gpu_check/profile_ops.py --iterations 1"
+    sections="--section SpeedOfLight --section Occupancy --section WarpStateStats"
+    step ncu_pointwise 90 ncu --clock-control none $sections -k regex:ForwardKernel \
+        --launch-count 1 $profile --shape 32,1024,256,256,1,1,1,VALID,linear,1 --dtype float16
+    step ncu_audio 90 ncu --clock-control none $sections \
+        -k regex:'ForwardKernel|GatherColumns|BackpropInputKernel' --launch-count 4 \
+        $profile --shape 8,16000,1,64,80,4,1,VALID,relu,1 --dtype float32
+    step ncu_mamba 90 ncu --clock-control none $sections -k regex:PackedFilterGrad \
+        --launch-count 1 $profile --dtype float32
+fi
 step memcheck 100 compute-sanitizer --tool memcheck --error-exitcode 9 $run --quick --no-bench
 step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     $run --quick --no-bench --dtypes float16,float32
