@@ -162,7 +162,9 @@ DEPTHWISE_WIDE = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+# half and bfloat16 NWC windows are read in place and the sums rounded in
+# registers (linear and the sigmoid family), the others through float tiles.
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
 @pytest.mark.parametrize("case", DEPTHWISE_WIDE, ids=[str(c[:4] + c[-1:]) for c in DEPTHWISE_WIDE])
 def test_wide_depthwise_windows_match_reference(case, dtype, device):
     _skip_gpu(device)
@@ -364,3 +366,27 @@ def test_depthwise_stream_in_chunks_matches_whole_sequence(data_format):
         chunks.append(y)
     np.testing.assert_allclose(tf.concat(chunks, steps_axis).numpy(), whole.numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("activation", ["linear", "silu"])
+def test_narrow_depthwise_forward_rounds_the_float_sums_once(dtype, activation, device):
+    """Half and bfloat16 NWC depthwise forwards round their float sums in
+    registers; the bits must be those of the float op's output rounded by a
+    cast (the same sums in the same order), including values past the
+    narrow type's range, the edge rows' copied windows and a tail of
+    channels past the last vector."""
+    _skip_gpu(device)
+    rng = np.random.default_rng(23)
+    channels, kernel_size = 1030, 4
+    x = tf.cast(rng.standard_normal((2, 41, channels)) * 8, dtype)
+    w = tf.cast(rng.standard_normal((kernel_size, 1, channels)), dtype)
+    b = tf.cast(rng.standard_normal(channels), dtype)
+    scale = tf.constant(1e4 if dtype == "float16" else 1e36, tf.float32)  # some sums overflow
+    x = tf.cast(tf.cast(x, tf.float32) * tf.where(tf.range(channels) % 97 == 0, scale, 1.0), dtype)
+    attrs = dict(padding="SAME", activation=activation, groups=channels)
+    narrow = tf_conv1d_op.fused_conv1d(x, w, b, **attrs)
+    wide = tf_conv1d_op.fused_conv1d(*(tf.cast(t, tf.float32) for t in (x, w, b)), **attrs)
+    bits = tf.uint16
+    np.testing.assert_array_equal(tf.bitcast(narrow, bits).numpy(),
+                                  tf.bitcast(tf.cast(wide, dtype), bits).numpy())

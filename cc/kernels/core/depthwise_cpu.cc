@@ -21,7 +21,9 @@
 //
 // Input and output rows come through the blocks of cpu_tiles.h (Slab,
 // DzRows, StoreRows, ActivateRows), so NCW and half/bfloat16 tensors are
-// converted a tile at a time and NWC float/double ones are used in place.
+// converted a tile at a time and NWC float/double ones are used in place;
+// the forward also reads and writes NWC half/bfloat16 ones in place, widened
+// and rounded in its registers.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -155,6 +157,139 @@ inline void StreamFence() {
   _mm_sfence();
 #endif
 }
+
+template <typename T>
+constexpr bool kNarrow = std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>;
+
+// One lane vector of A from p, where p holds A or, for float, half or
+// bfloat16 widened in registers (exact), so that a tile reads those tensors
+// in place instead of through a float copy.
+template <typename A, typename X>
+inline LaneVector<A> LoadLanesOf(const X* p) {
+  if constexpr (std::is_same_v<X, A>) {
+    return LoadLanes(p);
+  } else {
+    static_assert(std::is_same_v<A, float> && kNarrow<X>, "float from half or bfloat16");
+    constexpr bool kBf16 = std::is_same_v<X, Eigen::bfloat16>;
+#if defined(__AVX512F__)
+    if constexpr (kLaneBytes == 64) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      __m512 f;
+      if constexpr (kBf16) {
+        f = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+      } else {
+        f = _mm512_cvtph_ps(h);
+      }
+      LaneVector<A> v;
+      std::memcpy(&v, &f, sizeof(v));
+      return v;
+    }
+#endif
+#if defined(__AVX2__) && defined(__F16C__)
+    if constexpr (kLaneBytes == 32) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m256 f;
+      if constexpr (kBf16) {
+        f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+      } else {
+        f = _mm256_cvtph_ps(h);
+      }
+      LaneVector<A> v;
+      std::memcpy(&v, &f, sizeof(v));
+      return v;
+    }
+#endif
+    A wide[kLaneCount<A>];
+    ConvertValues(p, kLaneCount<A>, wide);
+    return LoadLanes(wide);
+  }
+}
+
+// Stores one lane vector at p, as A (StoreLanes) or rounded to half or
+// bfloat16 exactly as StoreRows rounds a tile (ConvertValues).
+template <bool kStream, typename A, typename Y>
+inline void StoreLanesOf(Y* p, const LaneVector<A>& v) {
+  if constexpr (std::is_same_v<Y, A>) {
+    StoreLanes<kStream>(p, v);
+  } else {
+    static_assert(!kStream, "narrow outputs are stored through the caches");
+    static_assert(std::is_same_v<A, float>, "half or bfloat16 from float");
+    if constexpr (std::is_same_v<Y, Eigen::bfloat16>) {
+      // ConvertValues' rounding, a vector at a time: GCC leaves its loop
+      // scalar for a single lane vector.
+#if defined(__AVX512F__)
+      if constexpr (kLaneBytes == 64) {
+        __m512i u;
+        std::memcpy(&u, &v, sizeof(u));
+        const __m512i high = _mm512_srli_epi32(u, 16);
+        const __m512i rounded = _mm512_srli_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                             _mm512_and_si512(high, _mm512_set1_epi32(1))),
+            16);
+        const __m512i quiet_nan = _mm512_or_si512(_mm512_and_si512(high, _mm512_set1_epi32(0x8000)),
+                                                  _mm512_set1_epi32(0x7fc0));
+        const __mmask16 nan = _mm512_cmpgt_epu32_mask(
+            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                            _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet_nan)));
+        return;
+      }
+#endif
+#if defined(__AVX2__)
+      if constexpr (kLaneBytes == 32) {
+        __m256i u;
+        std::memcpy(&u, &v, sizeof(u));
+        const __m256i high = _mm256_srli_epi32(u, 16);
+        const __m256i rounded = _mm256_srli_epi32(
+            _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                             _mm256_and_si256(high, _mm256_set1_epi32(1))),
+            16);
+        const __m256i quiet_nan = _mm256_or_si256(_mm256_and_si256(high, _mm256_set1_epi32(0x8000)),
+                                                  _mm256_set1_epi32(0x7fc0));
+        // |u| as a signed integer is >= 0, so the signed comparison is exact.
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                               _mm256_set1_epi32(0x7f800000));
+        const __m256i bits = _mm256_blendv_epi8(rounded, quiet_nan, nan);
+        // Values below 2^16: packing saturates nothing. Each 128-bit lane packs
+        // its own four; the permutation puts lane 0's and lane 1's side by side.
+        const __m256i packed =
+            _mm256_permute4x64_epi64(_mm256_packus_epi32(bits, bits), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+        return;
+      }
+#endif
+    } else {
+      // F16C's rounding to nearest even, as ConvertValues rounds, straight
+      // from the register: the round trip through a local array below
+      // faulted under AddressSanitizer at the AVX-512 level.
+#if defined(__AVX512F__)
+      if constexpr (kLaneBytes == 64) {
+        __m512 f;
+        std::memcpy(&f, &v, sizeof(f));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+        return;
+      }
+#endif
+#if defined(__AVX2__) && defined(__F16C__)
+      if constexpr (kLaneBytes == 32) {
+        __m256 f;
+        std::memcpy(&f, &v, sizeof(f));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+        return;
+      }
+#endif
+    }
+    A wide[kLaneCount<A>];
+    std::memcpy(wide, &v, sizeof(v));
+    ConvertValues(wide, kLaneCount<A>, p);
+  }
+}
+
+// Y where a parameter must not take part in deducing it (a null pre).
+template <typename Y>
+struct NotDeduced {
+  using type = Y;
+};
 
 // out[c] = bias[c] + sum over taps t: x[t][c] * w[t][c], for the kBlock
 // channels from c0; stored past the caches with kStream (out + c0 aligned to
@@ -315,32 +450,32 @@ inline LaneVector<A> ActivateLanes(LaneVector<A> v) {
 // not null, then activated with K and stored at out[r * ld]. The R rows'
 // activations interleave: one alone would wait on each step of its exp and
 // division.
-template <typename A, int R, Activation K, bool kStream>
-inline void StoreGroup(LaneVector<A> (&acc)[R], A* out, A* pre, int64_t ld) {
+template <typename A, int R, Activation K, bool kStream, typename Y>
+inline void StoreGroup(LaneVector<A> (&acc)[R], Y* out, Y* pre, int64_t ld) {
   if (pre != nullptr) {
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) StoreLanes<kStream>(pre + r * ld, acc[r]);
+    for (int r = 0; r < R; ++r) StoreLanesOf<kStream, A>(pre + r * ld, acc[r]);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r] = ActivateLanes<K, A>(acc[r]);
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) StoreLanes<kStream>(out + r * ld, acc[r]);
+  for (int r = 0; r < R; ++r) StoreLanesOf<kStream, A>(out + r * ld, acc[r]);
 }
 
 // Output rows out[r * ld] (r < R) of one lane vector: K(bias + sum over taps
 // k of x[r * row_pitch + k * tap_pitch] * w[k]) (w: the taps' lane vectors,
 // packed one after another), through StoreGroup.
-template <typename A, int R, Activation K, bool kStream>
-inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const A* w,
-                        int64_t taps, LaneVector<A> bias, A* out, A* pre, int64_t ld) {
+template <typename A, int R, Activation K, bool kStream, typename X, typename Y>
+inline void SumTapsRows(const X* x, int64_t row_pitch, int64_t tap_pitch, const A* w,
+                        int64_t taps, LaneVector<A> bias, Y* out, Y* pre, int64_t ld) {
   LaneVector<A> acc[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r] = bias;
   for (int64_t k = 0; k < taps; ++k) {
     const LaneVector<A> wk = LoadLanes(w + k * kLaneCount<A>);
-    const A* xk = x + k * tap_pitch;
+    const X* xk = x + k * tap_pitch;
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) acc[r] += LoadLanes(xk + r * row_pitch) * wk;
+    for (int r = 0; r < R; ++r) acc[r] += LoadLanesOf<A>(xk + r * row_pitch) * wk;
   }
   StoreGroup<A, R, K, kStream>(acc, out, pre, ld);
 }
@@ -352,9 +487,9 @@ inline void SumTapsRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const 
 // (Conformer's 31 taps) the R * taps input loads of SumTapsRows, a row pitch
 // apart, crowd a few L1 sets and come from L2. Each row still sums its taps
 // in ascending order, so both give the same bits.
-template <typename A, int R, Activation K, bool kStream>
-inline void SumTapsSliding(const A* x, int64_t pitch, const A* w, int64_t taps,
-                           LaneVector<A> bias, A* out, A* pre, int64_t ld) {
+template <typename A, int R, Activation K, bool kStream, typename X, typename Y>
+inline void SumTapsSliding(const X* x, int64_t pitch, const A* w, int64_t taps,
+                           LaneVector<A> bias, Y* out, Y* pre, int64_t ld) {
   constexpr int64_t kLanes = kLaneCount<A>;
   LaneVector<A> acc[R];
 #pragma GCC unroll 16
@@ -362,20 +497,20 @@ inline void SumTapsSliding(const A* x, int64_t pitch, const A* w, int64_t taps,
   // Input rows 0 .. R - 2: under rows 0 .. j only.
 #pragma GCC unroll 16
   for (int j = 0; j < R - 1; ++j) {
-    const LaneVector<A> xj = LoadLanes(x + j * pitch);
+    const LaneVector<A> xj = LoadLanesOf<A>(x + j * pitch);
 #pragma GCC unroll 16
     for (int r = 0; r <= j; ++r) acc[r] += xj * LoadLanes(w + (j - r) * kLanes);
   }
   // Input rows R - 1 .. taps - 1: under every row.
   for (int64_t j = R - 1; j < taps; ++j) {
-    const LaneVector<A> xj = LoadLanes(x + j * pitch);
+    const LaneVector<A> xj = LoadLanesOf<A>(x + j * pitch);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) acc[r] += xj * LoadLanes(w + (j - r) * kLanes);
   }
   // Input rows taps .. taps + R - 2: under rows t .. R - 1 only.
 #pragma GCC unroll 16
   for (int t = 1; t < R; ++t) {
-    const LaneVector<A> xj = LoadLanes(x + (taps - 1 + t) * pitch);
+    const LaneVector<A> xj = LoadLanesOf<A>(x + (taps - 1 + t) * pitch);
 #pragma GCC unroll 16
     for (int r = t; r < R; ++r) acc[r] += xj * LoadLanes(w + (taps - 1 + t - r) * kLanes);
   }
@@ -437,10 +572,11 @@ bool AcrossChannels(int64_t taps, int64_t channels) {
 // across all the channels instead, reading its input rows and writing its
 // output rows front to back (Mamba's forward, 1536 channels, two threads
 // from a cold cache: 1.2 to 1.5x; 512 channels or dilated: within the noise).
-template <typename A, Activation K, bool kStream>
-void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
+template <typename A, Activation K, bool kStream, typename X, typename Y>
+void DepthwiseTile(const X* slab, int64_t row_pitch, int64_t tap_pitch, const A* packed,
                    const A* filter, const A* bias, int64_t rows, int64_t channels,
-                   int64_t taps, A* out, A* pre, int64_t ld, TilePrefetch* prefetch) {
+                   int64_t taps, Y* out, typename NotDeduced<Y>::type* pre, int64_t ld,
+                   TilePrefetch* prefetch) {
   constexpr int64_t kLanes = kLaneCount<A>;
   const int64_t vectors = channels / kLanes;
   const auto pre_at = [&](int64_t r, int64_t c) {
@@ -475,19 +611,26 @@ void DepthwiseTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A*
   } else {
     for (int64_t v = 0; v < vectors; ++v) rows_of(v, v + 1);
   }
-  for (int64_t c = vectors * kLanes; c < channels; ++c) {
-    for (int64_t r = 0; r < rows; ++r) {
-      A sum = bias != nullptr ? bias[c] : A(0);
-      for (int64_t k = 0; k < taps; ++k) {
-        sum += slab[r * row_pitch + k * tap_pitch + c] * filter[k * channels + c];
-      }
-      out[r * ld + c] = sum;
-      if (pre != nullptr) pre[r * ld + c] = sum;
-    }
-  }
+  // The channels past the last lane vector, a row at a time: the sums, then
+  // the activation over them, each rounded once to Y.
+  const int64_t tail = channels - vectors * kLanes;
+  if (tail == 0) return;
   ActivationSpec tail_act;
   tail_act.kind = K;
-  ActivateRows<A>(tail_act, out + vectors * kLanes, rows, channels - vectors * kLanes, ld);
+  A sums[kLanes];
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t t = 0; t < tail; ++t) {
+      const int64_t c = vectors * kLanes + t;
+      A sum = bias != nullptr ? bias[c] : A(0);
+      for (int64_t k = 0; k < taps; ++k) {
+        sum += static_cast<A>(slab[r * row_pitch + k * tap_pitch + c]) * filter[k * channels + c];
+      }
+      sums[t] = sum;
+    }
+    if (pre != nullptr) ConvertValues(sums, tail, pre + r * ld + vectors * kLanes);
+    ActivateRows<A>(tail_act, sums, 1, tail, tail);
+    ConvertValues(sums, tail, out + r * ld + vectors * kLanes);
+  }
 }
 
 // dy * K'(operand) of one lane vector (activation_arrays.h), in registers.
@@ -621,13 +764,20 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
       TileRows<A>((s * cin + cout) * sizeof(A), g.out_steps, g.batch, 256, kMinUnits, kGroupRows);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
+  // Half and bfloat16 NWC tensors read in place and stored from the tile's
+  // registers (widened and rounded there) where the tile is final once
+  // stored: a linear activation or one in registers. Otherwise the tile
+  // goes through a float copy of its input and a float tile.
+  const bool narrow_in_place =
+      kNarrow<T> && g.layout == Layout::kNWC &&
+      (packets::HasPacketForm(act.kind) || act.kind == Activation::kLinear);
   const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
                                        : std::vector<A>();
   // The sigmoid family (float) in the tile's registers, the preactivation
-  // (if kept) stored from them too where it is written in place; the others
-  // over the finished tile.
+  // (if kept) stored from them too where it is written from there; the
+  // others over the finished tile.
   const bool activate_in_tile = std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
-                                (preactivation == nullptr || in_place);
+                                (preactivation == nullptr || in_place || narrow_in_place);
   // Stores past the caches (StoreLanes) where the output is far larger than
   // them and the tile is final once stored (written in place, activated).
   const bool stream = in_place && (activate_in_tile || act.kind == Activation::kLinear) &&
@@ -645,7 +795,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
       const int64_t n = unit / tiles_per_item;
       const int64_t o0 = (unit % tiles_per_item) * tile;
       const int64_t rows = std::min(tile, g.out_steps - o0);
-      A* c;
+      A* c = nullptr;
       A* z = nullptr;  // the preactivation, where the tile stores it itself
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? output + n * out_item + o0 * cout : nullptr;
@@ -653,12 +803,13 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
           z = preactivation + n * out_item + o0 * cout;
         }
       }
-      if (!in_place) {
+      const int64_t span = (rows - 1) * s + g.kernel_extent;
+      const bool dense = m == 1 && DenseInSpan(span, rows, kernel);
+      if (!in_place && !(dense && narrow_in_place)) {
         acc.resize(rows * cout);
         c = acc.data();
       }
-      const int64_t span = (rows - 1) * s + g.kernel_extent;
-      if (m == 1 && DenseInSpan(span, rows, kernel)) {
+      if (dense) {
         // Windows dense in their span: each run of rows reads its span as
         // one slab. The rows whose windows lie inside the input (all but a
         // few at the ends of an item) read it in place where it is NWC of
@@ -677,15 +828,30 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
         for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, inside_lo},
                                      {inside_lo, inside_hi}, {inside_hi, rows}}) {
           if (r1 == r0) continue;
-          const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
-                                     (o0 + r0) * s - pad, (r1 - r0 - 1) * s + g.kernel_extent,
-                                     &slab_scratch);
+          const int64_t first = (o0 + r0) * s - pad;
+          const bool read_in_place = narrow_in_place && r0 == inside_lo && r1 == inside_hi;
+          const A* slab = read_in_place
+                              ? nullptr
+                              : Slab<T, A>(g, input + n * in_item, g.in_steps, cin, first,
+                                           (r1 - r0 - 1) * s + g.kernel_extent, &slab_scratch);
           TilePrefetch none;
           TilePrefetch* prefetch = r0 == inside_lo ? &next_tile : &none;
           packets::WithPacketForm(activate_in_tile ? act.kind : Activation::kLinear,
                                   [&](auto kind) {
             constexpr Activation K =
                 std::is_same_v<A, float> ? decltype(kind)::value : Activation::kLinear;
+            if constexpr (kNarrow<T>) {
+              if (narrow_in_place) {
+                T* out = output + n * out_item + (o0 + r0) * cout;
+                T* pre = preactivation ? preactivation + n * out_item + (o0 + r0) * cout : nullptr;
+                const auto tile_from = [&](const auto* x) {
+                  DepthwiseTile<A, K, false>(x, s * cin, d * cin, packed.data(), w.data(), b,
+                                             r1 - r0, cin, kernel, out, pre, cout, prefetch);
+                };
+                read_in_place ? tile_from(input + n * in_item + first * cin) : tile_from(slab);
+                return;
+              }
+            }
             const auto tile_of = [&](auto streamed) {
               DepthwiseTile<A, K, decltype(streamed)::value>(slab, s * cin, d * cin, packed.data(),
                                                              w.data(), b, r1 - r0, cin, kernel,
@@ -696,6 +862,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
             stream ? tile_of(std::true_type()) : tile_of(std::false_type());
           });
         }
+        if (narrow_in_place) continue;  // stored from the registers
         if (!activate_in_tile) {
           if (preactivation != nullptr) {
             StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
