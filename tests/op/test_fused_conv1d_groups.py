@@ -390,3 +390,36 @@ def test_narrow_depthwise_forward_rounds_the_float_sums_once(dtype, activation, 
     bits = tf.uint16
     np.testing.assert_array_equal(tf.bitcast(narrow, bits).numpy(),
                                   tf.bitcast(tf.cast(wide, dtype), bits).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("activation", ["linear", "silu"])
+@pytest.mark.parametrize("channels", [1024, 1030])
+def test_narrow_depthwise_gradients_match_the_float_op_rounded_once(dtype, activation, channels,
+                                                                    device):
+    """Half and bfloat16 NWC depthwise gradients read their tensors in place
+    (widened in registers) and the input gradient stores rounded from
+    registers: the bits must be those of the float op on the widened values,
+    rounded by a cast. Long enough for tiles inside the input and at both
+    padded edges; 1030 channels leave a tail past the last vector."""
+    _skip_gpu(device)
+    ops = tf_conv1d_op._library.ops
+    rng = np.random.default_rng(29)
+    batch, steps, kernel_size = 2, 300, 4
+    narrow = lambda a: tf.cast(a, dtype)
+    x = narrow(rng.standard_normal((batch, steps, channels)) * 4)
+    w = narrow(rng.standard_normal((kernel_size, 1, channels)))
+    dy = narrow(rng.standard_normal((batch, steps, channels)))
+    operand = narrow(rng.standard_normal((batch, steps, channels)) * 3)
+    attrs = dict(padding="SAME", activation=activation, groups=channels)
+    wide = lambda *tensors: [tf.cast(t, tf.float32) for t in tensors]
+    x_sizes = tf.constant(x.shape, tf.int64)
+    w_sizes = tf.constant(w.shape, tf.int64)
+    dx = ops.fused_conv1d_backprop_input(x_sizes, w, dy, operand, **attrs)
+    dx_wide = ops.fused_conv1d_backprop_input(x_sizes, *wide(w, dy, operand), **attrs)
+    dw, db = ops.fused_conv1d_backprop_filter(x, w_sizes, dy, operand, **attrs)
+    dw_wide, db_wide = ops.fused_conv1d_backprop_filter(*wide(x), w_sizes, *wide(dy, operand),
+                                                        **attrs)
+    bits = lambda t: tf.bitcast(t, tf.uint16).numpy()
+    for name, got, want in (("input", dx, dx_wide), ("filter", dw, dw_wide), ("bias", db, db_wide)):
+        np.testing.assert_array_equal(bits(got), bits(narrow(want)), err_msg=name)

@@ -266,7 +266,8 @@ inline void StoreLanesOf(Y* p, const LaneVector<A>& v) {
       if constexpr (kLaneBytes == 64) {
         __m512 f;
         std::memcpy(&f, &v, sizeof(f));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                            _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
         return;
       }
 #endif
@@ -274,7 +275,8 @@ inline void StoreLanesOf(Y* p, const LaneVector<A>& v) {
       if constexpr (kLaneBytes == 32) {
         __m256 f;
         std::memcpy(&f, &v, sizeof(f));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
         return;
       }
 #endif
@@ -633,17 +635,18 @@ void DepthwiseTile(const X* slab, int64_t row_pitch, int64_t tap_pitch, const A*
   }
 }
 
-// dy * K'(operand) of one lane vector (activation_arrays.h), in registers.
-template <Activation K, typename A>
-inline LaneVector<A> DzLanes(const A* dy, const A* operand) {
-  LaneVector<A> g = LoadLanes(dy);
+// dy * K'(operand) of one lane vector (activation_arrays.h), in registers,
+// dy and the operand of A or widened to it (LoadLanesOf).
+template <Activation K, typename A, typename G>
+inline LaneVector<A> DzLanes(const G* dy, const G* operand) {
+  LaneVector<A> g = LoadLanesOf<A>(dy);
   if constexpr (K != Activation::kLinear) {
     static_assert(std::is_same_v<A, float>, "the packet forms are of floats");
     using packets::Packet;
     constexpr int kPackets = sizeof(g) / sizeof(Packet);
     static_assert(kPackets * sizeof(Packet) == sizeof(g), "whole packets");
     Packet gp[kPackets], vp[kPackets];
-    const LaneVector<A> v = LoadLanes(operand);
+    const LaneVector<A> v = LoadLanesOf<A>(operand);
     std::memcpy(gp, &g, sizeof(g));
     std::memcpy(vp, &v, sizeof(v));
     for (int i = 0; i < kPackets; ++i) gp[i] = packets::ScaleByDerivative<K>(gp[i], vp[i]);
@@ -657,9 +660,11 @@ inline LaneVector<A> DzLanes(const A* dy, const A* operand) {
 // dz[r], each sum taking the rows in order (the same bits as a row at a
 // time). dz comes from dy and the operand in registers, once per row; the
 // taps go in blocks of up to four, whose accumulation chains interleave.
-template <typename A, int R, Activation K>
-inline void FilterGradRows(const A* x, int64_t row_pitch, int64_t tap_pitch, const A* dy,
-                           const A* operand, int64_t ld, int64_t taps, A* dw, int64_t dw_pitch,
+// x, dy and the operand are of A or widened to it in registers (X, G: half
+// or bfloat16 for a float A), so narrow tensors are read in place.
+template <typename A, int R, Activation K, typename X, typename G>
+inline void FilterGradRows(const X* x, int64_t row_pitch, int64_t tap_pitch, const G* dy,
+                           const G* operand, int64_t ld, int64_t taps, A* dw, int64_t dw_pitch,
                            A* db) {
   LaneVector<A> dz[R];
 #pragma GCC unroll 16
@@ -677,7 +682,7 @@ inline void FilterGradRows(const A* x, int64_t row_pitch, int64_t tap_pitch, con
     for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
       for (int t = 0; t < B; ++t) {
-        acc[t] += LoadLanes(x + r * row_pitch + (k0 + t) * tap_pitch) * dz[r];
+        acc[t] += LoadLanesOf<A>(x + r * row_pitch + (k0 + t) * tap_pitch) * dz[r];
       }
     }
 #pragma GCC unroll 4
@@ -696,10 +701,11 @@ inline void FilterGradRows(const A* x, int64_t row_pitch, int64_t tap_pitch, con
 // whole number of lane vectors), the windows in `slab` as DepthwiseTile reads
 // them, dw [taps, channels] and db [channels]. Groups of rows go across the
 // channels or lane vector by lane vector, where the forward's do
-// (DepthwiseTile: the same reasons).
-template <typename A, Activation K>
-void FilterGradTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A* dy,
-                    const A* operand, int64_t rows, int64_t channels, int64_t taps, A* dw,
+// (DepthwiseTile: the same reasons). The slab, dy and the operand may be
+// half or bfloat16 (X, G) for a float A, widened as they are loaded.
+template <typename A, Activation K, typename X, typename G>
+void FilterGradTile(const X* slab, int64_t row_pitch, int64_t tap_pitch, const G* dy,
+                    const G* operand, int64_t rows, int64_t channels, int64_t taps, A* dw,
                     A* db) {
   constexpr int64_t kLanes = kLaneCount<A>;
   const int64_t vectors = channels / kLanes;
@@ -726,10 +732,10 @@ void FilterGradTile(const A* slab, int64_t row_pitch, int64_t tap_pitch, const A
   if constexpr (K == Activation::kLinear) {
     for (int64_t c = vectors * kLanes; c < channels; ++c) {
       for (int64_t r = 0; r < rows; ++r) {
-        const A dz = dy[r * channels + c];
+        const A dz = static_cast<A>(dy[r * channels + c]);
         db[c] += dz;
         for (int64_t k = 0; k < taps; ++k) {
-          dw[k * channels + c] += slab[r * row_pitch + k * tap_pitch + c] * dz;
+          dw[k * channels + c] += static_cast<A>(slab[r * row_pitch + k * tap_pitch + c]) * dz;
         }
       }
     }
@@ -942,6 +948,9 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   // windows span its rows and the reach of its taps).
   const int64_t reach = (kernel - 1) * d;
   const bool as_forward = forward_shaped && DenseInSpan(tile + reach, tile, kernel);
+  // Half and bfloat16 NWC gradients stored from that tile's registers,
+  // rounded there (as the forward's outputs), instead of through a float tile.
+  const bool narrow_out = kNarrow<T> && g.layout == Layout::kNWC && as_forward;
   std::vector<A> flipped, flipped_packed;
   if (as_forward) {
     flipped.resize(w.size());
@@ -963,7 +972,7 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
       if constexpr (std::is_same_v<T, A>) {
         c = in_place ? grad_input + n * in_item + i0 * cin : nullptr;
       }
-      if (!in_place) {
+      if (!in_place && !narrow_out) {
         acc.resize(rows * cin);
         c = acc.data();
       }
@@ -972,6 +981,14 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
                                         operand + n * out_item, i0 + pad - reach, rows + reach,
                                         cout, &dz_scratch);
         TilePrefetch none;
+        if constexpr (kNarrow<T>) {
+          if (narrow_out) {
+            DepthwiseTile<A, Activation::kLinear, false>(
+                dz_slab, cin, d * cin, flipped_packed.data(), flipped.data(), nullptr, rows, cin,
+                kernel, grad_input + n * in_item + i0 * cin, nullptr, cin, &none);
+            continue;
+          }
+        }
         const auto tile_of = [&](auto streamed) {
           DepthwiseTile<A, Activation::kLinear, decltype(streamed)::value>(
               dz_slab, cin, d * cin, flipped_packed.data(), flipped.data(), nullptr, rows, cin,
@@ -1061,6 +1078,14 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
   // from a tile of dz. Other multipliers a row at a time.
   const bool dz_in_registers = in_place && cout % kLaneCount<A> == 0 &&
                                std::is_same_v<A, float> && packets::HasPacketForm(act.kind);
+  // Half and bfloat16 NWC tensors the same way, read in place and widened in
+  // the registers (dy itself for dz when linear), instead of through a float
+  // slab of the input and a float tile of dz; the input still through the
+  // slab in the tiles whose windows reach into the padding.
+  const bool narrow_in_place =
+      kNarrow<T> && g.layout == Layout::kNWC &&
+      (act.kind == Activation::kLinear ||
+       (cout % kLaneCount<A> == 0 && packets::HasPacketForm(act.kind)));
 
   runner.For(parts, 2 * CeilDiv(units, parts) * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -1076,6 +1101,27 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
         const int64_t rows = std::min(tile, g.out_steps - o0);
         const int64_t span = (rows - 1) * s + g.kernel_extent;
         if (m == 1 && DenseInSpan(span, rows, kernel)) {
+          if constexpr (kNarrow<T>) {
+            if (narrow_in_place) {
+              const T* dy = grad_output + n * out_item + o0 * cout;
+              const T* v =
+                  act.kind == Activation::kLinear ? dy : operand + n * out_item + o0 * cout;
+              const int64_t step0 = o0 * s - pad;
+              const auto sum_tile = [&](const auto* x) {
+                packets::WithPacketForm(act.kind, [&](auto kind) {
+                  FilterGradTile<A, decltype(kind)::value>(x, s * cin, d * cin, dy, v, rows, cout,
+                                                           kernel, dw, db);
+                });
+              };
+              if (step0 >= 0 && step0 + span <= g.in_steps) {
+                sum_tile(input + n * in_item + step0 * cin);
+              } else {
+                sum_tile(Slab<T, A>(g, input + n * in_item, g.in_steps, cin, step0, span,
+                                    &slab_scratch));
+              }
+              continue;
+            }
+          }
           const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
                                      span, &slab_scratch);
           bool summed = false;
