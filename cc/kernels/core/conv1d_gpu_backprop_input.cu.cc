@@ -25,6 +25,7 @@
 #include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -239,17 +240,12 @@ __global__ void __launch_bounds__(TileShape<T>::kThreads, 2)
 // i's class in ascending order, of columns[n, o, k, c] with o = (i + pad -
 // k * dilation) / stride, for the o inside the output. One thread per
 // element of dx.
-constexpr int kGatherThreads = 256;
-constexpr int64_t kMaxGatherBlocks = 8192;  // grid-stride beyond
-
 template <typename T>
-__global__ void __launch_bounds__(kGatherThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     GatherColumnsKernel(BackpropInputArgs<T> p, const T* columns, int64_t elements) {
   using Acc = typename Num<T>::Acc;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kGatherThreads;
   const int64_t row_length = p.kernel_size * p.in_channels;  // one row (n, o) of columns
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * kGatherThreads + threadIdx.x;
-       e < elements; e += step) {
+  ForEachStrided(elements, [&](int64_t e) {
     // e runs over dx in the op's layout, so the stores are coalesced.
     int64_t n, i, c;
     if (p.in_channel_stride == 1) {  // NWC
@@ -274,7 +270,7 @@ __global__ void __launch_bounds__(kGatherThreads)
       sum += Num<T>::ToAcc(item[o * row_length + (taps.first + j * p.stride_g) * p.in_channels]);
     }
     p.grad_input[e] = Num<T>::FromAcc(sum);
-  }
+  });
 }
 
 int64_t Gcd(int64_t a, int64_t b) {
@@ -373,10 +369,8 @@ GpuStatus BackpropInputByColumns(const Conv1DGeometry& g, const BackpropInputArg
                                     nullptr, ws.columns, nullptr, nullptr, stream);
   if (!status.ok()) return status;
   const int64_t elements = g.input_elements();
-  dim3 grid;
-  MakeGrid(std::min(CeilDiv(elements, int64_t{kGatherThreads}), kMaxGatherBlocks), 1, 1, &grid);
-  return CheckLaunch(Launch(GatherColumnsKernel<T>, grid, dim3(kGatherThreads), stream,
-                            args, static_cast<const T*>(ws.columns), elements),
+  return CheckLaunch(Launch(GatherColumnsKernel<T>, StrideGrid(elements), dim3(kStrideThreads),
+                            stream, args, static_cast<const T*>(ws.columns), elements),
                      "the fused Conv1D input gradient's gather");
 }
 

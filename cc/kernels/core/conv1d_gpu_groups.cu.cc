@@ -7,6 +7,7 @@
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/conv1d_gpu_depthwise.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -15,21 +16,16 @@ namespace {
 
 using namespace channel_groups;  // NOLINT: the groups this file copies out and back
 
-constexpr int kCopyThreads = 256;
-constexpr int64_t kMaxCopyBlocks = 8192;  // grid-stride beyond
-
 // `count / width` runs of `width` elements, from_pitch apart in `from` and
 // to_pitch apart in `to`.
 template <typename T>
-__global__ void __launch_bounds__(kCopyThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     CopyRunsKernel(const T* from, int64_t from_pitch, T* to, int64_t to_pitch, int64_t width,
                    int64_t count) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kCopyThreads;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kCopyThreads + threadIdx.x; i < count;
-       i += step) {
+  ForEachStrided(count, [&](int64_t i) {
     const int64_t r = i / width, c = i - r * width;
     to[r * to_pitch + c] = from[r * from_pitch + c];
-  }
+  });
 }
 
 template <typename T>
@@ -37,10 +33,8 @@ GpuStatus CopyRuns(int64_t rows, int64_t width, const T* from, int64_t from_pitc
                    int64_t to_pitch, cudaStream_t stream) {
   const int64_t count = rows * width;  // at most a tensor's size
   if (count == 0) return GpuStatus{};
-  dim3 grid;
-  MakeGrid(std::min(CeilDiv(count, kCopyThreads), kMaxCopyBlocks), 1, 1, &grid);
-  return CheckLaunch(Launch(CopyRunsKernel<T>, grid, dim3(kCopyThreads), stream, from,
-                            from_pitch, to, to_pitch, width, count),
+  return CheckLaunch(Launch(CopyRunsKernel<T>, StrideGrid(count), dim3(kStrideThreads), stream,
+                            from, from_pitch, to, to_pitch, width, count),
                      "the grouped convolution's channel copy");
 }
 

@@ -7,6 +7,7 @@
 
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -15,8 +16,6 @@ namespace {
 
 constexpr int kTile = 32;
 constexpr int kRowsPerPass = 8;  // blockDim = (kTile, kRowsPerPass)
-constexpr int kElementwiseThreads = 256;
-constexpr int64_t kMaxElementwiseBlocks = 8192;  // grid-stride beyond
 
 template <typename T>
 struct CopyOp {
@@ -63,28 +62,22 @@ __global__ void __launch_bounds__(kTile* kRowsPerPass)
 }
 
 template <typename T, class Op>
-__global__ void __launch_bounds__(kElementwiseThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     ElementwiseKernel(Op op, T* dst, int64_t count) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kElementwiseThreads;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kElementwiseThreads + threadIdx.x;
-       i < count; i += step) {
-    dst[i] = op(i);
-  }
+  ForEachStrided(count, [&](int64_t i) { dst[i] = op(i); });
 }
 
 // The activation gradient in 16-byte packs, element for element as
 // ActivationGradOp computes it: the pass is bound by memory, and loads of
 // one 2-byte element per thread leave most of the bandwidth unused.
 template <typename T>
-__global__ void __launch_bounds__(kElementwiseThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     ActivationGradPacksKernel(ActivationGradOp<T> op, T* dst, int64_t packs) {
   using A = typename Num<T>::Acc;
   constexpr int kV = VectorWidth<T>();
   WithActivation(op.act.kind, [&](auto kind) {  // one loop per activation
     const ActivationSpec act{decltype(kind)::value, op.act.negative_slope};
-    const int64_t step = static_cast<int64_t>(gridDim.x) * kElementwiseThreads;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * kElementwiseThreads + threadIdx.x;
-         i < packs; i += step) {
+    ForEachStrided(packs, [&](int64_t i) {
       const int64_t at = i * kV;
       A g[kV];
       LoadRun<T, kV>(op.grad_output + at, g);
@@ -98,7 +91,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 #pragma unroll
       for (int j = 0; j < kV; ++j) out.v[j] = Num<T>::FromAcc(g[j]);
       StorePack(dst + at, out);
-    }
+    });
   });
 }
 
@@ -122,10 +115,8 @@ GpuStatus LaunchTranspose(const Op& op, T* dst, int64_t batch, int64_t channels,
 template <typename T, class Op>
 GpuStatus LaunchElementwise(const Op& op, T* dst, int64_t count, cudaStream_t stream) {
   if (count == 0) return GpuStatus{};
-  dim3 grid;
-  MakeGrid(std::min(CeilDiv(count, kElementwiseThreads), kMaxElementwiseBlocks), 1, 1, &grid);
-  return CheckLaunch(Launch(ElementwiseKernel<T, Op>, grid, dim3(kElementwiseThreads), stream,
-                            op, dst, count),
+  return CheckLaunch(Launch(ElementwiseKernel<T, Op>, StrideGrid(count), dim3(kStrideThreads),
+                            stream, op, dst, count),
                      "the activation gradient");
 }
 
@@ -149,10 +140,8 @@ GpuStatus ActivationGradToNwc(const ActivationSpec& act, Layout layout,
   if (count % kV == 0 && Aligned16(grad_output) && Aligned16(operand) && Aligned16(dz)) {
     const int64_t packs = count / kV;
     if (packs == 0) return GpuStatus{};
-    dim3 grid;
-    MakeGrid(std::min(CeilDiv(packs, kElementwiseThreads), kMaxElementwiseBlocks), 1, 1, &grid);
-    return CheckLaunch(Launch(ActivationGradPacksKernel<T>, grid, dim3(kElementwiseThreads),
-                              stream, op, dz, packs),
+    return CheckLaunch(Launch(ActivationGradPacksKernel<T>, StrideGrid(packs),
+                              dim3(kStrideThreads), stream, op, dz, packs),
                        "the activation gradient");
   }
   return LaunchElementwise(op, dz, count, stream);

@@ -8,25 +8,21 @@
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/conv1d_stream.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
 namespace gpu {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;  // grid-stride beyond
-
 // Element i of the output, in its layout: (item, step, filter).
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     StreamOutputKernel(StreamInput<T> input, Conv1DGeometry g, ActivationSpec act,
                        const T* filter, const T* bias, T* output, int64_t count) {
   using A = typename Num<T>::Acc;
   const bool nwc = g.layout == Layout::kNWC;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < count;
-       i += step) {
+  ForEachStrided(count, [&](int64_t i) {
     const int64_t f = nwc ? i % g.out_channels : (i / g.out_steps) % g.out_channels;
     const int64_t t = nwc ? (i / g.out_channels) % g.out_steps : i % g.out_steps;
     const int64_t b = i / (g.out_steps * g.out_channels);
@@ -39,30 +35,22 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     output[i] = Num<T>::FromAcc(Activate<A>(act, acc));
-  }
+  });
 }
 
 // Element i of the new state (item, step j, channel) = padded step
 // chunk_steps + j.
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kStrideThreads)
     StreamStateKernel(StreamInput<T> input, T* new_state, int64_t count) {
   const bool nwc = input.layout == Layout::kNWC;
   const int64_t S = input.state_steps, C = input.channels;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < count;
-       i += step) {
+  ForEachStrided(count, [&](int64_t i) {
     const int64_t c = nwc ? i % C : (i / S) % C;
     const int64_t j = nwc ? (i / C) % S : i % S;
     const int64_t b = i / (S * C);
     new_state[i] = input.At(b, input.chunk_steps + j, c);
-  }
-}
-
-dim3 Grid(int64_t count) {
-  dim3 grid;
-  MakeGrid(std::min((count + kThreads - 1) / kThreads, kMaxBlocks), 1, 1, &grid);
-  return grid;
+  });
 }
 
 }  // namespace
@@ -79,15 +67,15 @@ GpuStatus FusedConv1DStreamGpu(const StreamGeometry& s, const ActivationSpec& ac
   const int64_t outputs = s.conv.output_elements();
   if (outputs > 0) {
     const GpuStatus launched = CheckLaunch(
-        Launch(StreamOutputKernel<T>, Grid(outputs), dim3(kThreads), stream, input, s.conv,
-               act, filter, bias, output, outputs),
+        Launch(StreamOutputKernel<T>, StrideGrid(outputs), dim3(kStrideThreads), stream, input,
+               s.conv, act, filter, bias, output, outputs),
         "the streaming convolution");
     if (!launched.ok()) return launched;
   }
   const int64_t states = s.conv.batch * s.state_steps * s.conv.in_channels;
   if (states == 0) return GpuStatus{};
-  return CheckLaunch(Launch(StreamStateKernel<T>, Grid(states), dim3(kThreads), stream, input,
-                            new_state, states),
+  return CheckLaunch(Launch(StreamStateKernel<T>, StrideGrid(states), dim3(kStrideThreads),
+                            stream, input, new_state, states),
                      "the streaming state copy");
 }
 
