@@ -219,10 +219,18 @@ void ActivationGradRowAsIs(const ActivationSpec& act, const T* dy, const T* oper
       if constexpr (std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>) {
         if (ActivationGradValues<A>(act, dy, operand, count, dz)) return;
       }
-      for (int64_t c = 0; c < count; ++c) {
-        dz[c] = static_cast<A>(dy[c * stride]) *
-                ActivationDerivative<A>(act, static_cast<A>(operand[c * stride]));
-      }
+      // A loop per activation, its kind a constant, so that the derivative's
+      // switch folds away and the loop vectorizes (relu6's, with the switch
+      // in it, took 3.5 ns per element: its input gradient was 6x the
+      // linear one's on the Conformer shape).
+      WithActivation(act.kind, [&](auto kind) {
+        ActivationSpec fixed = act;
+        fixed.kind = decltype(kind)::value;
+        for (int64_t c = 0; c < count; ++c) {
+          dz[c] = static_cast<A>(dy[c * stride]) *
+                  ActivationDerivative<A>(fixed, static_cast<A>(operand[c * stride]));
+        }
+      });
   }
 }
 
@@ -345,16 +353,15 @@ void ActivateRowsAs(const ActivationSpec& act, A* tile, int64_t rows, int64_t co
 template <typename A>
 void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols, int64_t ld) {
   if (act.kind == Activation::kLinear) return;
-  if (InRegisters(act.kind)) {
-    return WithRegisterForm(act.kind, [&](auto kind) {
-      ActivateRowsAs<decltype(kind)::value>(act, tile, rows, cols, ld);
-    });
+  if (arrays::HasArrayForm<A>(act.kind)) {
+    for (int64_t r = 0; r < rows; ++r) ActivateValues<A>(act, tile + r * ld, cols);
+    return;
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    A* row = tile + r * ld;
-    if (ActivateValues<A>(act, row, cols)) continue;
-    for (int64_t c = 0; c < cols; ++c) row[c] = Activate<A>(act, row[c]);
-  }
+  // The rest (the clamps, hard_sigmoid): a loop per activation, its kind a
+  // constant, so that the formula's switch folds away and it vectorizes.
+  WithActivation(act.kind, [&](auto kind) {
+    ActivateRowsAs<decltype(kind)::value>(act, tile, rows, cols, ld);
+  });
 }
 
 // B operand in the kernel's layout: panels of kNr columns, each [depth, kNr],
