@@ -6,6 +6,7 @@ overhead in docs/performance.md were taken.
 
   python -m python.benchmarks.layer_passes [--shapes pointwise,batch1_inference] [--repeats 21]
   python -m python.benchmarks.layer_passes --layer 32,1024,64,64,4,1,1,same,relu
+  python -m python.benchmarks.layer_passes --layer 8,2048,1536,1536,4,1,1,causal,relu,1536
   python -m python.benchmarks.layer_passes --shapes pointwise --sides ours
   python -m python.benchmarks.layer_passes --shapes pointwise,downsampling --dtype bfloat16
 
@@ -14,7 +15,8 @@ overhead in docs/performance.md were taken.
 layers' weights and inputs in it, as under a mixed-precision policy.
 
 --layer times one layer of any geometry: batch, steps, in_channels, filters,
-kernel, stride, dilation, padding, activation (as the benchmark's shapes).
+kernel, stride, dilation, padding, activation and optionally groups (as the
+benchmark's shapes).
 
 A gradient alone is timed with the forward it needs (none, for the stock
 layer with a linear activation: TensorFlow prunes it).
@@ -62,7 +64,8 @@ def alternating_medians(fns, arg, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="pointwise")
-    parser.add_argument("--layer", help="B,STEPS,IN_CH,FILTERS,K,STRIDE,DILATION,PADDING,ACT")
+    parser.add_argument("--layer",
+                        help="B,STEPS,IN_CH,FILTERS,K,STRIDE,DILATION,PADDING,ACT[,GROUPS]")
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--sides", default="stock,ours", help="stock, ours, or both")
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16, float16, float64")
@@ -73,7 +76,8 @@ def main(argv=None):
     wanted = set(filter(None, args.shapes.split(",")))
     if args.layer:
         fields = args.layer.split(",")
-        shapes = (benchmark.Shape("layer", *map(int, fields[:7]), *fields[7:9]),)
+        shapes = (benchmark.Shape("layer", *map(int, fields[:7]), *fields[7:9],
+                                  *map(int, fields[9:10])),)
         wanted = {"layer"}
     trivial = tf.function(lambda x: x[:1, :1, :1] + 1.0)
     print(f"{'shape':>18s} {'side':>6s} " + " ".join(f"{p:>12s}" for p in PASSES) + "  (ms)")

@@ -159,11 +159,15 @@ DEPTHWISE_WIDE = [
     # Mamba's in miniature: whole lane vectors, so the filter gradient's
     # groups go across the channels with dz in registers; 4 and 1 rows left.
     ((1024, 1024, 1024), "CAUSAL", "NWC", (1, 1), "silu", 2, 37, 4),
+    # The clamps in registers too: relu6 across the channels, relu on a
+    # window of 9 taps lane vector by lane vector (sliding sums).
+    ((512, 512, 512), "CAUSAL", "NWC", (1, 1), "relu6", 2, 40, 4),
+    ((64, 64, 64), "SAME", "NWC", (1, 1), "relu", 2, 70, 9),
 ]
 
 
 # half and bfloat16 NWC windows are read in place and the sums rounded in
-# registers (linear and the sigmoid family), the others through float tiles.
+# registers (linear and the packet forms), the others through float tiles.
 @pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
 @pytest.mark.parametrize("case", DEPTHWISE_WIDE, ids=[str(c[:4] + c[-1:]) for c in DEPTHWISE_WIDE])
 def test_wide_depthwise_windows_match_reference(case, dtype, device):
@@ -369,7 +373,7 @@ def test_depthwise_stream_in_chunks_matches_whole_sequence(data_format):
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-@pytest.mark.parametrize("activation", ["linear", "silu"])
+@pytest.mark.parametrize("activation", ["linear", "silu", "relu6"])
 def test_narrow_depthwise_forward_rounds_the_float_sums_once(dtype, activation, device):
     """Half and bfloat16 NWC depthwise forwards round their float sums in
     registers; the bits must be those of the float op's output rounded by a
@@ -393,7 +397,7 @@ def test_narrow_depthwise_forward_rounds_the_float_sums_once(dtype, activation, 
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-@pytest.mark.parametrize("activation", ["linear", "silu"])
+@pytest.mark.parametrize("activation", ["linear", "silu", "relu"])
 @pytest.mark.parametrize("channels", [1024, 1030])
 def test_narrow_depthwise_gradients_match_the_float_op_rounded_once(dtype, activation, channels,
                                                                     device):
@@ -423,3 +427,35 @@ def test_narrow_depthwise_gradients_match_the_float_op_rounded_once(dtype, activ
     bits = lambda t: tf.bitcast(t, tf.uint16).numpy()
     for name, got, want in (("input", dx, dx_wide), ("filter", dw, dw_wide), ("bias", db, db_wide)):
         np.testing.assert_array_equal(bits(got), bits(narrow(want)), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+def test_depthwise_clamps_in_registers_keep_nan(activation, dtype, device):
+    """relu and relu6 clamp the depthwise sums in registers: a NaN sum stays
+    NaN (as tf.nn.relu keeps it), and a NaN upstream gradient where the
+    slope is 0 still makes the channel's filter and bias gradients NaN (a
+    product, as TF's ReluGrad forms it, not a select)."""
+    _skip_gpu(device)
+    ops = tf_conv1d_op._library.ops
+    rng = np.random.default_rng(31)
+    channels, steps, kernel_size = 64, 50, 4
+    x = rng.standard_normal((1, steps, channels))
+    x[0, 20, 5] = np.nan
+    x[0, 30, 6] = -1e30  # every window over it is clamped to 0
+    w = np.abs(rng.standard_normal((kernel_size, 1, channels)))
+    attrs = dict(padding="CAUSAL", activation=activation, groups=channels)
+    y = tf_conv1d_op.fused_conv1d(tf.cast(x, dtype), tf.cast(w, dtype), **attrs)
+    y = tf.cast(y, tf.float64).numpy()
+    nan_rows = np.flatnonzero(np.isnan(y[0, :, 5]))
+    np.testing.assert_array_equal(nan_rows, np.arange(20, 20 + kernel_size))
+    assert not np.isnan(np.delete(y, 5, axis=2)).any()
+    np.testing.assert_array_equal(y[0, 30:34, 6], 0.0)
+    dy = np.ones((1, steps, channels))
+    dy[0, 31, 6] = np.nan  # where y = 0: slope 0
+    dw, db = ops.fused_conv1d_backprop_filter(
+        tf.cast(np.nan_to_num(x), dtype), tf.constant(w.shape, tf.int64), tf.cast(dy, dtype),
+        tf.cast(np.nan_to_num(y), dtype), **attrs)
+    dw, db = tf.cast(dw, tf.float64).numpy(), tf.cast(db, tf.float64).numpy()
+    assert np.isnan(db[6]) and np.isnan(dw[:, 0, 6]).all()
+    assert not np.isnan(np.delete(db, 6)).any()

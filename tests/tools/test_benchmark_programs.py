@@ -61,8 +61,9 @@ def test_layer_passes_program_times_both_sides_in_bfloat16():
     assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)
 
 
-def test_layer_passes_program_times_a_layer_of_any_geometry():
-    out = run_program("layer_passes", "--layer", "2,64,16,32,4,1,1,same,relu", "--repeats", "1")
+@pytest.mark.parametrize("layer", ["2,64,16,32,4,1,1,same,relu", "2,64,16,16,4,1,1,causal,relu,16"])
+def test_layer_passes_program_times_a_layer_of_any_geometry(layer):
+    out = run_program("layer_passes", "--layer", layer, "--repeats", "1")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["layer"]]
     assert [r[1] for r in rows] == ["stock", "ours"]
     assert all(len(r) == 6 and min(map(float, r[2:])) > 0 for r in rows)

@@ -4,7 +4,8 @@
 // Eigen's vectorized exp, expm1, log1p, tanh and erfc (arrays): one libm call
 // per element costs 4 to 24 ns, as much as the convolution itself on small
 // layers. The formulas are those of Activate and ActivationDerivative
-// (activations.h), so NaN and Inf come out in the same places.
+// (activations.h), so NaN and Inf come out in the same places. The packets
+// also hold relu and relu6, for the depthwise tiles' registers (HasPacketForm).
 #ifndef TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 #define TF_CONV1D_OP_CORE_ACTIVATION_ARRAYS_H_
 
@@ -246,13 +247,16 @@ inline SigmoidPair SigmoidBothWays(const Packet& x) {
 inline Packet Sigmoid(const Packet& x) { return SigmoidBothWays(x).of_x; }
 
 // The activations computed packet by packet in registers: the sigmoid family
-// (silu gates every Mamba block, gelu_tanh is a product with a sigmoid). A
-// pass of their own costs as much as the depthwise convolution they follow,
-// so the depthwise tile applies them to its sums before it stores them (with
-// the same function, so the same bits).
+// (silu gates every Mamba block, gelu_tanh is a product with a sigmoid), whose
+// pass of its own costs as much as the depthwise convolution it follows, and
+// the clamps relu and relu6, whose pass costs a trip through the cache and
+// keeps the tile from being stored past it. The depthwise tile applies them
+// to its sums before it stores them (for the sigmoid family with the same
+// function as the array passes, so the same bits; the clamps are exact).
 constexpr bool HasPacketForm(Activation kind) {
   return kind == Activation::kSilu || kind == Activation::kSigmoid ||
-         kind == Activation::kGeluTanh;
+         kind == Activation::kGeluTanh || kind == Activation::kRelu ||
+         kind == Activation::kRelu6;
 }
 
 // gelu_tanh's sigmoid argument, 2 sqrt(2 / pi) (z + c z^3) (activations.h).
@@ -267,7 +271,15 @@ inline Packet GeluTanhArgument(const Packet& z) {
 template <Activation K>
 inline Packet Activate(const Packet& z) {
   using namespace Eigen::internal;
-  if constexpr (K == Activation::kSilu) {
+  const Packet zero = pzero(z);
+  // The clamps as Activate (activations.h) writes them: a NaN or a -0 fails
+  // each comparison and passes through unchanged.
+  if constexpr (K == Activation::kRelu) {
+    return pselect(pcmp_lt(z, zero), zero, z);
+  } else if constexpr (K == Activation::kRelu6) {
+    const Packet six = pset1<Packet>(6.0f);
+    return pselect(pcmp_lt(z, zero), zero, pselect(pcmp_lt(six, z), six, z));
+  } else if constexpr (K == Activation::kSilu) {
     return pmul(z, Sigmoid(z));
   } else if constexpr (K == Activation::kSigmoid) {
     return Sigmoid(z);
@@ -286,7 +298,14 @@ inline Packet ScaleByDerivative(const Packet& g, const Packet& v) {
   using namespace Eigen::internal;
   using namespace detail;
   const Packet one = pset1<Packet>(1.0f);
-  if constexpr (K == Activation::kSilu) {
+  // The clamps' slopes (v = y) as products, as ActivationGradRowAsIs forms
+  // them, so that a NaN or an infinite g stays one where the slope is 0.
+  if constexpr (K == Activation::kRelu) {
+    return pmul(g, pand(pcmp_lt(pzero(v), v), one));
+  } else if constexpr (K == Activation::kRelu6) {
+    const Packet inside = pand(pcmp_lt(pzero(v), v), pcmp_lt(v, pset1<Packet>(6.0f)));
+    return pmul(g, pand(inside, one));
+  } else if constexpr (K == Activation::kSilu) {
     const Packet s = Sigmoid(v);
     return pmul(g, pmul(s, padd(one, pmul(v, psub(one, s)))));
   } else if constexpr (K == Activation::kSigmoid) {
@@ -315,6 +334,10 @@ decltype(auto) WithPacketForm(Activation kind, F&& f) {
       return f(ActivationConstant<Activation::kSigmoid>());
     case Activation::kGeluTanh:
       return f(ActivationConstant<Activation::kGeluTanh>());
+    case Activation::kRelu:
+      return f(ActivationConstant<Activation::kRelu>());
+    case Activation::kRelu6:
+      return f(ActivationConstant<Activation::kRelu6>());
     default:
       return f(ActivationConstant<Activation::kLinear>());
   }

@@ -8,8 +8,8 @@
 // Forward: tiles of output rows of one batch item. Output row o is
 //   bias + sum over taps k: input[o * stride - pad + k * dilation] * w[k]
 // (element-wise in the channels), then the preactivation (if kept) and the
-// activation: the sigmoid family on the sums in registers, the others while
-// the tile is in L2. Outputs far larger than the caches are stored past them.
+// activation: the packet forms (the sigmoid family, relu, relu6) on the sums
+// in registers, the others while the tile is in L2. Outputs far larger than the caches are stored past them.
 //
 // Input gradient: tiles of input rows; each input row i gathers the dz rows
 // o = (i + pad - k * dilation) / stride of the taps k for which that is
@@ -779,7 +779,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
       (packets::HasPacketForm(act.kind) || act.kind == Activation::kLinear);
   const std::vector<A> packed = m == 1 ? LanePackedFilter<A>(w.data(), kernel, cout)
                                        : std::vector<A>();
-  // The sigmoid family (float) in the tile's registers, the preactivation
+  // The packet forms (float) in the tile's registers, the preactivation
   // (if kept) stored from them too where it is written from there; the
   // others over the finished tile.
   const bool activate_in_tile = std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
