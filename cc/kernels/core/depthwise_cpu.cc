@@ -9,7 +9,8 @@
 //   bias + sum over taps k: input[o * stride - pad + k * dilation] * w[k]
 // (element-wise in the channels), then the preactivation (if kept) and the
 // activation: the packet forms (the sigmoid family, relu, relu6) on the sums
-// in registers, the others while the tile is in L2. Outputs far larger than the caches are stored past them.
+// in registers, the others while the tile is in L2. Outputs far larger than
+// the caches are stored past them.
 //
 // Input gradient: tiles of input rows; each input row i gathers the dz rows
 // o = (i + pad - k * dilation) / stride of the taps k for which that is
@@ -1073,19 +1074,15 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
   // Multiplier 1 sums in registers (FilterGradTile) where the windows are
-  // dense in their span: with dz computed there too where dy and the operand
-  // are read in place as whole lane vectors and dz has a packet form, else
-  // from a tile of dz. Other multipliers a row at a time.
-  const bool dz_in_registers = in_place && cout % kLaneCount<A> == 0 &&
-                               std::is_same_v<A, float> && packets::HasPacketForm(act.kind);
-  // Half and bfloat16 NWC tensors the same way, read in place and widened in
-  // the registers (dy itself for dz when linear), instead of through a float
-  // slab of the input and a float tile of dz; the input still through the
-  // slab in the tiles whose windows reach into the padding.
-  const bool narrow_in_place =
-      kNarrow<T> && g.layout == Layout::kNWC &&
+  // dense in their span, with dz computed there too where dy and the operand
+  // are NWC (half and bfloat16 widened in the registers) and dz is dy or has
+  // a packet form over whole lane vectors; else from a tile of dz. Other
+  // multipliers a row at a time.
+  const bool dz_in_registers =
+      g.layout == Layout::kNWC &&
       (act.kind == Activation::kLinear ||
-       (cout % kLaneCount<A> == 0 && packets::HasPacketForm(act.kind)));
+       (std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
+        cout % kLaneCount<A> == 0));
 
   runner.For(parts, 2 * CeilDiv(units, parts) * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -1101,48 +1098,33 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
         const int64_t rows = std::min(tile, g.out_steps - o0);
         const int64_t span = (rows - 1) * s + g.kernel_extent;
         if (m == 1 && DenseInSpan(span, rows, kernel)) {
-          if constexpr (kNarrow<T>) {
-            if (narrow_in_place) {
-              const T* dy = grad_output + n * out_item + o0 * cout;
-              const T* v =
-                  act.kind == Activation::kLinear ? dy : operand + n * out_item + o0 * cout;
-              const int64_t step0 = o0 * s - pad;
-              const auto sum_tile = [&](const auto* x) {
-                packets::WithPacketForm(act.kind, [&](auto kind) {
-                  FilterGradTile<A, decltype(kind)::value>(x, s * cin, d * cin, dy, v, rows, cout,
-                                                           kernel, dw, db);
-                });
-              };
-              if (step0 >= 0 && step0 + span <= g.in_steps) {
-                sum_tile(input + n * in_item + step0 * cin);
-              } else {
-                sum_tile(Slab<T, A>(g, input + n * in_item, g.in_steps, cin, step0, span,
-                                    &slab_scratch));
-              }
-              continue;
-            }
-          }
-          const A* slab = Slab<T, A>(g, input + n * in_item, g.in_steps, cin, o0 * s - pad,
-                                     span, &slab_scratch);
-          bool summed = false;
-          if constexpr (std::is_same_v<T, A>) {
-            if (dz_in_registers) {
-              const int64_t first = n * out_item + o0 * cout;
+          // Half and bfloat16 windows inside the input are read in place for
+          // the register sums (Slab would widen them); Slab itself returns
+          // float and double ones in place.
+          const int64_t step0 = o0 * s - pad;
+          const bool windows_in_place = kNarrow<T> && dz_in_registers && step0 >= 0 &&
+                                        step0 + span <= g.in_steps;
+          const A* slab = windows_in_place ? nullptr
+                                           : Slab<T, A>(g, input + n * in_item, g.in_steps, cin,
+                                                        step0, span, &slab_scratch);
+          if (dz_in_registers) {
+            const T* dy = grad_output + n * out_item + o0 * cout;
+            const T* v =
+                act.kind == Activation::kLinear ? dy : operand + n * out_item + o0 * cout;
+            const auto sum_tile = [&](const auto* x) {
               packets::WithPacketForm(act.kind, [&](auto kind) {
                 constexpr Activation K =
                     std::is_same_v<A, float> ? decltype(kind)::value : Activation::kLinear;
-                FilterGradTile<A, K>(slab, s * cin, d * cin, grad_output + first,
-                                     operand + first, rows, cout, kernel, dw, db);
+                FilterGradTile<A, K>(x, s * cin, d * cin, dy, v, rows, cout, kernel, dw, db);
               });
-              summed = true;
-            }
+            };
+            windows_in_place ? sum_tile(input + n * in_item + step0 * cin) : sum_tile(slab);
+            continue;
           }
-          if (!summed) {
-            const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
-                                       operand + n * out_item, o0, rows, cout, &dz_scratch);
-            FilterGradTile<A, Activation::kLinear>(slab, s * cin, d * cin, dz, dz, rows, cout,
-                                                   kernel, dw, db);
-          }
+          const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
+                                     operand + n * out_item, o0, rows, cout, &dz_scratch);
+          FilterGradTile<A, Activation::kLinear>(slab, s * cin, d * cin, dz, dz, rows, cout,
+                                                 kernel, dw, db);
           continue;
         }
         const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
