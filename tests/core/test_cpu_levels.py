@@ -68,6 +68,7 @@ def test_op_tests_pass_at_each_level(level):
          "tests/op/test_fused_conv1d_groups.py::test_large_grouped_cases_match_reference",
          "tests/op/test_fused_conv1d_groups.py::test_wide_depthwise_windows_match_reference",
          # half and bfloat16 widened and rounded in the level's registers
+         "tests/op/test_fused_conv1d_conversions.py",
          "tests/op/test_fused_conv1d_groups.py::"
          "test_narrow_depthwise_forward_rounds_the_float_sums_once",
          "tests/op/test_fused_conv1d_groups.py::"

@@ -159,9 +159,6 @@ inline void StreamFence() {
 #endif
 }
 
-template <typename T>
-constexpr bool kNarrow = std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>;
-
 // One lane vector of A from p, where p holds A or, for float, half or
 // bfloat16 widened in registers (exact), so that a tile reads those tensors
 // in place instead of through a float copy.
@@ -170,121 +167,21 @@ inline LaneVector<A> LoadLanesOf(const X* p) {
   if constexpr (std::is_same_v<X, A>) {
     return LoadLanes(p);
   } else {
-    static_assert(std::is_same_v<A, float> && kNarrow<X>, "float from half or bfloat16");
-    constexpr bool kBf16 = std::is_same_v<X, Eigen::bfloat16>;
-#if defined(__AVX512F__)
-    if constexpr (kLaneBytes == 64) {
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-      __m512 f;
-      if constexpr (kBf16) {
-        f = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-      } else {
-        f = _mm512_cvtph_ps(h);
-      }
-      LaneVector<A> v;
-      std::memcpy(&v, &f, sizeof(v));
-      return v;
-    }
-#endif
-#if defined(__AVX2__) && defined(__F16C__)
-    if constexpr (kLaneBytes == 32) {
-      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      __m256 f;
-      if constexpr (kBf16) {
-        f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-      } else {
-        f = _mm256_cvtph_ps(h);
-      }
-      LaneVector<A> v;
-      std::memcpy(&v, &f, sizeof(v));
-      return v;
-    }
-#endif
-    A wide[kLaneCount<A>];
-    ConvertValues(p, kLaneCount<A>, wide);
-    return LoadLanes(wide);
+    static_assert(std::is_same_v<A, float> && kConversionBytes == kLaneBytes, "one register");
+    return LoadWidened(p);
   }
 }
 
 // Stores one lane vector at p, as A (StoreLanes) or rounded to half or
-// bfloat16 exactly as StoreRows rounds a tile (ConvertValues).
+// bfloat16 as every pass rounds (StoreNarrowed).
 template <bool kStream, typename A, typename Y>
 inline void StoreLanesOf(Y* p, const LaneVector<A>& v) {
   if constexpr (std::is_same_v<Y, A>) {
     StoreLanes<kStream>(p, v);
   } else {
     static_assert(!kStream, "narrow outputs are stored through the caches");
-    static_assert(std::is_same_v<A, float>, "half or bfloat16 from float");
-    if constexpr (std::is_same_v<Y, Eigen::bfloat16>) {
-      // ConvertValues' rounding, a vector at a time: GCC leaves its loop
-      // scalar for a single lane vector.
-#if defined(__AVX512F__)
-      if constexpr (kLaneBytes == 64) {
-        __m512i u;
-        std::memcpy(&u, &v, sizeof(u));
-        const __m512i high = _mm512_srli_epi32(u, 16);
-        const __m512i rounded = _mm512_srli_epi32(
-            _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
-                             _mm512_and_si512(high, _mm512_set1_epi32(1))),
-            16);
-        const __m512i quiet_nan = _mm512_or_si512(_mm512_and_si512(high, _mm512_set1_epi32(0x8000)),
-                                                  _mm512_set1_epi32(0x7fc0));
-        const __mmask16 nan = _mm512_cmpgt_epu32_mask(
-            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                            _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet_nan)));
-        return;
-      }
-#endif
-#if defined(__AVX2__)
-      if constexpr (kLaneBytes == 32) {
-        __m256i u;
-        std::memcpy(&u, &v, sizeof(u));
-        const __m256i high = _mm256_srli_epi32(u, 16);
-        const __m256i rounded = _mm256_srli_epi32(
-            _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
-                             _mm256_and_si256(high, _mm256_set1_epi32(1))),
-            16);
-        const __m256i quiet_nan = _mm256_or_si256(_mm256_and_si256(high, _mm256_set1_epi32(0x8000)),
-                                                  _mm256_set1_epi32(0x7fc0));
-        // |u| as a signed integer is >= 0, so the signed comparison is exact.
-        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
-                                               _mm256_set1_epi32(0x7f800000));
-        const __m256i bits = _mm256_blendv_epi8(rounded, quiet_nan, nan);
-        // Values below 2^16: packing saturates nothing. Each 128-bit lane packs
-        // its own four; the permutation puts lane 0's and lane 1's side by side.
-        const __m256i packed =
-            _mm256_permute4x64_epi64(_mm256_packus_epi32(bits, bits), _MM_SHUFFLE(3, 1, 2, 0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
-        return;
-      }
-#endif
-    } else {
-      // F16C's rounding to nearest even, as ConvertValues rounds, straight
-      // from the register: the round trip through a local array below
-      // faulted under AddressSanitizer at the AVX-512 level.
-#if defined(__AVX512F__)
-      if constexpr (kLaneBytes == 64) {
-        __m512 f;
-        std::memcpy(&f, &v, sizeof(f));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                            _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
-        return;
-      }
-#endif
-#if defined(__AVX2__) && defined(__F16C__)
-      if constexpr (kLaneBytes == 32) {
-        __m256 f;
-        std::memcpy(&f, &v, sizeof(f));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
-                         _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
-        return;
-      }
-#endif
-    }
-    A wide[kLaneCount<A>];
-    std::memcpy(wide, &v, sizeof(v));
-    ConvertValues(wide, kLaneCount<A>, p);
+    static_assert(std::is_same_v<A, float> && kConversionBytes == kLaneBytes, "one register");
+    StoreNarrowed(p, v);
   }
 }
 
