@@ -35,8 +35,8 @@ template <typename S>
 using Values = Eigen::Array<S, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
 
 // Whether the activation has a vectorized form for S (float or double), here
-// or in packets below (ActivateValues, ActivationGradValues): the cheap ones
-// left out vectorize as plain loops, or are fused into the GEMM.
+// or in packets below (ActivateValues): the cheap ones left out vectorize as
+// plain loops, or are fused into the GEMM.
 template <typename S>
 bool HasArrayForm(Activation kind) {
   if constexpr (!std::is_same_v<S, float> && !std::is_same_v<S, double>) return false;
@@ -53,6 +53,16 @@ bool HasArrayForm(Activation kind) {
     default:
       return false;
   }
+}
+
+// Whether the derivative has a vectorized form for S (ActivationGradValues):
+// those that take an exponential or erfc of z. The others are products and
+// selects of the operand (tanh's, elu's, selu's of y), which a plain loop
+// with the activation a constant vectorizes without the chunk copies.
+template <typename S>
+bool HasDerivativeArrayForm(Activation kind) {
+  return HasArrayForm<S>(kind) && kind != Activation::kTanh && kind != Activation::kElu &&
+         kind != Activation::kSelu && kind != Activation::kSigmoid;
 }
 
 // sigmoid(x) and sigmoid(-x) as Sigmoid (activations.h) computes them: from
@@ -111,7 +121,7 @@ void Activate(const ActivationSpec& act, Chunk<S> z) {
 }
 
 // g = g * activation'(v), v the operand ActivationDerivative takes, for
-// HasArrayForm<S>(act.kind) without a packet form.
+// HasDerivativeArrayForm<S>(act.kind) without a packet form.
 template <typename S>
 void ScaleByDerivative(const ActivationSpec& act, Chunk<S> g, const Chunk<S>& v) {
   using namespace detail;
@@ -122,9 +132,6 @@ void ScaleByDerivative(const ActivationSpec& act, Chunk<S> g, const Chunk<S>& v)
       return;
     case Activation::kSoftplus:  // v = y
       g *= -(-v).expm1();
-      return;
-    case Activation::kSigmoid:  // v = y
-      g *= v * (S(1) - v);
       return;
     case Activation::kSilu: {  // v = z
       const Values<S> s = SigmoidBothWays<S>(v).of_x;
@@ -139,17 +146,6 @@ void ScaleByDerivative(const ActivationSpec& act, Chunk<S> g, const Chunk<S>& v)
                         (S(1) + S(3 * kGeluCubic) * v2);
       return;
     }
-    // Branches written as in ActivationDerivative, which a plain loop calls
-    // per element through its switch.
-    case Activation::kTanh:  // v = y
-      g *= S(1) - v * v;
-      return;
-    case Activation::kElu:  // v = y
-      g *= (v < S(0)).select(v + S(1), S(1));
-      return;
-    case Activation::kSelu:  // v = y
-      g *= (v < S(0)).select(v + S(kSeluScale * kSeluAlpha), S(kSeluScale));
-      return;
     default:
       return;
   }
@@ -401,7 +397,7 @@ bool ActivateValues(const ActivationSpec& act, S* data, int64_t count) {
 template <typename S>
 bool ActivationGradValues(const ActivationSpec& act, const S* dy, const S* operand,
                           int64_t count, S* dz) {
-  if (!arrays::HasArrayForm<S>(act.kind)) return false;
+  if (!arrays::HasDerivativeArrayForm<S>(act.kind)) return false;
   if constexpr (std::is_same_v<S, float>) {
     if (packets::HasPacketForm(act.kind)) {
       packets::WithPacketForm(act.kind, [&](auto kind) {

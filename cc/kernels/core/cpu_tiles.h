@@ -194,44 +194,30 @@ const A* GroupWindows(const Conv1DGeometry& g, const Windows<A>& w, const Window
 // vectorizes the loops as such.
 using UnitStride = std::integral_constant<int64_t, 1>;
 
-// ActivationGradRow on the values as they are: one loop per activation, so
-// that the common ones vectorize where T is A.
+// ActivationGradRow on the values as they are: the array forms where T is A
+// and the derivative has one, else a loop per activation, its kind a
+// constant, so that the derivative's switch folds away and the loop
+// vectorizes (relu6's, with the switch in it, took 3.5 ns per element: its
+// input gradient was 6x the linear one's on the Conformer shape).
 template <typename T, typename A, typename Stride>
 void ActivationGradRowAsIs(const ActivationSpec& act, const T* dy, const T* operand,
                            int64_t count, Stride stride, A* dz) {
-  switch (act.kind) {
-    case Activation::kLinear:
-      for (int64_t c = 0; c < count; ++c) dz[c] = static_cast<A>(dy[c * stride]);
-      return;
-    case Activation::kRelu:  // a product, so that a NaN dy stays NaN (as in ReluGrad)
-      for (int64_t c = 0; c < count; ++c) {
-        const A slope = static_cast<A>(operand[c * stride]) > A(0) ? A(1) : A(0);
-        dz[c] = static_cast<A>(dy[c * stride]) * slope;
-      }
-      return;
-    case Activation::kTanh:
-      for (int64_t c = 0; c < count; ++c) {
-        const A y = static_cast<A>(operand[c * stride]);
-        dz[c] = static_cast<A>(dy[c * stride]) * (A(1) - y * y);
-      }
-      return;
-    default:
-      if constexpr (std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>) {
-        if (ActivationGradValues<A>(act, dy, operand, count, dz)) return;
-      }
-      // A loop per activation, its kind a constant, so that the derivative's
-      // switch folds away and the loop vectorizes (relu6's, with the switch
-      // in it, took 3.5 ns per element: its input gradient was 6x the
-      // linear one's on the Conformer shape).
-      WithActivation(act.kind, [&](auto kind) {
-        ActivationSpec fixed = act;
-        fixed.kind = decltype(kind)::value;
-        for (int64_t c = 0; c < count; ++c) {
-          dz[c] = static_cast<A>(dy[c * stride]) *
-                  ActivationDerivative<A>(fixed, static_cast<A>(operand[c * stride]));
-        }
-      });
+  if constexpr (std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>) {
+    if (ActivationGradValues<A>(act, dy, operand, count, dz)) return;
   }
+  WithActivation(act.kind, [&](auto kind) {
+    constexpr Activation kKind = decltype(kind)::value;
+    ActivationSpec fixed = act;
+    fixed.kind = kKind;
+    for (int64_t c = 0; c < count; ++c) {
+      const A g = static_cast<A>(dy[c * stride]);
+      if constexpr (kKind == Activation::kLinear) {
+        dz[c] = g;  // the operand unread: a linear layer's may be absent
+      } else {
+        dz[c] = g * ActivationDerivative<A>(fixed, static_cast<A>(operand[c * stride]));
+      }
+    }
+  });
 }
 
 // dz = dy * activation'(operand) over `count` elements `stride` apart (Stride:
@@ -241,13 +227,11 @@ void ActivationGradRow(const ActivationSpec& act, const T* dy, const T* operand,
                        int64_t count, Stride stride, A* dz) {
   constexpr bool kUnit = std::is_same_v<Stride, UnitStride>;
   // The loops of ActivationGradRowAsIs vectorize for float and double rows,
-  // and for bfloat16 rows (a shift of the bits to widen them) where they are
-  // written out (linear, relu, tanh).
-  const bool as_is =
-      (std::is_same_v<T, A> && kUnit) ||
-      (std::is_same_v<T, Eigen::bfloat16> && kUnit &&
-       (act.kind == Activation::kLinear || act.kind == Activation::kRelu ||
-        act.kind == Activation::kTanh));
+  // and for bfloat16 rows (a shift of the bits widens them) where the
+  // derivative takes no array form.
+  const bool as_is = kUnit && (std::is_same_v<T, A> ||
+                               (std::is_same_v<T, Eigen::bfloat16> &&
+                                !arrays::HasDerivativeArrayForm<A>(act.kind)));
   if (as_is) {
     ActivationGradRowAsIs(act, dy, operand, count, stride, dz);
     return;
