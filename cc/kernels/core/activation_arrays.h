@@ -38,7 +38,7 @@ using Values = Eigen::Array<S, Eigen::Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
 // or in packets below (ActivateValues): the cheap ones left out vectorize as
 // plain loops, or are fused into the GEMM.
 template <typename S>
-bool HasArrayForm(Activation kind) {
+constexpr bool HasArrayForm(Activation kind) {
   if constexpr (!std::is_same_v<S, float> && !std::is_same_v<S, double>) return false;
   switch (kind) {
     case Activation::kTanh:
@@ -60,7 +60,7 @@ bool HasArrayForm(Activation kind) {
 // selects of the operand (tanh's, elu's, selu's of y), which a plain loop
 // with the activation a constant vectorizes without the chunk copies.
 template <typename S>
-bool HasDerivativeArrayForm(Activation kind) {
+constexpr bool HasDerivativeArrayForm(Activation kind) {
   return HasArrayForm<S>(kind) && kind != Activation::kTanh && kind != Activation::kElu &&
          kind != Activation::kSelu && kind != Activation::kSigmoid;
 }

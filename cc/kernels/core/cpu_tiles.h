@@ -202,11 +202,14 @@ using UnitStride = std::integral_constant<int64_t, 1>;
 template <typename T, typename A, typename Stride>
 void ActivationGradRowAsIs(const ActivationSpec& act, const T* dy, const T* operand,
                            int64_t count, Stride stride, A* dz) {
-  if constexpr (std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>) {
+  constexpr bool kArraysApply = std::is_same_v<T, A> && std::is_same_v<Stride, UnitStride>;
+  if constexpr (kArraysApply) {
     if (ActivationGradValues<A>(act, dy, operand, count, dz)) return;
   }
   WithActivation(act.kind, [&](auto kind) {
     constexpr Activation kKind = decltype(kind)::value;
+    // (no loop compiled for what the array forms took above)
+    if constexpr (kArraysApply && arrays::HasDerivativeArrayForm<A>(kKind)) return;
     ActivationSpec fixed = act;
     fixed.kind = kKind;
     for (int64_t c = 0; c < count; ++c) {
@@ -344,7 +347,8 @@ void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols
   // The rest (the clamps, hard_sigmoid): a loop per activation, its kind a
   // constant, so that the formula's switch folds away and it vectorizes.
   WithActivation(act.kind, [&](auto kind) {
-    ActivateRowsAs<decltype(kind)::value>(act, tile, rows, cols, ld);
+    constexpr Activation kKind = decltype(kind)::value;
+    if constexpr (!arrays::HasArrayForm<A>(kKind)) ActivateRowsAs<kKind>(act, tile, rows, cols, ld);
   });
 }
 
