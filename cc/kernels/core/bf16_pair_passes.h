@@ -72,7 +72,7 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
   // input), and an infinity there times the filter's zero a NaN.
   const bool odd_depth = inner % 2 != 0;
   const int64_t pitch = odd_depth ? inner + 1 : s * cin;  // between rows' windows
-  const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  const int64_t in_item = g.in_steps * cin;
   PreferHugePages(output, g.output_elements() * sizeof(T));
   PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
   const uint16_t* filter_bits = bits(filter);
@@ -141,15 +141,8 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
                             packed.data() + blocks[i].b_row * kPairRow, pairs * kPairRow,
                             acc.data(), cout, e);
       }
-      if (!fuse) {
-        if (preactivation != nullptr) {
-          StoreRows<T, float>(acc.data(), cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                              preactivation + n * out_item);
-        }
-        ActivateRows<float>(act, acc.data(), rows, cout, cout);
-      }
-      StoreRows<T, float>(acc.data(), cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                          output + n * out_item);
+      FinishForwardTile<T, float>(g, act, acc.data(), n, o0, rows, fuse, false, output,
+                                  preactivation);
     }
   });
 #endif

@@ -347,16 +347,7 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
                         fused, static_cast<A>(act.negative_slope), &next_tile);
         }
       }
-      if (!fuse) {
-        if (preactivation != nullptr) {
-          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                          preactivation + n * out_item);
-        }
-        ActivateRows<A>(act, c, rows, cout, cout);
-      }
-      if (!in_place) {
-        StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
-      }
+      FinishForwardTile<T, A>(g, act, c, n, o0, rows, fuse, in_place, output, preactivation);
     }
   });
 }

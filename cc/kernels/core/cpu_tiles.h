@@ -352,6 +352,28 @@ void ActivateRows(const ActivationSpec& act, A* tile, int64_t rows, int64_t cols
   });
 }
 
+// The end of a forward tile: `rows` output rows from o0 of batch item n,
+// their sums in `tile` (leading dimension out_channels). Unless the tile
+// applied the activation itself (`activated`), the preactivation is kept
+// where asked for (preactivation non-null) and the activation applied; the
+// tile is then stored, unless it already is the output's rows (`in_place`).
+template <typename T, typename A>
+void FinishForwardTile(const Conv1DGeometry& g, const ActivationSpec& act, A* tile, int64_t n,
+                       int64_t o0, int64_t rows, bool activated, bool in_place, T* output,
+                       T* preactivation) {
+  const int64_t cout = g.out_channels, out_item = g.out_steps * cout;
+  if (!activated) {
+    if (preactivation != nullptr) {
+      StoreRows<T, A>(tile, cout, rows, cout, g.out_steps, g.layout, o0, 1,
+                      preactivation + n * out_item);
+    }
+    ActivateRows<A>(act, tile, rows, cout, cout);
+  }
+  if (!in_place) {
+    StoreRows<T, A>(tile, cout, rows, cout, g.out_steps, g.layout, o0, 1, output + n * out_item);
+  }
+}
+
 // B operand in the kernel's layout: panels of kNr columns, each [depth, kNr],
 // zero-padded; element (k, n) is at(k, n).
 template <typename A, typename At>

@@ -767,17 +767,8 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
           });
         }
         if (narrow_in_place) continue;  // stored from the registers
-        if (!activate_in_tile) {
-          if (preactivation != nullptr) {
-            StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                            preactivation + n * out_item);
-          }
-          ActivateRows<A>(act, c, rows, cout, cout);
-        }
-        if (!in_place) {
-          StoreRows<T, A>(c, cout, rows, cout, g.out_steps, g.layout, o0, 1,
-                          output + n * out_item);
-        }
+        FinishForwardTile<T, A>(g, act, c, n, o0, rows, activate_in_tile, in_place, output,
+                                preactivation);
         continue;
       }
       rows_in.Load(input + n * in_item, o0 * s - pad, span, rows * kernel);
@@ -799,15 +790,8 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
           }
         }
         // The preactivation and the activation while the row is in L1.
-        if (preactivation != nullptr) {
-          StoreRows<T, A>(row, cout, 1, cout, g.out_steps, g.layout, o0 + r, 1,
-                          preactivation + n * out_item);
-        }
-        ActivateRows<A>(act, row, 1, cout, cout);
-        if (!in_place) {
-          StoreRows<T, A>(row, cout, 1, cout, g.out_steps, g.layout, o0 + r, 1,
-                          output + n * out_item);
-        }
+        FinishForwardTile<T, A>(g, act, row, n, o0 + r, 1, false, in_place, output,
+                                preactivation);
       }
     }
     if (stream) StreamFence();
