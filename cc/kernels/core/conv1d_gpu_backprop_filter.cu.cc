@@ -137,19 +137,14 @@ struct BackpropFilterTiles {
   // Called once per chunk, in chunk order: the bias sums see every dz row
   // once, in a fixed order.
   __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) {
-#pragma unroll
-    for (int i = 0; i < AMap::kPerThread; ++i) {
-      if (!AMap::Active(i)) continue;
-      StorePack<T, kVec>(as + AMap::Outer(i) * Eng::kLdA + AMap::Inner(i), f.a[i]);
-    }
+    AMap::template StoreGroups<false, Eng::kLdA>(f.a, as);
+    BMap::template StoreGroups<false, Eng::kLdB>(f.b, bs);
+    if (!sum_bias) return;
 #pragma unroll
     for (int i = 0; i < BMap::kPerThread; ++i) {
       if (!BMap::Active(i)) continue;
-      StorePack<T, kVec>(bs + BMap::Outer(i) * Eng::kLdB + BMap::Inner(i), f.b[i]);
-      if (sum_bias) {
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) bias[e] += Num<T>::ToAcc(f.b[i].v[e]);
-      }
+      for (int e = 0; e < kVec; ++e) bias[e] += Num<T>::ToAcc(f.b[i].v[e]);
     }
   }
 };

@@ -162,28 +162,8 @@ struct BackpropInputTiles {
   }
 
   __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) const {
-#pragma unroll
-    for (int i = 0; i < AMap::kPerThread; ++i) {
-      if (!AMap::Active(i)) continue;
-      const int r = AMap::Outer(i), kv = AMap::Inner(i);
-      if (Eng::kAKMajor) {
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) as[(kv + e) * Eng::kLdA + r] = f.a[i].v[e];
-      } else {
-        StorePack<T, kVec>(as + r * Eng::kLdA + kv, f.a[i]);
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < BMap::kPerThread; ++i) {
-      if (!BMap::Active(i)) continue;
-      const int c = BMap::Outer(i), kv = BMap::Inner(i);
-      if (Eng::kBKMajor) {
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) bs[(kv + e) * Eng::kLdB + c] = f.b[i].v[e];
-      } else {
-        StorePack<T, kVec>(bs + c * Eng::kLdB + kv, f.b[i]);
-      }
-    }
+    AMap::template StoreGroups<Eng::kAKMajor, Eng::kLdA>(f.a, as);
+    BMap::template StoreGroups<Eng::kBKMajor, Eng::kLdB>(f.b, bs);
   }
 };
 

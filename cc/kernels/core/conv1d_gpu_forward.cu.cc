@@ -104,23 +104,9 @@ struct ForwardTiles {
   }
 
   __device__ __forceinline__ void Store(const Fragment& f, T* as, T* bs) const {
-#pragma unroll
-    for (int i = 0; i < AMap::kPerThread; ++i) {
-      if (!AMap::Active(i)) continue;
-      const int r = AMap::Outer(i), kv = AMap::Inner(i);
-      if (Eng::kAKMajor) {
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) as[(kv + e) * Eng::kLdA + r] = f.a[i].v[e];
-      } else {
-        StorePack<T, kVec>(as + r * Eng::kLdA + kv, f.a[i]);
-      }
-    }
+    AMap::template StoreGroups<Eng::kAKMajor, Eng::kLdA>(f.a, as);
     static_assert(Eng::kBKMajor, "B is contiguous along channels");
-#pragma unroll
-    for (int i = 0; i < BMap::kPerThread; ++i) {
-      if (!BMap::Active(i)) continue;
-      StorePack<T, kVec>(bs + BMap::Outer(i) * Eng::kLdB + BMap::Inner(i), f.b[i]);
-    }
+    BMap::template StoreGroups<false, Eng::kLdB>(f.b, bs);
   }
 };
 

@@ -180,6 +180,25 @@ struct TileMap {
   static __device__ __forceinline__ int Inner(int i) {
     return static_cast<int>(Index(i) % kGroupsPerLine * kVec);
   }
+
+  // This thread's groups into a shared-memory tile of leading dimension
+  // kLd, in the layout the engine reads: each group as it lies (row Outer,
+  // from column Inner), or kTransposed (element e at (Inner + e) * kLd +
+  // Outer).
+  template <bool kTransposed, int kLd, typename T>
+  static __device__ __forceinline__ void StoreGroups(const Pack<T, kVec>* groups, T* tile) {
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      if (!Active(i)) continue;
+      const int outer = Outer(i), inner = Inner(i);
+      if constexpr (kTransposed) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) tile[(inner + e) * kLd + outer] = groups[i].v[e];
+      } else {
+        StorePack<T, kVec>(tile + outer * kLd + inner, groups[i]);
+      }
+    }
+  }
 };
 
 // ---------------------------------------------------------------- engines
