@@ -208,16 +208,17 @@ void ActivationGradRowAsIs(const ActivationSpec& act, const T* dy, const T* oper
   }
   WithActivation(act.kind, [&](auto kind) {
     constexpr Activation kKind = decltype(kind)::value;
-    // (no loop compiled for what the array forms took above)
-    if constexpr (kArraysApply && arrays::HasDerivativeArrayForm<A>(kKind)) return;
-    ActivationSpec fixed = act;
-    fixed.kind = kKind;
-    for (int64_t c = 0; c < count; ++c) {
-      const A g = static_cast<A>(dy[c * stride]);
-      if constexpr (kKind == Activation::kLinear) {
-        dz[c] = g;  // the operand unread: a linear layer's may be absent
-      } else {
-        dz[c] = g * ActivationDerivative<A>(fixed, static_cast<A>(operand[c * stride]));
+    // No loop is compiled for what the array forms took above.
+    if constexpr (!(kArraysApply && arrays::HasDerivativeArrayForm<A>(kKind))) {
+      ActivationSpec fixed = act;
+      fixed.kind = kKind;
+      for (int64_t c = 0; c < count; ++c) {
+        const A g = static_cast<A>(dy[c * stride]);
+        if constexpr (kKind == Activation::kLinear) {
+          dz[c] = g;  // the operand unread: a linear layer's may be absent
+        } else {
+          dz[c] = g * ActivationDerivative<A>(fixed, static_cast<A>(operand[c * stride]));
+        }
       }
     }
   });
