@@ -50,6 +50,7 @@
 #include "cc/kernels/core/cpu_passes.h"
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/depthwise_cpu.h"
+#include "cc/kernels/core/filter_grad_parts.h"
 #include "cc/kernels/core/bf16_pair_passes.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
@@ -572,13 +573,8 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
 
-  // Partial sums [inner, cout_padded] + bias [cout_padded]: as many as useful
-  // for load balance, within 64 MiB; the count depends on the problem only.
-  const int64_t partial_size = (inner + 1) * cout_padded;
-  const int64_t memory_cap = std::max<int64_t>(
-      1, (64 << 20) / (partial_size * static_cast<int64_t>(sizeof(A))));
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
-  std::vector<A> partials(groups * partial_size, A(0));
+  // Sums [inner, cout_padded] + bias [cout_padded] per part.
+  FilterGradParts<A> parts(inner, cout_padded, units);
 
   // Kernel row i = (tap, channel) of the windows (see TileWindows), read
   // down the steps.
@@ -594,17 +590,16 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   bool bf16_pairs = false;
   if constexpr (std::is_same_v<T, Eigen::bfloat16>) bf16_pairs = Bf16PairsApplyToFilterGrad(g);
 
-  runner.For(groups, 2 * CeilDiv(units, groups) * tile * inner * cout,
+  runner.For(parts.parts(), 2 * CeilDiv(units, parts.parts()) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
     std::vector<A> slab_scratch, dz_scratch, dz_panels, windows_packed;
 #if defined(__AVX512F__)
     Bf16PairTileScratch pair_scratch;
 #endif
-    for (int64_t group = begin; group < end; ++group) {
-      A* dw = partials.data() + group * partial_size;
-      A* db = dw + inner * cout_padded;
-      const int64_t first = group * units / groups, last = (group + 1) * units / groups;
-      for (int64_t unit = first; unit < last; ++unit) {
+    for (int64_t part = begin; part < end; ++part) {
+      A* dw = parts.Filter(part);
+      A* db = parts.Bias(part);
+      for (int64_t unit = parts.FirstUnit(part); unit < parts.FirstUnit(part + 1); ++unit) {
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
@@ -645,20 +640,7 @@ void BackpropFilterPass(const Conv1DGeometry& g,
     }
   });
 
-  // Add the partials in group order, in parallel over filter elements.
-  runner.For(partial_size, 2 * groups, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) {
-      const int64_t i = e / cout_padded, c = e % cout_padded;
-      if (c >= cout) continue;
-      A sum = A(0);
-      for (int64_t group = 0; group < groups; ++group) sum += partials[group * partial_size + e];
-      if (i < inner) {
-        grad_filter[i * cout + c] = static_cast<T>(sum);
-      } else {
-        grad_bias[c] = static_cast<T>(sum);
-      }
-    }
-  });
+  parts.Finish(runner, cout, grad_filter, grad_bias);
 }
 
 template <typename T>

@@ -40,6 +40,7 @@
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/depthwise_cpu.h"
 #include "cc/kernels/core/dtypes.h"
+#include "cc/kernels/core/filter_grad_parts.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/tile_prefetch.h"
@@ -945,13 +946,8 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
                                    kMinUnits / 2);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
-  // Partial sums [K + 1, Cout] (filter, then bias): as many as useful for
-  // load balance within 64 MiB; the count depends on the problem only.
-  const int64_t partial_size = (kernel + 1) * cout;
-  const int64_t memory_cap =
-      std::max<int64_t>(1, (64 << 20) / (partial_size * static_cast<int64_t>(sizeof(A))));
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
-  std::vector<A> partials(parts * partial_size, A(0));
+  // Sums [K, Cout] + bias [Cout] per part.
+  FilterGradParts<A> parts(kernel, cout, units);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
   // Multiplier 1 sums in registers (FilterGradTile) where the windows are
@@ -965,15 +961,14 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
        (std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
         cout % kLaneCount<A> == 0));
 
-  runner.For(parts, 2 * CeilDiv(units, parts) * tile * kernel * cout + 1,
+  runner.For(parts.parts(), 2 * CeilDiv(units, parts.parts()) * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
     InputRows<T, A> rows_in(g, kernel);
     std::vector<A> dz_scratch, slab_scratch;
     for (int64_t part = begin; part < end; ++part) {
-      A* dw = partials.data() + part * partial_size;
-      A* db = dw + kernel * cout;
-      const int64_t first = part * units / parts, last = (part + 1) * units / parts;
-      for (int64_t unit = first; unit < last; ++unit) {
+      A* dw = parts.Filter(part);
+      A* db = parts.Bias(part);
+      for (int64_t unit = parts.FirstUnit(part); unit < parts.FirstUnit(part + 1); ++unit) {
         const int64_t n = unit / tiles_per_item;
         const int64_t o0 = (unit % tiles_per_item) * tile;
         const int64_t rows = std::min(tile, g.out_steps - o0);
@@ -1034,18 +1029,7 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
     }
   });
 
-  // Add the partials in order, in parallel over filter elements.
-  runner.For(partial_size, 2 * parts, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) {
-      A sum = A(0);
-      for (int64_t part = 0; part < parts; ++part) sum += partials[part * partial_size + e];
-      if (e < kernel * cout) {
-        grad_filter[e] = static_cast<T>(sum);
-      } else {
-        grad_bias[e - kernel * cout] = static_cast<T>(sum);
-      }
-    }
-  });
+  parts.Finish(runner, cout, grad_filter, grad_bias);
 }
 
 #define CONV1D_INSTANTIATE_DEPTHWISE(T, CudaT, name)                                        \

@@ -128,7 +128,7 @@ inline void StoreNarrowed(Y* p, ConversionFloats v) {
   static_assert(kNarrow<Y>, "half or bfloat16 from float");
   if constexpr (std::is_same_v<Y, Eigen::bfloat16>) {
     const ConversionHalfWords bits = LowHalves(Bfloat16BitsOf(SameBits<ConversionWords>(v)));
-    std::memcpy(p, &bits, sizeof(bits));
+    std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
   } else {
 #if defined(__AVX512F__)
     if constexpr (kConversionBytes == 64) {
