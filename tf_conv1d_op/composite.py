@@ -35,8 +35,24 @@ def _gelu_tanh(z):
 
 def _softplus(z):
     # max(z, 0) + log(1 + exp(-|z|)): no overflow for large |z|, and only ops
-    # LiteRT has as builtins (it has no Softplus nor Log1p).
-    return tf.nn.relu(z) + tf.math.log(1.0 + tf.math.exp(-tf.math.abs(z)))
+    # LiteRT has as builtins (it has no Softplus nor Log1p). Each piece is
+    # taken on its own side of 0 (relu and abs have derivative 0 there, which
+    # would make TensorFlow's derivative at 0 zero, not sigmoid(0) = 1/2).
+    positive = z > 0
+    e = tf.math.exp(tf.where(positive, -z, z))
+    return tf.where(positive, z, tf.zeros_like(z)) + _log1p(e)
+
+
+def _log1p(e):
+    """log(1 + e) for e in [0, 1], to a few ulps: log(1 + e) alone loses the
+    digits of e that 1 + e rounds away (all of them below the epsilon), so its
+    value is scaled by e / ((1 + e) - 1), the error 1 + e made. The gradient
+    is the plain log's, 1 / (1 + e), which has no such error."""
+    p = 1.0 + e
+    plain = tf.math.log(p)
+    exact_p = tf.equal(p, 1.0)
+    accurate = tf.where(exact_p, e, plain * e / tf.where(exact_p, tf.ones_like(p), p - 1.0))
+    return plain + tf.stop_gradient(accurate - plain)
 
 
 _ACTIVATIONS = {
@@ -69,12 +85,11 @@ def _pads(steps, kernel_extent, stride, padding):
     if padding == "CAUSAL":
         return kernel_extent - 1, 0
     # SAME, TF's rule: ceil(steps / stride) outputs, the odd zero on the right.
+    # With no steps that leaves kernel_extent - stride zeros (or none), which
+    # the VALID convolution takes, giving no output steps.
     out_steps = (steps + stride - 1) // stride
     needed = (out_steps - 1) * stride + kernel_extent - steps
-    if isinstance(needed, int):
-        needed = max(needed, 0) if steps > 0 else 0
-    else:
-        needed = tf.where(steps > 0, tf.maximum(needed, 0), 0)
+    needed = max(needed, 0) if isinstance(needed, int) else tf.maximum(needed, 0)
     return needed // 2, needed - needed // 2
 
 
@@ -134,11 +149,15 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
     kernel_extent = (_dim(filters, 0) - 1) * dilation + 1
     steps = _dim(x, 1)
     out_steps = _out_steps(steps, kernel_extent, stride, padding)
-    if groups != 1 and x.shape.num_elements() == 0:
-        # Nothing to convolve, and the output is empty too (no batch, or no
-        # steps under SAME or CAUSAL padding): TensorFlow's depthwise
-        # convolution would refuse an input shorter than the kernel. The sums
-        # give the input and filter (empty or zero) gradients rather than None.
+    if x.shape.num_elements() == 0 or x.shape[0] == 0 or (
+            isinstance(out_steps, int) and out_steps == 0):
+        # An output known to be empty (no batch, or no steps under SAME or
+        # CAUSAL padding): TensorFlow's CPU convolutions mishandle it
+        # (the depthwise one refuses an input shorter than the kernel, the
+        # dense filter gradient returns uninitialized memory or, with a
+        # stride, crashes). The sums give the input and filter zero gradients
+        # rather than None. (Shapes unknown when traced reach those kernels:
+        # docs/deployment.md.)
         zeros = tf.zeros([_dim(x, 0), out_steps, _dim(filters, 2)], x.dtype)
         return zeros + 0 * (tf.reduce_sum(x) + tf.reduce_sum(filters))
     left, right = _pads(steps, kernel_extent, stride, padding)

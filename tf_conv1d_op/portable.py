@@ -40,30 +40,39 @@ class CompositeConv1D(_RunsComposite, Conv1D):
 @keras.utils.register_keras_serializable(package="tf_conv1d_op")
 class CompositeDepthwiseConv1D(_RunsComposite, DepthwiseConv1D):
     """tf_conv1d_op.DepthwiseConv1D on the composite implementation, where
-    tf-keras' stock layer cannot express ours (strides with dilation)."""
+    the stock layer cannot express ours (channels_first, and strides with
+    dilation under tf-keras)."""
 
 
 @keras.utils.register_keras_serializable(package="tf_conv1d_op")
 class CompositeSeparableConv1D(_RunsComposite, SeparableConv1D):
     """tf_conv1d_op.SeparableConv1D on the composite implementation, where the
-    stock layer cannot express ours (causal padding under Keras 3, strides
-    with dilation under tf-keras)."""
+    stock layer cannot express ours (channels_first, causal padding under
+    Keras 3, strides with dilation under tf-keras)."""
+
+
+def _channels_last_stock(layer_class, config):
+    """The stock layer of `config`, or None in channels_first: the stock
+    Conv1D runs that on TensorFlow's CPU only with oneDNN, and Keras 3.15's
+    stock DepthwiseConv1D and SeparableConv1D add their bias along the steps
+    axis on the CPU when the output has as many steps as channels."""
+    if config["data_format"] != "channels_last":
+        return None
+    return layer_class.from_config(config)
 
 
 def _stock_conv1d(config):
     if config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
         return None  # the stock layer refuses strides > 1 with dilation > 1
-    if config["data_format"] != "channels_last":
-        return None
-    return keras.layers.Conv1D.from_config(config)
+    return _channels_last_stock(keras.layers.Conv1D, config)
 
 
 def _stock_depthwise_conv1d(config):
-    # Keras 3's stock layer computes both of these; tf-keras' refuses strides
-    # > 1 with dilation > 1.
+    # Keras 3's stock layer computes strides > 1 with dilation > 1; tf-keras'
+    # refuses them.
     if not IS_KERAS_3 and config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
         return None
-    return keras.layers.DepthwiseConv1D.from_config(config)
+    return _channels_last_stock(keras.layers.DepthwiseConv1D, config)
 
 
 def _stock_separable_conv1d(config):
@@ -71,7 +80,7 @@ def _stock_separable_conv1d(config):
         return None  # Keras 3's stock layer has no causal padding
     if not IS_KERAS_3 and config["strides"][0] > 1 and config["dilation_rate"][0] > 1:
         return None
-    return keras.layers.SeparableConv1D.from_config(config)
+    return _channels_last_stock(keras.layers.SeparableConv1D, config)
 
 
 # Ours, the stock layer for its config where one computes the same (else
@@ -95,10 +104,10 @@ def to_stock(model):
     (the inverse of replace_conv1d).
 
     Where the stock layer cannot compute what ours does (strides > 1 with
-    dilation > 1; a Conv1D in channels_first, which stock TF runs on the CPU
-    only with oneDNN; a causal SeparableConv1D under Keras 3) the layer
-    becomes the Composite class of the same name, ours on stock TensorFlow
-    ops.
+    dilation > 1; channels_first, which the stock Conv1D runs on the CPU only
+    with oneDNN and the stock DepthwiseConv1D and SeparableConv1D get wrong
+    there; a causal SeparableConv1D under Keras 3) the layer becomes the
+    Composite class of the same name, ours on stock TensorFlow ops.
     Sequential and functional models, nested ones included; the copy is not
     compiled, the original is untouched.
     """

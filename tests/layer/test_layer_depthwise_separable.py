@@ -264,6 +264,30 @@ def test_replace_conv1d_and_to_stock(kind, extra):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_to_stock_keeps_channels_first_results(kind):
+    """channels_first becomes the composite layer: Keras 3.15's stock layers add
+    the bias along the steps axis on the CPU when the output has as many steps
+    as channels, as here (5 channels x multiplier 2, or 8 filters)."""
+    channels, steps = 5, 10 if kind == "depthwise" else 8
+    first = (3,) if kind == "depthwise" else (8, 3)
+    inputs = keras.Input((channels, steps))
+    layer = KINDS[kind].ours(*first, padding="same", depth_multiplier=2,
+                             data_format="channels_first", name="dw")
+    ours = _randomized(keras.Model(inputs, layer(inputs)), ("channels_first", kind))
+    x = rng_for("x", kind).standard_normal((2, channels, steps)).astype(np.float32)
+    back = tf_conv1d_op.to_stock(ours)
+    assert type(back.get_layer("dw")) is KINDS[kind].composite
+    np.testing.assert_allclose(back(x), ours(x), rtol=1e-5, atol=1e-5)
+    # The reference: the same layer in channels_last on the transposed input.
+    last_inputs = keras.Input((steps, channels))
+    last = keras.Model(last_inputs, KINDS[kind].ours(*first, padding="same", depth_multiplier=2)(
+        last_inputs))
+    last.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x), np.transpose(last(np.transpose(x, (0, 2, 1))), (0, 2, 1)),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_subclass_of_the_stock_layer_is_kept_and_reported(kind):
     class Scaled(KINDS[kind].stock):
         def call(self, inputs):

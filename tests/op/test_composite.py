@@ -101,6 +101,55 @@ def test_composite_with_unknown_shapes(padding, stride, dilation):
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("padding", ["SAME", "CAUSAL"])
+@pytest.mark.parametrize("stride,kernel_size", [(1, 3), (2, 1), (2, 4), (3, 2)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_composite_on_empty_outputs(padding, stride, kernel_size, groups):
+    """No steps or no batch: the op's empty output and zero
+    gradients (TensorFlow's own convolutions refused these, returned
+    uninitialized filter gradients, or crashed). Without steps also traced
+    for unknown shapes (the forward)."""
+    rng = np.random.default_rng(stride * 10 + kernel_size)
+    attrs = dict(stride=stride, padding=padding, activation="softplus")
+    for x_shape in [(2, 0, 4), (0, 7, 4)]:
+        x = tf.constant(rng.standard_normal(x_shape))
+        w = tf.constant(rng.standard_normal((kernel_size, 4 // groups, 6)))
+        b = tf.constant(rng.standard_normal(6))
+        results = []
+        for implementation in (_implementation.COMPOSITE, _implementation.PLUGIN):
+            with _implementation.using(implementation), tf.GradientTape() as tape:
+                tape.watch([x, w, b])
+                y = ops.fused_conv1d(x, w, b, groups=groups, **attrs)
+            results.append([y.numpy()] + [g.numpy() for g in tape.gradient(y, [x, w, b])])
+        for got, want in zip(*results):
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got, np.zeros_like(want))
+            np.testing.assert_array_equal(want, np.zeros_like(want))
+    w = tf.constant(rng.standard_normal((kernel_size, 4 // groups, 6)))
+    with _implementation.using(_implementation.COMPOSITE):
+        traced = tf.function(lambda x: ops.fused_conv1d(x, w, groups=groups, **attrs))
+        y = traced.get_concrete_function(tf.TensorSpec([None, None, 4], tf.float64))(
+            tf.zeros([2, 0, 4], tf.float64))
+    assert y.shape == (2, 0, 6)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_composite_softplus_and_its_derivative(dtype):
+    """softplus(z) to a few ulps over the range where it is a normal number,
+    and its derivative sigmoid(z), at 0 too (where relu and abs, the natural
+    way to write it with LiteRT's builtins, have derivative 0)."""
+    z = tf.constant(np.concatenate([np.linspace(-80, 30, 4401), [0.0, -1e-30, 1e-30]]), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        y = composite.activate(z, "softplus", 0.0)
+    dz = tape.gradient(y, z).numpy().astype(np.float64)
+    z64 = tf.cast(z, tf.float64)
+    eps = np.finfo(dtype.as_numpy_dtype).eps
+    np.testing.assert_allclose(y.numpy(), tf.math.softplus(z64).numpy(), rtol=4 * eps, atol=0)
+    np.testing.assert_allclose(dz, tf.math.sigmoid(z64).numpy(), rtol=4 * eps, atol=0)
+    assert dz[-3] == 0.5
+
+
 def test_composite_without_input_channels():
     x, w, b = tf.zeros([2, 6, 0]), tf.ones([3, 0, 4]), tf.constant([1.0, -1.0, 0.5, 2.0])
     for padding in ("VALID", "SAME"):
