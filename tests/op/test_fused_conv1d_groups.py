@@ -429,6 +429,33 @@ def test_narrow_depthwise_gradients_match_the_float_op_rounded_once(dtype, activ
         np.testing.assert_array_equal(bits(got), bits(narrow(want)), err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_narrow_depthwise_beyond_the_caches_rounds_the_float_sums_once(dtype, device):
+    """Half and bfloat16 NWC passes that move over 64 MiB store their output,
+    preactivation and input gradient past the caches, rounded in registers:
+    the bits must still be those of the float op rounded by a cast."""
+    _skip_gpu(device)
+    ops = tf_conv1d_op._library.ops
+    rng = np.random.default_rng(31)
+    batch, steps, channels, kernel_size = 2, 4200, 2048, 4  # 2 x 33.6 MB in and out
+    narrow = lambda a: tf.cast(a, dtype)
+    wide = lambda *tensors: [tf.cast(t, tf.float32) for t in tensors]
+    x = narrow(rng.standard_normal((batch, steps, channels), np.float32) * 4)
+    w = narrow(rng.standard_normal((kernel_size, 1, channels), np.float32))
+    b = narrow(rng.standard_normal(channels, np.float32))
+    dy = narrow(rng.standard_normal((batch, steps, channels), np.float32))
+    attrs = dict(padding="CAUSAL", activation="silu", groups=channels)
+    bits = lambda t: tf.bitcast(t, tf.uint16).numpy()
+    y, z = ops.fused_conv1d(x, w, b, **attrs)  # the preactivation is an output here
+    y_wide, z_wide = ops.fused_conv1d(*wide(x, w, b), **attrs)
+    np.testing.assert_array_equal(bits(y), bits(narrow(y_wide)), err_msg="output")
+    np.testing.assert_array_equal(bits(z), bits(narrow(z_wide)), err_msg="preactivation")
+    x_sizes = tf.constant(x.shape, tf.int64)
+    dx = ops.fused_conv1d_backprop_input(x_sizes, w, dy, z, **attrs)
+    dx_wide = ops.fused_conv1d_backprop_input(x_sizes, *wide(w, dy, z), **attrs)
+    np.testing.assert_array_equal(bits(dx), bits(narrow(dx_wide)), err_msg="input gradient")
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("activation", ["relu", "relu6"])
 def test_depthwise_clamps_in_registers_keep_nan(activation, dtype, device):

@@ -100,20 +100,24 @@ using LaneVector = typename LaneVectorOf<A>::type;
 template <typename A>
 constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
 
-// The output size from which the forward and the input gradient stream their
-// stores past the caches: far beyond any core's own caches and a fair share
-// of a shared one. Measured on two cores (docs/performance.md): Mamba's 96 MiB
-// output 1.6x faster streamed, Conformer's 8 MiB one 15% slower (the next pass
+// The bytes a pass reads and writes (its input and its output) from which the
+// forward and the input gradient stream their stores past the caches: far
+// beyond any core's own caches and a fair share of a shared one, so that the
+// output's first lines are gone from the caches before the pass ends anyway.
+// Measured on two cores (docs/performance.md): Mamba's (192 MiB) float
+// output 1.6x faster streamed, Conformer's (16 MiB) 15% slower (the next pass
 // reads it from memory instead of the cache).
-constexpr int64_t kStreamedOutputBytes = int64_t{64} << 20;
+constexpr int64_t kStreamedPassBytes = int64_t{64} << 20;
 
-// Whether `elements` from `data`, in rows of `row` elements, are that large,
-// with every row's lane vectors aligned for the streamed stores.
+// Whether the stores to `data`, in rows of `row` elements, of a pass that
+// moves `pass_bytes` go past the caches: that many bytes, and every row's
+// lane vectors (as T) aligned for the streamed stores.
 template <typename T>
-bool StreamsPastCaches(const T* data, int64_t elements, int64_t row) {
-  constexpr int64_t kBytes = sizeof(T);
-  return elements * kBytes >= kStreamedOutputBytes &&
-         reinterpret_cast<uintptr_t>(data) % kLaneBytes == 0 && row * kBytes % kLaneBytes == 0;
+bool StreamsPastCaches(const T* data, int64_t row, int64_t pass_bytes) {
+  constexpr int64_t kStoreBytes = kLaneCount<typename AccumulatorOf<T>::type> * sizeof(T);
+  return pass_bytes >= kStreamedPassBytes &&
+         reinterpret_cast<uintptr_t>(data) % kStoreBytes == 0 &&
+         row * static_cast<int64_t>(sizeof(T)) % kStoreBytes == 0;
 }
 
 template <typename A>
@@ -174,15 +178,29 @@ inline LaneVector<A> LoadLanesOf(const X* p) {
 }
 
 // Stores one lane vector at p, as A (StoreLanes) or rounded to half or
-// bfloat16 as every pass rounds (StoreNarrowed).
+// bfloat16 as every pass rounds (NarrowedBits); with kStream past the caches
+// (p aligned to the stored bytes) where the level has the instruction for
+// their width (not the baseline's 8 bytes: stored through the caches there).
 template <bool kStream, typename A, typename Y>
 inline void StoreLanesOf(Y* p, const LaneVector<A>& v) {
   if constexpr (std::is_same_v<Y, A>) {
     StoreLanes<kStream>(p, v);
   } else {
-    static_assert(!kStream, "narrow outputs are stored through the caches");
     static_assert(std::is_same_v<A, float> && kConversionBytes == kLaneBytes, "one register");
-    StoreNarrowed(p, v);
+    const ConversionHalfWords bits = NarrowedBits<Y>(v);
+    if constexpr (kStream) {
+#if defined(__AVX__)
+      if constexpr (sizeof(bits) == 32) {
+        return _mm256_stream_si256(reinterpret_cast<__m256i*>(p), SameBits<__m256i>(bits));
+      }
+#endif
+#if defined(__SSE2__)
+      if constexpr (sizeof(bits) == 16) {
+        return _mm_stream_si128(reinterpret_cast<__m128i*>(p), SameBits<__m128i>(bits));
+      }
+#endif
+    }
+    std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
   }
 }
 
@@ -683,12 +701,17 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   // others over the finished tile.
   const bool activate_in_tile = std::is_same_v<A, float> && packets::HasPacketForm(act.kind) &&
                                 (preactivation == nullptr || in_place || narrow_in_place);
-  // Stores past the caches (StoreLanes) where the output is far larger than
-  // them and the tile is final once stored (written in place, activated).
-  const bool stream = in_place && (activate_in_tile || act.kind == Activation::kLinear) &&
-                      StreamsPastCaches(output, g.output_elements(), cout) &&
+  // Stores past the caches (StoreLanesOf) where the pass moves far more than
+  // they hold and the tile is final once stored (written in place, activated).
+  // Not half and bfloat16 ones with a preactivation: each group of rows then
+  // leaves twice as many lines half written (16 at a time), more than the
+  // core combines, and the Mamba training step took 1.15x as long.
+  const int64_t pass_bytes = (g.input_elements() + g.output_elements()) * sizeof(T);
+  const bool stream = ((in_place && (activate_in_tile || act.kind == Activation::kLinear)) ||
+                       (narrow_in_place && preactivation == nullptr)) &&
+                      StreamsPastCaches(output, cout, pass_bytes) &&
                       (preactivation == nullptr ||
-                       StreamsPastCaches(preactivation, g.output_elements(), cout));
+                       StreamsPastCaches(preactivation, cout, pass_bytes));
 
   runner.For(g.batch * tiles_per_item, 2 * tile * kernel * cout + 1,
              [&](int64_t begin, int64_t end) {
@@ -749,11 +772,16 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
               if (narrow_in_place) {
                 T* out = output + n * out_item + (o0 + r0) * cout;
                 T* pre = preactivation ? preactivation + n * out_item + (o0 + r0) * cout : nullptr;
-                const auto tile_from = [&](const auto* x) {
-                  DepthwiseTile<A, K, false>(x, s * cin, d * cin, packed.data(), w.data(), b,
-                                             r1 - r0, cin, kernel, out, pre, cout, prefetch);
+                const auto tile_from = [&](const auto* x, auto streamed) {
+                  DepthwiseTile<A, K, decltype(streamed)::value>(
+                      x, s * cin, d * cin, packed.data(), w.data(), b, r1 - r0, cin, kernel,
+                      out, pre, cout, prefetch);
                 };
-                read_in_place ? tile_from(input + n * in_item + first * cin) : tile_from(slab);
+                const auto tile_streamed_or_not = [&](const auto* x) {
+                  stream ? tile_from(x, std::true_type()) : tile_from(x, std::false_type());
+                };
+                read_in_place ? tile_streamed_or_not(input + n * in_item + first * cin)
+                              : tile_streamed_or_not(slab);
                 return;
               }
             }
@@ -820,10 +848,12 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   const int64_t tiles_per_item = CeilDiv(g.in_steps, tile);
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
-  // Rows written once, in place, stored past the caches where the gradient is
-  // far larger than them (as the forward's outputs; Mamba's input gradient,
-  // one thread: 1.2 to 1.3x).
-  const bool stream = in_place && m == 1 && StreamsPastCaches(grad_input, g.input_elements(), cin);
+  // Rows written once, in place, stored past the caches where the pass moves
+  // far more than they hold (as the forward's outputs; Mamba's input
+  // gradient, one thread: 1.2 to 1.3x).
+  const int64_t pass_bytes = (g.input_elements() + g.output_elements()) * sizeof(T);
+  const bool stream_in_place =
+      in_place && m == 1 && StreamsPastCaches(grad_input, cin, pass_bytes);
   // With stride 1 and multiplier 1, input row i is the forward's sum over a
   // slab of dz rows with the taps reversed (row i + pad - (K - 1 - j) d at
   // tap j): the forward's register tile (DepthwiseTile) on the tile's dz
@@ -834,6 +864,8 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
   // Half and bfloat16 NWC gradients stored from that tile's registers,
   // rounded there (as the forward's outputs), instead of through a float tile.
   const bool narrow_out = kNarrow<T> && g.layout == Layout::kNWC && as_forward;
+  const bool stream =
+      stream_in_place || (narrow_out && StreamsPastCaches(grad_input, cin, pass_bytes));
   std::vector<A> flipped, flipped_packed;
   if (as_forward) {
     flipped.resize(w.size());
@@ -866,9 +898,12 @@ void DepthwiseBackpropInputPass(const Conv1DGeometry& g, const ActivationSpec& a
         TilePrefetch none;
         if constexpr (kNarrow<T>) {
           if (narrow_out) {
-            DepthwiseTile<A, Activation::kLinear, false>(
-                dz_slab, cin, d * cin, flipped_packed.data(), flipped.data(), nullptr, rows, cin,
-                kernel, grad_input + n * in_item + i0 * cin, nullptr, cin, &none);
+            const auto tile_of = [&](auto streamed) {
+              DepthwiseTile<A, Activation::kLinear, decltype(streamed)::value>(
+                  dz_slab, cin, d * cin, flipped_packed.data(), flipped.data(), nullptr, rows,
+                  cin, kernel, grad_input + n * in_item + i0 * cin, nullptr, cin, &none);
+            };
+            stream ? tile_of(std::true_type()) : tile_of(std::false_type());
             continue;
           }
         }

@@ -122,35 +122,42 @@ inline ConversionFloats LoadWidened(const X* p) {
   }
 }
 
-// v rounded to kConversionLanes half or bfloat16 values at p.
+// v rounded to kConversionLanes half or bfloat16 values, as their bits.
 template <typename Y>
-inline void StoreNarrowed(Y* p, ConversionFloats v) {
+inline ConversionHalfWords NarrowedBits(ConversionFloats v) {
   static_assert(kNarrow<Y>, "half or bfloat16 from float");
   if constexpr (std::is_same_v<Y, Eigen::bfloat16>) {
-    const ConversionHalfWords bits = LowHalves(Bfloat16BitsOf(SameBits<ConversionWords>(v)));
-    std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
+    return LowHalves(Bfloat16BitsOf(SameBits<ConversionWords>(v)));
   } else {
 #if defined(__AVX512F__)
     if constexpr (kConversionBytes == 64) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                          _mm512_cvtps_ph(SameBits<__m512>(v), _MM_FROUND_TO_NEAREST_INT));
-      return;
+      return SameBits<ConversionHalfWords>(
+          _mm512_cvtps_ph(SameBits<__m512>(v), _MM_FROUND_TO_NEAREST_INT));
     }
 #endif
 #if defined(__F16C__)
     if constexpr (kConversionBytes == 32) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
-                       _mm256_cvtps_ph(SameBits<__m256>(v), _MM_FROUND_TO_NEAREST_INT));
-      return;
+      return SameBits<ConversionHalfWords>(
+          _mm256_cvtps_ph(SameBits<__m256>(v), _MM_FROUND_TO_NEAREST_INT));
     }
     if constexpr (kConversionBytes == 16) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(p),
-                       _mm_cvtps_ph(SameBits<__m128>(v), _MM_FROUND_TO_NEAREST_INT));
-      return;
+      const __m128i bits = _mm_cvtps_ph(SameBits<__m128>(v), _MM_FROUND_TO_NEAREST_INT);
+      ConversionHalfWords low;
+      std::memcpy(&low, &bits, sizeof(low));
+      return low;
     }
 #endif
-    for (int lane = 0; lane < kConversionLanes; ++lane) p[lane] = static_cast<Y>(v[lane]);
+    Y narrow[kConversionLanes];
+    for (int lane = 0; lane < kConversionLanes; ++lane) narrow[lane] = static_cast<Y>(v[lane]);
+    return SameBits<ConversionHalfWords>(narrow);
   }
+}
+
+// v rounded to kConversionLanes half or bfloat16 values at p.
+template <typename Y>
+inline void StoreNarrowed(Y* p, ConversionFloats v) {
+  const ConversionHalfWords bits = NarrowedBits<Y>(v);
+  std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
 }
 
 // dst[c] = To(src[c]) for c < n, for any pair of the core's types: half and
