@@ -705,7 +705,7 @@ void DepthwiseForwardPass(const Conv1DGeometry& g, const ActivationSpec& act, co
   // they hold and the tile is final once stored (written in place, activated).
   // Not half and bfloat16 ones with a preactivation: each group of rows then
   // leaves twice as many lines half written (16 at a time), more than the
-  // core combines, and the Mamba training step took 1.15x as long.
+  // core probably combines, and the Mamba training step took 1.15x as long.
   const int64_t pass_bytes = (g.input_elements() + g.output_elements()) * sizeof(T);
   const bool stream = ((in_place && (activate_in_tile || act.kind == Activation::kLinear)) ||
                        (narrow_in_place && preactivation == nullptr)) &&
