@@ -225,6 +225,32 @@ absl::Status StreamShape(InferenceContext* c) {
   return absl::OkStatus();
 }
 
+// The shape a sizes input (input_sizes, filter_sizes) names, its known
+// entries taken; refused with the kernel's message, naming the op and the
+// argument, where it is not a vector of 3 or, its value known when the graph
+// is built (a constant), where the kernel would refuse it (sizes whose
+// product overflows). (A negative constant size is refused before this runs,
+// by TensorFlow's evaluation of the constant as a shape, as for its own
+// convolutions.)
+absl::Status SizesShape(InferenceContext* c, int index, const char* op, const char* what,
+                        ShapeHandle* out) {
+  if (const Tensor* sizes = c->input_tensor(index)) {
+    TensorShape shape;
+    TF_RETURN_IF_ERROR(tensorflow::fused_conv1d::ShapeFromSizes(op, *sizes, what, &shape));
+    return c->MakeShapeFromTensorShape(shape, out);
+  }
+  ShapeHandle vector;
+  const absl::Status is_vector = c->WithRank(c->input(index), 1, &vector);
+  const DimensionHandle length = is_vector.ok() ? c->Dim(vector, 0) : c->UnknownDim();
+  if (!is_vector.ok() || (c->ValueKnown(length) && c->Value(length) != 3)) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", what,
+                                                   " must be a vector of 3 sizes, got shape ",
+                                                   c->DebugString(c->input(index))));
+  }
+  TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(index, out));
+  return c->WithRank(*out, 3, out);
+}
+
 }  // namespace
 
 REGISTER_OP(tf_conv1d_op::kStreamOpName)
@@ -268,8 +294,8 @@ REGISTER_OP(tf_conv1d_op::kBackpropInputOpName)
     .FUSED_CONV1D_ATTRS
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle input;
-      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(0, &input));
-      TF_RETURN_IF_ERROR(c->WithRank(input, 3, &input));
+      TF_RETURN_IF_ERROR(
+          SizesShape(c, 0, tf_conv1d_op::kBackpropInputOpName, "input_sizes", &input));
       c->set_output(0, input);
       return absl::OkStatus();
     })
@@ -288,8 +314,8 @@ REGISTER_OP(tf_conv1d_op::kBackpropFilterOpName)
     .FUSED_CONV1D_ATTRS
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle filter;
-      TF_RETURN_IF_ERROR(c->MakeShapeFromShapeTensor(1, &filter));
-      TF_RETURN_IF_ERROR(c->WithRank(filter, 3, &filter));
+      TF_RETURN_IF_ERROR(
+          SizesShape(c, 1, tf_conv1d_op::kBackpropFilterOpName, "filter_sizes", &filter));
       c->set_output(0, filter);
       c->set_output(1, c->Vector(c->Dim(filter, 2)));
       return absl::OkStatus();

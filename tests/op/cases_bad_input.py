@@ -219,6 +219,13 @@ def _sizes(*values):
     return tf.constant(values, tf.int64)
 
 
+def _with_constant_sizes(op, sizes, **inputs):
+    """op(sizes=sizes, **inputs) in a tf.function where the sizes are a
+    constant of the graph, so the shape function sees their value."""
+    values = sizes.numpy()
+    return tf.function(lambda: op(sizes=tf.constant(values, tf.int64), **inputs))()
+
+
 BACKPROP_SETUPS = [
     # (name, op, inputs, attrs, match)
     ("input-sizes-length-2", _backprop_input, dict(sizes=_sizes(2, 9)), {}, "vector of 3 sizes"),
@@ -292,6 +299,12 @@ def _backprop_cases():
         def run_graph(op=op, graph_inputs=graph_inputs, attrs=attrs):
             return _in_graph(lambda **a: op(**a, **attrs), **graph_inputs)
         yield Case(f"raw-graph/{name}", run_graph, KERNEL, match)
+        if "sizes" in inputs and "negative" not in name:
+            # Sizes the shape function can read (a negative one TensorFlow's
+            # evaluation of the constant refuses first, in its own words).
+            def run_constant(op=op, inputs=inputs, attrs=attrs):
+                return _with_constant_sizes(lambda **a: op(**a, **attrs), **inputs)
+            yield Case(f"raw-constant-sizes/{name}", run_constant, ATTR_AT_TRACE, match)
     # Backprop ops refuse a wrong sizes dtype before any kernel runs.
     yield Case("raw/input-sizes-int32",
                lambda: _backprop_input(sizes=tf.constant([2, 9, 3], tf.int32)),
