@@ -104,9 +104,9 @@ constexpr int64_t kLaneCount = kLaneBytes / sizeof(A);
 // forward and the input gradient stream their stores past the caches: far
 // beyond any core's own caches and a fair share of a shared one, so that the
 // output's first lines are gone from the caches before the pass ends anyway.
-// Measured on two cores (docs/performance.md): Mamba's (192 MiB) float
-// output 1.6x faster streamed, Conformer's (16 MiB) 15% slower (the next pass
-// reads it from memory instead of the cache).
+// Measured on two cores (docs/performance.md): the float Mamba forward (a
+// pass of 192 MiB) 1.6x faster streamed, Conformer's (16 MiB) 15% slower (the
+// next pass reads its output from memory instead of the cache).
 constexpr int64_t kStreamedPassBytes = int64_t{64} << 20;
 
 // Whether the stores to `data`, in rows of `row` elements, of a pass that
