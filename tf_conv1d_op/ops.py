@@ -231,6 +231,19 @@ def fused_conv1d(input, filters, bias=None, stride=1, padding="VALID", dilations
                            data_format, groups)
 
 
+def _through_stride_split(x, stride, steps_axis):
+    """x, reshaped with its steps split into [steps / stride, stride] and back
+    (no copy): the check of the chunk length that XLA keeps, which compiles
+    Assert ops away. A length off the stride fails that reshape when XLA
+    compiles the step, the node's name saying why. (The streaming op's XLA
+    kernel checks it itself; the concat formulation has no other check.)"""
+    shape = tf.shape(x)
+    split = tf.concat([shape[:steps_axis], [shape[steps_axis] // stride, stride],
+                       shape[steps_axis + 1:]], axis=0)
+    return tf.reshape(tf.reshape(x, split, name="chunk_length_must_be_a_multiple_of_the_stride"),
+                      shape)
+
+
 def _with_state(convolve, stream, x, filters, initial_state, return_final_state, padding,
                 stride, dilation, data_format, groups):
     """fused_conv1d's CAUSAL padding from a state (tf_conv1d_op/_causal_state.py)."""
@@ -257,6 +270,7 @@ def _with_state(convolve, stream, x, filters, initial_state, return_final_state,
             with tf.control_dependencies([tf.debugging.assert_equal(
                     tf.shape(x)[steps_axis] % stride, 0, message=message)]):
                 x = tf.identity(x)
+            x = _through_stride_split(x, stride, steps_axis)
     kernel_size = filters.shape[0] if filters.shape[0] is not None else tf.shape(filters)[0]
     # The state holds input steps, all in_channels = filters dimension 1 * groups.
     group_width = filters.shape[1] if filters.shape[1] is not None else tf.shape(filters)[1]

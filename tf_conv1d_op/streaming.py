@@ -29,6 +29,18 @@ def _axes(layer):
     return None
 
 
+def _einsum_keeps_steps(equation):
+    """Whether an EinsumDense equation passes batch and time (the input's first
+    two axes) through to the output's first two, untouched by the kernel: an
+    ellipsis leading both sides, or the same two letters, absent from the kernel."""
+    inputs, _, output = equation.replace(" ", "").partition("->")
+    x, _, kernel = inputs.partition(",")
+    if x.startswith("...") and output.startswith("..."):
+        return True
+    return (len(x) >= 2 and "." not in x[:2] and x[:2] == output[:2]
+            and not set(x[:2]) & set(kernel))
+
+
 def _time_mixing_reason(layer):
     """Why `layer` cannot run on a chunk alone, or None if it can."""
     if isinstance(layer, keras.Model):
@@ -36,8 +48,15 @@ def _time_mixing_reason(layer):
     if isinstance(layer, FusedConvBase):
         if layer.data_format != "channels_last":
             return "data_format='channels_first'; streaming_model handles channels_last models"
-        if layer.padding == "causal" or layer.kernel_size[0] == 1:
+        if layer.padding == "causal":
             return None
+        if layer.kernel_size[0] == 1:
+            if layer.strides[0] == 1:
+                return None
+            return (f"padding={layer.padding!r} with kernel_size 1 and strides "
+                    f"{layer.strides[0]}: it keeps one step in {layer.strides[0]}, a phase that a "
+                    "chunk off it would miss unchecked; with padding='causal' (the "
+                    "same outputs for one tap) its chunk lengths are checked")
         return (f"padding={layer.padding!r} with kernel_size {layer.kernel_size[0]}: its "
                 "output steps read later inputs (only causal convolutions stream)")
     if isinstance(layer, keras.layers.Conv1D):
@@ -48,6 +67,10 @@ def _time_mixing_reason(layer):
         if axes is not None and not all(a in (-1, 2) for a in axes):
             return (f"it works over axis {axes}, which includes time (axis 1); only the "
                     "channel axis (-1) is per step")
+        equation = getattr(layer, "equation", None)  # EinsumDense
+        if equation is not None and not _einsum_keeps_steps(equation):
+            return (f"its equation {equation!r} does not map each time step (the input's "
+                    "second axis) to the same output step alone")
         return None
     return (f"{type(layer).__name__} is not known to compute each time step alone "
             "(pooling, attention, recurrent and time-reshaping layers mix steps)")

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
+from tf_conv1d_op import _implementation
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
 from tests.op.test_fused_conv1d_grid import DTYPES
 from tests.support import reference
@@ -167,6 +168,25 @@ def test_a_state_after_a_chunk_off_the_stride_is_refused():
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         run(x)
     assert run(tf.zeros((1, 6, 3)))[0].shape == (1, 3, 1)
+
+
+@pytest.mark.parametrize("groups,data_format", [(1, "NWC"), (3, "NWC"), (3, "NCW")])
+@pytest.mark.parametrize("implementation", [_implementation.PLUGIN, _implementation.COMPOSITE])
+def test_a_chunk_off_the_stride_is_refused_under_xla(groups, data_format, implementation):
+    """XLA compiles Assert ops away: the concat formulation (groups > 1, the
+    composite) must still refuse a chunk off the stride, not return a state
+    that makes the next chunk's outputs wrong."""
+    shape = (1, 5, 3) if data_format == "NWC" else (1, 3, 5)
+    spec = [None if d == 5 else d for d in shape]
+    w = tf.zeros((3, 3 // groups, 3))
+    with _implementation.using(implementation):
+        run = tf.function(lambda x: tf_conv1d_op.fused_conv1d(
+            x, w, stride=2, padding="causal", data_format=data_format, groups=groups,
+            return_final_state=True), input_signature=[tf.TensorSpec(spec)], jit_compile=True)
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="multiple of the stride|multiple_of_the_stride"):
+            run(tf.zeros(shape))
+        assert run(tf.zeros([6 if d == 5 else d for d in shape]))[0].shape[0] == 1
 
 
 def test_empty_chunk_is_refused():
@@ -340,6 +360,12 @@ def test_mixed_precision_states_are_float16():
      r"layer 'time_norm' cannot stream: it works over axis \[1\], which includes time"),
     (lambda: keras.layers.MultiHeadAttention(2, 4, name="attention"),
      r"layer 'attention' cannot stream"),
+    (lambda: keras.layers.Conv1D(4, 1, strides=2, name="strided_pointwise"),
+     r"layer 'strided_pointwise' cannot stream: padding='valid' with kernel_size 1 and "
+     r"strides 2: it keeps one step in 2"),
+    (lambda: keras.layers.EinsumDense("btc,ts->bsc", (12, 4), name="time_mixer"),
+     r"layer 'time_mixer' cannot stream: its equation 'btc,ts->bsc' does not map each time "
+     r"step"),
 ])
 def test_layers_that_mix_time_are_refused_by_name(layer, reason):
     inputs = keras.Input((12, 4))  # a known length: normalization over time needs it
