@@ -12,9 +12,9 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
-#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/conv1d_gpu_passes.h"
 #include "cc/kernels/core/gpu_partial_sums.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -246,7 +246,7 @@ BackpropFilterPlan<T> PlanBackpropFilter(const Conv1DGeometry& g, const Activati
 template <typename T>
 size_t FusedConv1DBackpropFilterGpuWorkspaceBytes(const Conv1DGeometry& g,
                                                   const ActivationSpec& act) {
-  if (g.groups != 1) return gpu::GroupedBackpropFilterWorkspaceBytes<T>(g, act);
+  if (g.groups != 1) return gpu::PassesForGroups<T>(g).backprop_filter_workspace_bytes(g, act);
   return gpu::PlanBackpropFilter<T>(g, act, nullptr).bytes;
 }
 
@@ -256,8 +256,8 @@ GpuStatus FusedConv1DBackpropFilterGpu(const Conv1DGeometry& g, const Activation
                                        const T* operand, T* grad_filter, T* grad_bias,
                                        void* workspace, cudaStream_t stream) {
   if (g.groups != 1) {
-    return gpu::GroupedBackpropFilter<T>(g, act, input, grad_output, operand, grad_filter,
-                                         grad_bias, workspace, stream);
+    return gpu::PassesForGroups<T>(g).backprop_filter(g, act, input, grad_output, operand,
+                                                      grad_filter, grad_bias, workspace, stream);
   }
   using namespace gpu;
   using Shape = TileShape<T>;

@@ -22,9 +22,9 @@
 
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
-#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/conv1d_gpu_passes.h"
 #include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
@@ -360,7 +360,7 @@ GpuStatus BackpropInputByColumns(const Conv1DGeometry& g, const BackpropInputArg
 template <typename T>
 size_t FusedConv1DBackpropInputGpuWorkspaceBytes(const Conv1DGeometry& g,
                                                  const ActivationSpec& act) {
-  if (g.groups != 1) return gpu::GroupedBackpropInputWorkspaceBytes<T>(g, act);
+  if (g.groups != 1) return gpu::PassesForGroups<T>(g).backprop_input_workspace_bytes(g, act);
   return gpu::PlanBackpropInput<T>(g, act, nullptr).bytes;
 }
 
@@ -370,8 +370,8 @@ GpuStatus FusedConv1DBackpropInputGpu(const Conv1DGeometry& g, const ActivationS
                                       const T* operand, T* grad_input, void* workspace,
                                       cudaStream_t stream) {
   if (g.groups != 1) {
-    return gpu::GroupedBackpropInput<T>(g, act, filter, grad_output, operand, grad_input,
-                                        workspace, stream);
+    return gpu::PassesForGroups<T>(g).backprop_input(g, act, filter, grad_output, operand,
+                                                     grad_input, workspace, stream);
   }
   using namespace gpu;
   using Shape = TileShape<T>;

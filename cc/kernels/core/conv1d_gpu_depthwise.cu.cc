@@ -1,4 +1,4 @@
-// Depthwise passes on the GPU (conv1d_gpu_depthwise.h), element by element.
+// Depthwise passes on the GPU (conv1d_gpu_passes.h), element by element.
 // NWC problems with one filter per channel and whole 16-byte packs of
 // channels take the packed kernels instead (conv1d_gpu_depthwise_packed.h);
 // the launchers at the end of this file choose. Output channel co
@@ -38,8 +38,6 @@
 // are added in a fixed order (gpu_partial_sums.h), as the dense filter
 // gradient does: no atomics, bitwise reproducible. NCW inputs are first
 // transposed to NWC (conv1d_gpu_layout.h) so the loads run along channels.
-#include "cc/kernels/core/conv1d_gpu_depthwise.h"
-
 #include <algorithm>
 #include <cstdint>
 
@@ -47,6 +45,7 @@
 #include "cc/kernels/core/conv1d_gpu_common.h"
 #include "cc/kernels/core/conv1d_gpu_depthwise_packed.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/conv1d_gpu_passes.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_partial_sums.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -446,17 +445,15 @@ GpuStatus CheckDepthwiseSizes(const Conv1DGeometry& g) {
     if (!s_.ok()) return s_;     \
   } while (0)
 
-}  // namespace
-
 template <typename T>
-size_t DepthwiseForwardWorkspaceBytes(const Conv1DGeometry&, const ActivationSpec&) {
+size_t ForwardWorkspaceBytes(const Conv1DGeometry&, const ActivationSpec&) {
   return 0;
 }
 
 template <typename T>
-GpuStatus DepthwiseForward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
-                           const T* filter, const T* bias, T* output, T* preactivation,
-                           void*, cudaStream_t stream) {
+GpuStatus Forward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
+                  const T* filter, const T* bias, T* output, T* preactivation,
+                  void*, cudaStream_t stream) {
   if (g.output_elements() == 0) return GpuStatus{};
   RETURN_IF_ERROR(CheckDepthwiseSizes(g));
   if (PackedDepthwiseFits<T>(g) && Aligned16(input) && Aligned16(filter) && Aligned16(bias) &&
@@ -497,15 +494,15 @@ GpuStatus DepthwiseForward(const Conv1DGeometry& g, const ActivationSpec& act, c
 }
 
 template <typename T>
-size_t DepthwiseBackpropInputWorkspaceBytes(const Conv1DGeometry& g,
-                                            const ActivationSpec& act) {
+size_t BackpropInputWorkspaceBytes(const Conv1DGeometry& g,
+                                   const ActivationSpec& act) {
   return PlanBackpropInput<T>(g, act, nullptr).bytes;
 }
 
 template <typename T>
-GpuStatus DepthwiseBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
-                                 const T* filter, const T* grad_output, const T* operand,
-                                 T* grad_input, void* workspace, cudaStream_t stream) {
+GpuStatus BackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
+                        const T* filter, const T* grad_output, const T* operand,
+                        T* grad_input, void* workspace, cudaStream_t stream) {
   if (g.input_elements() == 0) return GpuStatus{};
   RETURN_IF_ERROR(CheckDepthwiseSizes(g));
   const BackpropInputPlan<T> plan = PlanBackpropInput<T>(g, act, workspace);
@@ -548,16 +545,16 @@ GpuStatus DepthwiseBackpropInput(const Conv1DGeometry& g, const ActivationSpec& 
 }
 
 template <typename T>
-size_t DepthwiseBackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
-                                             const ActivationSpec& act) {
+size_t BackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
+                                    const ActivationSpec& act) {
   return PlanBackpropFilter<T>(g, act, nullptr).bytes;
 }
 
 template <typename T>
-GpuStatus DepthwiseBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
-                                  const T* input, const T* grad_output, const T* operand,
-                                  T* grad_filter, T* grad_bias, void* workspace,
-                                  cudaStream_t stream) {
+GpuStatus BackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
+                         const T* input, const T* grad_output, const T* operand,
+                         T* grad_filter, T* grad_bias, void* workspace,
+                         cudaStream_t stream) {
   RETURN_IF_ERROR(CheckDepthwiseSizes(g));
   const BackpropFilterPlan<T> plan = PlanBackpropFilter<T>(g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, plan.bytes));
@@ -596,22 +593,17 @@ GpuStatus DepthwiseBackpropFilter(const Conv1DGeometry& g, const ActivationSpec&
 
 #undef RETURN_IF_ERROR
 
-#define CONV1D_INSTANTIATE(CpuT, T, name)                                                    \
-  template size_t DepthwiseForwardWorkspaceBytes<T>(const Conv1DGeometry&,                   \
-                                                    const ActivationSpec&);                  \
-  template GpuStatus DepthwiseForward<T>(const Conv1DGeometry&, const ActivationSpec&,       \
-                                         const T*, const T*, const T*, T*, T*, void*,        \
-                                         cudaStream_t);                                      \
-  template size_t DepthwiseBackpropInputWorkspaceBytes<T>(const Conv1DGeometry&,             \
-                                                          const ActivationSpec&);            \
-  template GpuStatus DepthwiseBackpropInput<T>(const Conv1DGeometry&, const ActivationSpec&, \
-                                               const T*, const T*, const T*, T*, void*,      \
-                                               cudaStream_t);                                \
-  template size_t DepthwiseBackpropFilterWorkspaceBytes<T>(const Conv1DGeometry&,            \
-                                                           const ActivationSpec&);           \
-  template GpuStatus DepthwiseBackpropFilter<T>(const Conv1DGeometry&, const ActivationSpec&, \
-                                                const T*, const T*, const T*, T*, T*, void*, \
-                                                cudaStream_t);
+}  // namespace
+
+template <typename T>
+const GpuPasses<T>& DepthwisePasses() {
+  static constexpr GpuPasses<T> kPasses{ForwardWorkspaceBytes<T>,        Forward<T>,
+                                        BackpropInputWorkspaceBytes<T>,  BackpropInput<T>,
+                                        BackpropFilterWorkspaceBytes<T>, BackpropFilter<T>};
+  return kPasses;
+}
+
+#define CONV1D_INSTANTIATE(CpuT, T, name) template const GpuPasses<T>& DepthwisePasses<T>();
 CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 

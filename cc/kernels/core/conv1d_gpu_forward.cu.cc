@@ -6,9 +6,9 @@
 // NCW input is first transposed to NWC in the workspace.
 #include "cc/kernels/core/conv1d_gpu.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
-#include "cc/kernels/core/conv1d_gpu_groups.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/conv1d_gpu_layout.h"
+#include "cc/kernels/core/conv1d_gpu_passes.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
 
 namespace conv1d {
@@ -172,7 +172,7 @@ ForwardWorkspace<T> PlanForward(const Conv1DGeometry& g, void* base) {
 template <typename T>
 size_t FusedConv1DForwardGpuWorkspaceBytes(const Conv1DGeometry& g,
                                            const ActivationSpec& act) {
-  if (g.groups != 1) return gpu::GroupedForwardWorkspaceBytes<T>(g, act);
+  if (g.groups != 1) return gpu::PassesForGroups<T>(g).forward_workspace_bytes(g, act);
   return gpu::PlanForward<T>(g, nullptr).bytes;
 }
 
@@ -182,8 +182,8 @@ GpuStatus FusedConv1DForwardGpu(const Conv1DGeometry& g, const ActivationSpec& a
                                 T* output, T* preactivation, void* workspace,
                                 cudaStream_t stream) {
   if (g.groups != 1) {
-    return gpu::GroupedForward<T>(g, act, input, filter, bias, output, preactivation,
-                                  workspace, stream);
+    return gpu::PassesForGroups<T>(g).forward(g, act, input, filter, bias, output,
+                                              preactivation, workspace, stream);
   }
   using namespace gpu;
   using Shape = TileShape<T>;

@@ -1,11 +1,12 @@
-#include "cc/kernels/core/conv1d_gpu_groups.h"
-
+// The grouped passes on the GPU (conv1d_gpu_passes.h): each group's channels
+// gathered into the workspace, the dense passes of conv1d_gpu.h run on them,
+// the results scattered back.
 #include <algorithm>
 #include <cstdint>
 
 #include "cc/kernels/core/channel_groups.h"
 #include "cc/kernels/core/conv1d_gpu_common.h"
-#include "cc/kernels/core/conv1d_gpu_depthwise.h"
+#include "cc/kernels/core/conv1d_gpu_passes.h"
 #include "cc/kernels/core/dtypes.h"
 #include "cc/kernels/core/gpu_grid_stride.h"
 #include "cc/kernels/core/gpu_tile_gemm.h"
@@ -101,22 +102,15 @@ GroupPlan<T> Plan(Pass pass, const Conv1DGeometry& g, const ActivationSpec& act,
     if (!s_.ok()) return s_;          \
   } while (0)
 
-}  // namespace
-
 template <typename T>
-size_t GroupedForwardWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
-  if (IsDepthwise(g)) return DepthwiseForwardWorkspaceBytes<T>(g, act);
+size_t ForwardWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
   return Plan<T>(Pass::kForward, g, act, nullptr).bytes;
 }
 
 template <typename T>
-GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
-                         const T* filter, const T* bias, T* output, T* preactivation,
-                         void* workspace, cudaStream_t stream) {
-  if (IsDepthwise(g)) {
-    return DepthwiseForward<T>(g, act, input, filter, bias, output, preactivation,
-                               workspace, stream);
-  }
+GpuStatus Forward(const Conv1DGeometry& g, const ActivationSpec& act, const T* input,
+                  const T* filter, const T* bias, T* output, T* preactivation,
+                  void* workspace, cudaStream_t stream) {
   if (g.output_elements() == 0) return GpuStatus{};
   const GroupPlan<T> p = Plan<T>(Pass::kForward, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
@@ -136,19 +130,14 @@ GpuStatus GroupedForward(const Conv1DGeometry& g, const ActivationSpec& act, con
 }
 
 template <typename T>
-size_t GroupedBackpropInputWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
-  if (IsDepthwise(g)) return DepthwiseBackpropInputWorkspaceBytes<T>(g, act);
+size_t BackpropInputWorkspaceBytes(const Conv1DGeometry& g, const ActivationSpec& act) {
   return Plan<T>(Pass::kBackpropInput, g, act, nullptr).bytes;
 }
 
 template <typename T>
-GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
-                               const T* filter, const T* grad_output, const T* operand,
-                               T* grad_input, void* workspace, cudaStream_t stream) {
-  if (IsDepthwise(g)) {
-    return DepthwiseBackpropInput<T>(g, act, filter, grad_output, operand, grad_input,
-                                     workspace, stream);
-  }
+GpuStatus BackpropInput(const Conv1DGeometry& g, const ActivationSpec& act,
+                        const T* filter, const T* grad_output, const T* operand,
+                        T* grad_input, void* workspace, cudaStream_t stream) {
   if (g.input_elements() == 0) return GpuStatus{};
   const GroupPlan<T> p = Plan<T>(Pass::kBackpropInput, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
@@ -165,21 +154,16 @@ GpuStatus GroupedBackpropInput(const Conv1DGeometry& g, const ActivationSpec& ac
 }
 
 template <typename T>
-size_t GroupedBackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
-                                           const ActivationSpec& act) {
-  if (IsDepthwise(g)) return DepthwiseBackpropFilterWorkspaceBytes<T>(g, act);
+size_t BackpropFilterWorkspaceBytes(const Conv1DGeometry& g,
+                                    const ActivationSpec& act) {
   return Plan<T>(Pass::kBackpropFilter, g, act, nullptr).bytes;
 }
 
 template <typename T>
-GpuStatus GroupedBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
-                                const T* input, const T* grad_output, const T* operand,
-                                T* grad_filter, T* grad_bias, void* workspace,
-                                cudaStream_t stream) {
-  if (IsDepthwise(g)) {
-    return DepthwiseBackpropFilter<T>(g, act, input, grad_output, operand, grad_filter,
-                                      grad_bias, workspace, stream);
-  }
+GpuStatus BackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
+                         const T* input, const T* grad_output, const T* operand,
+                         T* grad_filter, T* grad_bias, void* workspace,
+                         cudaStream_t stream) {
   const GroupPlan<T> p = Plan<T>(Pass::kBackpropFilter, g, act, workspace);
   RETURN_IF_ERROR(CheckWorkspace(workspace, p.bytes));
   const Conv1DGeometry sub = GroupGeometry(g);
@@ -198,22 +182,17 @@ GpuStatus GroupedBackpropFilter(const Conv1DGeometry& g, const ActivationSpec& a
   return GpuStatus{};
 }
 
-#define CONV1D_INSTANTIATE(CpuT, T, name)                                                   \
-  template size_t GroupedForwardWorkspaceBytes<T>(const Conv1DGeometry&,                    \
-                                                  const ActivationSpec&);                   \
-  template GpuStatus GroupedForward<T>(const Conv1DGeometry&, const ActivationSpec&,        \
-                                       const T*, const T*, const T*, T*, T*, void*,         \
-                                       cudaStream_t);                                       \
-  template size_t GroupedBackpropInputWorkspaceBytes<T>(const Conv1DGeometry&,              \
-                                                        const ActivationSpec&);             \
-  template GpuStatus GroupedBackpropInput<T>(const Conv1DGeometry&, const ActivationSpec&,  \
-                                             const T*, const T*, const T*, T*, void*,       \
-                                             cudaStream_t);                                 \
-  template size_t GroupedBackpropFilterWorkspaceBytes<T>(const Conv1DGeometry&,             \
-                                                         const ActivationSpec&);            \
-  template GpuStatus GroupedBackpropFilter<T>(const Conv1DGeometry&, const ActivationSpec&, \
-                                              const T*, const T*, const T*, T*, T*, void*,  \
-                                              cudaStream_t);
+}  // namespace
+
+template <typename T>
+const GpuPasses<T>& GroupedPasses() {
+  static constexpr GpuPasses<T> kPasses{ForwardWorkspaceBytes<T>,        Forward<T>,
+                                        BackpropInputWorkspaceBytes<T>,  BackpropInput<T>,
+                                        BackpropFilterWorkspaceBytes<T>, BackpropFilter<T>};
+  return kPasses;
+}
+
+#define CONV1D_INSTANTIATE(CpuT, T, name) template const GpuPasses<T>& GroupedPasses<T>();
 CONV1D_DTYPES(CONV1D_INSTANTIATE)
 #undef CONV1D_INSTANTIATE
 #undef RETURN_IF_ERROR
