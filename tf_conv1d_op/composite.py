@@ -86,7 +86,10 @@ def _pads(steps, kernel_extent, stride, padding):
         return kernel_extent - 1, 0
     # SAME, TF's rule: ceil(steps / stride) outputs, the odd zero on the right.
     # With no steps that leaves kernel_extent - stride zeros (or none), which
-    # the VALID convolution takes, giving no output steps.
+    # the VALID convolution takes, giving no output steps. With stride 1 it is
+    # kernel_extent - 1 zeros for any steps, so known when traced.
+    if stride == 1:
+        return (kernel_extent - 1) // 2, kernel_extent - 1 - (kernel_extent - 1) // 2
     out_steps = (steps + stride - 1) // stride
     needed = (out_steps - 1) * stride + kernel_extent - steps
     needed = max(needed, 0) if isinstance(needed, int) else tf.maximum(needed, 0)
@@ -161,9 +164,20 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         zeros = tf.zeros([_dim(x, 0), out_steps, _dim(filters, 2)], x.dtype)
         return zeros + 0 * (tf.reduce_sum(x) + tf.reduce_sum(filters))
     left, right = _pads(steps, kernel_extent, stride, padding)
+    # Where an input turns out to have no steps (SAME, CAUSAL; VALID refuses
+    # inputs shorter than the kernel), `stride` more zero steps give the
+    # convolution one output step, cut off below: on an empty output
+    # TensorFlow's float32 CPU convolution (oneDNN's) returns its padded input
+    # instead, and with a stride its filter gradient may crash. (A pointwise
+    # convolution, one tap and stride 1, is safe: TensorFlow's kernels take
+    # its empty input, and it needs no extra ops in converted graphs.)
+    no_steps_at_run_time = (not isinstance(out_steps, int) and padding != "VALID" and
+                            (kernel_extent, stride) != (1, 1))
+    if no_steps_at_run_time:
+        right = right + stride * tf.cast(tf.equal(out_steps, 0), tf.int32)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
-        if not isinstance(left, int) and x.shape[2] is not None:
+        if not (isinstance(left, int) and isinstance(right, int)) and x.shape[2] is not None:
             # Paddings computed in the graph leave every dimension unknown to
             # the LiteRT converter, which needs the channels to make a builtin
             # convolution: this reshape (no copy) states them.
@@ -176,6 +190,8 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         y = _depthwise_valid(x_padded, filters, stride, dilation)
     else:
         y = _grouped_valid(x_padded, filters, stride, dilation, groups)
+    if no_steps_at_run_time:
+        y = y[:, :out_steps]
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too).

@@ -102,35 +102,39 @@ def test_composite_with_unknown_shapes(padding, stride, dilation):
 
 
 @pytest.mark.parametrize("padding", ["SAME", "CAUSAL"])
-@pytest.mark.parametrize("stride,kernel_size", [(1, 3), (2, 1), (2, 4), (3, 2)])
+@pytest.mark.parametrize("stride,kernel_size", [(1, 1), (1, 3), (2, 1), (2, 4), (3, 2)])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_composite_on_empty_outputs(padding, stride, kernel_size, groups):
     """No steps or no batch: the op's empty output and zero
     gradients (TensorFlow's own convolutions refused these, returned
-    uninitialized filter gradients, or crashed). Without steps also traced
-    for unknown shapes (the forward)."""
+    uninitialized filter gradients, or crashed), with the shapes known when
+    traced and unknown (then float32's convolution, oneDNN's, returned its
+    input where the output had no steps), in float32 and float64."""
     rng = np.random.default_rng(stride * 10 + kernel_size)
-    attrs = dict(stride=stride, padding=padding, activation="softplus")
-    for x_shape in [(2, 0, 4), (0, 7, 4)]:
-        x = tf.constant(rng.standard_normal(x_shape))
-        w = tf.constant(rng.standard_normal((kernel_size, 4 // groups, 6)))
-        b = tf.constant(rng.standard_normal(6))
-        results = []
-        for implementation in (_implementation.COMPOSITE, _implementation.PLUGIN):
-            with _implementation.using(implementation), tf.GradientTape() as tape:
+    attrs = dict(stride=stride, padding=padding, activation="softplus", groups=groups)
+    for dtype in (tf.float32, tf.float64):
+        w = tf.constant(rng.standard_normal((kernel_size, 4 // groups, 6)), dtype)
+        b = tf.constant(rng.standard_normal(6), dtype)
+
+        def outputs_and_gradients(x):
+            with tf.GradientTape() as tape:
                 tape.watch([x, w, b])
-                y = ops.fused_conv1d(x, w, b, groups=groups, **attrs)
-            results.append([y.numpy()] + [g.numpy() for g in tape.gradient(y, [x, w, b])])
-        for got, want in zip(*results):
-            assert got.shape == want.shape
-            np.testing.assert_array_equal(got, np.zeros_like(want))
-            np.testing.assert_array_equal(want, np.zeros_like(want))
-    w = tf.constant(rng.standard_normal((kernel_size, 4 // groups, 6)))
-    with _implementation.using(_implementation.COMPOSITE):
-        traced = tf.function(lambda x: ops.fused_conv1d(x, w, groups=groups, **attrs))
-        y = traced.get_concrete_function(tf.TensorSpec([None, None, 4], tf.float64))(
-            tf.zeros([2, 0, 4], tf.float64))
-    assert y.shape == (2, 0, 6)
+                y = ops.fused_conv1d(x, w, b, **attrs)
+            return [y] + tape.gradient(y, [x, w, b])
+
+        with _implementation.using(_implementation.COMPOSITE):
+            traced = tf.function(outputs_and_gradients).get_concrete_function(
+                tf.TensorSpec([None, None, 4], dtype))
+        for x_shape in [(2, 0, 4), (0, 7, 4)]:
+            x = tf.constant(rng.standard_normal(x_shape), dtype)
+            want = outputs_and_gradients(x)
+            with _implementation.using(_implementation.COMPOSITE):
+                known = outputs_and_gradients(x)
+            for results in (known, traced(x)):
+                for got, expected in zip(results, want):
+                    assert got.shape == expected.shape
+                    np.testing.assert_array_equal(got.numpy(), np.zeros(expected.shape))
+                    np.testing.assert_array_equal(expected.numpy(), np.zeros(expected.shape))
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
