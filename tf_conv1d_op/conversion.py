@@ -48,6 +48,12 @@ class _Cloner:
                 self.replaced += 1
         else:
             new = None
+            held = [inner.name for inner in layer._flatten_layers(include_self=False)
+                    if _stock_base(inner) is not None]
+            if held:
+                self.skipped.append((layer.name, (
+                    f"holds {', '.join(held)}, out of reach inside a {type(layer).__name__} "
+                    "(build it with tf_conv1d_op's layers)")))
         if new is None:
             new = type(layer).from_config(layer.get_config())
         return new
@@ -63,6 +69,19 @@ class _Cloner:
         return new
 
 
+def _rewrapped(layer, clone_layer):
+    """A wrapper layer (TimeDistributed, ...) around clone_layer of the layer
+    it wraps, made as its from_config makes it; None for other layers and for
+    wrappers that hold more layers (Bidirectional's backward layer)."""
+    if not isinstance(layer, keras.layers.Wrapper):
+        return None
+    config = layer.get_config()
+    del config["layer"]
+    if any(key.endswith("layer") for key in config):
+        return None
+    return type(layer)(clone_layer(layer.layer), **config)
+
+
 def clone_with_weights(model, clone_layer, who, advice):
     """keras.models.clone_model(model) with each layer replaced by
     clone_layer(layer) and given the original's weights. A nested model that
@@ -72,7 +91,7 @@ def clone_with_weights(model, clone_layer, who, advice):
     copies = []
 
     def clone(layer):
-        new = clone_layer(layer)
+        new = _rewrapped(layer, clone_layer) or clone_layer(layer)
         if new is not layer and not isinstance(layer, keras.Model):
             copies.append((layer, new))
         return new
@@ -108,9 +127,11 @@ def replace_conv1d(model, *, return_report=False):
     compiled.
 
     Grouped and depthwise layers (`groups`) and LoRA layers (with their
-    factors) are replaced too. A layer that cannot be replaced (a subclass
-    of the stock class) is cloned unchanged and reported in a warning; so is a nested subclassed model,
-    which is kept as is.
+    factors) are replaced too, and so are the layers inside wrappers such as
+    TimeDistributed. A layer that cannot be replaced (a subclass of the stock
+    class, or a user layer that builds stock ones itself) is cloned unchanged
+    and reported in a warning; so is a nested subclassed model, which is kept
+    as is.
 
     Args:
       model: a built Sequential or functional Keras model.

@@ -93,6 +93,53 @@ def test_layers_it_cannot_replace_are_kept_and_reported():
     np.testing.assert_allclose(new(x), old(x), rtol=1e-5, atol=1e-5)
 
 
+def test_wrapped_layers_are_replaced_and_turned_back():
+    """A TimeDistributed around a stock conv layer (alone, or in a nested
+    model) gets ours inside, with the weights; to_stock turns it back."""
+    inner = keras.Sequential([keras.Input((20, 4)), keras.layers.DepthwiseConv1D(3, name="dw")],
+                             name="inner")
+    inputs = keras.Input((3, 20, 4))
+    h = keras.layers.TimeDistributed(
+        keras.layers.Conv1D(4, 3, padding="causal", activation="relu", name="conv"),
+        name="over_time")(inputs)
+    old = randomize(keras.Model(inputs, keras.layers.TimeDistributed(inner, name="nested")(h)),
+                    "wrapped")
+    new, skipped = tf_conv1d_op.replace_conv1d(old, return_report=True)
+    assert skipped == []
+    over_time, nested = new.get_layer("over_time"), new.get_layer("nested")
+    assert isinstance(over_time, keras.layers.TimeDistributed)
+    assert type(over_time.layer) is tf_conv1d_op.Conv1D and over_time.layer.name == "conv"
+    assert type(nested.layer.get_layer("dw")) is tf_conv1d_op.DepthwiseConv1D
+    assert type(old.get_layer("over_time").layer) is keras.layers.Conv1D  # untouched
+    x = rng_for("x").standard_normal((2, 3, 20, 4)).astype(np.float32)
+    assert_same_predictions(new, old, x)
+    back = tf_conv1d_op.to_stock(new)
+    assert type(back.get_layer("over_time").layer) is keras.layers.Conv1D
+    assert type(back.get_layer("nested").layer.get_layer("dw")) is keras.layers.DepthwiseConv1D
+    assert_same_predictions(back, old, x)
+
+
+class HoldsAConv(keras.layers.Layer):
+    """A user layer that builds a stock Conv1D itself: replace_conv1d cannot
+    rebuild it with ours, so it reports it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv1D(4, 3, name="held")
+
+    def call(self, inputs):
+        return self.conv(inputs)
+
+
+def test_stock_layers_inside_user_layers_are_reported():
+    old = keras.Sequential([keras.Input((16, 4)), HoldsAConv(name="custom")])
+    with pytest.warns(UserWarning, match="held, out of reach inside a HoldsAConv"):
+        new, skipped = tf_conv1d_op.replace_conv1d(old, return_report=True)
+    assert [name for name, _ in skipped] == ["custom"]
+    x = rng_for("x").standard_normal((2, 16, 4)).astype(np.float32)
+    np.testing.assert_allclose(new(x), old(x), rtol=1e-6, atol=1e-6)
+
+
 def test_subclassed_models_are_refused():
     class Subclassed(keras.Model):
         def __init__(self):
