@@ -87,10 +87,11 @@ class FusedConvBase(keras.layers.Layer):
     """
 
     PADDINGS = PADDINGS  # the paddings the stock counterpart accepts
+    rank = 1  # the stock convolutions' number of spatial dimensions
 
     def __init__(self, kernel_size, strides, padding, data_format, dilation_rate, activation,
-                 use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                 bias_constraint, **kwargs):
+                 use_bias, kernel_initializers, bias_initializer, bias_regularizer,
+                 activity_regularizer, bias_constraint, **kwargs):
         require_tensorflow_backend(type(self).__name__)
         super().__init__(activity_regularizer=keras.regularizers.get(activity_regularizer),
                          **kwargs)
@@ -103,6 +104,12 @@ class FusedConvBase(keras.layers.Layer):
         self.data_format = _choice(data_format, tuple(DATA_FORMATS), "data_format")
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
+        # The kernels' initializers (attribute: identifier, in the stock
+        # layer's order), then the bias's, as the stock layers make them:
+        # Keras 3 draws an unseeded initializer's seed when it is made, so the
+        # order decides the weights that keras.utils.set_random_seed gives.
+        for attribute, identifier in kernel_initializers.items():
+            setattr(self, attribute, keras.initializers.get(identifier))
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.bias_constraint = keras.constraints.get(bias_constraint)
@@ -123,6 +130,7 @@ class FusedConvBase(keras.layers.Layer):
         raise NotImplementedError
 
     def _output_channels(self, channels):
+        """The output channels for `channels` input channels (None: unknown)."""
         raise NotImplementedError
 
     def _op_kernel(self):
@@ -223,7 +231,8 @@ class FusedConvBase(keras.layers.Layer):
             return_final_state=bool(return_state))
         outputs, state = outputs if return_state else (outputs, None)
         if pointwise is not None:
-            outputs = ops.fused_conv1d(outputs, tf.cast(pointwise, dtype), bias,
+            # SAME: for one tap what VALID computes, and it takes no steps too.
+            outputs = ops.fused_conv1d(outputs, tf.cast(pointwise, dtype), bias, padding="SAME",
                                        activation=fused, data_format=data_format)
         if fused is None and self.activation is not None:
             outputs = self.activation(outputs)
@@ -265,15 +274,15 @@ class FusedConvBase(keras.layers.Layer):
         dims = shape.as_list()
         steps = output_steps(dims[self._steps_axis], self.kernel_size[0],
                              self.strides[0], self.dilation_rate[0], self.padding)
-        if steps is not None and steps <= 0:
+        # SAME and CAUSAL give no steps for none (an empty output the op
+        # computes); VALID needs the kernel's extent, as the stock layers do.
+        if steps is not None and steps <= 0 and self.padding == "valid":
             raise ValueError(
                 "Computed output size would be zero or negative. Received inputs shape="
                 f"{tuple(dims)}, kernel_size={self.kernel_size}, strides={self.strides}, "
                 f"dilation_rate={self.dilation_rate}, padding={self.padding}.")
         dims[self._steps_axis] = steps
-        channels = dims[self._channel_axis]
-        dims[self._channel_axis] = self._output_channels(channels) if channels is not None \
-            else None
+        dims[self._channel_axis] = self._output_channels(dims[self._channel_axis])
         return tuple(dims) if IS_KERAS_3 else tf.TensorShape(dims)
 
     @classmethod

@@ -110,13 +110,13 @@ class Conv1D(*_KERAS_3_FEATURES, base_conv.FusedConvBase):
         groups = kwargs.pop("groups", 1)
         if IS_KERAS_3:
             lora_rank, lora_alpha = kwargs.pop("lora_rank", None), kwargs.pop("lora_alpha", None)
+        kernel_initializers = {"kernel_initializer": kernel_initializer}
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                         bias_constraint, **kwargs)
+                         use_bias, kernel_initializers, bias_initializer, bias_regularizer,
+                         activity_regularizer, bias_constraint, **kwargs)
         self.filters = base_conv.positive_int(filters, "filters")
         self.groups = _groups(groups, self.filters, f"{type(self).__name__} {self.name!r}")
         warn_if_config_says_channels_first(self.data_format)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         if IS_KERAS_3:

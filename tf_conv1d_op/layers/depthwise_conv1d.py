@@ -63,11 +63,11 @@ class DepthwiseConv1D(base_conv.FusedConvBase):
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None,
                  **kwargs):
         base_conv.drop_tf_keras_leftovers(kwargs)
+        kernel_initializers = {"depthwise_initializer": depthwise_initializer}
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                         bias_constraint, **kwargs)
+                         use_bias, kernel_initializers, bias_initializer, bias_regularizer,
+                         activity_regularizer, bias_constraint, **kwargs)
         self.depth_multiplier = base_conv.positive_int(depth_multiplier, "depth_multiplier")
-        self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
         self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
 
@@ -81,7 +81,7 @@ class DepthwiseConv1D(base_conv.FusedConvBase):
             constraint=self.depthwise_constraint, trainable=True, dtype=self.dtype))
 
     def _output_channels(self, channels):
-        return channels * self.depth_multiplier
+        return None if channels is None else channels * self.depth_multiplier
 
     def _op_kernel(self):
         return as_op_kernel(getattr(self, DEPTHWISE_KERNEL_ATTRIBUTE))

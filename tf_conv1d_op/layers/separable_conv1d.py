@@ -59,13 +59,13 @@ class SeparableConv1D(base_conv.FusedConvBase):
                  **kwargs):
         base_conv.drop_tf_keras_leftovers(
             kwargs, ("kernel_initializer", "kernel_regularizer", "kernel_constraint"))
+        kernel_initializers = {"depthwise_initializer": depthwise_initializer,
+                               "pointwise_initializer": pointwise_initializer}
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                         bias_constraint, **kwargs)
+                         use_bias, kernel_initializers, bias_initializer, bias_regularizer,
+                         activity_regularizer, bias_constraint, **kwargs)
         self.filters = base_conv.positive_int(filters, "filters")
         self.depth_multiplier = base_conv.positive_int(depth_multiplier, "depth_multiplier")
-        self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
-        self.pointwise_initializer = keras.initializers.get(pointwise_initializer)
         self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
         self.pointwise_regularizer = keras.regularizers.get(pointwise_regularizer)
         self.depthwise_constraint = keras.constraints.get(depthwise_constraint)
