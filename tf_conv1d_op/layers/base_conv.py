@@ -78,7 +78,8 @@ class FusedConvBase(keras.layers.Layer):
     """activation(conv1d(inputs, kernel) + bias) as one fused op (or, with a
     pointwise kernel, as a grouped convolution and then a fused pointwise one).
 
-    A subclass creates the kernel (`_add_kernel`), says how many output
+    A subclass names its kernels' initializers (`kernel_initializers` of
+    __init__), creates the kernel (`_add_kernel`), says how many output
     channels it makes (`_output_channels`) and hands the op its kernel in the
     op's layout [kernel_size, in_channels // groups, filters] with the groups
     (`_op_kernel`, `_op_groups`), and a separable layer its pointwise kernel
