@@ -180,8 +180,9 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         if not (isinstance(left, int) and isinstance(right, int)) and x.shape[2] is not None:
             # Paddings computed in the graph leave every dimension unknown to
             # the LiteRT converter, which needs the channels to make a builtin
-            # convolution: this reshape (no copy) states them.
-            x_padded = tf.reshape(x_padded, [tf.shape(x)[0], -1, x.shape[2]])
+            # convolution: this reshape (no copy) states them. (Not the steps as
+            # -1: onnxruntime cannot infer them for an empty batch.)
+            x_padded = tf.reshape(x_padded, [tf.shape(x)[0], steps + left + right, x.shape[2]])
     else:
         x_padded = x
     if groups == 1:
@@ -194,7 +195,9 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         y = y[:, :out_steps]
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
-        # own shape: give the result the op's shape (it is empty too).
+        # own shape: give the result the op's shape (it is empty too). (With
+        # the steps known and the batch not, Grappler's arithmetic optimizer
+        # drops this reshape as one that does nothing: docs/deployment.md.)
         y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)])
     return y
 

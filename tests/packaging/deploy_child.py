@@ -90,7 +90,7 @@ def check(what, saved_model_dir, data_dir):
         (outputs,) = outputs.values()
     outputs = np.asarray(outputs)
     assert outputs.shape == expected.shape, (outputs.shape, expected.shape)
-    print(f"MAX_DIFF {float(np.abs(outputs - expected).max())!r}")
+    print(f"MAX_DIFF {float(np.abs(outputs - expected).max(initial=0.0))!r}")
 
 
 if __name__ == "__main__":

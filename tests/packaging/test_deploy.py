@@ -166,6 +166,8 @@ def exports(tmp_path_factory):
                                                  portable=False)
     paths["groups stock keras"] = os.path.join(root, "groups_stock.keras")
     tf_conv1d_op.to_stock(model).save(paths["groups stock keras"])
+    empty = np.zeros((0, 23, 6), np.float32)
+    paths["empty batch data"] = _save(root, "empty_batch_data", empty, model(empty).numpy())
 
     blocker = os.path.join(root, "blocker")
     os.makedirs(blocker)
@@ -246,6 +248,15 @@ def test_onnx_of_the_portable_export_reproduces_the_outputs(exports):
     assert diffs[1] <= tolerance(exports, "activations data")
     assert diffs[2] <= tolerance(exports, "lengths data")
     assert diffs[3] <= tolerance(exports, "groups data")
+
+
+def test_an_empty_batch_is_served_and_runs_in_onnx(exports):
+    """A batch of none through the grouped model's portable export (its
+    paddings computed in the graph). LiteRT refuses empty inputs, for the
+    stock layers' exports too."""
+    for what in ("serve", "onnx"):
+        diffs, _ = run_child(exports, what, ("groups portable", "empty batch data"))
+        assert diffs == [0.0]
 
 
 def test_onnx_handler_converts_exports_that_hold_the_op(exports):
