@@ -168,11 +168,9 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
     # inputs shorter than the kernel), `stride` more zero steps give the
     # convolution one output step, cut off below: on an empty output
     # TensorFlow's float32 CPU convolution (oneDNN's) returns its padded input
-    # instead, and with a stride its filter gradient may crash. (A pointwise
-    # convolution, one tap and stride 1, is safe: TensorFlow's kernels take
-    # its empty input, and it needs no extra ops in converted graphs.)
-    no_steps_at_run_time = (not isinstance(out_steps, int) and padding != "VALID" and
-                            (kernel_extent, stride) != (1, 1))
+    # instead, and its filter gradient returns uninitialized memory or, with a
+    # stride, crashes.
+    no_steps_at_run_time = not isinstance(out_steps, int) and padding != "VALID"
     if no_steps_at_run_time:
         right = right + stride * tf.cast(tf.equal(out_steps, 0), tf.int32)
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
@@ -198,7 +196,13 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         # own shape: give the result the op's shape (it is empty too). (With
         # the steps known and the batch not, Grappler's arithmetic optimizer
         # drops this reshape as one that does nothing: docs/deployment.md.)
-        y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)])
+        name = None
+        if padding == "VALID" and not isinstance(out_steps, int):
+            # An input shorter than the kernel's extent, which the op refuses:
+            # TensorFlow may return it unchanged too, and -1 steps would take
+            # its shape. With none asked for, the reshape fails instead.
+            out_steps, name = tf.maximum(out_steps, 0), "valid_padding_needs_the_kernel_extent"
+        y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)], name=name)
     return y
 
 
