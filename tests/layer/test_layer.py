@@ -385,7 +385,7 @@ def test_input_spec():
         layer(tf.zeros([1, 5, 3]))
     channels_first = tf_conv1d_op.Conv1D(3, 2, data_format="channels_first")
     channels_first(tf.zeros([1, 2, 5]))
-    with pytest.raises(ValueError, match="axis 1.*value 2"):
+    with pytest.raises(ValueError, match="axis -2.*value 2"):
         channels_first(tf.zeros([1, 3, 5]))
     with pytest.raises(ValueError, match="channel dimension"):
         tf_conv1d_op.Conv1D(3, 2).build((None, 5, None))

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests.support.layer_support import keras, rng_for
+from tests.support.layer_support import IS_KERAS_3, keras, rng_for
 
 
 def randomize(model, seed):
@@ -76,6 +76,18 @@ class ScaledConv1D(keras.layers.Conv1D):
 
     def call(self, inputs):
         return 2.0 * super().call(inputs)
+
+
+@pytest.mark.skipif(IS_KERAS_3, reason="tf-keras' Conv1D only takes several batch dimensions")
+def test_a_conv_with_several_batch_dimensions_is_replaced_and_turned_back():
+    inputs = keras.Input((3, 12, 4))
+    hidden = keras.layers.Conv1D(6, 3, padding="causal", activation="relu")(inputs)
+    old = randomize(keras.Model(inputs, keras.layers.Conv1D(2, 2, strides=2)(hidden)), "dims")
+    x = rng_for("dims").standard_normal((5, 3, 12, 4)).astype(np.float32)
+    new = tf_conv1d_op.replace_conv1d(old)
+    assert conv_types(new) == [tf_conv1d_op.Conv1D] * 2
+    assert_same_predictions(new, old, x)
+    assert_same_predictions(tf_conv1d_op.to_stock(new), old, x)
 
 
 def test_layers_it_cannot_replace_are_kept_and_reported():

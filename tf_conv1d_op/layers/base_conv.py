@@ -89,6 +89,10 @@ class FusedConvBase(keras.layers.Layer):
 
     PADDINGS = PADDINGS  # the paddings the stock counterpart accepts
     rank = 1  # the stock convolutions' number of spatial dimensions
+    # Whether the layer takes inputs with more than one batch dimension,
+    # [batch..., steps, channels] (or [batch..., channels, steps]), folded
+    # into one around the op, as its stock counterpart does (a subclass says).
+    folds_batch_dims = False
 
     def __init__(self, kernel_size, strides, padding, data_format, dilation_rate, activation,
                  use_bias, kernel_initializers, bias_initializer, bias_regularizer,
@@ -114,7 +118,7 @@ class FusedConvBase(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.input_spec = self._make_input_spec()
         # XLA compiles the op through its XLA kernels (cc/kernels/xla/); a library
         # built without them cannot be compiled, and then keeps Keras 3's
         # compile(jit_compile="auto") off XLA as before.
@@ -150,26 +154,37 @@ class FusedConvBase(keras.layers.Layer):
         overridden convolution_op), or None where the layer runs the op."""
         return None
 
+    # Counted from the end: leading batch dimensions come first.
     @property
     def _channel_axis(self):
-        return -1 if self.data_format == "channels_last" else 1
+        return -1 if self.data_format == "channels_last" else -2
 
     @property
     def _steps_axis(self):
-        return 1 if self.data_format == "channels_last" else 2
+        return -2 if self.data_format == "channels_last" else -1
+
+    def _make_input_spec(self, axes=None):
+        if self.folds_batch_dims:
+            return keras.layers.InputSpec(min_ndim=3, axes=axes)
+        return keras.layers.InputSpec(ndim=3, axes=axes)
+
+    def _check_rank(self, shape):
+        if shape.rank == 3 or (self.folds_batch_dims and (shape.rank or 0) > 3):
+            return
+        expected = "3 or more" if self.folds_batch_dims else "3"
+        raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs of rank "
+                         f"{expected}, received input shape {shape}")
 
     def build(self, input_shape):
         input_shape = tf.TensorShape(input_shape)
-        if input_shape.rank != 3:
-            raise ValueError(f"{type(self).__name__} expects inputs of rank 3, received "
-                             f"input shape {input_shape}")
+        self._check_rank(input_shape)
         channels = input_shape[self._channel_axis]
         if channels is None:
             raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
                              f"must be known; received input shape {input_shape} "
                              f"(data_format={self.data_format}).")
         self._check_channels(channels, input_shape)
-        self.input_spec = keras.layers.InputSpec(ndim=3, axes={self._channel_axis: channels})
+        self.input_spec = self._make_input_spec(axes={self._channel_axis: channels})
         self.compute_output_shape(input_shape)  # validates the length
         self._in_channels = int(channels)
         self._add_kernel(channels)
@@ -212,6 +227,13 @@ class FusedConvBase(keras.layers.Layer):
         inputs = self._cast_input(inputs, dtype)
         if initial_state is not None or return_state:
             self._check_streaming()
+        if inputs.shape.rank is not None and inputs.shape.rank > 3:
+            if initial_state is not None or return_state:
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: initial_state and return_state "
+                    f"take inputs with one batch dimension; received input shape "
+                    f"{inputs.shape}")
+            return self._call_folded(inputs)
         if initial_state is not None:
             initial_state = self._cast_input(initial_state, dtype, "states")
         # Variables stay in their own dtype (float32 under mixed precision).
@@ -238,6 +260,17 @@ class FusedConvBase(keras.layers.Layer):
         if fused is None and self.activation is not None:
             outputs = self.activation(outputs)
         return (outputs, state) if return_state else outputs
+
+    def _call_folded(self, inputs):
+        """The output for inputs with several batch dimensions, computed with
+        them folded into one (the product is stated: -1 cannot be inferred
+        where a step or channel count is 0)."""
+        self._check_rank(inputs.shape)
+        leading = tf.shape(inputs)[:-2]
+        folded = tf.reshape(inputs, tf.concat(
+            [tf.reduce_prod(leading, keepdims=True), tf.shape(inputs)[-2:]], 0))
+        outputs = self.call(folded)
+        return tf.reshape(outputs, tf.concat([leading, tf.shape(outputs)[1:]], 0))
 
     def state_shape(self, batch_size=None):
         """The shape of the streaming state (see call): [batch, (kernel_size - 1)
@@ -269,9 +302,7 @@ class FusedConvBase(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         shape = tf.TensorShape(input_shape)
-        if shape.rank != 3:
-            raise ValueError(f"{type(self).__name__} expects inputs of rank 3, received "
-                             f"input shape {shape}")
+        self._check_rank(shape)
         dims = shape.as_list()
         steps = output_steps(dims[self._steps_axis], self.kernel_size[0],
                              self.strides[0], self.dilation_rate[0], self.padding)

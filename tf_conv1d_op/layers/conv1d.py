@@ -98,6 +98,10 @@ class Conv1D(*_KERAS_3_FEATURES, base_conv.FusedConvBase):
             the stock layer's `lora_rank` and `lora_alpha` (see enable_lora).
     """
 
+    # tf-keras' Conv1D folds leading batch dimensions into one (not its
+    # DepthwiseConv1D or SeparableConv1D, nor Keras 3's layers).
+    folds_batch_dims = not IS_KERAS_3
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid",
                  data_format="channels_last", dilation_rate=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform",
