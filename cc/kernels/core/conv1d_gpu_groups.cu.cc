@@ -182,10 +182,7 @@ GpuStatus BackpropFilter(const Conv1DGeometry& g, const ActivationSpec& act,
   return GpuStatus{};
 }
 
-// At namespace scope, of internal linkage: a static inside the template
-// function would be one object across the process (a GNU unique symbol), so
-// the CUDA emulation's tables would become the op library's when both are
-// loaded, and the emulated calls would reach the real CUDA kernels.
+// Of internal linkage, at namespace scope: see GpuPasses.
 template <typename T>
 constexpr GpuPasses<T> kPasses{ForwardWorkspaceBytes<T>,        Forward<T>,
                                BackpropInputWorkspaceBytes<T>,  BackpropInput<T>,

@@ -25,6 +25,11 @@
 namespace conv1d {
 namespace gpu {
 
+// Each file's table is a variable template of internal linkage at namespace
+// scope. A static inside the getter would be one object across the process
+// (GCC makes it a GNU unique symbol): with the CUDA emulation (tests/gpu/) and
+// the op library both loaded, the emulation's getters would return the op
+// library's table, and the emulated calls would reach the real CUDA kernels.
 template <typename T>
 struct GpuPasses {
   size_t (*forward_workspace_bytes)(const Conv1DGeometry& g, const ActivationSpec& act);
