@@ -5,7 +5,9 @@ can be loaded), registers the gradients of its ops (so they can be
 differentiated, to any order, in reverse and forward mode) and their pfor
 converters (tf.vectorized_map, jacobians), and registers tf_conv1d_op.Conv1D,
 DepthwiseConv1D and SeparableConv1D with Keras (so .keras files that use them
-load without custom_objects).
+load without custom_objects). When the program imports tf2onnx, the handler of
+our op is registered with it (tf2onnx_handler.py), so that Keras 3's
+model.export(format="onnx") converts models holding the op.
 
 With TF_CONV1D_OP_IMPLEMENTATION=composite the compiled library is not loaded
 at all: fused_conv1d and the layer run on stock TensorFlow ops
@@ -21,6 +23,9 @@ from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D, SeparableConv1D
 from tf_conv1d_op.conversion import replace_conv1d
 from tf_conv1d_op.portable import export, to_stock
 from tf_conv1d_op.streaming import initial_states, streaming_model
+from tf_conv1d_op import _tf2onnx_registration
+
+_tf2onnx_registration.install()
 
 build_info = _library.build_info
 

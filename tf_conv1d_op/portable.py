@@ -137,30 +137,48 @@ def plugin_ops_in(saved_model_dir):
     return sorted(op_types(saved_model_dir) & set(_op_names.ALL))
 
 
-def export(model, path, portable=True):
-    """Writes `model`'s inference function as a SavedModel at `path`, as
-    model.export does (Keras 3: the `serve` endpoint; tf-keras:
-    tf.saved_model.save).
+# Keras 3's model.export formats that hold no kernel of ours: LiteRT runs
+# builtin ops only (the Flex delegate is not in TensorFlow's wheel).
+_FORMATS_WITHOUT_THE_OP = ("litert",)
 
-    portable=True traces it with the composite implementation: the SavedModel
-    holds stock TensorFlow ops only, and loads and serves without this package
-    (stock TF Serving, a plain TensorFlow, the LiteRT converter, tf2onnx).
-    portable=False keeps our op: faster, but needs the plugin wherever it runs.
+
+def export(model, path, portable=True, format="tf_saved_model", **kwargs):
+    """Writes `model`'s inference function at `path`, as model.export does.
+
+    Keras 3: model.export(path, format=format, **kwargs), the `serve`
+    endpoint in any format it writes ("tf_saved_model", "onnx", "litert",
+    ...; tested: those three). tf-keras: tf.saved_model.save, the one format.
+
+    portable=True traces it with the composite implementation: the artifact
+    holds stock TensorFlow ops only, and runs without this package (stock TF
+    Serving, a plain TensorFlow, LiteRT, onnxruntime; the LiteRT converter and
+    tf2onnx read the SavedModel too). portable=False keeps our op: faster, but
+    a SavedModel then needs the plugin wherever it runs, and ONNX gets the op
+    converted by our tf2onnx handler (as model.export(format="onnx") does).
 
     Raises:
+      ValueError: a format tf-keras cannot write, or "litert" with
+        portable=False (LiteRT has no kernel of the op).
       RuntimeError: portable=True, yet the SavedModel holds one of our ops (a
         layer that calls the compiled op directly).
     """
+    if not IS_KERAS_3 and (format != "tf_saved_model" or kwargs):
+        raise ValueError(f"tf_conv1d_op.export: under tf-keras the export is a SavedModel "
+                         f"(format='tf_saved_model', no other arguments); received "
+                         f"format={format!r}, arguments {sorted(kwargs)}")
+    if not portable and format in _FORMATS_WITHOUT_THE_OP:
+        raise ValueError(f"tf_conv1d_op.export: format={format!r} needs portable=True: "
+                         f"it runs builtin ops only, and has no kernel of our op")
     implementation = _implementation.COMPOSITE if portable else _implementation.current()
     with _implementation.using(implementation):
         if IS_KERAS_3:
             with contextlib.redirect_stdout(io.StringIO()):  # Keras lists the endpoints
-                model.export(path, format="tf_saved_model")
+                model.export(path, format=format, **kwargs)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tf.saved_model.save(model, path)
-    if portable:
+    if portable and format == "tf_saved_model":
         left = plugin_ops_in(path)
         if left:
             raise RuntimeError(f"tf_conv1d_op.export(portable=True): the SavedModel at {path} "

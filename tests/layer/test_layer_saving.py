@@ -151,3 +151,10 @@ def test_stock_weights_load_into_ours(weights_format, tmp_path):
     np.testing.assert_allclose(ours(x), stock(x), rtol=1e-5, atol=1e-5)
     for w_ours, w_stock in zip(ours.get_weights(), stock.get_weights()):
         np.testing.assert_array_equal(w_ours, w_stock)
+
+
+@pytest.mark.skipif(IS_KERAS_3, reason="Keras 3's formats: tests/packaging/test_keras_export_formats.py")
+def test_tf_keras_export_writes_saved_models_only(tmp_path):
+    model = keras.Sequential([keras.Input((9, 2)), tf_conv1d_op.Conv1D(3, 2)])
+    with pytest.raises(ValueError, match="under tf-keras the export is a SavedModel"):
+        tf_conv1d_op.export(model, str(tmp_path / "model.onnx"), format="onnx")

@@ -1,0 +1,89 @@
+"""Keras 3's export formats for models holding our layers: model.export(
+format="onnx") works as with the stock layers (our tf2onnx handler,
+registered whenever tf2onnx is imported, converts the op), and
+tf_conv1d_op.export(model, path, format=...) traces the portable composite,
+so that LiteRT (builtin ops only) and ONNX get stock ops. Each artifact runs
+in its runtime and reproduces the model's outputs."""
+import json
+
+import numpy as np
+import pytest
+
+import tf_conv1d_op
+from tests.support.layer_support import IS_KERAS_3, keras, run_python
+
+pytest.importorskip("tf2onnx", reason="pip install -r requirements-deploy.txt")
+pytest.importorskip("onnxruntime", reason="pip install -r requirements-deploy.txt")
+pytest.importorskip("ai_edge_litert", reason="pip install -r requirements-deploy.txt")
+pytestmark = pytest.mark.skipif(not IS_KERAS_3, reason="Keras 3's model.export formats")
+
+TOLERANCE = 1e-5
+
+
+def _model():
+    """Causal gelu, strided SAME and depthwise layers, for any length."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((None, 3))
+    hidden = tf_conv1d_op.Conv1D(4, 3, padding="causal", activation="gelu")(inputs)
+    hidden = tf_conv1d_op.Conv1D(6, 3, strides=2, dilation_rate=2, padding="same")(hidden)
+    outputs = tf_conv1d_op.DepthwiseConv1D(3, padding="same", activation="silu")(hidden)
+    model = keras.Model(inputs, outputs)
+    model(_inputs())  # Keras exports to ONNX only a model that has been called
+    return model
+
+
+def _inputs():
+    return np.random.default_rng(6).standard_normal((2, 17, 3)).astype(np.float32)
+
+
+def _run_onnx(path, x):
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path)
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _run_litert(path, x):
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+@pytest.mark.parametrize("first", ["tf_conv1d_op", "tf2onnx"])
+def test_model_export_to_onnx_converts_the_op(first, tmp_path):
+    """In a fresh process, whichever of tf2onnx and tf_conv1d_op the program
+    imports first (Keras imports tf2onnx only when exporting)."""
+    code = f'''
+        import json, sys
+        import {first}
+        import numpy as np
+        from tests.packaging import test_keras_export_formats as here
+        model, x = here._model(), here._inputs()
+        model.export(sys.argv[1], format="onnx", verbose=False)
+        print(json.dumps(float(np.abs(here._run_onnx(sys.argv[1], x) - model(x).numpy()).max())))
+    '''
+    result = run_python(code, tmp_path / "model.onnx")
+    assert json.loads(result.stdout.strip().splitlines()[-1]) <= TOLERANCE
+
+
+@pytest.mark.parametrize("format, portable, run, suffix", [
+    ("litert", True, _run_litert, "tflite"),
+    ("onnx", True, _run_onnx, "onnx"),
+    ("onnx", False, _run_onnx, "onnx")])
+def test_export_writes_keras_formats(format, portable, run, suffix, tmp_path):
+    model, x = _model(), _inputs()
+    path = str(tmp_path / f"model.{suffix}")
+    assert tf_conv1d_op.export(model, path, portable=portable, format=format) == path
+    np.testing.assert_allclose(run(path, x), model(x).numpy(), rtol=TOLERANCE, atol=TOLERANCE)
+    if portable:
+        assert b"FusedConv1D" not in open(path, "rb").read()
+
+
+def test_litert_needs_the_portable_export(tmp_path):
+    with pytest.raises(ValueError, match="format='litert' needs portable=True"):
+        tf_conv1d_op.export(_model(), str(tmp_path / "model.tflite"), portable=False,
+                            format="litert")
