@@ -28,17 +28,28 @@ def _register_handler():
 
 
 class _HandlerAfterTf2onnx(importlib.abc.MetaPathFinder):
+    def __init__(self):
+        self._searching = False
+
     def find_spec(self, name, path=None, target=None):
-        if name != _PACKAGE:
+        if name != _PACKAGE or self._searching:
             return None
-        sys.meta_path.remove(self)  # once, and so that the search below passes it
-        spec = importlib.util.find_spec(name)
+        # The usual finders' spec (this one passes while they search), whose
+        # loader registers the handler once tf2onnx has run. The finder
+        # stays until then: a program may look for tf2onnx without importing it.
+        self._searching = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._searching = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         run_module = spec.loader.exec_module
 
         def exec_module(module):
             run_module(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _register_handler()
 
         spec.loader.exec_module = exec_module

@@ -53,13 +53,16 @@ def _run_litert(path, x):
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-@pytest.mark.parametrize("first", ["tf_conv1d_op", "tf2onnx"])
-def test_model_export_to_onnx_converts_the_op(first, tmp_path):
+@pytest.mark.parametrize("imports", [
+    "import tf2onnx; import tf_conv1d_op",
+    "import tf_conv1d_op",  # Keras imports tf2onnx when it exports
+    "import tf_conv1d_op, importlib.util; assert importlib.util.find_spec('tf2onnx')"])
+def test_model_export_to_onnx_converts_the_op(imports, tmp_path):
     """In a fresh process, whichever of tf2onnx and tf_conv1d_op the program
-    imports first (Keras imports tf2onnx only when exporting)."""
+    imports first, and where it looked for tf2onnx before."""
     code = f'''
         import json, sys
-        import {first}
+        {imports}
         import numpy as np
         from tests.packaging import test_keras_export_formats as here
         model, x = here._model(), here._inputs()
