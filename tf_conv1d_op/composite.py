@@ -14,6 +14,7 @@ import math
 
 import tensorflow as tf
 
+from tf_conv1d_op._geometry import output_steps, padding_zeros_for_a_step
 from tf_conv1d_op.activations import kernel_slope
 
 # Half and bfloat16 are computed in float32, as the op accumulates them.
@@ -77,29 +78,10 @@ def activate(z, activation, negative_slope):
     return _ACTIVATIONS[activation](z, kernel_slope(negative_slope))
 
 
-def _pads(steps, kernel_extent, stride, padding):
-    """(left, right) zeros around the steps axis so that a VALID convolution
-    gives the op's output; `steps` is an int or a scalar int32 tensor."""
-    if padding == "VALID":
-        return 0, 0
-    if padding == "CAUSAL":
-        return kernel_extent - 1, 0
-    # SAME, TF's rule: ceil(steps / stride) outputs, the odd zero on the right.
-    # With no steps that leaves kernel_extent - stride zeros (or none), which
-    # the VALID convolution takes, giving no output steps. With stride 1 it is
-    # kernel_extent - 1 zeros for any steps, so known when traced.
-    if stride == 1:
-        return (kernel_extent - 1) // 2, kernel_extent - 1 - (kernel_extent - 1) // 2
-    out_steps = (steps + stride - 1) // stride
-    needed = (out_steps - 1) * stride + kernel_extent - steps
-    needed = max(needed, 0) if isinstance(needed, int) else tf.maximum(needed, 0)
-    return needed // 2, needed - needed // 2
-
-
-def _out_steps(steps, kernel_extent, stride, padding):
-    if padding == "VALID":
-        return (steps - kernel_extent) // stride + 1
-    return (steps + stride - 1) // stride
+def _maximum(a, b):
+    """max for the length rules of _geometry: ints stay ints (known when
+    traced), tensors take tf.maximum."""
+    return max(a, b) if isinstance(a, int) and isinstance(b, int) else tf.maximum(a, b)
 
 
 def _dim(tensor, axis):
@@ -149,9 +131,8 @@ def _grouped_valid(x, filters, stride, dilation, groups):
 
 def _convolve_nwc(x, filters, stride, dilation, padding, groups):
     """The VALID convolution of x padded as the op pads it, NWC."""
-    kernel_extent = (_dim(filters, 0) - 1) * dilation + 1
-    steps = _dim(x, 1)
-    out_steps = _out_steps(steps, kernel_extent, stride, padding)
+    kernel_size, steps = _dim(filters, 0), _dim(x, 1)
+    out_steps = output_steps(steps, kernel_size, stride, dilation, padding, _maximum)
     if x.shape.num_elements() == 0 or x.shape[0] == 0 or (
             isinstance(out_steps, int) and out_steps == 0):
         # An output known to be empty (no batch, or no steps under SAME or
@@ -163,16 +144,11 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         # docs/deployment.md.)
         zeros = tf.zeros([_dim(x, 0), out_steps, _dim(filters, 2)], x.dtype)
         return zeros + 0 * (tf.reduce_sum(x) + tf.reduce_sum(filters))
-    left, right = _pads(steps, kernel_extent, stride, padding)
-    # Where an input turns out to have no steps (SAME, CAUSAL; VALID refuses
-    # inputs shorter than the kernel), `stride` more zero steps give the
-    # convolution one output step, cut off below: on an empty output
-    # TensorFlow's float32 CPU convolution (oneDNN's) returns its padded input
-    # instead, and its filter gradient returns uninitialized memory or, with a
-    # stride, crashes.
-    no_steps_at_run_time = not isinstance(out_steps, int) and padding != "VALID"
-    if no_steps_at_run_time:
-        right = right + stride * tf.cast(tf.equal(out_steps, 0), tf.int32)
+    # An input that turns out to have no steps gets a step of output, cut off
+    # below (see padding_zeros_for_a_step).
+    left, right = padding_zeros_for_a_step(steps, kernel_size, stride, dilation, padding,
+                                           _maximum)
+    cut_to_output = not isinstance(out_steps, int) and padding != "VALID"
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
         if not (isinstance(left, int) and isinstance(right, int)) and x.shape[2] is not None:
@@ -189,19 +165,17 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         y = _depthwise_valid(x_padded, filters, stride, dilation)
     else:
         y = _grouped_valid(x_padded, filters, stride, dilation, groups)
-    if no_steps_at_run_time:
+    if cut_to_output:
         y = y[:, :out_steps]
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too). (With
         # the steps known and the batch not, Grappler's arithmetic optimizer
         # drops this reshape as one that does nothing: docs/deployment.md.)
-        name = None
-        if padding == "VALID" and not isinstance(out_steps, int):
-            # An input shorter than the kernel's extent, which the op refuses:
-            # TensorFlow may return it unchanged too, and -1 steps would take
-            # its shape. With none asked for, the reshape fails instead.
-            out_steps, name = tf.maximum(out_steps, 0), "valid_padding_needs_the_kernel_extent"
+        # A VALID input shorter than the kernel's extent, which the op
+        # refuses, may come back unchanged too: out_steps counts 0 for it
+        # (not -1, which would take its shape), so this reshape fails.
+        name = "valid_padding_needs_the_kernel_extent" if padding == "VALID" else None
         y = tf.reshape(y, [_dim(x, 0), out_steps, _dim(filters, 2)], name=name)
     return y
 
@@ -223,8 +197,8 @@ def fused_conv1d(x, filters, bias, *, stride, dilation, padding, data_format,
         # No input channels: the convolution is zeros (TensorFlow's kernel
         # would return its empty input instead). The input and filter, both
         # empty, get no gradient (None) rather than empty ones.
-        z = tf.zeros([_dim(x, 0), _out_steps(_dim(x, 1), (filters.shape[0] - 1)
-                                                    * dilation + 1, stride, padding),
+        z = tf.zeros([_dim(x, 0), output_steps(_dim(x, 1), filters.shape[0], stride, dilation,
+                                               padding, _maximum),
                       _dim(filters, 2)], x.dtype)
     else:
         z = _convolve_nwc(x, filters, stride, dilation, padding, groups)

@@ -20,6 +20,7 @@ from tf2onnx.handler import tf_op
 
 import tf_conv1d_op  # noqa: F401  (registers the op with TensorFlow)
 from tf_conv1d_op import _op_names
+from tf_conv1d_op._geometry import output_steps, padding_zeros, padding_zeros_for_a_step
 from tf_conv1d_op.activations import kernel_slope
 
 OPSET = 17  # onnxruntime's well-trodden default; Erf and Clip with inputs need >= 13
@@ -27,24 +28,6 @@ OPSET = 17  # onnxruntime's well-trodden default; Erf and Clip with inputs need 
 
 def _text(value):
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _pads(steps, kernel_extent, stride, padding):
-    """[left, right] zeros, as the op pads (conv1d_geometry.cc), or None for
-    SAME with a stride over an unknown number of steps (then computed in the
-    graph: onnxruntime refuses Conv's SAME_UPPER with dilation)."""
-    if padding == "VALID":
-        return [0, 0]
-    if padding == "CAUSAL":
-        return [kernel_extent - 1, 0]
-    if stride == 1:  # SAME: the total does not depend on the length
-        needed = kernel_extent - 1
-    elif steps is None or steps < 0:
-        return None
-    else:
-        out_steps = -(-steps // stride)
-        needed = max((out_steps - 1) * stride + kernel_extent - steps, 0) if steps else 0
-    return [needed // 2, needed - needed // 2]
 
 
 class _Builder:
@@ -72,18 +55,57 @@ class _Builder:
                                    np.array(value, np.int64)).output[0]
 
 
-def _pad_same_in_graph(b, x, kernel_extent, stride):
-    """x (NCW) padded by TF's SAME rule, the length read at run time."""
-    steps = b.node("Gather", [b.node("Shape", [x]), b.int64(2)], axis=0)
-    out_steps = b.node("Div", [b.node("Add", [steps, b.int64(stride - 1)]), b.int64(stride)])
-    span = b.node("Mul", [b.node("Sub", [out_steps, b.int64(1)]), b.int64(stride)])
-    needed = b.node("Max", [b.node("Sub", [b.node("Add", [span, b.int64(kernel_extent)]),
-                                           steps]), b.int64(0)])
-    left = b.node("Div", [needed, b.int64(2)])
-    right = b.node("Sub", [needed, left])
-    as_vector = [b.node("Reshape", [v, b.int64([1])]) for v in (left, right)]
-    pads = b.node("Concat", [b.int64([0, 0]), as_vector[0], b.int64([0, 0]), as_vector[1]],
-                  axis=0)
+class _GraphInt:
+    """A scalar int64 ONNX value with Python's arithmetic, so that
+    _geometry's length rules build their nodes. ONNX's integer Div truncates;
+    the rules divide only lengths and counts of zeros, which are not negative."""
+
+    def __init__(self, b, value):
+        self.b, self.value = b, value
+
+    @classmethod
+    def length(cls, b, x, axis):
+        return cls(b, b.node("Gather", [b.node("Shape", [x]), b.int64(axis)], axis=0))
+
+    def _apply(self, op_type, other):
+        other = other.value if isinstance(other, _GraphInt) else self.b.int64(other)
+        return _GraphInt(self.b, self.b.node(op_type, [self.value, other]))
+
+    def __add__(self, other):
+        return self._apply("Add", other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._apply("Sub", other)
+
+    def __rsub__(self, other):
+        return _GraphInt(self.b, self.b.int64(other))._apply("Sub", self)
+
+    def __mul__(self, other):
+        return self._apply("Mul", other)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        return self._apply("Div", other)
+
+    @staticmethod
+    def maximum(a, b):
+        return a._apply("Max", b) if isinstance(a, _GraphInt) else max(a, b)
+
+    @staticmethod
+    def vector(b, value):
+        """A one-element int64 vector of an int or a _GraphInt."""
+        if isinstance(value, _GraphInt):
+            return b.node("Reshape", [value.value, b.int64([1])])
+        return b.int64([value])
+
+
+def _pad_in_graph(b, x, left, right):
+    """x (NCW) padded along its steps (counts as ints or _GraphInt)."""
+    pads = b.node("Concat", [b.int64([0, 0]), _GraphInt.vector(b, left), b.int64([0, 0]),
+                             _GraphInt.vector(b, right)], axis=0)
     return b.node("Pad", [x, pads], mode="constant")
 
 
@@ -134,8 +156,7 @@ class FusedConv1D:
         utils.make_sure(filter_shape is not None and filter_shape[0] > 0,
                         "%s: the kernel size must be known to convert", node.name)
         steps_axis = 1 if data_format == "NWC" else 2
-        steps = x_shape[steps_axis] if x_shape is not None else None
-        pads = _pads(steps, (filter_shape[0] - 1) * dilation + 1, stride, padding)
+        steps = x_shape[steps_axis] if x_shape is not None else -1  # tf2onnx: -1 unknown
         ctx.remove_node(node.name)
 
         b = _Builder(ctx, dtype)
@@ -147,12 +168,25 @@ class FusedConv1D:
         bias_shape = ctx.get_shape(bias)
         if bias_shape is None or bias_shape != [0]:  # an empty bias means none
             conv_inputs.append(bias)
-        if pads is None:
-            conv_inputs[0] = _pad_same_in_graph(b, x, (filter_shape[0] - 1) * dilation + 1,
-                                                stride)
-            pads = [0, 0]
+        if steps < 0:
+            # Unknown when converted: the padding rules read the length at run
+            # time where they need it (SAME with a stride, an input without
+            # steps; Conv's SAME_UPPER would, but onnxruntime refuses it with
+            # dilation).
+            steps = _GraphInt.length(b, x, 2)
+        geometry = (filter_shape[0], stride, dilation, padding, _GraphInt.maximum)
+        if padding == "VALID" or (isinstance(steps, int) and steps > 0):  # zeros known now
+            pads, cut_to = list(padding_zeros(steps, *geometry)), None
+        else:
+            # Conv refuses an input without steps, whatever its pads: such an
+            # input gets a step of output more, cut off after.
+            conv_inputs[0] = _pad_in_graph(b, x, *padding_zeros_for_a_step(steps, *geometry))
+            pads, cut_to = [0, 0], output_steps(steps, *geometry)
         conv = b.node("Conv", conv_inputs, strides=[stride], dilations=[dilation], pads=pads,
                       group=groups)
+        if cut_to is not None:
+            conv = b.node("Slice", [conv, b.int64([0]), _GraphInt.vector(b, cut_to),
+                                    b.int64([2])])
         y = _activation(b, conv, activation, slope)
         if data_format == "NWC":
             ctx.make_node("Transpose", [y], attr={"perm": [0, 2, 1]}, outputs=[output])

@@ -156,6 +156,8 @@ def exports(tmp_path_factory):
     paths["lengths portable"] = os.path.join(root, "lengths_portable")
     with _implementation.using(_implementation.COMPOSITE):
         tf.saved_model.save(Lengths(), paths["lengths portable"])
+    no_steps = np.zeros((2, 0, CHANNELS), np.float32)
+    paths["no steps data"] = _save(root, "no_steps_data", no_steps, module.serve(no_steps).numpy())
 
     keras.utils.set_random_seed(18)
     model = grouped_model()
@@ -256,6 +258,15 @@ def test_an_empty_batch_is_served_and_runs_in_onnx(exports):
     stock layers' exports too."""
     for what in ("serve", "onnx"):
         diffs, _ = run_child(exports, what, ("groups portable", "empty batch data"))
+        assert diffs == [0.0]
+
+
+def test_an_input_without_steps_runs_in_onnx(exports):
+    """SAME and CAUSAL padding give an empty output for an input without
+    steps, which onnxruntime's Conv refuses whatever its pads: both routes
+    pad such an input to a step of output and cut it off."""
+    for what, model in (("onnx", "lengths portable"), ("onnx-handler", "lengths plugin")):
+        diffs, _ = run_child(exports, what, (model, "no steps data"), block=what == "onnx")
         assert diffs == [0.0]
 
 
