@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+from runtimes import run_litert, run_onnx  # this file's folder is first on sys.path
 
 
 def package_importable():
@@ -43,33 +44,22 @@ def litert(saved_model_dir, inputs):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex
     interpreter = Interpreter(model_content=converter.convert())
     print("OPS " + json.dumps(sorted({op["op_name"] for op in interpreter._get_ops_details()})))
-    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], inputs.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], inputs)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return run_litert(interpreter, inputs)
 
 
 def onnx(saved_model_dir, inputs):
-    import onnxruntime
     from tf2onnx import convert, tf_loader
     graph_def, input_names, output_names = tf_loader.from_saved_model(
         saved_model_dir, None, None, signatures=["serving_default"])
     model, _ = convert.from_graph_def(graph_def, input_names=input_names,
                                       output_names=output_names, opset=17)
-    return _run_onnx(onnxruntime, model, inputs)
+    return run_onnx(model.SerializeToString(), inputs)
 
 
 def onnx_handler(saved_model_dir, inputs):
-    import onnxruntime
     from tf_conv1d_op import tf2onnx_handler
-    return _run_onnx(onnxruntime, tf2onnx_handler.convert_saved_model(saved_model_dir), inputs)
-
-
-def _run_onnx(onnxruntime, model, inputs):
-    session = onnxruntime.InferenceSession(model.SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    return run_onnx(tf2onnx_handler.convert_saved_model(saved_model_dir).SerializeToString(),
+                    inputs)
 
 
 RUNS = {"serve": serve, "keras": keras_file, "litert": litert, "onnx": onnx, "onnx-handler": onnx_handler}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tf_conv1d_op
+from tests.packaging.runtimes import run_litert, run_onnx
 from tests.support.layer_support import IS_KERAS_3, keras, run_python
 
 pytest.importorskip("tf2onnx", reason="pip install -r requirements-deploy.txt")
@@ -36,21 +37,9 @@ def _inputs():
     return np.random.default_rng(6).standard_normal((2, 17, 3)).astype(np.float32)
 
 
-def _run_onnx(path, x):
-    import onnxruntime
-    session = onnxruntime.InferenceSession(path)
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
-
-
 def _run_litert(path, x):
     from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return run_litert(Interpreter(model_path=path), x)
 
 
 @pytest.mark.parametrize("imports", [
@@ -65,9 +54,10 @@ def test_model_export_to_onnx_converts_the_op(imports, tmp_path):
         {imports}
         import numpy as np
         from tests.packaging import test_keras_export_formats as here
+        from tests.packaging.runtimes import run_onnx
         model, x = here._model(), here._inputs()
         model.export(sys.argv[1], format="onnx", verbose=False)
-        print(json.dumps(float(np.abs(here._run_onnx(sys.argv[1], x) - model(x).numpy()).max())))
+        print(json.dumps(float(np.abs(run_onnx(sys.argv[1], x) - model(x).numpy()).max())))
     '''
     result = run_python(code, tmp_path / "model.onnx")
     assert json.loads(result.stdout.strip().splitlines()[-1]) <= TOLERANCE
@@ -75,8 +65,8 @@ def test_model_export_to_onnx_converts_the_op(imports, tmp_path):
 
 @pytest.mark.parametrize("format, portable, run, suffix", [
     ("litert", True, _run_litert, "tflite"),
-    ("onnx", True, _run_onnx, "onnx"),
-    ("onnx", False, _run_onnx, "onnx")])
+    ("onnx", True, run_onnx, "onnx"),
+    ("onnx", False, run_onnx, "onnx")])
 def test_export_writes_keras_formats(format, portable, run, suffix, tmp_path):
     model, x = _model(), _inputs()
     path = str(tmp_path / f"model.{suffix}")
