@@ -49,17 +49,3 @@ def padding_zeros(steps, kernel_size, stride, dilation, padding, maximum=max):
         needed = maximum((out_steps - 1) * stride + extent - steps, 0)
     return needed // 2, needed - needed // 2
 
-
-def padding_zeros_for_a_step(steps, kernel_size, stride, dilation, padding, maximum=max):
-    """padding_zeros, with `stride` more zeros on the right where SAME or
-    CAUSAL padding give no output steps (an input without steps): the
-    convolution then makes one output step, for the caller to cut off. The
-    runtimes' convolutions fail on empty outputs (TensorFlow's float32 CPU
-    convolution returns its padded input, its filter gradient uninitialized
-    memory or, with a stride, crashes; onnxruntime's Conv refuses an input
-    without steps)."""
-    left, right = padding_zeros(steps, kernel_size, stride, dilation, padding, maximum)
-    if padding.upper() == "VALID":  # needs the kernel's extent, so has output steps
-        return left, right
-    out_steps = output_steps(steps, kernel_size, stride, dilation, padding, maximum)
-    return left, right + stride * maximum(1 - out_steps, 0)

@@ -14,7 +14,7 @@ import math
 
 import tensorflow as tf
 
-from tf_conv1d_op._geometry import output_steps, padding_zeros_for_a_step
+from tf_conv1d_op._geometry import output_steps, padding_zeros
 from tf_conv1d_op.activations import kernel_slope
 
 # Half and bfloat16 are computed in float32, as the op accumulates them.
@@ -144,11 +144,18 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         # docs/deployment.md.)
         zeros = tf.zeros([_dim(x, 0), out_steps, _dim(filters, 2)], x.dtype)
         return zeros + 0 * (tf.reduce_sum(x) + tf.reduce_sum(filters))
-    # An input that turns out to have no steps gets a step of output, cut off
-    # below (see padding_zeros_for_a_step).
-    left, right = padding_zeros_for_a_step(steps, kernel_size, stride, dilation, padding,
-                                           _maximum)
-    cut_to_output = not isinstance(out_steps, int) and padding != "VALID"
+    left, right = padding_zeros(steps, kernel_size, stride, dilation, padding, _maximum)
+    # With the length unknown until run time, an input without steps has no
+    # output steps under SAME or CAUSAL padding, on which TensorFlow's CPU
+    # convolution fails (float32 returns its padded input, the filter gradient
+    # uninitialized memory or, with a stride, crashes), and onnxruntime's Conv
+    # refuses such an input. So every input gets `stride` more zeros, which
+    # make one output step more, cut off below. Both amounts are constants:
+    # LiteRT then keeps the layer in its XNNPACK kernels (cut to a length
+    # read at run time, the layer ran 2.2 times as long).
+    one_step_more = not isinstance(out_steps, int) and padding != "VALID"
+    if one_step_more:
+        right = right + stride
     if not (isinstance(left, int) and left == 0 and isinstance(right, int) and right == 0):
         x_padded = tf.pad(x, [[0, 0], [left, right], [0, 0]])
         if not (isinstance(left, int) and isinstance(right, int)) and x.shape[2] is not None:
@@ -165,8 +172,8 @@ def _convolve_nwc(x, filters, stride, dilation, padding, groups):
         y = _depthwise_valid(x_padded, filters, stride, dilation)
     else:
         y = _grouped_valid(x_padded, filters, stride, dilation, groups)
-    if cut_to_output:
-        y = y[:, :out_steps]
+    if one_step_more:
+        y = y[:, :-1]
     if x.shape.num_elements() is None or x.shape.num_elements() == 0:
         # TensorFlow's CPU convolution returns an empty input unchanged, in its
         # own shape: give the result the op's shape (it is empty too). (With

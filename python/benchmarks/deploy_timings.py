@@ -1,9 +1,16 @@
-"""Inference time of the demo model on each deployment path, side by side in
-one process, on the same inputs: the plugin op in TensorFlow, the portable
-export in TensorFlow, LiteRT (builtins) and onnxruntime (from the portable
-export, and from the plugin export through our tf2onnx handler).
+"""Inference time of a model on each deployment path, side by side in one
+process, on the same inputs: the plugin op in TensorFlow, the portable export
+in TensorFlow, LiteRT (builtins) and onnxruntime (from the portable export,
+and from the plugin export through our tf2onnx handler), and the same three
+runtimes on the export of the model made stock (`to_stock`).
 
-    python -m python.benchmarks.deploy_timings [--batch 150] [--repeats 50] [--threads 1]
+    python -m python.benchmarks.deploy_timings [--model demo|stack] [--batch N]
+        [--steps N] [--any-length] [--repeats 50] [--threads 1]
+
+--model demo: the demo model (150 steps, batch 150 by default). --model stack:
+four Conv1D(64, 3) layers, SAME and CAUSAL in turn, dilations 1 to 8, relu
+(batch 8 x 1000 steps by default); --any-length traces the models for a length
+of None, as exports of sequence models are.
 
 Prints a Markdown table (docs/deployment.md) of median milliseconds per batch
 and ratios to the plugin; the paths take turns, run by run. Weights are the untrained initial ones: speed does
@@ -71,37 +78,74 @@ def onnx_runner(saved_model_dir, x, threads):
     return lambda: session.run(None, {name: x})[0]
 
 
+def demo_model_and_inputs(batch, steps, any_length):
+    _, _, x_test, _ = gunpoint.load()
+    model = demo.build_model(tf_conv1d_op.Conv1D)
+    if any_length:
+        model = tf.keras.Sequential([tf.keras.Input((None, 1))] + model.layers)
+    return model, np.resize(x_test.astype(np.float32), (batch or 150,) + x_test.shape[1:])
+
+
+def stack_model_and_inputs(batch, steps, any_length):
+    channels = 64
+    model = tf.keras.Sequential(
+        [tf.keras.Input((None if any_length else steps or 1000, channels))] +
+        [tf_conv1d_op.Conv1D(channels, 3, padding=("same", "causal")[i % 2],
+                             dilation_rate=2 ** i, activation="relu") for i in range(4)])
+    x = np.random.default_rng(0).standard_normal((batch or 8, steps or 1000, channels))
+    return model, x.astype(np.float32)
+
+
+MODELS = {"demo": demo_model_and_inputs, "stack": stack_model_and_inputs}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=150)
+    parser.add_argument("--model", choices=sorted(MODELS), default="demo")
+    parser.add_argument("--batch", type=int, help="default: 150 (demo), 8 (stack)")
+    parser.add_argument("--steps", type=int, help="stack only; default 1000")
+    parser.add_argument("--any-length", action="store_true",
+                        help="trace the exports for a length of None")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    _, _, x_test, _ = gunpoint.load()
-    x = np.resize(x_test.astype(np.float32), (args.batch,) + x_test.shape[1:])
     tf.keras.utils.set_random_seed(0)
-    model = demo.build_model(tf_conv1d_op.Conv1D)
+    model, x = MODELS[args.model](args.batch, args.steps, args.any_length)
     directory = tempfile.mkdtemp(prefix="tf_conv1d_op_deploy_")
     portable = tf_conv1d_op.export(model, os.path.join(directory, "portable"))
     plugin = tf_conv1d_op.export(model, os.path.join(directory, "plugin"), portable=False)
+    stock = tf_conv1d_op.export(tf_conv1d_op.to_stock(model), os.path.join(directory, "stock"))
 
     # Kept referenced: a loaded function's variables live as long as its object.
     loaded = {name: tf.saved_model.load(path) for name, path in
-              (("plugin", plugin), ("portable", portable))}
+              (("plugin", plugin), ("portable", portable), ("stock", stock))}
     x_tf = tf.constant(x)
-    runners = {
-        BASE: lambda: loaded["plugin"].serve(x_tf).numpy(),
-        "TensorFlow, portable export": lambda: loaded["portable"].serve(x_tf).numpy(),
-        "LiteRT, portable export (builtins)": litert_runner(portable, x, args.threads),
-        "onnxruntime, portable export": onnx_runner(portable, x, args.threads),
-        "onnxruntime, plugin export (our tf2onnx handler)": onnx_runner(plugin, x, args.threads),
+    makers = {
+        BASE: lambda: lambda: loaded["plugin"].serve(x_tf).numpy(),
+        "TensorFlow, portable export": lambda: lambda: loaded["portable"].serve(x_tf).numpy(),
+        "TensorFlow, stock layers' export": lambda: lambda: loaded["stock"].serve(x_tf).numpy(),
+        "LiteRT, portable export (builtins)": lambda: litert_runner(portable, x, args.threads),
+        "LiteRT, stock layers' export (builtins)":
+            lambda: litert_runner(stock, x, args.threads),
+        "onnxruntime, portable export": lambda: onnx_runner(portable, x, args.threads),
+        "onnxruntime, plugin export (our tf2onnx handler)":
+            lambda: onnx_runner(plugin, x, args.threads),
+        "onnxruntime, stock layers' export": lambda: onnx_runner(stock, x, args.threads),
     }
+    runners, failures = {}, {}
+    for label, make in makers.items():
+        try:
+            runners[label] = make()
+        except Exception as error:  # a path the runtime cannot take (stock gelu in ONNX)
+            failures[label] = str(error).strip().splitlines()[-1][:150]
     reference = model(x, training=False).numpy()
-    print(f"demo model, batch {args.batch} x {x.shape[1]} steps, median of {args.repeats}; "
-          f"{args.threads} thread(s) each; TensorFlow {tf.__version__}, {os.cpu_count()} cores\n")
+    length = "any length" if args.any_length else "length fixed"
+    print(f"{args.model} model, batch {x.shape[0]} x {x.shape[1]} steps ({length}), median of "
+          f"{args.repeats}; {args.threads} thread(s) each; TensorFlow {tf.__version__}, "
+          f"{os.cpu_count()} cores\n")
     print("| path | ms / batch | vs plugin | max abs diff from the Keras model |")
     print("| --- | ---: | ---: | ---: |")
     medians = median_ms(runners, args.repeats)
@@ -109,6 +153,9 @@ def main(argv=None):
     for label, run in runners.items():
         diff = float(np.abs(run() - reference).max())
         print(f"| {label} | {medians[label]:.2f} | {medians[label] / base:.2f}x | {diff:.1e} |")
+    for label, why in failures.items():
+        print(f"| {label} | fails: {why} | | |")
+
 
 if __name__ == "__main__":
     main()

@@ -202,6 +202,25 @@ def test_composite_runs_streamed_chunks():
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("padding", ["SAME", "CAUSAL"])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_composite_pads_and_cuts_by_constants_where_the_length_is_unknown(padding, dilation):
+    """Stride 1, the length unknown when traced: the zeros padded and the
+    output step cut off are constants, which LiteRT runs in its XNNPACK
+    kernels (amounts read from the length at run time made it take 2.2 times
+    as long for the layer: docs/deployment.md)."""
+    with _implementation.using(_implementation.COMPOSITE):
+        graph = tf.function(lambda x: ops.fused_conv1d(
+            x, tf.ones([3, 2, 4]), tf.ones([4]), dilations=dilation, padding=padding,
+            activation="relu")).get_concrete_function(tf.TensorSpec([None, None, 2])).graph
+    operations = graph.get_operations()
+    pads = [op for op in operations if op.type.startswith("Pad")]
+    cuts = [op for op in operations if op.type == "StridedSlice" and op.inputs[0].dtype.is_floating]
+    assert pads and cuts
+    for op in pads + cuts:
+        assert all(tf.get_static_value(bound) is not None for bound in op.inputs[1:]), op.name
+
+
 def test_composite_graph_holds_no_plugin_op():
     with _implementation.using(_implementation.COMPOSITE):
         graph = tf.function(lambda x: ops.fused_conv1d(

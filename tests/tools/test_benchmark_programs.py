@@ -148,3 +148,18 @@ def test_conv_transpose_probe_checks_and_times_both_sides():
     assert set(rows) == {"tiny", "unet"}
     # stock ms, ours ms, speed-up > 0; the tiny shape's GFLOP/s prints as 0.0
     assert all(len(row) == 4 and min(row[:3]) > 0 for row in rows.values())
+
+
+@pytest.mark.parametrize("model", ["stack", "demo"])
+def test_deploy_timings_program_times_every_path(model):
+    pytest.importorskip("tf2onnx", reason="pip install -r requirements-deploy.txt")
+    pytest.importorskip("ai_edge_litert", reason="pip install -r requirements-deploy.txt")
+    out = run_program("deploy_timings", "--model", model, "--batch", "2", "--steps", "20",
+                      "--any-length", "--repeats", "1")
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| ") and
+            not line.startswith("| path") and not line.startswith("| ---")]
+    assert len(rows) == 8, out
+    timed = [row for row in rows if not row[1].startswith("fails:")]
+    # The stock layers' gelu (demo) has no onnxruntime kernel (Erfc); every other path runs.
+    assert len(timed) == (8 if model == "stack" else 7), out
+    assert all(float(row[1]) > 0 and float(row[3].rstrip(" |")) < 1e-4 for row in timed), out
