@@ -14,7 +14,7 @@ import warnings
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from tf_conv1d_op import _implementation, _op_names
+from tf_conv1d_op import _implementation, _op_names, composite
 from tf_conv1d_op.conversion import clone_with_weights
 from tf_conv1d_op.layers import Conv1D, DepthwiseConv1D, SeparableConv1D
 from tf_conv1d_op.layers._keras import IS_KERAS_3, keras
@@ -170,7 +170,10 @@ def export(model, path, portable=True, format="tf_saved_model", **kwargs):
         raise ValueError(f"tf_conv1d_op.export: format={format!r} needs portable=True: "
                          f"it runs builtin ops only, and has no kernel of our op")
     implementation = _implementation.COMPOSITE if portable else _implementation.current()
-    with _implementation.using(implementation):
+    # A format other than a SavedModel goes to a converter, not to TensorFlow.
+    for_converters = composite.for_converters() if format != "tf_saved_model" else (
+        contextlib.nullcontext())
+    with _implementation.using(implementation), for_converters:
         if IS_KERAS_3:
             with contextlib.redirect_stdout(io.StringIO()):  # Keras lists the endpoints
                 model.export(path, format=format, **kwargs)
