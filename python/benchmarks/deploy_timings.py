@@ -1,8 +1,9 @@
 """Inference time of a model on each deployment path, side by side in one
 process, on the same inputs: the plugin op in TensorFlow, the portable export
-in TensorFlow, LiteRT (builtins) and onnxruntime (from the portable export,
-and from the plugin export through our tf2onnx handler), and the same three
-runtimes on the export of the model made stock (`to_stock`).
+in TensorFlow, LiteRT and onnxruntime (from tf_conv1d_op.export's format, from
+the portable export converted, and for onnxruntime from the plugin export
+through our tf2onnx handler), and the same three runtimes on the export of the
+model made stock (`to_stock`).
 
     python -m python.benchmarks.deploy_timings [--model demo|stack] [--batch N]
         [--steps N] [--any-length] [--repeats 50] [--threads 1]
@@ -20,6 +21,7 @@ Needs requirements-deploy.txt.
 """
 import argparse
 import os
+import random
 import tempfile
 import time
 
@@ -30,6 +32,7 @@ import tensorflow as tf  # noqa: E402  (after the log level)
 
 import tf_conv1d_op  # noqa: E402
 from tf_conv1d_op import tf2onnx_handler  # noqa: E402
+from tf_conv1d_op.layers._keras import IS_KERAS_3  # noqa: E402
 from tf_conv1d_op.tools import demo, gunpoint  # noqa: E402
 
 
@@ -38,23 +41,33 @@ BASE = "TensorFlow, plugin export (our op)"
 
 def median_ms(runners, repeats):
     """{label: median ms}, the runners taking turns, so that load from other
-    processes falls on all of them alike."""
+    processes falls on all of them alike, in a new order each turn: what one
+    runtime leaves behind (caches, spinning threads) would otherwise fall on
+    the runner after it every time (the plugin export, first in the list,
+    measured 1.2 to 1.4 times its time alone)."""
     for run in runners.values():
         run()  # warm up (tracing, allocation)
     times = {label: [] for label in runners}
+    order, shuffler = list(runners), random.Random(0)
     for _ in range(repeats):
-        for label, run in runners.items():
+        shuffler.shuffle(order)
+        for label in order:
+            run = runners[label]
             start = time.perf_counter()
             run()
             times[label].append(time.perf_counter() - start)
     return {label: 1e3 * float(np.median(t)) for label, t in times.items()}
 
 
-def litert_runner(saved_model_dir, x, threads):
+def litert_runner(source, x, threads):
+    """`source`: a .tflite file, or a SavedModel to convert (builtins only)."""
     from ai_edge_litert.interpreter import Interpreter
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
+    if source.endswith(".tflite"):
+        interpreter = Interpreter(model_path=source, num_threads=threads)
+    else:
+        converter = tf.lite.TFLiteConverter.from_saved_model(source)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, x.shape)
     interpreter.allocate_tensors()
@@ -67,13 +80,14 @@ def litert_runner(saved_model_dir, x, threads):
     return run
 
 
-def onnx_runner(saved_model_dir, x, threads):
+def onnx_runner(source, x, threads):
+    """`source`: an .onnx file, or a SavedModel to convert (our handler registered)."""
     import onnxruntime
-    model = tf2onnx_handler.convert_saved_model(saved_model_dir)
+    if not source.endswith(".onnx"):
+        source = tf2onnx_handler.convert_saved_model(source).SerializeToString()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = threads
-    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: x})[0]
 
@@ -118,6 +132,11 @@ def main(argv=None):
     portable = tf_conv1d_op.export(model, os.path.join(directory, "portable"))
     plugin = tf_conv1d_op.export(model, os.path.join(directory, "plugin"), portable=False)
     stock = tf_conv1d_op.export(tf_conv1d_op.to_stock(model), os.path.join(directory, "stock"))
+    formats = {}
+    if IS_KERAS_3:  # the composite traced for the converter (docs/deployment.md)
+        for suffix, format in (("tflite", "litert"), ("onnx", "onnx")):
+            formats[format] = tf_conv1d_op.export(
+                model, os.path.join(directory, f"converted.{suffix}"), format=format)
 
     # Kept referenced: a loaded function's variables live as long as its object.
     loaded = {name: tf.saved_model.load(path) for name, path in
@@ -127,19 +146,26 @@ def main(argv=None):
         BASE: lambda: lambda: loaded["plugin"].serve(x_tf).numpy(),
         "TensorFlow, portable export": lambda: lambda: loaded["portable"].serve(x_tf).numpy(),
         "TensorFlow, stock layers' export": lambda: lambda: loaded["stock"].serve(x_tf).numpy(),
-        "LiteRT, portable export (builtins)": lambda: litert_runner(portable, x, args.threads),
-        "LiteRT, stock layers' export (builtins)":
+        "LiteRT, export(format='litert')": lambda: litert_runner(formats["litert"], x,
+                                                                 args.threads),
+        "LiteRT, portable export converted (builtins)":
+            lambda: litert_runner(portable, x, args.threads),
+        "LiteRT, stock layers' export converted (builtins)":
             lambda: litert_runner(stock, x, args.threads),
-        "onnxruntime, portable export": lambda: onnx_runner(portable, x, args.threads),
+        "onnxruntime, export(format='onnx')": lambda: onnx_runner(formats["onnx"], x,
+                                                                   args.threads),
+        "onnxruntime, portable export converted": lambda: onnx_runner(portable, x, args.threads),
         "onnxruntime, plugin export (our tf2onnx handler)":
             lambda: onnx_runner(plugin, x, args.threads),
-        "onnxruntime, stock layers' export": lambda: onnx_runner(stock, x, args.threads),
+        "onnxruntime, stock layers' export converted":
+            lambda: onnx_runner(stock, x, args.threads),
     }
     runners, failures = {}, {}
     for label, make in makers.items():
         try:
             runners[label] = make()
-        except Exception as error:  # a path the runtime cannot take (stock gelu in ONNX)
+        except Exception as error:  # a path the runtime cannot take (stock gelu in ONNX;
+            # the formats need Keras 3)
             failures[label] = str(error).strip().splitlines()[-1][:150]
     reference = model(x, training=False).numpy()
     length = "any length" if args.any_length else "length fixed"

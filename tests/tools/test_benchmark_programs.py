@@ -158,8 +158,8 @@ def test_deploy_timings_program_times_every_path(model):
                       "--any-length", "--repeats", "1")
     rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| ") and
             not line.startswith("| path") and not line.startswith("| ---")]
-    assert len(rows) == 8, out
+    assert len(rows) == 10, out
     timed = [row for row in rows if not row[1].startswith("fails:")]
     # The stock layers' gelu (demo) has no onnxruntime kernel (Erfc); every other path runs.
-    assert len(timed) == (8 if model == "stack" else 7), out
+    assert len(timed) == (10 if model == "stack" else 9), out
     assert all(float(row[1]) > 0 and float(row[3].rstrip(" |")) < 1e-4 for row in timed), out
