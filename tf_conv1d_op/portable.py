@@ -155,6 +155,8 @@ def export(model, path, portable=True, format="tf_saved_model", **kwargs):
     tf2onnx read the SavedModel too). portable=False keeps our op: faster, but
     a SavedModel then needs the plugin wherever it runs, and ONNX gets the op
     converted by our tf2onnx handler (as model.export(format="onnx") does).
+    A format other than a SavedModel traces the composite for the converter
+    (composite.for_converters), which fuses it as it fuses the stock layers.
 
     Raises:
       ValueError: a format tf-keras cannot write, or "litert" with

@@ -111,8 +111,8 @@ class _Conv:
     more and cutting it off, as the composite does, cost a copy of each: a
     4-layer causal model ran 5% slower.)"""
 
-    def __init__(self, x, inputs, steps, kernel_size, stride, dilation, padding, groups):
-        self.x, self.inputs, self.steps = x, inputs, steps
+    def __init__(self, inputs, steps, kernel_size, stride, dilation, padding, groups):
+        self.inputs, self.steps = inputs, steps  # inputs: x (NCW), weights[, bias]
         self.geometry = (kernel_size, stride, dilation, padding, _GraphInt.maximum)
         self.stride, self.dilation, self.groups = stride, dilation, groups
 
@@ -126,7 +126,7 @@ class _Conv:
 
     def empty(self, b):
         """Zeros of the output's shape, which has no steps."""
-        shape = b.node("Concat", [_GraphInt.vector(b, _GraphInt.length(b, self.x, 0)),
+        shape = b.node("Concat", [_GraphInt.vector(b, _GraphInt.length(b, self.inputs[0], 0)),
                                   _GraphInt.vector(b, _GraphInt.length(b, self.inputs[1], 0)),
                                   b.int64([0])], axis=0)
         return b.node("ConstantOfShape", [shape],
@@ -215,7 +215,7 @@ class FusedConv1D:
             # needs it (SAME with a stride: Conv's SAME_UPPER would, but
             # onnxruntime refuses it with dilation; an input without steps).
             steps = _GraphInt.length(b, x, 2)
-        conv = _Conv(x, conv_inputs, steps, filter_shape[0], stride, dilation, padding, groups)
+        conv = _Conv(conv_inputs, steps, filter_shape[0], stride, dilation, padding, groups)
         if padding == "VALID" or isinstance(steps, int) and steps > 0:
             conv = conv.node(b)
         elif isinstance(steps, int):  # no steps: an empty output

@@ -207,8 +207,8 @@ def test_composite_runs_streamed_chunks():
 def test_composite_pads_and_cuts_by_constants_where_the_length_is_unknown(padding, dilation):
     """Stride 1, the length unknown when traced: the zeros padded and the
     output step cut off are constants, which LiteRT runs in its XNNPACK
-    kernels (amounts read from the length at run time made it take 2.2 times
-    as long for the layer: docs/deployment.md)."""
+    kernels (amounts read from the length at run time made a 4-layer model
+    take 2.1 times as long: docs/deployment.md)."""
     with _implementation.using(_implementation.COMPOSITE):
         graph = tf.function(lambda x: ops.fused_conv1d(
             x, tf.ones([3, 2, 4]), tf.ones([4]), dilations=dilation, padding=padding,

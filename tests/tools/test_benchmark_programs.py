@@ -163,3 +163,12 @@ def test_deploy_timings_program_times_every_path(model):
     # The stock layers' gelu (demo) has no onnxruntime kernel (Erfc); every other path runs.
     assert len(timed) == (10 if model == "stack" else 9), out
     assert all(float(row[1]) > 0 and float(row[3].rstrip(" |")) < 1e-4 for row in timed), out
+
+
+def test_int8_error_program_compares_both_routes_with_the_stock_layer():
+    pytest.importorskip("ai_edge_litert", reason="pip install -r requirements-deploy.txt")
+    out = run_program("int8_error", "--layers", "2", "--seed", "1")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "Conv1D(" in line]
+    assert len(rows) == 2, out
+    assert all(float(cell) > 0 for row in rows for cell in row.strip("| ").split(" | ")[1:])
+    assert "export(format='litert'): error / stock's, median 1.00, largest 1.00" in out, out
