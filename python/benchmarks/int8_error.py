@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402  (after the log level)
 
 import tf_conv1d_op  # noqa: E402
+from python.benchmarks.deploy_timings import litert_runner  # noqa: E402
 from tf_conv1d_op.layers._keras import keras  # noqa: E402
 
 STEPS, ACTIVATIONS = 24, ("linear", "relu", "relu6", "tanh", "sigmoid")
@@ -32,17 +33,6 @@ def int8_settings(samples):
     return dict(optimizations=[tf.lite.Optimize.DEFAULT],
                 representative_dataset=lambda: ([sample] for sample in samples),
                 target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]})
-
-
-def run(content, x):
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_content=content)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 def random_layer(rng, channels):
@@ -76,15 +66,16 @@ def errors(layer, channels, length, rng, directory):
                 converter.target_spec.supported_ops = value["supported_ops"]
             else:
                 setattr(converter, name, value)
-        portable = converter.convert()
-    contents = {"export(format='litert')": open(paths["export.tflite"], "rb").read(),
-                "portable SavedModel converted": portable,
-                "stock": open(paths["stock.tflite"], "rb").read()}
+        paths["portable.tflite"] = os.path.join(directory, "portable.tflite")
+        with open(paths["portable.tflite"], "wb") as f:
+            f.write(converter.convert())
+    routes = {"export(format='litert')": "export.tflite",
+              "portable SavedModel converted": "portable.tflite", "stock": "stock.tflite"}
     x = rng.standard_normal((4, STEPS, channels)).astype(np.float32)
     reference = model(x).numpy()
     scale = float(np.abs(reference).max())
-    return {route: float(np.abs(run(content, x) - reference).max()) / scale
-            for route, content in contents.items()}
+    return {route: float(np.abs(litert_runner(paths[name], x, 1)() - reference).max()) / scale
+            for route, name in routes.items()}
 
 
 def main(argv=None):
