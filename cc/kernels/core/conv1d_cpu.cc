@@ -74,11 +74,13 @@ namespace {
 // 256 0.9x, 2 of 64 0.84x.
 constexpr int64_t kMinCopiedGroupBytes = 32;
 
-// The depth (K * Cin per group) from which a forward tile's products run long
-// enough per register tile to fetch the next tile under them; shallower
-// ones pay the prefetch's instructions for little (one thread, core_ab.sh:
-// sensor, depth 27, 0.89x with it; pointwise, depth 256, 1.04 to 1.07x, and
-// 1.06 to 1.17x on two threads from a cold cache, pass_threads.cc).
+// The length of a tile's products (a forward tile's depth K * Cin per group,
+// a filter-gradient tile's kernel rows, an input-gradient phase's taps x
+// Cout) from which they run long enough to fetch the next tile under them;
+// shorter ones pay the prefetch's instructions for little (one thread,
+// core_ab.sh, forward: sensor, depth 27, 0.89x with it; pointwise, depth
+// 256, 1.04 to 1.07x, and 1.06 to 1.17x on two threads from a cold cache,
+// pass_threads.cc).
 constexpr int64_t kPrefetchMinDepth = 128;
 
 // Input gradient for few input channels (less than a register panel), where
@@ -442,6 +444,21 @@ void BackpropInputPass(const Conv1DGeometry& g,
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
 
+  // The dz rows of tile t of item n (as DzRows clips them), for the
+  // prefetch of the next tile.
+  const auto dz_span = [&](int64_t n, int64_t t) {
+    const int64_t first = std::clamp<int64_t>(t * tile + q_min, 0, g.out_steps);
+    const int64_t last = std::clamp<int64_t>(t * tile + tile, first, g.out_steps);
+    return std::make_pair(n * out_item + first * cout, (last - first) * cout);
+  };
+  int64_t register_tiles = 0, deepest = 0;
+  for (const Phase& ph : phases) {
+    register_tiles += static_cast<int64_t>(ph.blocks.size()) * gemm::Panels<A>(cin) *
+                      (tile / gemm::Tile<A>::kMr);
+    deepest = std::max(deepest, ph.depth);
+  }
+  const bool prefetch = g.layout == Layout::kNWC && deepest >= kPrefetchMinDepth;
+
   runner.For(g.batch * tiles_per_item, 2 * tile * g.kernel_size * cout * cin + 1,
              [&](int64_t begin, int64_t end) {
     std::vector<A> dz_scratch, acc;
@@ -452,6 +469,20 @@ void BackpropInputPass(const Conv1DGeometry& g,
       const T* dy_item = grad_output + n * out_item;
       const A* dz = DzRows<T, A>(g, act, dz_is_dy, dy_item, operand + n * out_item, dz_first,
                                  dz_count, cout, &dz_scratch);
+      // The next unit's dz rows, fetched while this one's products compute
+      // (one thread, core_ab.sh: pointwise 1.10x; its rows of grad_input
+      // fetched for writing as well: no better, and 0.94x with dilation 4).
+      TilePrefetch next_tile;
+      if (prefetch && unit + 1 < end) {
+        const int64_t n1 = (unit + 1) / tiles_per_item;
+        const int64_t t1 = tile_first + (unit + 1) % tiles_per_item;
+        const auto [dz_at, dz_values] = dz_span(n1, t1);
+        const int64_t bytes = dz_values * int64_t{sizeof(T)};
+        next_tile.gradient = SpanPrefetch<false>(grad_output + dz_at, bytes, register_tiles);
+        if (!dz_is_dy) {
+          next_tile.operand = SpanPrefetch<false>(operand + dz_at, bytes, register_tiles);
+        }
+      }
       const A* dz_rows = dz - q_min * cout;  // row m of the tile
       size_t next_phase = 0;
       for (int64_t r = 0; r < s; ++r) {
@@ -480,7 +511,8 @@ void BackpropInputPass(const Conv1DGeometry& g,
           for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + cin, A(0));
         } else {
           GemmBlocks<A>(ph->blocks, rows, cin, dz_rows, row_offset.data() + m_lo,
-                        ph->packed.data(), ph->depth, c, ldc, nullptr, Activation::kLinear, A(0));
+                        ph->packed.data(), ph->depth, c, ldc, nullptr, Activation::kLinear, A(0),
+                        &next_tile);
         }
         if (!in_place) {
           StoreRows<T, A>(c, cin, rows, cin, g.in_steps, g.layout, i_first, s,
@@ -616,23 +648,40 @@ void BackpropFilterPass(const Conv1DGeometry& g,
         // (dz_is_dy implies Cout == cout_padded.)
         const A* dz = DzRows<T, A>(g, act, dz_is_dy, grad_output + n * out_item,
                                    operand + n * out_item, o0, rows, cout_padded, &dz_scratch);
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t c = 0; c < cout; ++c) db[c] += dz[r * cout_padded + c];
-        }
         const Windows<A> w = TileWindows<T, A>(g, input + n * in_item, o0, rows, &slab_scratch);
         // dz in the kernel's panel layout: a panel's rows are contiguous, so
         // it stays in L1 whatever Cout is (rows cout_padded apart would map
-        // onto few L1 sets when that is a power of two).
+        // onto few L1 sets when that is a power of two). The bias sums are
+        // taken on the way, a panel's columns summed in registers (summed
+        // into db row by row, they cost 3% of the pointwise pass).
         const int64_t panels = cout_padded / kNr;
         dz_panels.resize(panels * rows * kNr);
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t p = 0; p < panels; ++p) {
+        for (int64_t p = 0; p < panels; ++p) {
+          A sums[kNr] = {};
+          A* panel_row = dz_panels.data() + p * rows * kNr;
+          for (int64_t r = 0; r < rows; ++r, panel_row += kNr) {
             const A* src = dz + r * cout_padded + p * kNr;
-            std::copy(src, src + kNr, dz_panels.data() + (p * rows + r) * kNr);
+            for (int64_t j = 0; j < kNr; ++j) {
+              panel_row[j] = src[j];
+              sums[j] += src[j];
+            }
           }
+          for (int64_t j = 0; j < kNr; ++j) db[p * kNr + j] += sums[j];
         }
         gemm::Epilogue<A> e;
         e.accumulate = true;
+        // The next unit's input and gradient rows, fetched while this one's
+        // products compute, where its register tiles are many enough (one
+        // per kMr kernel rows and panel) to spread them over (one thread,
+        // core_ab.sh: pointwise and resnet 1.09x, sensor, 27 rows, 0.92x).
+        TilePrefetch next_tile;
+        if (unit + 1 < parts.FirstUnit(part + 1) && inner >= kPrefetchMinDepth) {
+          const int64_t register_tiles = CeilDiv(inner, gemm::Tile<A>::kMr) * panels;
+          next_tile = PrefetchOfFilterGradTile<T>(g, input, grad_output,
+                                                  dz_is_dy ? nullptr : operand, unit + 1, tile,
+                                                  register_tiles);
+          e.prefetch = &next_tile;
+        }
         const gemm::RowsOf<A> columns = packing.Operand(w, rows, cout, &windows_packed);
         gemm::Gemm<A>(inner, cout, rows, columns, dz_panels.data(), kNr, rows * kNr, dw,
                       cout_padded, e);

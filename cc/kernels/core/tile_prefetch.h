@@ -44,14 +44,19 @@ class SpanPrefetch {
   int64_t lines_per_step_ = 0;
 };
 
-// A tile's input and output spans, prefetched over the steps of the tile
-// computed before it.
+// A tile's spans, prefetched over the steps of the tile computed before it:
+// a forward tile's input and output; a filter-gradient tile's input, output
+// gradient and operand (all three read); an input-gradient tile's output
+// gradient and operand.
 struct TilePrefetch {
   SpanPrefetch<false> input;
   SpanPrefetch<true> output;
+  SpanPrefetch<false> gradient, operand;
   void Step() {
     input.Step();
     output.Step();
+    gradient.Step();
+    operand.Step();
   }
 };
 
@@ -78,6 +83,24 @@ TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* ou
     prefetch.output = SpanPrefetch<true>(output + (n * g.out_steps + o0) * g.out_channels,
                                          rows * g.out_channels * int64_t{sizeof(T)}, steps);
   }
+  return prefetch;
+}
+
+// The spans of filter-gradient tile `unit` (the forward's tiles): its input
+// rows, and its rows of the output gradient and of the operand where given
+// (null where dz is the output gradient itself), NWC only.
+template <typename T>
+TilePrefetch PrefetchOfFilterGradTile(const Conv1DGeometry& g, const T* input,
+                                      const T* grad_output, const T* operand, int64_t unit,
+                                      int64_t tile, int64_t steps) {
+  TilePrefetch prefetch = PrefetchOfTile<T>(g, input, nullptr, unit, tile, steps);
+  if (g.layout != Layout::kNWC) return prefetch;
+  const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
+  const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
+  const int64_t first = (n * g.out_steps + o0) * g.out_channels;
+  const int64_t bytes = std::min(tile, g.out_steps - o0) * g.out_channels * int64_t{sizeof(T)};
+  prefetch.gradient = SpanPrefetch<false>(grad_output + first, bytes, steps);
+  if (operand != nullptr) prefetch.operand = SpanPrefetch<false>(operand + first, bytes, steps);
   return prefetch;
 }
 
