@@ -444,13 +444,6 @@ void BackpropInputPass(const Conv1DGeometry& g,
   const bool in_place = std::is_same_v<T, A> && g.layout == Layout::kNWC;
   const bool dz_is_dy = act.kind == Activation::kLinear && in_place;
 
-  // The dz rows of tile t of item n (as DzRows clips them), for the
-  // prefetch of the next tile.
-  const auto dz_span = [&](int64_t n, int64_t t) {
-    const int64_t first = std::clamp<int64_t>(t * tile + q_min, 0, g.out_steps);
-    const int64_t last = std::clamp<int64_t>(t * tile + tile, first, g.out_steps);
-    return std::make_pair(n * out_item + first * cout, (last - first) * cout);
-  };
   int64_t register_tiles = 0, deepest = 0;
   for (const Phase& ph : phases) {
     register_tiles += static_cast<int64_t>(ph.blocks.size()) * gemm::Panels<A>(cin) *
@@ -458,6 +451,8 @@ void BackpropInputPass(const Conv1DGeometry& g,
     deepest = std::max(deepest, ph.depth);
   }
   const bool prefetch = g.layout == Layout::kNWC && deepest >= kPrefetchMinDepth;
+  // What dz is computed from besides dy: nothing for a linear activation.
+  const T* dz_operand = act.kind == Activation::kLinear ? nullptr : operand;
 
   runner.For(g.batch * tiles_per_item, 2 * tile * g.kernel_size * cout * cin + 1,
              [&](int64_t begin, int64_t end) {
@@ -474,14 +469,13 @@ void BackpropInputPass(const Conv1DGeometry& g,
       // fetched for writing as well: no better, and 0.94x with dilation 4).
       TilePrefetch next_tile;
       if (prefetch && unit + 1 < end) {
+        // Its dz rows as DzRows clips them.
         const int64_t n1 = (unit + 1) / tiles_per_item;
         const int64_t t1 = tile_first + (unit + 1) % tiles_per_item;
-        const auto [dz_at, dz_values] = dz_span(n1, t1);
-        const int64_t bytes = dz_values * int64_t{sizeof(T)};
-        next_tile.gradient = SpanPrefetch<false>(grad_output + dz_at, bytes, register_tiles);
-        if (!dz_is_dy) {
-          next_tile.operand = SpanPrefetch<false>(operand + dz_at, bytes, register_tiles);
-        }
+        const int64_t first = std::clamp<int64_t>(t1 * tile + q_min, 0, g.out_steps);
+        const int64_t last = std::clamp<int64_t>(t1 * tile + tile, first, g.out_steps);
+        PrefetchGradientRows(grad_output, dz_operand, n1 * out_item + first * cout,
+                             (last - first) * cout, register_tiles, &next_tile);
       }
       const A* dz_rows = dz - q_min * cout;  // row m of the tile
       size_t next_phase = 0;
@@ -621,6 +615,8 @@ void BackpropFilterPass(const Conv1DGeometry& g,
                         g.layout == Layout::kNWC && cout == cout_padded;
   bool bf16_pairs = false;
   if constexpr (std::is_same_v<T, Eigen::bfloat16>) bf16_pairs = Bf16PairsApplyToFilterGrad(g);
+  // What dz is computed from besides dy: nothing for a linear activation.
+  const T* dz_operand = act.kind == Activation::kLinear ? nullptr : operand;
 
   runner.For(parts.parts(), 2 * CeilDiv(units, parts.parts()) * tile * inner * cout,
              [&](int64_t begin, int64_t end) {
@@ -677,9 +673,8 @@ void BackpropFilterPass(const Conv1DGeometry& g,
         TilePrefetch next_tile;
         if (unit + 1 < parts.FirstUnit(part + 1) && inner >= kPrefetchMinDepth) {
           const int64_t register_tiles = CeilDiv(inner, gemm::Tile<A>::kMr) * panels;
-          next_tile = PrefetchOfFilterGradTile<T>(g, input, grad_output,
-                                                  dz_is_dy ? nullptr : operand, unit + 1, tile,
-                                                  register_tiles);
+          next_tile = PrefetchOfFilterGradTile<T>(g, input, grad_output, dz_operand, unit + 1,
+                                                  tile, register_tiles);
           e.prefetch = &next_tile;
         }
         const gemm::RowsOf<A> columns = packing.Operand(w, rows, cout, &windows_packed);

@@ -86,9 +86,18 @@ TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* ou
   return prefetch;
 }
 
+// Values [first, first + values) of the output gradient, and of the operand
+// where given (null where dz does not read it), into a tile's prefetch.
+template <typename T>
+void PrefetchGradientRows(const T* grad_output, const T* operand, int64_t first,
+                          int64_t values, int64_t steps, TilePrefetch* prefetch) {
+  const int64_t bytes = values * int64_t{sizeof(T)};
+  prefetch->gradient = SpanPrefetch<false>(grad_output + first, bytes, steps);
+  if (operand != nullptr) prefetch->operand = SpanPrefetch<false>(operand + first, bytes, steps);
+}
+
 // The spans of filter-gradient tile `unit` (the forward's tiles): its input
-// rows, and its rows of the output gradient and of the operand where given
-// (null where dz is the output gradient itself), NWC only.
+// rows and its rows of the output gradient (and operand), NWC only.
 template <typename T>
 TilePrefetch PrefetchOfFilterGradTile(const Conv1DGeometry& g, const T* input,
                                       const T* grad_output, const T* operand, int64_t unit,
@@ -97,10 +106,8 @@ TilePrefetch PrefetchOfFilterGradTile(const Conv1DGeometry& g, const T* input,
   if (g.layout != Layout::kNWC) return prefetch;
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
-  const int64_t first = (n * g.out_steps + o0) * g.out_channels;
-  const int64_t bytes = std::min(tile, g.out_steps - o0) * g.out_channels * int64_t{sizeof(T)};
-  prefetch.gradient = SpanPrefetch<false>(grad_output + first, bytes, steps);
-  if (operand != nullptr) prefetch.operand = SpanPrefetch<false>(operand + first, bytes, steps);
+  PrefetchGradientRows(grad_output, operand, (n * g.out_steps + o0) * g.out_channels,
+                       std::min(tile, g.out_steps - o0) * g.out_channels, steps, &prefetch);
   return prefetch;
 }
 
