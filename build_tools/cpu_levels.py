@@ -34,7 +34,7 @@ SHARED_SOURCES = HOST_SOURCES + [f"{CORE}/{name}" for name in (
 
 # Compiled once per level, each copy in its own namespace (cpu_level.h).
 LEVEL_SOURCES = [f"{CORE}/{name}" for name in (
-    "conv1d_cpu.cc", "depthwise_cpu.cc", "gemm_kernel.cc")]
+    "conv1d_cpu.cc", "depthwise_cpu.cc", "gemm_amx.cc", "gemm_kernel.cc")]
 
 X86_64 = ("x86_64", "AMD64", "amd64")
 

@@ -55,8 +55,9 @@ def minor_version(version):
 def cpu_levels(path=None):
     """The CPU instruction-set levels of the loaded library: those compiled in,
     those this CPU supports, the one selected (TF_CONV1D_ISA or the best) and
-    why a forced one cannot be used ("error"), and whether the bfloat16 forward
-    runs on AVX512_BF16's dot products ("bf16_dot")."""
+    why a forced one cannot be used ("error"), and whether the bfloat16
+    products run on AVX512_BF16's dot products ("bf16_dot") and on AMX tiles
+    ("bf16_amx", TF_CONV1D_AMX=0 keeps the dot products)."""
     report = ctypes.CDLL(path or library_path()).tf_conv1d_op_cpu_levels
     report.restype = ctypes.c_char_p
     return json.loads(report().decode())

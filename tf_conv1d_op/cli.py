@@ -69,8 +69,7 @@ def format_info(facts):
         f"  CPU levels:         compiled {', '.join(facts['cpu_levels']['compiled'])}; "
         f"this CPU supports {', '.join(facts['cpu_levels']['supported'])}; "
         f"in use: {facts['cpu_levels']['selected']}",
-        f"  bfloat16 forward:   "
-        f"{'AVX512_BF16 dot products' if facts['cpu_levels']['bf16_dot'] else 'float sums'}",
+        f"  bfloat16 products:  {bfloat16_form(facts['cpu_levels'])}",
         f"  TensorFlow:         built for {build.get('tensorflow_version')}, "
         f"installed {facts['tensorflow_installed']}",
         f"  CUDA kernels:       {cuda}",
@@ -83,6 +82,14 @@ def format_info(facts):
     lines.append(f"  XLA kernels:        {_xla_line(facts['xla_kernels'])}")
     lines.append(f"  fused activations:  {', '.join(facts['fused_activations'])}")
     return "\n".join(lines)
+
+
+def bfloat16_form(levels):
+    """What the CPU passes' bfloat16 products run on (cc/kernels/core/gemm_amx.h,
+    bf16_pair_passes.h)."""
+    if levels.get("bf16_amx"):
+        return "AMX tiles"
+    return "AVX512_BF16 dot products" if levels["bf16_dot"] else "float sums"
 
 
 def _xla_line(xla):

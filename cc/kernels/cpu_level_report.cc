@@ -31,15 +31,16 @@ std::string JsonString(const std::string& text) {
 
 extern "C" __attribute__((visibility("default"))) const char* tf_conv1d_op_cpu_levels() {
   namespace isa = conv1d::cpu_isa;
+  const bool avx512 = isa::Selected().level == isa::Level::kAvx512;
   static const std::string report =
       "{\"compiled\": " + JsonNames(isa::CompiledLevels()) +
       ", \"supported\": " + JsonNames(isa::SupportedLevels()) +
       ", \"selected\": " + JsonString(isa::Name(isa::Selected().level)) +
       ", \"error\": " + JsonString(isa::Selected().error) +
-      // The avx512 level's bfloat16 forward runs on AVX512_BF16 where the CPU
-      // has it (bf16_pair_passes.h); the lower levels' copies lack it.
-      ", \"bf16_dot\": " +
-      (isa::Selected().level == isa::Level::kAvx512 && isa::CpuHasBf16Dot() ? "true" : "false") +
-      "}";
+      // The avx512 level's bfloat16 products run on AVX512_BF16 where the CPU
+      // has it (bf16_pair_passes.h), on AMX tiles where it has those too
+      // (gemm_amx.h); the lower levels' copies have neither.
+      ", \"bf16_dot\": " + (avx512 && isa::CpuHasBf16Dot() ? "true" : "false") +
+      ", \"bf16_amx\": " + (avx512 && isa::CpuHasAmxBf16() ? "true" : "false") + "}";
   return report.c_str();
 }

@@ -9,18 +9,29 @@ values: each output is then off by its own rounding to bfloat16 (half a unit
 in its 8th bit) and float summation, and a lost or misplaced product shows
 as more.
 
+Where the CPU has AMX (Sapphire Rapids and later) the same products run on
+its tiles (cc/kernels/core/gemm_amx.h): whole tiles in place, the last rows
+and pairs below a tile and partial column panels through zero-padded copies,
+which the cases below reach too; the last test runs the file again with
+TF_CONV1D_AMX=0, so that the dot products stay checked on those CPUs.
+
 The filter gradient's cases cover its windows read straight from NWC input
 (16 row pairs by 16 channels at a time: partial blocks of both, odd row
 counts, several tiles, padding, strides, dilation; fewer than 5 channels
 value by value), dy packed as it is
 (linear) or dz computed and rounded, the bias's gradient formed by the same
 products, and NCW's windows from the float slab."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tf_conv1d_op
-from tests.support import reference
+from tf_conv1d_op import _library
+from tests.support import REPO, reference
 
 CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, activation
     (2, 300, 256, 64, 5, 1, 1, "CAUSAL", "NWC", "relu"),   # 640 pairs: two depth blocks
@@ -30,6 +41,8 @@ CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, fo
     (1, 64, 6, 8, 1, 1, 5, "SAME", "NWC", "relu6"),        # dilation with one tap: in place
     (2, 80, 7, 16, 3, 1, 1, "SAME", "NWC", "relu"),        # odd depth: windows copied
     (3, 129, 9, 64, 3, 2, 1, "CAUSAL", "NWC", "tanh"),     # odd depth, stride, padding
+    (2, 70, 50, 48, 1, 1, 1, "VALID", "NWC", "relu"),      # 25 pairs: a tile and 9; 32 + 16 columns
+    (1, 45, 300, 20, 5, 1, 1, "SAME", "NWC", "linear"),    # 750 pairs: 46 tiles and 14; 45 rows
     (2, 80, 16, 16, 3, 1, 2, "CAUSAL", "NWC", "silu"),     # dilated taps: the float form
     (2, 80, 16, 16, 3, 1, 1, "SAME", "NCW", "tanh"),       # NCW: the float form
 ]
@@ -142,3 +155,13 @@ def test_bfloat16_filter_and_bias_gradients_match_reference(case):
         bound = 2.0 ** -8 * np.abs(want) + 2.0 ** -7 * spread + 1e-6
         worst = np.max(np.abs(got - want) - bound)
         assert worst <= 0, f"{name} is off by {worst:.3g} beyond its bfloat16 roundings"
+
+
+@pytest.mark.skipif(not _library.cpu_levels()["bf16_amx"],
+                    reason="no AMX tiles here: the cases above check the dot products")
+def test_dot_products_pass_the_same_cases_on_a_cpu_with_amx():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+         "not on_a_cpu_with_amx"], cwd=REPO, env=dict(os.environ, TF_CONV1D_AMX="0"),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

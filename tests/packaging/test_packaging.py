@@ -81,6 +81,9 @@ def test_loaded_library_has_every_cpu_level():
     if "TF_CONV1D_ISA" not in os.environ:
         assert levels["selected"] == supported_levels()[-1]
     assert levels["bf16_dot"] == (levels["selected"] == "avx512" and cpu_has_flag("avx512_bf16"))
+    amx = all(cpu_has_flag(flag) for flag in ("avx512_bf16", "amx_tile", "amx_bf16"))
+    assert levels["bf16_amx"] == (levels["selected"] == "avx512" and amx and
+                                  os.environ.get("TF_CONV1D_AMX") != "0")
 
 
 def cpu_has_flag(name):

@@ -84,8 +84,14 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
   }
   // Depth blocks in pairs: a pair's row of a B panel is as long as a float
   // depth step's, so the float GEMM's block length keeps B in L1 here too.
+  // AMX tiles take the whole depth at once: their blocks of C stay in the
+  // tiles, and a block's pairs past a whole tile would be padded.
   std::vector<DepthBlock> blocks;
-  SplitBlock(0, 0, pairs, &blocks);
+  if (cpu_isa::CpuHasAmxBf16()) {
+    blocks.push_back(DepthBlock{0, 0, pairs});
+  } else {
+    SplitBlock(0, 0, pairs, &blocks);
+  }
   const bool fuse = InRegisters(act.kind) && preactivation == nullptr;
   const int64_t tile =
       TileRows<float>((s * cin + cout) * sizeof(float), g.out_steps, g.batch, 288);

@@ -1,9 +1,15 @@
 #include "cc/kernels/core/cpu_isa.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace conv1d {
@@ -12,7 +18,7 @@ namespace {
 
 #if defined(__x86_64__)
 struct CpuidBits {
-  uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_1_eax = 0, ext1_ecx = 0;
+  uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_edx = 0, leaf7_1_eax = 0, ext1_ecx = 0;
   uint64_t xcr0 = 0;  // the register state the OS saves on a context switch
 };
 
@@ -20,7 +26,10 @@ CpuidBits ReadCpuid() {
   CpuidBits bits;
   unsigned eax, ebx, ecx, edx;
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) bits.leaf1_ecx = ecx;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) bits.leaf7_ebx = ebx;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    bits.leaf7_ebx = ebx;
+    bits.leaf7_edx = edx;
+  }
   if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) bits.leaf7_1_eax = eax;
   if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) bits.ext1_ecx = ecx;
   // XGETBV exists only where the OS enabled XSAVE (OSXSAVE, leaf 1 ECX bit 27).
@@ -55,6 +64,24 @@ bool SupportsAvx512(const CpuidBits& b) {
 bool SupportsBf16Dot(const CpuidBits& b) {
   return SupportsAvx512(b) && AllSet(b.leaf7_1_eax, Bits({5}));  // AVX512_BF16
 }
+
+bool SupportsAmxBf16(const CpuidBits& b) {
+  // AMX-BF16 22, AMX-TILE 24; the tile configuration and data state (XCR0 17, 18).
+  return SupportsBf16Dot(b) && AllSet(b.leaf7_edx, Bits({22, 24})) &&
+         AllSet(b.xcr0, uint64_t{3} << 17);
+}
+
+// Linux keeps the 8 KiB tile state off by default and grants it per process
+// (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, Linux 5.16 and
+// later); without it the first tile instruction faults.
+bool ProcessMayUseTiles() {
+#if defined(__linux__)
+  constexpr long kRequestPermission = 0x1023, kTileData = 18;
+  return syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0;
+#else
+  return false;
+#endif
+}
 #endif
 
 }  // namespace
@@ -81,6 +108,19 @@ bool CpuSupports(Level level) {
 bool CpuHasBf16Dot() {
 #if defined(__x86_64__)
   static const bool has = SupportsBf16Dot(ReadCpuid());
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool CpuHasAmxBf16() {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    const char* wanted = std::getenv(kAmxVariable);
+    if (wanted != nullptr && std::strcmp(wanted, "0") == 0) return false;
+    return SupportsAmxBf16(ReadCpuid()) && ProcessMayUseTiles();
+  }();
   return has;
 #else
   return false;

@@ -39,6 +39,15 @@ bool CpuSupports(Level level);
 // forward uses (gemm::GemmBf16Pairs) where the CPU has them.
 bool CpuHasBf16Dot();
 
+// Whether the avx512 level's bfloat16 products run on AMX tiles
+// (gemm_amx.h): the CPU has AMX-TILE and AMX-BF16 besides AVX512_BF16
+// (Sapphire Rapids and later), the OS saves the tiles' state and, on Linux,
+// grants it to this process (asked for once, as oneDNN does), and
+// TF_CONV1D_AMX is not 0 (which keeps the AVX512_BF16 dot products, for tests
+// and benchmarks).
+bool CpuHasAmxBf16();
+constexpr const char* kAmxVariable = "TF_CONV1D_AMX";
+
 // The level the passes run at: the highest one compiled in and supported,
 // or the one TF_CONV1D_ISA names. `error` says why that name cannot be
 // used (unknown, not compiled in, or not supported by this CPU); the passes

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "cc/kernels/core/gemm_amx.h"
 #include "cc/kernels/core/gemm_simd.h"
 
 namespace conv1d {
@@ -224,6 +225,10 @@ __attribute__((target("avx512bf16"))) void PackBf16PairsOfFloats(const float* sr
 void GemmBf16Pairs(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<uint16_t>& a,
                    const uint16_t* b, int64_t panel_stride, float* c, int64_t ldc,
                    const Epilogue<float>& e) {
+  if (AmxTakes(rows, pairs, a)) {
+    GemmBf16PairsOnAmx(rows, cols, pairs, a, b, panel_stride, c, ldc, e);
+    return;
+  }
   GemmOf<float, uint16_t>(rows, cols, pairs, a, b, kBf16PairPanelRow, panel_stride, c, ldc, e);
 }
 #endif

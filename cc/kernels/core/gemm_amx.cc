@@ -1,0 +1,260 @@
+#include "cc/kernels/core/gemm_amx.h"
+
+#if defined(__AVX512F__) && defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "cc/kernels/core/cpu_isa.h"
+#include "cc/kernels/core/cpu_tiles.h"
+#endif
+
+namespace conv1d {
+inline namespace TF_CONV1D_LEVEL_NAMESPACE {
+namespace gemm {
+
+#if defined(__AVX512F__) && defined(__x86_64__)
+namespace {
+
+constexpr int64_t kTileRows = 16;   // rows of an A or C tile
+constexpr int64_t kTilePairs = 16;  // pairs of depth values an A row holds (64 bytes)
+constexpr int64_t kBlockCols = Tile<float>::kNr;
+static_assert(kBlockCols == 32 && kBf16PairPanelRow == 64,
+              "a pair panel is two B tiles side by side");
+constexpr int64_t kPanelRowBytes = kBf16PairPanelRow * sizeof(uint16_t);
+
+// Palette 1, every tile 16 rows of 64 bytes: tiles 0 to 3 hold C (row tile
+// x column half), 4 and 5 A, 6 and 7 B.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+__attribute__((target("amx-tile"))) void ConfigureTiles() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = kTileRows;
+  }
+  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the
+  // configuration, which lets it drop the stores to the rest: this barrier
+  // makes them all happen first.
+  __asm__ volatile("" : : "r"(&config) : "memory");
+  _tile_loadconfig(&config);
+}
+
+enum class Start { kLoad, kBias, kZero };
+
+// One C block of RT row tiles x 32 columns: its start, pair_tiles steps of 16
+// pairs from A and B, optionally one more step from a zero-padded tail, the
+// store. Strides in bytes.
+struct Block {
+  const uint16_t* a;
+  int64_t a_stride;
+  const uint16_t* b;  // the panel's first pair row, kPanelRowBytes apart
+  int64_t pair_tiles;
+  const uint16_t* a_tail = nullptr;  // 16 pairs a row, a_tail_stride apart
+  int64_t a_tail_stride = 0;
+  const uint16_t* b_tail = nullptr;  // 16 pair rows of the panel
+  float* c;
+  int64_t c_stride;
+  Start start;
+  const float* bias;  // 32 values, for Start::kBias
+};
+
+template <int RT>
+__attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k) {
+  char* c = reinterpret_cast<char*>(k.c);
+  const int64_t c_next = kTileRows * k.c_stride;
+  if (k.start == Start::kLoad) {
+    _tile_loadd(0, c, k.c_stride);
+    _tile_loadd(1, c + 64, k.c_stride);
+    if constexpr (RT == 2) {
+      _tile_loadd(2, c + c_next, k.c_stride);
+      _tile_loadd(3, c + c_next + 64, k.c_stride);
+    }
+  } else if (k.start == Start::kBias) {  // every row the same 16 values: stride 0
+    _tile_loadd(0, k.bias, 0);
+    _tile_loadd(1, k.bias + 16, 0);
+    if constexpr (RT == 2) {
+      _tile_loadd(2, k.bias, 0);
+      _tile_loadd(3, k.bias + 16, 0);
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if constexpr (RT == 2) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  }
+  const char* a = reinterpret_cast<const char*>(k.a);
+  const char* b = reinterpret_cast<const char*>(k.b);
+  const int64_t a_next = kTileRows * k.a_stride;
+  for (int64_t q = 0; q < k.pair_tiles; ++q) {
+    const char* bq = b + q * kTilePairs * kPanelRowBytes;
+    _tile_loadd(6, bq, kPanelRowBytes);
+    _tile_loadd(7, bq + 64, kPanelRowBytes);
+    _tile_loadd(4, a + q * 64, k.a_stride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (RT == 2) {
+      _tile_loadd(5, a + a_next + q * 64, k.a_stride);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  if (k.a_tail != nullptr) {
+    const char* bt = reinterpret_cast<const char*>(k.b_tail);
+    const char* at = reinterpret_cast<const char*>(k.a_tail);
+    _tile_loadd(6, bt, kPanelRowBytes);
+    _tile_loadd(7, bt + 64, kPanelRowBytes);
+    _tile_loadd(4, at, k.a_tail_stride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (RT == 2) {
+      _tile_loadd(5, at + kTileRows * k.a_tail_stride, k.a_tail_stride);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c, k.c_stride);
+  _tile_stored(1, c + 64, k.c_stride);
+  if constexpr (RT == 2) {
+    _tile_stored(2, c + c_next, k.c_stride);
+    _tile_stored(3, c + c_next + 64, k.c_stride);
+  }
+}
+
+__attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
+
+}  // namespace
+
+bool AmxTakes(int64_t rows, int64_t pairs, const RowsOf<uint16_t>& a) {
+  if (rows < 1 || pairs < 1 || a.taps != 1 || a.k_stride != 2 || !cpu_isa::CpuHasAmxBf16()) {
+    return false;
+  }
+  const int64_t pitch = rows > 1 ? a.row_offset[1] - a.row_offset[0] : 0;
+  for (int64_t r = 1; r < rows; ++r) {
+    if (a.row_offset[r] != a.row_offset[0] + r * pitch) return false;
+  }
+  return true;
+}
+
+void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<uint16_t>& a,
+                        const uint16_t* b, int64_t panel_stride, float* c, int64_t ldc,
+                        const Epilogue<float>& e) {
+  const int64_t pitch = rows > 1 ? a.row_offset[1] - a.row_offset[0] : 0;
+  const uint16_t* a0 = a.data + a.row_offset[0];
+  const int64_t panels = Panels<float>(cols);
+  const int64_t whole_rows = rows / kTileRows * kTileRows, rest_rows = rows - whole_rows;
+  const int64_t pair_tiles = pairs / kTilePairs, rest_pairs = pairs - pair_tiles * kTilePairs;
+  const int64_t pair_values = 2 * kTilePairs;  // an A tile row's bfloat16 values
+
+  // The last pairs below a tile, zero-padded to one: B's per panel, A's per
+  // whole-tile row (in place they would run into the next row or past A).
+  std::vector<uint16_t> b_tail, a_tail;
+  if (rest_pairs > 0) {
+    b_tail.assign(panels * kTilePairs * kBf16PairPanelRow, 0);
+    for (int64_t p = 0; p < panels; ++p) {
+      std::memcpy(b_tail.data() + p * kTilePairs * kBf16PairPanelRow,
+                  b + p * panel_stride + pair_tiles * kTilePairs * kBf16PairPanelRow,
+                  rest_pairs * kPanelRowBytes);
+    }
+    a_tail.assign(whole_rows * pair_values, 0);
+    for (int64_t r = 0; r < whole_rows; ++r) {
+      std::memcpy(a_tail.data() + r * pair_values, a0 + r * pitch + pair_tiles * pair_values,
+                  rest_pairs * 2 * sizeof(uint16_t));
+    }
+  }
+  // The last rows below a tile: copied into one, zero-padded in rows and pairs.
+  const int64_t padded_values = (pair_tiles + (rest_pairs > 0)) * pair_values;
+  std::vector<uint16_t> a_rest;
+  if (rest_rows > 0) {
+    a_rest.assign(kTileRows * padded_values, 0);
+    for (int64_t r = 0; r < rest_rows; ++r) {
+      std::memcpy(a_rest.data() + r * padded_values, a0 + (whole_rows + r) * pitch,
+                  2 * pairs * sizeof(uint16_t));
+    }
+  }
+
+  alignas(64) float scratch[2 * kTileRows * kBlockCols];
+  const Start start = e.accumulate ? Start::kLoad : e.bias != nullptr ? Start::kBias : Start::kZero;
+  ConfigureTiles();
+  for (int64_t r0 = 0; r0 < rows;) {
+    const bool rest = r0 >= whole_rows;
+    const int64_t block_rows = rest ? rest_rows : std::min<int64_t>(2 * kTileRows, whole_rows - r0);
+    const int row_tiles = rest ? 1 : static_cast<int>(block_rows / kTileRows);
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t col0 = p * kBlockCols, block_cols = std::min(kBlockCols, cols - col0);
+      float* target = c + r0 * ldc + col0;
+      // Blocks C cannot hold whole (the last rows, a partial panel) go
+      // through the scratch block.
+      const bool direct = !rest && block_cols == kBlockCols;
+      Block k;
+      if (rest) {
+        k.a = a_rest.data();
+        k.a_stride = padded_values * sizeof(uint16_t);
+        if (rest_pairs > 0) {
+          k.a_tail = a_rest.data() + pair_tiles * pair_values;
+          k.a_tail_stride = k.a_stride;
+        }
+      } else {
+        k.a = a0 + r0 * pitch;
+        k.a_stride = pitch * sizeof(uint16_t);
+        if (rest_pairs > 0) {
+          k.a_tail = a_tail.data() + r0 * pair_values;
+          k.a_tail_stride = pair_values * sizeof(uint16_t);
+        }
+      }
+      k.b = b + p * panel_stride;
+      k.pair_tiles = pair_tiles;
+      k.b_tail = rest_pairs > 0 ? b_tail.data() + p * kTilePairs * kBf16PairPanelRow : nullptr;
+      k.start = start;
+      k.bias = e.bias != nullptr ? e.bias + col0 : nullptr;
+      if (direct) {
+        k.c = target;
+        k.c_stride = ldc * sizeof(float);
+      } else {
+        k.c = scratch;
+        k.c_stride = kBlockCols * sizeof(float);
+        if (start == Start::kLoad) {
+          for (int64_t r = 0; r < block_rows; ++r) {
+            std::memcpy(scratch + r * kBlockCols, target + r * ldc, block_cols * sizeof(float));
+          }
+        }
+      }
+      if (row_tiles == 2) {
+        RunBlock<2>(k);
+      } else {
+        RunBlock<1>(k);
+      }
+      if (!direct) {
+        for (int64_t r = 0; r < block_rows; ++r) {
+          std::memcpy(target + r * ldc, scratch + r * kBlockCols, block_cols * sizeof(float));
+        }
+      }
+      if (e.prefetch != nullptr) {  // as many steps as the register tiles it replaces
+        for (int64_t i = 0; i < block_rows; i += Tile<float>::kMr) e.prefetch->Step();
+      }
+    }
+    r0 += block_rows;
+  }
+  ReleaseTiles();
+  if (e.fused != Activation::kLinear) {
+    ActivationSpec act;
+    act.kind = e.fused;
+    act.negative_slope = e.negative_slope;
+    cpu_tiles::ActivateRows<float>(act, c, rows, cols, ldc);
+  }
+}
+#endif
+
+}  // namespace gemm
+}  // namespace TF_CONV1D_LEVEL_NAMESPACE
+}  // namespace conv1d
