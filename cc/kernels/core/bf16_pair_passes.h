@@ -38,12 +38,21 @@
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/core/cpu_level.h"
 #include "cc/kernels/core/cpu_tiles.h"
+#include "cc/kernels/core/gemm_amx.h"
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/parallel_runner.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
+
+// What the pair passes' tiles come in multiples of (rows of the forward,
+// steps of the filter gradient): whole AMX blocks where the products run on
+// the tiles, which leaves no rows or pairs to pad (a 114-row tile of 32-row
+// blocks computed 14 padding rows for 2), else the register tile's rows.
+inline int64_t PairTileMultiple() {
+  return cpu_isa::CpuHasAmxBf16() ? gemm::kAmxBlockRows : gemm::Tile<float>::kMr;
+}
 
 // Whether ForwardInBf16Pairs runs this bfloat16 forward: NWC, dense, each
 // window one contiguous run of a nonzero number of values, on a CPU with the
@@ -93,8 +102,8 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
     SplitBlock(0, 0, pairs, &blocks);
   }
   const bool fuse = InRegisters(act.kind) && preactivation == nullptr;
-  const int64_t tile =
-      TileRows<float>((s * cin + cout) * sizeof(float), g.out_steps, g.batch, 288);
+  const int64_t tile = TileRows<float>((s * cin + cout) * sizeof(float), g.out_steps, g.batch,
+                                       288, kMinUnits, PairTileMultiple());
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
 
   runner.For(g.batch * tiles_per_item, 2 * tile * inner * cout, [&](int64_t begin, int64_t end) {

@@ -591,11 +591,14 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   const int64_t inner = g.kernel_size * cin;
   const int64_t cout_padded = gemm::Panels<A>(cout) * kNr;
   const int64_t in_item = g.in_steps * cin, out_item = g.out_steps * cout;
+  bool bf16_pairs = false;
+  if constexpr (std::is_same_v<T, Eigen::bfloat16>) bf16_pairs = Bf16PairsApplyToFilterGrad(g);
   // Rows per tile = the depth of one gemm call: its dz panel stays in L1.
   // Deep calls matter more here than many tiles (C is read and written per
   // call), so small batches get 8 tiles rather than 16.
   const int64_t tile = TileRows<A>(s * cin * sizeof(A), std::max<int64_t>(g.out_steps, 1),
-                                   g.batch, 256, kMinUnits / 2);
+                                   g.batch, 256, kMinUnits / 2,
+                                   bf16_pairs ? PairTileMultiple() : gemm::Tile<A>::kMr);
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t units = g.batch * tiles_per_item;
 
@@ -613,8 +616,6 @@ void BackpropFilterPass(const Conv1DGeometry& g,
   const PackedWindows<A> packing(inner, tile, slab_offset, gathered_offset);
   const bool dz_is_dy = act.kind == Activation::kLinear && std::is_same_v<T, A> &&
                         g.layout == Layout::kNWC && cout == cout_padded;
-  bool bf16_pairs = false;
-  if constexpr (std::is_same_v<T, Eigen::bfloat16>) bf16_pairs = Bf16PairsApplyToFilterGrad(g);
   // What dz is computed from besides dy: nothing for a linear activation.
   const T* dz_operand = act.kind == Activation::kLinear ? nullptr : operand;
 

@@ -29,6 +29,11 @@ namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 
+// Rows of C one product holds in its tiles (two tiles of 16), and, as 16
+// pairs, the steps of depth one tile takes: the filter gradient's depth is
+// its tile's steps.
+constexpr int64_t kAmxBlockRows = 32;
+
 #if defined(__AVX512F__) && defined(__x86_64__)
 // Whether GemmBf16Pairs runs this product on the tiles: the CPU allows it
 // (cpu_isa::CpuHasAmxBf16), A's rows lie a fixed stride apart with one run
