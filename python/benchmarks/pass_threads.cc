@@ -10,13 +10,14 @@
 //   mapfile -t core < <(python -m build_tools.op_library core)
 //   g++ ${core[0]} python/benchmarks/pass_threads.cc "${core[@]:1}" -pthread -o /tmp/pass_threads
 //   /tmp/pass_threads BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING GROUPS THREADS
-//                     STATE [TRIALS] [ACTIVATION]
+//                     STATE [TRIALS] [ACTIVATION] [DTYPE]
 //   e.g. /tmp/pass_threads 16 512 256 256 31 1 1 same 256 2 cold   # the Conformer forward
 //        /tmp/pass_threads 8 2048 1536 1536 4 1 1 causal 1536 2 cold 41 silu   # Mamba's
 //
 // STATE: hot (the calls one after another), cold (256 MiB written between
 // calls), idle (the same after a 100 ms sleep).
 // ACTIVATION: an op attribute name (default linear).
+// DTYPE: float (the default), bfloat16, float16 or double.
 // Prints the median and fastest milliseconds, the median GFLOP/s, and the
 // sum of the outputs (the same for every thread count).
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "Eigen/Core"
 #include "cc/kernels/core/conv1d_cpu.h"
 #include "cc/kernels/core/cpu_isa.h"
 #include "python/benchmarks/geometry_args.h"
@@ -62,18 +64,24 @@ class ThreadRunner : public ParallelRunner {
 };
 
 // 64-byte aligned, as TensorFlow allocates tensors.
-std::vector<float> Aligned(int64_t elements, float** data) {
-  std::vector<float> storage(elements + 16);
+template <typename T>
+std::vector<T> Aligned(int64_t elements, T** data) {
+  std::vector<T> storage(elements + 64);
   const auto address = reinterpret_cast<uintptr_t>(storage.data());
-  *data = storage.data() + (64 - address % 64) % 64 / sizeof(float);
+  *data = storage.data() + (64 - address % 64) % 64 / sizeof(T);
   return storage;
 }
+
+template <typename T>
+int Run(Conv1DGeometry g, const ActivationSpec& act, int threads, const std::string& state,
+        int trials);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 12) {
-    std::fprintf(stderr, "usage: %s %s GROUPS THREADS hot|cold|idle [TRIALS] [ACTIVATION]\n",
+    std::fprintf(stderr,
+                 "usage: %s %s GROUPS THREADS hot|cold|idle [TRIALS] [ACTIVATION] [DTYPE]\n",
                  argv[0], geometry_args::kUsage);
     return 2;
   }
@@ -91,7 +99,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad arguments %s\n", error.c_str());
     return 2;
   }
-  float *x, *w, *b, *y;
+  const std::string dtype = argc > 14 ? argv[14] : "float";
+  if (dtype == "float") return Run<float>(g, act, threads, state, trials);
+  if (dtype == "bfloat16") return Run<Eigen::bfloat16>(g, act, threads, state, trials);
+  if (dtype == "float16") return Run<Eigen::half>(g, act, threads, state, trials);
+  if (dtype == "double") return Run<double>(g, act, threads, state, trials);
+  std::fprintf(stderr, "bad dtype %s (float, bfloat16, float16 or double)\n", dtype.c_str());
+  return 2;
+}
+
+namespace {
+
+template <typename T>
+int Run(Conv1DGeometry g, const ActivationSpec& act, int threads, const std::string& state,
+        int trials) {
+  T *x, *w, *b, *y;
   auto x_storage = Aligned(g.input_elements(), &x);
   auto w_storage = Aligned(g.filter_elements(), &w);
   auto b_storage = Aligned(g.out_channels, &b);
@@ -100,7 +122,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal;
   for (auto [p, n] : {std::pair{x, g.input_elements()}, {w, g.filter_elements()},
                       {b, g.out_channels}}) {
-    for (int64_t i = 0; i < n; ++i) p[i] = normal(rng);
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(normal(rng));
   }
   std::vector<char> other(256 << 20, 1);
   const ThreadRunner runner(threads);
@@ -116,16 +138,18 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < other.size(); i += 64) ++other[i];
     }
     const auto start = std::chrono::steady_clock::now();
-    FusedConv1DForwardCpu<float>(g, act, x, w, b, y, nullptr, runner);
+    FusedConv1DForwardCpu<T>(g, act, x, w, b, y, nullptr, runner);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
     if (t >= 0) ms.push_back(took.count());
   }
   std::sort(ms.begin(), ms.end());
   const double flops = 2.0 * g.output_elements() * g.kernel_size * g.group_in_channels();
   double checksum = 0;
-  for (int64_t i = 0; i < g.output_elements(); ++i) checksum += y[i];
+  for (int64_t i = 0; i < g.output_elements(); ++i) checksum += static_cast<double>(y[i]);
   std::printf("level %s, %d threads, %s: median %.3f ms, fastest %.3f ms, %.1f GFLOP/s, "
               "checksum %.17g\n", cpu_isa::Name(level.level), threads, state.c_str(),
               ms[ms.size() / 2], ms[0], flops / ms[ms.size() / 2] / 1e6, checksum);
   return 0;
 }
+
+}  // namespace
