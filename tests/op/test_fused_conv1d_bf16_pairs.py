@@ -15,6 +15,14 @@ and pairs below a tile and partial column panels through zero-padded copies,
 which the cases below reach too; the last test runs the file again with
 TF_CONV1D_AMX=0, so that the dot products stay checked on those CPUs.
 
+The input gradient's cases cover the forward of dz it runs (stride 1) and
+the one forward per phase of a larger stride (rows without taps where the
+stride exceeds the kernel, odd phase depths), and the float forms it leaves
+(dilation, NCW). The forward runs with and without a tape: without one, the
+products round their float sums to bfloat16 themselves, block by block, and
+that rounding is checked bitwise against TensorFlow's cast (infinities, NaN,
+sums below the normal floats).
+
 The filter gradient's cases cover its windows read straight from NWC input
 (16 row pairs by 16 channels at a time: partial blocks of both, odd row
 counts, several tiles, padding, strides, dilation; fewer than 5 channels
@@ -53,9 +61,21 @@ def bfloat16_values(rng, shape, scale=1.0):
                    tf.bfloat16).numpy().astype(np.float64)
 
 
+def forward(tensors, taped, **attrs):
+    """The op's output; under a tape the op keeps the preactivation where the
+    gradient reads it, and rounds the float sums in a pass of their own.
+    Without, the products round them as they finish each block."""
+    if not taped:
+        return tf_conv1d_op.fused_conv1d(*tensors, **attrs)
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        return tf_conv1d_op.fused_conv1d(*tensors, **attrs)
+
+
+@pytest.mark.parametrize("taped", [True, False], ids=["taped", "inference"])
 @pytest.mark.parametrize("case", CASES, ids=[
     f"{c[2]}x{c[3]}k{c[4]}s{c[5]}d{c[6]}-{c[7]}-{c[8]}-{c[9]}" for c in CASES])
-def test_bfloat16_forward_matches_reference(case):
+def test_bfloat16_forward_matches_reference(case, taped):
     batch, steps, cin, cout, k, stride, dilation, padding, data_format, activation = case
     rng = np.random.default_rng(steps * cin + k)
     x = bfloat16_values(rng, (batch, steps, cin) if data_format == "NWC" else (batch, cin, steps))
@@ -65,11 +85,8 @@ def test_bfloat16_forward_matches_reference(case):
                  activation=activation)
     expected = reference.conv1d(x, w, b, **attrs).numpy()
     tensors = [tf.constant(v, tf.bfloat16) for v in (x, w, b)]
-    with tf.GradientTape() as tape:  # a tape keeps the preactivation where the gradient reads it
-        tape.watch(tensors)
-        y = tf_conv1d_op.fused_conv1d(*tensors, stride=stride, dilations=dilation,
-                                      padding=padding, data_format=data_format,
-                                      activation=activation)
+    y = forward(tensors, taped, stride=stride, dilations=dilation, padding=padding,
+                data_format=data_format, activation=activation)
     got = tf.cast(y, tf.float64).numpy()
     bound = 2.0 ** -8 * np.abs(expected) + 1e-4 * np.abs(expected).max()
     worst = np.max(np.abs(got - expected) - bound)
@@ -93,6 +110,46 @@ def test_odd_depth_windows_do_not_read_their_neighbour(cin, k):
     np.testing.assert_array_equal(finite_rows, expected)
 
 
+@pytest.mark.parametrize("taped", [True, False], ids=["taped", "inference"])
+def test_rounding_is_eigens_for_tiny_sums_infinities_and_nan(taped):
+    """Where the products round their own sums (on AMX a block row of 32
+    columns at a time, by AVX512_BF16's conversion unless the row holds a NaN
+    or a denormal), the output is bitwise TensorFlow's cast of the float
+    result, as TensorFlow computes floats in its ops: denormal results
+    flushed to zero. Columns 0 to 31: tiny negative sums that a leaky relu's
+    slope takes below the normal floats (signed zeros then). Columns 32 to
+    63: one product and the bias, rounded to nearest even. Row 7 meets a
+    NaN, row 9 an infinity (NaN where it meets a zero weight, +-inf
+    elsewhere); NaN must come out quiet. 40 rows: whole tile blocks and the
+    rest."""
+    steps, cin, cout, slope = 40, 32, 64, 0.25
+    rng = np.random.default_rng(11)
+    x = np.ones((1, steps, cin))
+    x[0, :, 0] = bfloat16_values(rng, (steps,))
+    x[0, 7, 3] = np.nan
+    x[0, 9, 0] = np.inf
+    w = np.zeros((1, cin, cout))
+    w[0, 0, 32:] = bfloat16_values(rng, (32,))
+    tiny = np.float32(2.0) ** -126  # the smallest normal float
+    b = np.concatenate([np.tile([-tiny, -3 * tiny], 16), bfloat16_values(rng, (32,))])
+    tensors = [tf.constant(v, tf.bfloat16) for v in (x, w, b)]
+    y = forward(tensors, taped, padding="VALID", activation="leaky_relu", negative_slope=slope)
+    got = tf.bitcast(y, tf.uint16).numpy()[0]
+
+    f32 = np.float32
+    with np.errstate(invalid="ignore"):
+        z = x[0, :, :1].astype(f32) * w[0, :1].astype(f32) + b.astype(f32)  # one rounding
+        z[7] = np.nan
+        z[9, :32] = np.nan
+        activated = np.where(z > 0, z, f32(slope) * z)
+        activated = np.where(np.abs(activated) < tiny, np.copysign(f32(0), activated), activated)
+    want = tf.bitcast(tf.cast(tf.constant(activated, tf.float32), tf.bfloat16),
+                      tf.uint16).numpy()
+    nan = np.isnan(activated)
+    np.testing.assert_array_equal(got[nan] & 0x7FFF, 0x7FC0)  # quiet NaN, either sign
+    np.testing.assert_array_equal(np.where(nan, 0, got), np.where(nan, 0, want))
+
+
 GRAD_CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, activation
     (2, 700, 40, 40, 3, 1, 1, "SAME", "NWC", "linear"),    # 3 tiles, 40 = 16 + 16 + 8 channels
     (3, 125, 21, 33, 5, 2, 1, "CAUSAL", "NWC", "relu"),    # odd rows, stride, a partial panel
@@ -113,11 +170,12 @@ def filter_sums(x, dz, w_shape, **geometry):
     return tape.gradient(loss, w0).numpy()
 
 
-@pytest.mark.parametrize("case", GRAD_CASES, ids=[
-    f"{c[2]}x{c[3]}k{c[4]}s{c[5]}d{c[6]}-{c[7]}-{c[8]}-{c[9]}" for c in GRAD_CASES])
-def test_bfloat16_filter_and_bias_gradients_match_reference(case):
+def gradients_and_dz(case, seed):
+    """The op's three gradients for random bfloat16 values and upstream
+    gradient dy, and the float64 reference's dz = dy * activation'(z) (NWC),
+    with x, w and the geometry they were computed for."""
     batch, steps, cin, cout, k, stride, dilation, padding, data_format, activation = case
-    rng = np.random.default_rng(7 * steps + cin)
+    rng = np.random.default_rng(seed)
     x = bfloat16_values(rng, (batch, steps, cin) if data_format == "NWC" else (batch, cin, steps))
     w = bfloat16_values(rng, (k, cin, cout), 1 / np.sqrt(k * cin))
     b = bfloat16_values(rng, (cout,))
@@ -129,11 +187,11 @@ def test_bfloat16_filter_and_bias_gradients_match_reference(case):
                                       padding=padding, data_format=data_format,
                                       activation=activation)
     dy = bfloat16_values(rng, y.shape)
-    _, dw, db = tape.gradient(y, tensors, output_gradients=tf.constant(dy, tf.bfloat16))
+    grads = tape.gradient(y, tensors, output_gradients=tf.constant(dy, tf.bfloat16))
 
     # dz = dy * activation'(z), z in float64. (The op takes activation' at
     # its bfloat16 output or preactivation: the same for these activations
-    # but for silu's, smooth enough that the bound below covers it; tanh's
+    # but for silu's, smooth enough that the bounds cover it; tanh's
     # 1 - y^2 near |y| = 1 would not be, so no case has it.)
     z = reference.conv1d(x, w, b, **geometry)
     with tf.GradientTape() as tape:
@@ -141,6 +199,13 @@ def test_bfloat16_filter_and_bias_gradients_match_reference(case):
         activated = reference.keras_activation(activation)(z)
     dz = reference._to_layout(tape.gradient(activated, z, output_gradients=tf.constant(dy)),
                               data_format)  # NWC
+    return x, w, geometry, [tf.cast(g, tf.float64).numpy() for g in grads], dz
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[
+    f"{c[2]}x{c[3]}k{c[4]}s{c[5]}d{c[6]}-{c[7]}-{c[8]}-{c[9]}" for c in GRAD_CASES])
+def test_bfloat16_filter_and_bias_gradients_match_reference(case):
+    x, w, geometry, (_, dw, db), dz = gradients_and_dz(case, seed=7 * case[1] + case[2])
     want_dw = filter_sums(x, dz, w.shape, **geometry)
     want_db = tf.reduce_sum(dz, axis=[0, 1]).numpy()
     # Each product's dz is rounded to bfloat16 (relative 2^-9, independent
@@ -151,10 +216,44 @@ def test_bfloat16_filter_and_bias_gradients_match_reference(case):
     spread_db = np.sqrt(tf.reduce_sum(dz * dz, axis=[0, 1]).numpy())
     for name, got, want, spread in (("grad_filter", dw, want_dw, spread_dw),
                                     ("grad_bias", db, want_db, spread_db)):
-        got = tf.cast(got, tf.float64).numpy()
         bound = 2.0 ** -8 * np.abs(want) + 2.0 ** -7 * spread + 1e-6
         worst = np.max(np.abs(got - want) - bound)
         assert worst <= 0, f"{name} is off by {worst:.3g} beyond its bfloat16 roundings"
+
+
+INPUT_GRAD_CASES = [  # batch, steps, in_ch, filters, kernel, stride, dilation, padding, format, act
+    (2, 301, 64, 128, 3, 2, 1, "SAME", "NWC", "relu"),    # downsampling's form: two phases
+    (3, 97, 40, 33, 5, 3, 1, "CAUSAL", "NWC", "linear"),  # odd filters: odd phase depths; 40 = 32 + 8
+    (2, 150, 32, 48, 2, 4, 1, "VALID", "NWC", "silu"),    # stride above the kernel: rows without taps
+    (1, 70, 70, 16, 4, 2, 1, "SAME", "NWC", "gelu"),      # dz from the preactivation, rounded
+    (2, 120, 48, 40, 3, 1, 1, "SAME", "NWC", "relu"),     # stride 1: one forward of dz
+    (2, 90, 40, 24, 3, 2, 2, "SAME", "NWC", "linear"),    # dilation: the float phase form
+    (2, 90, 40, 24, 3, 2, 1, "SAME", "NCW", "relu"),      # NCW: the float phase form
+]
+
+
+def input_sums(w, dz, x_shape, **geometry):
+    """sum over taps and filters of w * dz for each input element, in float64."""
+    x0 = tf.zeros(x_shape, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x0)
+        loss = tf.reduce_sum(reference._linear_part(x0, tf.constant(w), **geometry) * dz)
+    return tape.gradient(loss, x0).numpy()
+
+
+@pytest.mark.parametrize("case", INPUT_GRAD_CASES, ids=[
+    f"{c[2]}x{c[3]}k{c[4]}s{c[5]}d{c[6]}-{c[7]}-{c[8]}-{c[9]}" for c in INPUT_GRAD_CASES])
+def test_bfloat16_input_gradient_matches_reference(case):
+    """The input gradient without dilation is a forward of dz in bfloat16
+    pairs: one with stride 1, one per phase of the input steps modulo the
+    stride above it (bf16_pair_passes.h, BackpropInputInBf16Phases)."""
+    x, w, geometry, (got, _, _), dz = gradients_and_dz(case, seed=5 * case[1] + case[3])
+    want = input_sums(w, dz, x.shape, **geometry)
+    # As the filter gradient's bound: dz rounded to bfloat16 in each term.
+    spread = np.sqrt(input_sums(w * w, dz * dz, x.shape, **geometry))
+    bound = 2.0 ** -8 * np.abs(want) + 2.0 ** -7 * spread + 1e-6
+    worst = np.max(np.abs(got - want) - bound)
+    assert worst <= 0, f"grad_input is off by {worst:.3g} beyond its bfloat16 roundings"
 
 
 @pytest.mark.skipif(not _library.cpu_levels()["bf16_amx"],

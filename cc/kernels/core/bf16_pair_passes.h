@@ -7,8 +7,10 @@
 // - The forward reads the windows as bfloat16 pairs where they lie (NWC,
 //   adjacent taps; those of odd depth copied, each padded with a zero);
 //   only the float sums are converted back.
-// - The input gradient of stride 1 is that forward on dz (conv1d_cpu.cc,
-//   BackpropInputAsForward), dz rounded to bfloat16.
+// - The input gradient without dilation is that forward on dz (conv1d_cpu.cc,
+//   BackpropInputAsForward), dz rounded to bfloat16: one forward with stride
+//   1, one per phase of the input steps modulo a larger stride
+//   (BackpropInputInBf16Phases), each writing every stride-th input row.
 // - The filter gradient pairs the steps: each tile's windows transposed so
 //   that a kernel row's values at two steps lie side by side (straight from
 //   the input in NWC), dz in bfloat16 pair panels, and the bias's gradient
@@ -63,11 +65,23 @@ inline bool Bf16PairsApply(const Conv1DGeometry& g) {
          (g.dilation == 1 || g.kernel_size == 1) && depth > 0 && cpu_isa::CpuHasBf16Dot();
 }
 
-// ForwardPass (conv1d_cpu.h) of bfloat16 where Bf16PairsApply.
+// Where ForwardInBf16Pairs writes output row o of batch item n:
+// output + n * item_pitch + o * row_pitch. By default the output tensor's
+// own rows; the strided input gradient's phases (BackpropInputInBf16Phases)
+// each fill every stride-th row of grad_input.
+struct PairOutputRows {
+  int64_t row_pitch;
+  int64_t item_pitch;
+};
+
+// ForwardPass (conv1d_cpu.h) of bfloat16 where Bf16PairsApply. Output rows
+// placed by `placement` (where given) need an activation in registers and no
+// preactivation.
 inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& act,
                                const Eigen::bfloat16* input, const Eigen::bfloat16* filter,
                                const Eigen::bfloat16* bias, Eigen::bfloat16* output,
-                               Eigen::bfloat16* preactivation, const ParallelRunner& runner) {
+                               Eigen::bfloat16* preactivation, const ParallelRunner& runner,
+                               const PairOutputRows* placement = nullptr) {
 #if defined(__AVX512F__)
   using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
   using T = Eigen::bfloat16;
@@ -82,8 +96,12 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
   const bool odd_depth = inner % 2 != 0;
   const int64_t pitch = odd_depth ? inner + 1 : s * cin;  // between rows' windows
   const int64_t in_item = g.in_steps * cin;
-  PreferHugePages(output, g.output_elements() * sizeof(T));
-  PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
+  const PairOutputRows out = placement != nullptr ? *placement
+                                                  : PairOutputRows{cout, g.out_steps * cout};
+  if (placement == nullptr) {
+    PreferHugePages(output, g.output_elements() * sizeof(T));
+    PreferHugePages(preactivation, preactivation ? g.output_elements() * sizeof(T) : 0);
+  }
   const uint16_t* filter_bits = bits(filter);
   const std::vector<uint16_t> packed = PackBf16PairPanels(
       inner, cout, [&](int64_t k, int64_t n) { return filter_bits[k * cout + n]; });
@@ -142,12 +160,18 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
       }
       for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * pitch;
       acc.resize(rows * cout);
+      T* output_rows = output + n * out.item_pitch + o0 * out.row_pitch;
       for (size_t i = 0; i < blocks.size(); ++i) {
+        const bool last = i + 1 == blocks.size();
         gemm::Epilogue<float> e;
         e.accumulate = i > 0;
         e.bias = i == 0 ? bias_padded.data() : nullptr;
-        e.fused = fuse && i + 1 == blocks.size() ? act.kind : Activation::kLinear;
+        e.fused = fuse && last ? act.kind : Activation::kLinear;
         e.negative_slope = static_cast<float>(act.negative_slope);
+        if (fuse && last) {  // the output rounded in the product's epilogue
+          e.narrow = reinterpret_cast<uint16_t*>(output_rows);
+          e.narrow_ld = out.row_pitch;
+        }
         gemm::RowsOf<uint16_t> a;
         a.data = windows + 2 * blocks[i].a_offset;
         a.row_offset = row_offset.data();
@@ -156,11 +180,76 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
                             packed.data() + blocks[i].b_row * kPairRow, pairs * kPairRow,
                             acc.data(), cout, e);
       }
-      FinishForwardTile<T, float>(g, act, acc.data(), n, o0, rows, fuse, false, output,
-                                  preactivation);
+      if (!fuse) {
+        FinishForwardTile<T, float>(g, act, acc.data(), n, o0, rows, false, false, output,
+                                    preactivation);
+      }
     }
   });
 #endif
+}
+
+// Whether BackpropInputInBf16Phases runs this bfloat16 input gradient: a
+// stride above 1 without dilation, NWC, dense (stride 1 is a forward of its
+// own: conv1d_cpu.cc, BackpropInputAsForward).
+inline bool Bf16PairsApplyToPhases(const Conv1DGeometry& g) {
+  return gemm::kHasBf16Pairs && g.groups == 1 && g.layout == Layout::kNWC && g.stride > 1 &&
+         g.dilation == 1 && g.out_channels > 0 && cpu_isa::CpuHasBf16Dot();
+}
+
+// The input gradient where Bf16PairsApplyToPhases, from dz (bfloat16, NWC).
+// Input row i sits at p = i + pad_left, and tap k carries dz row (p - k) / s
+// to it where that is whole: the rows of one residue r = p mod s take the
+// taps k = r + j s, dz rows m' - j for m' = (p - r) / s. So each residue's
+// rows are a stride-1 forward convolution of dz (ForwardInBf16Pairs) with
+// those taps flipped and transposed, written to every s-th row of
+// grad_input; a residue without taps (s > K) gets zeros.
+inline void BackpropInputInBf16Phases(const Conv1DGeometry& g, const Eigen::bfloat16* filter,
+                                      const Eigen::bfloat16* dz, Eigen::bfloat16* grad_input,
+                                      const ParallelRunner& runner) {
+  using T = Eigen::bfloat16;
+  const int64_t k = g.kernel_size, s = g.stride, pad = g.pad_left;
+  const int64_t cin = g.in_channels, cout = g.out_channels;
+  PreferHugePages(grad_input, g.input_elements() * sizeof(T));
+  std::vector<T> taps_filter;
+  for (int64_t i_first = 0; i_first < std::min(s, g.in_steps); ++i_first) {
+    const int64_t r = (i_first + pad) % s;
+    const int64_t rows = CeilDiv(g.in_steps - i_first, s);
+    const PairOutputRows placement{s * cin, g.in_steps * cin};
+    T* first_row = grad_input + i_first * cin;
+    const int64_t taps = r < k ? CeilDiv(k - r, s) : 0;
+    if (taps == 0) {
+      for (int64_t n = 0; n < g.batch; ++n) {
+        for (int64_t m = 0; m < rows; ++m) {
+          std::fill_n(first_row + n * placement.item_pitch + m * placement.row_pitch, cin, T(0));
+        }
+      }
+      continue;
+    }
+    // Filter [taps, Cout, Cin]: position t holds tap r + (taps - 1 - t) s.
+    taps_filter.resize(taps * cout * cin);
+    for (int64_t t = 0; t < taps; ++t) {
+      const T* tap = filter + (r + (taps - 1 - t) * s) * cin * cout;
+      for (int64_t co = 0; co < cout; ++co) {
+        for (int64_t ci = 0; ci < cin; ++ci) {
+          taps_filter[(t * cout + co) * cin + ci] = tap[ci * cout + co];
+        }
+      }
+    }
+    // Phase row m is dz rows m + m0 - (taps - 1) .. m + m0: a window of the
+    // forward at output row m with that padding.
+    const int64_t m0 = (i_first + pad - r) / s;
+    Conv1DGeometry f = g;
+    f.in_steps = g.out_steps;
+    f.in_channels = cout;
+    f.out_channels = cin;
+    f.out_steps = rows;
+    f.kernel_size = f.kernel_extent = taps;
+    f.stride = 1;
+    f.pad_left = taps - 1 - m0;
+    ForwardInBf16Pairs(f, ActivationSpec(), dz, taps_filter.data(), nullptr, first_row, nullptr,
+                       runner, &placement);
+  }
 }
 
 // Whether BackpropFilterPass of bfloat16 runs on the dot products.

@@ -22,7 +22,8 @@
 // a shifted run of dz rows, so each phase is a stride-1 correlation of dz
 // with those taps' transposed filters: no multiplications by the zeros a
 // dilated-dz formulation would have. With stride 1 on Winograd-sized layers
-// it is a forward convolution of dz instead (BackpropInputAsForward).
+// it is a forward convolution of dz instead, and for bfloat16 on the dot
+// products one such forward per phase (BackpropInputAsForward).
 //
 // Filter gradient: slab^T x dz per tile, the kernel's rows being the K * Cin
 // (tap, channel) pairs read down the steps, summed into a fixed number of
@@ -156,19 +157,61 @@ void BackpropInputByColumns(const Conv1DGeometry& g, const ActivationSpec& act,
   });
 }
 
-// With stride 1 and no dilation the input gradient is a forward
-// convolution: dz, padded by K - 1 - pad_left steps on the left, with the
-// filter flipped and transposed. Where that convolution qualifies for the
-// Winograd tiles, it runs as one (the phase form below would be a direct
-// one), and for bfloat16 where it runs on AVX512_BF16's dot products
-// instead (bf16_pair_passes.h); false otherwise, with nothing done. dz goes through
-// a T buffer: for bfloat16 it is rounded to bfloat16 there, as the stock
-// layer's gradient takes dy in the dtype (the phase form keeps dz in float).
+// dz = dy * activation'(operand), element-wise in either layout, in fixed
+// chunks (results do not depend on the threads): dy itself for a linear
+// activation, else computed into *buffer. bfloat16's is computed in float
+// and rounded once, as the stock layer's gradient takes dy in the dtype.
+template <typename T>
+const T* DzOfWholeOutput(const Conv1DGeometry& g, const ActivationSpec& act,
+                         const T* grad_output, const T* operand, const ParallelRunner& runner,
+                         std::vector<T>* buffer) {
+  if (act.kind == Activation::kLinear) return grad_output;
+  constexpr int64_t kChunk = 1 << 16;
+  const int64_t total = g.output_elements();
+  buffer->resize(total);
+  runner.For(CeilDiv(total, kChunk), 4 * kChunk, [&](int64_t begin, int64_t end) {
+    using A = typename AccumulatorOf<T>::type;
+    std::vector<A> chunk;
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t first = i * kChunk, count = std::min(kChunk, total - first);
+      if constexpr (std::is_same_v<T, A>) {
+        ActivationGradRow<T, T>(act, grad_output + first, operand + first, count, UnitStride(),
+                                buffer->data() + first);
+      } else {
+        chunk.resize(count);
+        ActivationGradRow<T, A>(act, grad_output + first, operand + first, count, UnitStride(),
+                                chunk.data());
+        ConvertValues(chunk.data(), count, buffer->data() + first);
+      }
+    }
+  });
+  return buffer->data();
+}
+
+// Without dilation the input gradient is a forward convolution of dz (with
+// stride 1: dz padded by K - 1 - pad_left steps on the left, the filter
+// flipped and transposed), or, with a larger stride, one per residue of the
+// input steps modulo the stride (BackpropInputInBf16Phases). Where that
+// convolution qualifies for the Winograd tiles (stride 1), it runs as one
+// (the phase form below would be a direct one), and for bfloat16 where it
+// runs on AVX512_BF16's dot products instead (bf16_pair_passes.h); false
+// otherwise, with nothing done. dz goes through a T buffer: for bfloat16 it
+// is rounded to bfloat16 there (the phase form below keeps dz in float).
 template <typename T>
 bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
                             const T* filter, const T* grad_output, const T* operand,
                             T* grad_input, const ParallelRunner& runner) {
-  if (g.stride != 1 || g.dilation != 1) return false;
+  if (g.dilation != 1) return false;
+  std::vector<T> dz_buffer;
+  if (g.stride != 1) {
+    if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
+      if (!Bf16PairsApplyToPhases(g)) return false;
+      const T* dz = DzOfWholeOutput(g, act, grad_output, operand, runner, &dz_buffer);
+      BackpropInputInBf16Phases(g, filter, dz, grad_input, runner);
+      return true;
+    }
+    return false;
+  }
   Conv1DGeometry f = g;
   f.in_steps = g.out_steps;
   f.in_channels = g.out_channels;
@@ -191,32 +234,7 @@ bool BackpropInputAsForward(const Conv1DGeometry& g, const ActivationSpec& act,
       }
     }
   }
-  // dz = dy * activation'(operand), element-wise in either layout, in
-  // fixed chunks (results do not depend on the threads).
-  const T* dz = grad_output;
-  std::vector<T> dz_buffer;
-  if (act.kind != Activation::kLinear) {
-    constexpr int64_t kChunk = 1 << 16;
-    const int64_t total = g.output_elements();
-    dz_buffer.resize(total);
-    runner.For(CeilDiv(total, kChunk), 4 * kChunk, [&](int64_t begin, int64_t end) {
-      using A = typename AccumulatorOf<T>::type;  // bfloat16's dz: in float, rounded once
-      std::vector<A> chunk;
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t first = i * kChunk, count = std::min(kChunk, total - first);
-        if constexpr (std::is_same_v<T, A>) {
-          ActivationGradRow<T, T>(act, grad_output + first, operand + first, count,
-                                  UnitStride(), dz_buffer.data() + first);
-        } else {
-          chunk.resize(count);
-          ActivationGradRow<T, A>(act, grad_output + first, operand + first, count,
-                                  UnitStride(), chunk.data());
-          ConvertValues(chunk.data(), count, dz_buffer.data() + first);
-        }
-      }
-    });
-    dz = dz_buffer.data();
-  }
+  const T* dz = DzOfWholeOutput(g, act, grad_output, operand, runner, &dz_buffer);
   ForwardPass<T>(f, ActivationSpec(), dz, flipped.data(), nullptr, grad_input, nullptr, runner);
   return true;
 }

@@ -9,6 +9,8 @@
 
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/core/cpu_tiles.h"
+#include "cc/kernels/core/float_conversions.h"
+#include "cc/kernels/core/gemm_simd.h"
 #endif
 
 namespace conv1d {
@@ -138,6 +140,47 @@ __attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k) {
 
 __attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 
+// A finished block of C (`rows` x `cols`, 32 floats apart) activated with F
+// and rounded to bfloat16 at out (rows `out_ld` apart), a row at a time.
+// AVX512_BF16's conversion (every CPU with AMX-BF16 has it) rounds to nearest
+// even as Eigen's cast does, but flushes denormals and keeps NaN payloads,
+// so rows holding either go through the bitwise conversion
+// (float_conversions.h): the tiles flush denormal sums, so only a leaky
+// relu's slope can make one.
+template <Activation F>
+__attribute__((target("avx512bf16"))) void NarrowBlock(const float* block, int64_t rows, int64_t cols, float slope, uint16_t* out,
+                 int64_t out_ld) {
+  using S = Simd<float>;
+  constexpr int64_t kLanes = Tile<float>::kLanes;
+  static_assert(kConversionLanes == kLanes && 2 * kLanes == kBlockCols,
+                "a block row is two vectors");
+  const S::V slope_vector = S::Set(slope);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = block + r * kBlockCols;
+    auto* dst = reinterpret_cast<Eigen::bfloat16*>(out + r * out_ld);
+    if (cols == kBlockCols) {
+      const S::V low = ApplyFused<float, F>(S::Load(row), slope_vector);
+      const S::V high = ApplyFused<float, F>(S::Load(row + kLanes), slope_vector);
+      constexpr int kNanOrDenormal = 0x01 | 0x20 | 0x80;  // quiet NaN, denormal, signalling NaN
+      if ((_mm512_fpclass_ps_mask(low, kNanOrDenormal) |
+           _mm512_fpclass_ps_mask(high, kNanOrDenormal)) == 0) {
+        _mm512_storeu_si512(dst, (__m512i)_mm512_cvtne2ps_pbh(high, low));
+      } else {
+        StoreNarrowed(dst, SameBits<ConversionFloats>(low));
+        StoreNarrowed(dst + kLanes, SameBits<ConversionFloats>(high));
+      }
+    } else {
+      ActivationSpec act;
+      act.kind = F;
+      act.negative_slope = slope;
+      alignas(64) float activated[kBlockCols];
+      std::memcpy(activated, row, cols * sizeof(float));
+      cpu_tiles::ActivateRows<float>(act, activated, 1, cols, cols);
+      ConvertValues(activated, cols, dst);
+    }
+  }
+}
+
 }  // namespace
 
 bool AmxTakes(int64_t rows, int64_t pairs, const RowsOf<uint16_t>& a) {
@@ -203,6 +246,16 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
   }
   alignas(64) float scratch[2 * kTileRows * kBlockCols];
   const Start start = e.accumulate ? Start::kLoad : e.bias != nullptr ? Start::kBias : Start::kZero;
+  ActivationSpec act;
+  act.kind = e.fused;
+  act.negative_slope = e.negative_slope;
+  const auto finish_narrow = [&](const float* block, int64_t block_rows, int64_t block_cols,
+                                 uint16_t* out) {
+    WithRegisterForm(e.fused, [&](auto fused) {
+      NarrowBlock<decltype(fused)::value>(block, block_rows, block_cols, e.negative_slope, out,
+                                          e.narrow_ld);
+    });
+  };
   ConfigureTiles();
   for (int64_t r0 = 0; r0 < rows;) {
     const bool rest = r0 >= whole_rows;
@@ -212,8 +265,8 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       const int64_t col0 = p * kBlockCols, block_cols = std::min(kBlockCols, cols - col0);
       float* target = c + r0 * ldc + col0;
       // Blocks C cannot hold whole (the last rows, a partial panel) go
-      // through the scratch block.
-      const bool direct = !rest && block_cols == kBlockCols;
+      // through the scratch block, as do those rounded to bfloat16.
+      const bool direct = !rest && block_cols == kBlockCols && e.narrow == nullptr;
       Block k;
       if (rest) {
         k.a = a_rest.data();
@@ -252,7 +305,14 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       } else {
         RunBlock<1>(k);
       }
-      if (!direct) {
+      // The activation, and the rounding, while the block is in L1.
+      if (e.narrow != nullptr) {
+        finish_narrow(scratch, block_rows, block_cols, e.narrow + r0 * e.narrow_ld + col0);
+      } else {
+        cpu_tiles::ActivateRows<float>(act, k.c, block_rows, block_cols,
+                                       k.c_stride / static_cast<int64_t>(sizeof(float)));
+      }
+      if (e.narrow == nullptr && !direct) {
         for (int64_t r = 0; r < block_rows; ++r) {
           std::memcpy(target + r * ldc, scratch + r * kBlockCols, block_cols * sizeof(float));
         }
@@ -264,12 +324,6 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
     r0 += block_rows;
   }
   ReleaseTiles();
-  if (e.fused != Activation::kLinear) {
-    ActivationSpec act;
-    act.kind = e.fused;
-    act.negative_slope = e.negative_slope;
-    cpu_tiles::ActivateRows<float>(act, c, rows, cols, ldc);
-  }
 }
 #endif
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "cc/kernels/core/float_conversions.h"
 #include "cc/kernels/core/gemm_amx.h"
 #include "cc/kernels/core/gemm_simd.h"
 
@@ -230,6 +231,11 @@ void GemmBf16Pairs(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<uint1
     return;
   }
   GemmOf<float, uint16_t>(rows, cols, pairs, a, b, kBf16PairPanelRow, panel_stride, c, ldc, e);
+  if (e.narrow != nullptr) {
+    for (int64_t r = 0; r < rows; ++r) {
+      ConvertValues(c + r * ldc, cols, reinterpret_cast<Eigen::bfloat16*>(e.narrow + r * e.narrow_ld));
+    }
+  }
 }
 #endif
 

@@ -38,6 +38,12 @@ struct Epilogue {
   // Stepped once per register tile: the next tile of the pass fetched
   // while this product computes.
   TilePrefetch* prefetch = nullptr;
+  // GemmBf16Pairs only: where set, C's final values (activated) are rounded
+  // to bfloat16 there (raw bits, rows `narrow_ld` apart) and c is scratch.
+  // On AMX each block is rounded from L1 as its tiles finish it, where a
+  // pass of its own over a float C took a fifth of the pointwise forward.
+  uint16_t* narrow = nullptr;
+  int64_t narrow_ld = 0;
 };
 
 // SIMD width: AVX-512 in the avx512 level's copy, AVX2 with FMA in the avx2
