@@ -50,6 +50,23 @@ def test_quick_run_writes_table_markdown_and_chart(tmp_path, capsys):
     assert width > 100 and height > 100
 
 
+def test_quick_run_in_bfloat16(tmp_path, capsys):
+    """--dtype runs both layers in it (as a mixed-precision policy's compute
+    dtype), the memory probes' subprocesses too, and the report says so;
+    GB/s count its two-byte values."""
+    rows = benchmark.run(["--quick", "--shapes", "audio_frontend,downsampling", "--no-xla",
+                           "--dtype", "bfloat16", "--output-dir", str(tmp_path)])
+    assert {r["shape"] for r in rows} == {"audio_frontend", "downsampling"}
+    for r in rows:
+        assert r["stock_ms"] > 0 and r["ours_ms"] > 0
+        shape = next(s for s in benchmark.SHAPES if s.name == r["shape"])
+        moved = benchmark.pass_bytes(benchmark.quick_variant(shape), r["which"], 2)
+        np.testing.assert_allclose(r["ours_gbs"], moved / r["ours_ms"] / 1e6)
+    assert "peak extra memory" in capsys.readouterr().out
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert "both layers in bfloat16" in md and "256x256 bfloat16" in md
+
+
 def test_markdown_section_replaces_only_itself(tmp_path):
     path = tmp_path / "benchmarks.md"
     path.write_text("# Benchmarks\n\nGPU notes.\n")

@@ -2,12 +2,13 @@
 
 One process times both on identical weights and inputs, under tf.function,
 after warm-up, alternating stock and ours so that both see the same machine
-load; it reports medians. The machine's practical peak is the float32
-tf.matmul of two 4096 x 4096 matrices, and its memory bandwidth a large
-elementwise copy, both timed in the same run. Peak extra memory is measured
-in fresh subprocesses (see memory_probe).
+load; it reports medians. The machine's practical peak is the tf.matmul of
+two 4096 x 4096 matrices in the benchmark's dtype, and its memory bandwidth a
+large float32 elementwise copy, both timed in the same run. Peak extra memory
+is measured in fresh subprocesses (see memory_probe).
 
   python -m tf_conv1d_op bench [--quick] [--shapes audio,resnet] [--output-dir docs]
+  python -m tf_conv1d_op bench --dtype bfloat16   # both layers as under mixed_bfloat16
 """
 import argparse
 import collections
@@ -49,6 +50,11 @@ SHAPES = (
 MEMORY_SHAPE = "audio_frontend"
 PASSES = ("forward", "training")
 MATMUL_SIZE = 4096
+# Both layers run in one of these (float32 by default): weights, inputs and
+# compute, as a Keras mixed-precision policy's compute dtype does. The guard
+# that both compute the same function allows each its rounding.
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+SAME_OUTPUT_TOLERANCE = {"float32": 1e-4, "float64": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
 COPY_BYTES = 512 * 2**20  # the bandwidth probe's array: far beyond any cache
 # Short passes get more timed runs than --repeats asks, up to about this much
 # time per side (and at most MAX_REPEATS runs): a median of 9 runs of a 2 ms
@@ -87,8 +93,8 @@ def pass_flops(shape, which):
     return forward_flops(shape) * (1 if which == "forward" else 3)
 
 
-def pass_bytes(shape, which):
-    """The float32 bytes a pass must at least read or write, each tensor once:
+def pass_bytes(shape, which, itemsize=4):
+    """The bytes (itemsize each value) a pass must at least read or write, each tensor once:
     the forward pass reads the input and filter (and bias) and writes the
     output; the input gradient reads the output gradient and filter and
     writes an input-sized tensor; the filter gradient reads the input and
@@ -98,7 +104,7 @@ def pass_bytes(shape, which):
     x = shape.batch * shape.steps * shape.in_channels
     y = shape.batch * out_steps(shape) * shape.filters
     w = shape.kernel * (shape.in_channels // shape.groups) * shape.filters + shape.filters
-    return 4 * (x + w + y) * (1 if which == "forward" else 3)
+    return itemsize * (x + w + y) * (1 if which == "forward" else 3)
 
 
 def make_data(shape, seed=0):
@@ -210,11 +216,11 @@ def _timed_runs(fn_a, fn_b, arg, repeats, wall, cpu):
             cpu[i].append(1e3 * (time.process_time() - start_cpu))
 
 
-def matmul_peak_gflops(repeats, size=MATMUL_SIZE):
+def matmul_peak_gflops(repeats, size=MATMUL_SIZE, dtype="float32"):
     import tensorflow as tf
 
-    a = tf.random.normal([size, size], seed=1)
-    b = tf.random.normal([size, size], seed=2)
+    a = tf.cast(tf.random.normal([size, size], seed=1), dtype)
+    b = tf.cast(tf.random.normal([size, size], seed=2), dtype)
     matmul = tf.function(lambda: tf.matmul(a, b))
     matmul()
     times = []
@@ -243,22 +249,25 @@ def copy_bandwidth_gbs(repeats, size_bytes=COPY_BYTES):
 
 
 def check_same_output(stock, ours, x):
-    """Guards the comparison: both sides must compute the same function."""
-    a, b = stock(x).numpy(), ours(x).numpy()
+    """Guards the comparison: both sides must compute the same function (to
+    within their roundings in x's dtype)."""
+    import tensorflow as tf
+
+    a, b = (tf.cast(f(x), tf.float64).numpy() for f in (stock, ours))
     scale = max(float(np.abs(a).max()), 1e-30)
     error = float(np.abs(a - b).max()) / scale
-    if error > 1e-4:
+    if error > SAME_OUTPUT_TOLERANCE[x.dtype.name]:
         raise RuntimeError(f"stock and ours differ (relative error {error:.3g})")
 
 
-def run_shape(shape, repeats, warmup, seconds_per_side=0.0, xla=True):
+def run_shape(shape, repeats, warmup, seconds_per_side=0.0, xla=True, dtype="float32"):
     """The rows of one shape: stock against ours, then, when xla, the same two
     compiled by XLA (their speed-ups are over the stock layer without XLA)."""
     import tensorflow as tf
 
     x, w, b, dy = make_data(shape)
-    stock, ours, stock_vars, ours_vars = build_models(shape, w, b)
-    x = tf.constant(x)
+    stock, ours, stock_vars, ours_vars = build_models(shape, w, b, dtype)
+    x, dy = tf.cast(x, dtype), tf.cast(dy, dtype)
     check_same_output(stock, ours, x)
     stock_fns = compiled_passes(stock, stock_vars, dy)
     ours_fns = compiled_passes(ours, ours_vars, dy)
@@ -269,7 +278,7 @@ def run_shape(shape, repeats, warmup, seconds_per_side=0.0, xla=True):
     for which in PASSES:
         (stock_ms, ours_ms), (stock_cpu, ours_cpu), runs = time_side_by_side(
             stock_fns[which], ours_fns[which], x, repeats, warmup, seconds_per_side)
-        flops, moved = pass_flops(shape, which), pass_bytes(shape, which)
+        flops, moved = pass_flops(shape, which), pass_bytes(shape, which, x.dtype.size)
         rows.append(dict(shape=shape.name, which=which, runs=runs, groups=shape.groups,
                          stock_ms=stock_ms, ours_ms=ours_ms,
                          speedup=stock_ms / ours_ms, stock_gflops=flops / stock_ms / 1e6,
@@ -302,7 +311,7 @@ def _reset_peak_rss():
         return False
 
 
-def memory_probe(variant, shape, which):
+def memory_probe(variant, shape, which, dtype="float32"):
     """Peak resident memory (bytes) one full-size call adds, in this process.
 
     Everything but the call is done first: inputs, weights, tracing, and a
@@ -318,12 +327,12 @@ def memory_probe(variant, shape, which):
     import tensorflow as tf
 
     x, w, b, dy = make_data(shape)
-    stock, ours, stock_vars, ours_vars = build_models(shape, w, b)
+    stock, ours, stock_vars, ours_vars = build_models(shape, w, b, dtype)
     forward, variables = (stock, stock_vars) if variant == "stock" else (ours, ours_vars)
     small_x, _, _, small_dy = make_data(shape._replace(batch=1))
-    compiled_passes(forward, variables, small_dy)[which](tf.constant(small_x))
-    fn = compiled_passes(forward, variables, dy)[which]
-    x = tf.constant(x)
+    compiled_passes(forward, variables, tf.cast(small_dy, dtype))[which](tf.cast(small_x, dtype))
+    fn = compiled_passes(forward, variables, tf.cast(dy, dtype))[which]
+    x = tf.cast(x, dtype)
     fn.get_concrete_function(x)
     if _reset_peak_rss():
         before = _proc_status_kib("VmRSS")
@@ -336,7 +345,7 @@ def memory_probe(variant, shape, which):
     return max(0, after - before) * 1024
 
 
-def measure_memory(shape):
+def measure_memory(shape, dtype="float32"):
     """{(variant, pass): peak extra bytes}, each from a fresh subprocess."""
     results = {}
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -347,10 +356,10 @@ def measure_memory(shape):
         for which in PASSES:
             code = ("import json, sys; from tf_conv1d_op.tools import benchmark as b; "
                     "s = b.Shape(*json.loads(sys.argv[1])); "
-                    "print('RESULT', b.memory_probe(sys.argv[2], s, sys.argv[3]))")
+                    "print('RESULT', b.memory_probe(sys.argv[2], s, *sys.argv[3:5]))")
             out = subprocess.run([sys.executable, "-c", code, json.dumps(list(shape)),
-                                  variant, which], capture_output=True, text=True, env=env,
-                                 check=True).stdout
+                                  variant, which, dtype], capture_output=True, text=True,
+                                 env=env, check=True).stdout
             line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
             results[(variant, which)] = int(line.split()[1])
     return results
@@ -389,6 +398,10 @@ def parse_args(argv):
                         help="skip the columns of both sides compiled by XLA (jit_compile)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory subprocesses")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES,
+                        help="both layers' weights, inputs and compute, as a Keras "
+                             "mixed-precision policy's compute dtype (default float32); the "
+                             "matmul peak is taken in it too")
     parser.add_argument("--note", default="",
                         help="free text recorded in the report (e.g. machine load)")
     return parser.parse_args(argv)
@@ -434,24 +447,25 @@ def run(argv=None):
     tf.config.experimental.set_synchronous_execution(True)
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
-    peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE)
+    peak = matmul_peak_gflops(repeats, 256 if args.quick else MATMUL_SIZE, args.dtype)
     copy_bytes = 2**20 if args.quick else COPY_BYTES
     bandwidth = copy_bandwidth_gbs(repeats, copy_bytes)
     rows = []
     for shape in shapes:
         rows.extend(run_shape(shape, repeats, warmup, 0.0 if args.quick else SECONDS_PER_SIDE,
-                              xla=with_xla))
+                              xla=with_xla, dtype=args.dtype))
         print(report.format_rows(rows[-2:], peak, bandwidth, header=len(rows) == 2),
               flush=True)
     memory = None
     memory_shape = [s for s in shapes if s.name == MEMORY_SHAPE]
     if memory_shape and not args.no_memory:
-        memory = (memory_shape[0], measure_memory(memory_shape[0]))
+        memory = (memory_shape[0], measure_memory(memory_shape[0], args.dtype))
     context = dict(
         date=started.strftime("%Y-%m-%d %H:%M UTC"), machine=machine_description(),
         tensorflow=tf.__version__, intra_op_threads=_intra_op_threads(),
         load=(load_before, os.getloadavg()), repeats=repeats, warmup=warmup,
         quick=args.quick, note=args.note, matmul_size=256 if args.quick else MATMUL_SIZE,
+        dtype=args.dtype,
         bandwidth=bandwidth, copy_bytes=copy_bytes)
     print()
     print(report.summary_text(rows, peak, memory, bandwidth))

@@ -116,6 +116,7 @@ def markdown_section(rows, peak, memory, context, chart_name):
         if r["shape"] not in shapes:
             shapes.append(r["shape"])
     load_before, load_after = context["load"]
+    dtype = context.get("dtype", "float32")
     lines = [
         BEGIN,
         "## CPU: fused_conv1d against tf.keras.layers.Conv1D",
@@ -126,12 +127,13 @@ def markdown_section(rows, peak, memory, context, chart_name):
         f"- Date: {context['date']}",
         f"- Machine: {context['machine']}; TensorFlow {context['tensorflow']}, "
         f"{context['intra_op_threads']} intra-op threads",
-        f"- Method: one process, float32, same weights and inputs, tf.function, "
+        f"- Method: one process, both layers in {dtype} (weights, inputs and compute) with "
+        f"the same weights and inputs, tf.function, "
         f"{context['warmup']} warm-up calls, median of at least {context['repeats']} runs "
         "(short passes get as many as fit in about 1 s per side, at most 99: the runs "
         "column), stock and ours alternating. Training = forward + gradients for input, kernel and bias. "
         "GFLOP/s count 2 x multiply-adds of the convolution (3x forward for training; "
-        "a grouped filter reads in_channels / groups channels). GB/s count the float32 "
+        f"a grouped filter reads in_channels / groups channels). GB/s count the {dtype} "
         "bytes a pass must move at least, each tensor once: input, filter and output "
         "for the forward pass, three times that for training (benchmark.pass_bytes). "
         "Grouped shapes (groups > 1): the stock layer with the same `groups`, as Keras "
@@ -141,7 +143,7 @@ def markdown_section(rows, peak, memory, context, chart_name):
         "The XLA columns: the same two passes compiled by XLA (tf.function(jit_compile=True); "
         "ours then runs as the HLO of its XLA kernel, not as our kernel), timed alternately "
         "after the non-XLA pair, as speed-ups over the stock layer without XLA (- when not run).",
-        f"- Practical peak: tf.matmul {context['matmul_size']}x{context['matmul_size']} float32 "
+        f"- Practical peak: tf.matmul {context['matmul_size']}x{context['matmul_size']} {dtype} "
         f"= {peak:.1f} GFLOP/s in this run",
         f"- Memory bandwidth: tf.negative of a {context['copy_bytes'] // 2**20} MiB float32 "
         f"array (read + write) = {context['bandwidth']:.1f} GB/s in this run",
