@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cc/kernels/core/float_conversions.h"
 #include "cc/kernels/core/parallel_runner.h"
 
 namespace conv1d {
@@ -42,19 +43,23 @@ class FilterGradParts {
   A* Filter(int64_t part) { return sums_.data() + part * block_; }
   A* Bias(int64_t part) { return Filter(part) + filter_rows_ * pitch_; }
 
-  // Adds the parts in part order, in parallel over the values, and writes
-  // the first `cols` columns of each row as grad_filter [filter_rows, cols]
-  // and grad_bias [cols].
+  // Adds the parts in part order, in parallel over the rows, and writes the
+  // first `cols` columns of each row as grad_filter [filter_rows, cols] and
+  // grad_bias [cols]. A row at a time, so that the additions vectorize (a
+  // value at a time, across parts a block apart, this took a tenth of the
+  // text_cnn bfloat16 filter gradient).
   template <typename T>
   void Finish(const ParallelRunner& runner, int64_t cols, T* grad_filter, T* grad_bias) const {
-    runner.For(block_, 2 * parts_, [&](int64_t begin, int64_t end) {
-      for (int64_t e = begin; e < end; ++e) {
-        const int64_t row = e / pitch_, col = e % pitch_;
-        if (col >= cols) continue;
-        A sum = A(0);
-        for (int64_t part = 0; part < parts_; ++part) sum += sums_[part * block_ + e];
-        T* out = row < filter_rows_ ? grad_filter + row * cols : grad_bias;
-        out[col] = static_cast<T>(sum);
+    runner.For(filter_rows_ + 1, 2 * parts_ * pitch_, [&](int64_t begin, int64_t end) {
+      std::vector<A> row_sum(cols);
+      for (int64_t row = begin; row < end; ++row) {
+        std::fill(row_sum.begin(), row_sum.end(), A(0));  // (0 + -0 is 0, as the sum's start)
+        for (int64_t part = 0; part < parts_; ++part) {
+          const A* src = sums_.data() + part * block_ + row * pitch_;
+          for (int64_t c = 0; c < cols; ++c) row_sum[c] += src[c];
+        }
+        ConvertValues(row_sum.data(), cols, row < filter_rows_ ? grad_filter + row * cols
+                                                               : grad_bias);
       }
     });
   }
