@@ -124,7 +124,9 @@ __attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k) {
     if (q + 1 < k.pair_tiles) {
       const char* bn = bq + kTilePairs * kPanelRowBytes;
 #pragma GCC unroll 32
-      for (int64_t i = 0; i < kTilePairs * kPanelRowBytes; i += 64) _mm_prefetch(bn + i, _MM_HINT_T0);
+      for (int64_t i = 0; i < kTilePairs * kPanelRowBytes; i += 64) {
+        _mm_prefetch(bn + i, _MM_HINT_T0);
+      }
     }
     Step<RT>(a + q * 64, k.a_stride, bq);
   }
@@ -150,35 +152,34 @@ __attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 // (float_conversions.h): the tiles flush denormal sums, so only a leaky
 // relu's slope can make one.
 template <Activation F>
-__attribute__((target("avx512bf16"))) void NarrowBlock(const float* block, int64_t rows, int64_t cols, float slope, uint16_t* out,
-                 int64_t out_ld) {
+__attribute__((target("avx512bf16"))) void NarrowBlock(float* block, int64_t rows, int64_t cols,
+                                                       float slope, uint16_t* out,
+                                                       int64_t out_ld) {
   using S = Simd<float>;
   constexpr int64_t kLanes = Tile<float>::kLanes;
   static_assert(kConversionLanes == kLanes && 2 * kLanes == kBlockCols,
                 "a block row is two vectors");
   const S::V slope_vector = S::Set(slope);
+  ActivationSpec act;  // for a partial panel's rows
+  act.kind = F;
+  act.negative_slope = slope;
   for (int64_t r = 0; r < rows; ++r) {
-    const float* row = block + r * kBlockCols;
+    float* row = block + r * kBlockCols;
     auto* dst = reinterpret_cast<Eigen::bfloat16*>(out + r * out_ld);
-    if (cols == kBlockCols) {
-      const S::V low = ApplyFused<float, F>(S::Load(row), slope_vector);
-      const S::V high = ApplyFused<float, F>(S::Load(row + kLanes), slope_vector);
-      constexpr int kNanOrDenormal = 0x01 | 0x20 | 0x80;  // quiet NaN, denormal, signalling NaN
-      if ((_mm512_fpclass_ps_mask(low, kNanOrDenormal) |
-           _mm512_fpclass_ps_mask(high, kNanOrDenormal)) == 0) {
-        _mm512_storeu_si512(dst, (__m512i)_mm512_cvtne2ps_pbh(high, low));
-      } else {
-        StoreNarrowed(dst, SameBits<ConversionFloats>(low));
-        StoreNarrowed(dst + kLanes, SameBits<ConversionFloats>(high));
-      }
+    if (cols < kBlockCols) {  // in place: the block is scratch
+      cpu_tiles::ActivateRows<float>(act, row, 1, cols, cols);
+      ConvertValues(row, cols, dst);
+      continue;
+    }
+    const S::V low = ApplyFused<float, F>(S::Load(row), slope_vector);
+    const S::V high = ApplyFused<float, F>(S::Load(row + kLanes), slope_vector);
+    constexpr int kNanOrDenormal = 0x01 | 0x20 | 0x80;  // quiet NaN, denormal, signalling NaN
+    if ((_mm512_fpclass_ps_mask(low, kNanOrDenormal) |
+         _mm512_fpclass_ps_mask(high, kNanOrDenormal)) == 0) {
+      _mm512_storeu_si512(dst, (__m512i)_mm512_cvtne2ps_pbh(high, low));
     } else {
-      ActivationSpec act;
-      act.kind = F;
-      act.negative_slope = slope;
-      alignas(64) float activated[kBlockCols];
-      std::memcpy(activated, row, cols * sizeof(float));
-      cpu_tiles::ActivateRows<float>(act, activated, 1, cols, cols);
-      ConvertValues(activated, cols, dst);
+      StoreNarrowed(dst, SameBits<ConversionFloats>(low));
+      StoreNarrowed(dst + kLanes, SameBits<ConversionFloats>(high));
     }
   }
 }
@@ -251,7 +252,7 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
   ActivationSpec act;
   act.kind = e.fused;
   act.negative_slope = e.negative_slope;
-  const auto finish_narrow = [&](const float* block, int64_t block_rows, int64_t block_cols,
+  const auto finish_narrow = [&](float* block, int64_t block_rows, int64_t block_cols,
                                  uint16_t* out) {
     WithRegisterForm(e.fused, [&](auto fused) {
       NarrowBlock<decltype(fused)::value>(block, block_rows, block_cols, e.negative_slope, out,

@@ -233,7 +233,8 @@ void GemmBf16Pairs(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<uint1
   GemmOf<float, uint16_t>(rows, cols, pairs, a, b, kBf16PairPanelRow, panel_stride, c, ldc, e);
   if (e.narrow != nullptr) {
     for (int64_t r = 0; r < rows; ++r) {
-      ConvertValues(c + r * ldc, cols, reinterpret_cast<Eigen::bfloat16*>(e.narrow + r * e.narrow_ld));
+      ConvertValues(c + r * ldc, cols,
+                    reinterpret_cast<Eigen::bfloat16*>(e.narrow + r * e.narrow_ld));
     }
   }
 }
