@@ -5,12 +5,16 @@
 // isa_b: core_ab.sh compiles them so).
 //
 //   core_ab BATCH STEPS IN_CH FILTERS KERNEL STRIDE DILATION PADDING PASS [TRIALS] [GROUPS]
-//           [ACTIVATION] [DTYPE]
+//           [ACTIVATION] [DTYPE] [STATE]
 //
 // PADDING is valid, same or causal; PASS is forward, input_grad or filter_grad;
 // GROUPS 1 (dense, the default) or IN_CH (depthwise); ACTIVATION one of the
 // op's names (relu by default); DTYPE float (the default), bfloat16,
-// float16 or double.
+// float16 or double; STATE hot (the default: each call finds its tensors in
+// the caches, as the call before left them) or cold (256 MiB written before
+// each call, outside its timing, so its tensors come from memory as in a
+// training step, where other layers' tensors pass through the caches
+// between two calls of one layer).
 // Prints each build's median GFLOP/s and the median of the per-trial ratios
 // B/A with its quartiles. Swapping the builds (A <-> B) shows the harness's
 // own bias (code placement), a few percent.
@@ -60,7 +64,7 @@ double ThreadSeconds() {
 // Prints the medians for builds A and B of one pass in dtype T.
 template <typename T>
 int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::string& pass,
-            int trials) {
+            int trials, bool cold) {
   const bool depthwise = g.groups > 1 && g.groups == g.in_channels;
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
@@ -76,7 +80,9 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
 
   // GFLOP/s of one call of build A (0) or B (1), over the thread's CPU time:
   // the time slices other processes take on a shared machine do not count.
+  std::vector<char> other(cold ? 256 << 20 : 0, 1);
   const auto gflops = [&](int build) {
+    for (size_t i = 0; i < other.size(); i += 64) ++other[i];
     const double start = ThreadSeconds();
     const PassesOf<T>& passes =
         (build ? isa_b::LevelPasses() : isa_a::LevelPasses()).Of<T>();
@@ -122,7 +128,7 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
 
 int main(int argc, char** argv) {
   if (argc < 10) {
-    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE]\n", argv[0],
+    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE] [STATE]\n", argv[0],
                  geometry_args::kUsage);
     return 2;
   }
@@ -143,11 +149,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const std::string state = argc > 14 ? argv[14] : "hot";
+  if (state != "hot" && state != "cold") {
+    std::fprintf(stderr, "bad state %s (hot or cold)\n", state.c_str());
+    return 2;
+  }
+  const bool cold = state == "cold";
   const std::string dtype = argc > 13 ? argv[13] : "float";
-  if (dtype == "float") return Compare<float>(g, act, pass, trials);
-  if (dtype == "bfloat16") return Compare<Eigen::bfloat16>(g, act, pass, trials);
-  if (dtype == "float16") return Compare<Eigen::half>(g, act, pass, trials);
-  if (dtype == "double") return Compare<double>(g, act, pass, trials);
+  if (dtype == "float") return Compare<float>(g, act, pass, trials, cold);
+  if (dtype == "bfloat16") return Compare<Eigen::bfloat16>(g, act, pass, trials, cold);
+  if (dtype == "float16") return Compare<Eigen::half>(g, act, pass, trials, cold);
+  if (dtype == "double") return Compare<double>(g, act, pass, trials, cold);
   std::fprintf(stderr, "bad dtype %s (float, bfloat16, float16 or double)\n", dtype.c_str());
   return 2;
 }

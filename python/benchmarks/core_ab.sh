@@ -4,7 +4,7 @@
 # cc/kernels/core). Both run in one process, alternately (core_ab.cc).
 #
 #   bash python/benchmarks/core_ab.sh REVISION_OR_DIR BATCH STEPS IN_CH FILTERS KERNEL \
-#        STRIDE DILATION PADDING PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE]
+#        STRIDE DILATION PADDING PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE] [STATE]
 #   e.g. bash python/benchmarks/core_ab.sh HEAD~1 64 128 9 64 3 1 1 valid forward
 #
 # Needs g++ and TensorFlow's headers (for Eigen): PYTHON (default python3)
