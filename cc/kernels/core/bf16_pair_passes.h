@@ -44,6 +44,7 @@
 #include "cc/kernels/core/gemm_kernel.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/parallel_runner.h"
+#include "cc/kernels/core/tile_prefetch.h"
 
 namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
@@ -161,6 +162,13 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
       for (int64_t r = 0; r < rows; ++r) row_offset[r] = r * pitch;
       acc.resize(rows * cout);
       T* output_rows = output + n * out.item_pitch + o0 * out.row_pitch;
+      // The next unit's output rows, where rounded in the product, fetched
+      // for writing while this tile's products compute.
+      TilePrefetch next_tile;
+      if (unit + 1 < end && fuse && placement == nullptr) {
+        const int64_t steps = CeilDiv(rows, gemm::Tile<float>::kMr) * gemm::Panels<float>(cout);
+        next_tile.output = PrefetchOfTile<T>(g, nullptr, output, unit + 1, tile, steps).output;
+      }
       for (size_t i = 0; i < blocks.size(); ++i) {
         const bool last = i + 1 == blocks.size();
         gemm::Epilogue<float> e;
@@ -168,6 +176,7 @@ inline void ForwardInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& ac
         e.bias = i == 0 ? bias_padded.data() : nullptr;
         e.fused = fuse && last ? act.kind : Activation::kLinear;
         e.negative_slope = static_cast<float>(act.negative_slope);
+        e.prefetch = &next_tile;
         if (fuse && last) {  // the output rounded in the product's epilogue
           e.narrow = reinterpret_cast<uint16_t*>(output_rows);
           e.narrow_ld = out.row_pitch;

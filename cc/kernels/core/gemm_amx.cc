@@ -11,6 +11,7 @@
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/float_conversions.h"
 #include "cc/kernels/core/gemm_simd.h"
+#include "cc/kernels/core/int_division.h"
 #endif
 
 namespace conv1d {
@@ -101,47 +102,6 @@ __attribute__((target("amx-tile"), always_inline)) inline void LoadC(const char*
   }
 }
 
-template <int RT>
-__attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k) {
-  char* c = reinterpret_cast<char*>(k.c);
-  const int64_t c_next = kTileRows * k.c_stride;
-  if (k.start == Start::kLoad) {
-    LoadC<RT>(c, k.c_stride, c_next);
-  } else if (k.start == Start::kBias) {  // the same 16 rows for both row tiles
-    LoadC<RT>(reinterpret_cast<const char*>(k.bias), kBlockCols * sizeof(float), 0);
-  } else {
-    _tile_zero(0);
-    _tile_zero(1);
-    if constexpr (RT == 2) {
-      _tile_zero(2);
-      _tile_zero(3);
-    }
-  }
-  const char* a = reinterpret_cast<const char*>(k.a);
-  const char* b = reinterpret_cast<const char*>(k.b);
-  for (int64_t q = 0; q < k.pair_tiles; ++q) {
-    const char* bq = b + q * kTilePairs * kPanelRowBytes;
-    if (q + 1 < k.pair_tiles) {
-      const char* bn = bq + kTilePairs * kPanelRowBytes;
-#pragma GCC unroll 32
-      for (int64_t i = 0; i < kTilePairs * kPanelRowBytes; i += 64) {
-        _mm_prefetch(bn + i, _MM_HINT_T0);
-      }
-    }
-    Step<RT>(a + q * 64, k.a_stride, bq);
-  }
-  if (k.a_tail != nullptr) {
-    Step<RT>(reinterpret_cast<const char*>(k.a_tail), k.a_tail_stride,
-             reinterpret_cast<const char*>(k.b_tail));
-  }
-  _tile_stored(0, c, k.c_stride);
-  _tile_stored(1, c + 64, k.c_stride);
-  if constexpr (RT == 2) {
-    _tile_stored(2, c + c_next, k.c_stride);
-    _tile_stored(3, c + c_next + 64, k.c_stride);
-  }
-}
-
 __attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 
 // A finished block of C (`rows` x `cols`, 32 floats apart) activated with F
@@ -181,6 +141,151 @@ __attribute__((target("avx512bf16"))) void NarrowBlock(float* block, int64_t row
       StoreNarrowed(dst, SameBits<ConversionFloats>(low));
       StoreNarrowed(dst + kLanes, SameBits<ConversionFloats>(high));
     }
+  }
+}
+
+using NarrowRows = void (*)(float* block, int64_t rows, int64_t cols, float slope,
+                            uint16_t* out, int64_t out_ld);
+
+// A block whose products are done, finished (activated, rounded to
+// bfloat16 or copied to C) a few rows at a time between the steps of the
+// next block's products. The tiles compute apart from the vector units, so
+// this work overlaps the next block's products, where after its own block's
+// store it would keep the tiles idle until it ended.
+class PendingBlock {
+ public:
+  PendingBlock(const Epilogue<float>& e, NarrowRows narrow_rows)
+      : e_(e), narrow_rows_(narrow_rows) {
+    act_.kind = e.fused;
+    act_.negative_slope = e.negative_slope;
+  }
+
+  // The block at c (rows c_ld floats apart): rows x cols of C from row r0,
+  // column col0. Where copy_to is set, c is scratch and its rows go there
+  // (ldc apart).
+  void Set(float* c, int64_t c_ld, int64_t rows, int64_t cols, int64_t r0, int64_t col0,
+           float* copy_to, int64_t ldc) {
+    c_ = c;
+    c_ld_ = c_ld;
+    rows_ = rows;
+    cols_ = cols;
+    done_ = 0;
+    out_ = e_.narrow != nullptr ? e_.narrow + r0 * e_.narrow_ld + col0 : nullptr;
+    copy_to_ = copy_to;
+    ldc_ = ldc;
+    if (out_ == nullptr && copy_to == nullptr && act_.kind == Activation::kLinear) rows_ = 0;
+  }
+
+  int64_t RowsLeft() const { return rows_ - done_; }
+
+  void Advance(int64_t n) {
+    const int64_t end = std::min(rows_, done_ + n);
+    if (end > done_) FinishRows(done_, end - done_);
+    done_ = end;
+  }
+
+ private:
+  void FinishRows(int64_t r0, int64_t n) {
+    float* rows = c_ + r0 * c_ld_;
+    if (out_ != nullptr) {
+      narrow_rows_(rows, n, cols_, e_.negative_slope, out_ + r0 * e_.narrow_ld, e_.narrow_ld);
+      return;
+    }
+    cpu_tiles::ActivateRows<float>(act_, rows, n, cols_, c_ld_);
+    for (int64_t r = 0; r < n && copy_to_ != nullptr; ++r) {
+      std::memcpy(copy_to_ + (r0 + r) * ldc_, rows + r * c_ld_, cols_ * sizeof(float));
+    }
+  }
+
+  const Epilogue<float>& e_;
+  const NarrowRows narrow_rows_;
+  ActivationSpec act_;
+  float* c_ = nullptr;
+  int64_t c_ld_ = 0, rows_ = 0, cols_ = 0, done_ = 0;
+  uint16_t* out_ = nullptr;
+  float* copy_to_ = nullptr;
+  int64_t ldc_ = 0;
+};
+
+// The next row block's A, fetched into L2 a few lines at a time while this
+// one's products run: its first panel would otherwise wait on memory for
+// each of its tile loads (16 rows, a line each, in flight together).
+class RowsPrefetch {
+ public:
+  void Set(const char* rows, int64_t count, int64_t stride, int64_t row_bytes) {
+    rows_ = rows;
+    count_ = count;
+    stride_ = stride;
+    lines_ = (row_bytes + 63) / 64;
+    row_ = line_ = 0;
+  }
+  int64_t LinesLeft() const { return (count_ - row_) * lines_ - line_; }
+
+  void Step(int64_t n) {
+    for (; n > 0 && row_ < count_; --n) {
+      _mm_prefetch(rows_ + row_ * stride_ + line_ * 64, _MM_HINT_T1);
+      if (++line_ == lines_) {
+        line_ = 0;
+        ++row_;
+      }
+    }
+  }
+
+ private:
+  const char* rows_ = nullptr;
+  int64_t count_ = 0, stride_ = 0, lines_ = 0, row_ = 0, line_ = 0;
+};
+
+// What runs between the steps of a block's products.
+struct BetweenSteps {
+  PendingBlock* pending;
+  int64_t pending_rows;  // per step
+  RowsPrefetch* next_rows;
+  int64_t next_lines;  // per step
+};
+
+// One block's products, with the work of `between` after each step.
+template <int RT>
+__attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k,
+                                                          const BetweenSteps& between) {
+  char* c = reinterpret_cast<char*>(k.c);
+  const int64_t c_next = kTileRows * k.c_stride;
+  if (k.start == Start::kLoad) {
+    LoadC<RT>(c, k.c_stride, c_next);
+  } else if (k.start == Start::kBias) {  // the same 16 rows for both row tiles
+    LoadC<RT>(reinterpret_cast<const char*>(k.bias), kBlockCols * sizeof(float), 0);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if constexpr (RT == 2) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  }
+  const char* a = reinterpret_cast<const char*>(k.a);
+  const char* b = reinterpret_cast<const char*>(k.b);
+  for (int64_t q = 0; q < k.pair_tiles; ++q) {
+    const char* bq = b + q * kTilePairs * kPanelRowBytes;
+    if (q + 1 < k.pair_tiles) {
+      const char* bn = bq + kTilePairs * kPanelRowBytes;
+#pragma GCC unroll 32
+      for (int64_t i = 0; i < kTilePairs * kPanelRowBytes; i += 64) {
+        _mm_prefetch(bn + i, _MM_HINT_T0);
+      }
+    }
+    Step<RT>(a + q * 64, k.a_stride, bq);
+    between.pending->Advance(between.pending_rows);
+    between.next_rows->Step(between.next_lines);
+  }
+  if (k.a_tail != nullptr) {
+    Step<RT>(reinterpret_cast<const char*>(k.a_tail), k.a_tail_stride,
+             reinterpret_cast<const char*>(k.b_tail));
+  }
+  _tile_stored(0, c, k.c_stride);
+  _tile_stored(1, c + 64, k.c_stride);
+  if constexpr (RT == 2) {
+    _tile_stored(2, c + c_next, k.c_stride);
+    _tile_stored(3, c + c_next + 64, k.c_stride);
   }
 }
 
@@ -247,18 +352,18 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       }
     }
   }
-  alignas(64) float scratch[2 * kTileRows * kBlockCols];
+  // Two scratch blocks: the next block's products run into one while the
+  // other's rows are finished.
+  alignas(64) float scratch[2][2 * kTileRows * kBlockCols];
+  int next_scratch = 0;
   const Start start = e.accumulate ? Start::kLoad : e.bias != nullptr ? Start::kBias : Start::kZero;
-  ActivationSpec act;
-  act.kind = e.fused;
-  act.negative_slope = e.negative_slope;
-  const auto finish_narrow = [&](float* block, int64_t block_rows, int64_t block_cols,
-                                 uint16_t* out) {
-    WithRegisterForm(e.fused, [&](auto fused) {
-      NarrowBlock<decltype(fused)::value>(block, block_rows, block_cols, e.negative_slope, out,
-                                          e.narrow_ld);
-    });
-  };
+  NarrowRows narrow_rows = nullptr;
+  if (e.narrow != nullptr) {
+    narrow_rows = WithRegisterForm(
+        e.fused, [](auto fused) -> NarrowRows { return &NarrowBlock<decltype(fused)::value>; });
+  }
+  PendingBlock pending(e, narrow_rows);
+  RowsPrefetch next_a;
   ConfigureTiles();
   for (int64_t r0 = 0; r0 < rows;) {
     const bool rest = r0 >= whole_rows;
@@ -268,7 +373,7 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       const int64_t col0 = p * kBlockCols, block_cols = std::min(kBlockCols, cols - col0);
       float* target = c + r0 * ldc + col0;
       // Blocks C cannot hold whole (the last rows, a partial panel) go
-      // through the scratch block, as do those rounded to bfloat16.
+      // through a scratch block, as do those rounded to bfloat16.
       const bool direct = !rest && block_cols == kBlockCols && e.narrow == nullptr;
       Block k;
       if (rest) {
@@ -295,37 +400,42 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
         k.c = target;
         k.c_stride = ldc * sizeof(float);
       } else {
-        k.c = scratch;
+        float* block = scratch[next_scratch];
+        next_scratch ^= 1;
+        k.c = block;
         k.c_stride = kBlockCols * sizeof(float);
         if (start == Start::kLoad) {
           for (int64_t r = 0; r < block_rows; ++r) {
-            std::memcpy(scratch + r * kBlockCols, target + r * ldc, block_cols * sizeof(float));
+            std::memcpy(block + r * kBlockCols, target + r * ldc, block_cols * sizeof(float));
           }
         }
       }
+      // The block before's rows, and the next row block's A, spread over
+      // this block's steps.
+      if (p == 0) {
+        const int64_t next = r0 + block_rows;
+        const int64_t next_rows = next < whole_rows ? std::min(2 * kTileRows, whole_rows - next) : 0;
+        next_a.Set(reinterpret_cast<const char*>(a0 + next * pitch), next_rows,
+                   pitch * sizeof(uint16_t), 2 * pairs * sizeof(uint16_t));
+      }
+      const int64_t steps = std::max<int64_t>(pair_tiles, 1);
+      const BetweenSteps between{&pending, CeilDiv(pending.RowsLeft(), steps), &next_a,
+                                 CeilDiv(next_a.LinesLeft(), steps * (panels - p))};
       if (row_tiles == 2) {
-        RunBlock<2>(k);
+        RunBlock<2>(k, between);
       } else {
-        RunBlock<1>(k);
+        RunBlock<1>(k, between);
       }
-      // The activation, and the rounding, while the block is in L1.
-      if (e.narrow != nullptr) {
-        finish_narrow(scratch, block_rows, block_cols, e.narrow + r0 * e.narrow_ld + col0);
-      } else {
-        cpu_tiles::ActivateRows<float>(act, k.c, block_rows, block_cols,
-                                       k.c_stride / static_cast<int64_t>(sizeof(float)));
-      }
-      if (e.narrow == nullptr && !direct) {
-        for (int64_t r = 0; r < block_rows; ++r) {
-          std::memcpy(target + r * ldc, scratch + r * kBlockCols, block_cols * sizeof(float));
-        }
-      }
+      pending.Advance(pending.RowsLeft());
+      pending.Set(k.c, k.c_stride / static_cast<int64_t>(sizeof(float)), block_rows, block_cols,
+                  r0, col0, direct ? nullptr : target, ldc);
       if (e.prefetch != nullptr) {  // as many steps as the register tiles it replaces
         for (int64_t i = 0; i < block_rows; i += Tile<float>::kMr) e.prefetch->Step();
       }
     }
     r0 += block_rows;
   }
+  pending.Advance(pending.RowsLeft());
   ReleaseTiles();
 }
 #endif

@@ -62,8 +62,8 @@ struct TilePrefetch {
 
 // The input and output spans of forward tile `unit` (tiles of `tile` rows,
 // item by item), to prefetch over `steps` calls of Step(): the input where
-// its rows are contiguous (NWC), the output where given (written in place
-// and not streamed).
+// given and its rows are contiguous (NWC), the output where given (written
+// in place and not streamed).
 template <typename T>
 TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* output,
                             int64_t unit, int64_t tile, int64_t steps) {
@@ -74,7 +74,7 @@ TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* ou
   const int64_t last = std::min<int64_t>(
       o0 * g.stride - g.pad_left + (rows - 1) * g.stride + g.kernel_extent, g.in_steps);
   TilePrefetch prefetch;
-  if (g.layout == Layout::kNWC && last > first) {
+  if (input != nullptr && g.layout == Layout::kNWC && last > first) {
     prefetch.input = SpanPrefetch<false>(input + (n * g.in_steps + first) * g.in_channels,
                                          (last - first) * g.in_channels * int64_t{sizeof(T)},
                                          steps);
