@@ -441,12 +441,14 @@ struct Bf16PairTileScratch {
 // the bias's gradient in the last row, which the GEMM forms from a row of
 // ones after the windows'. dz goes in as bfloat16: dy itself where the
 // activation is linear (NWC), else computed in float and rounded.
+// next_tile (may be null) is stepped while the products compute.
 inline void AddFilterGradTileInBf16Pairs(const Conv1DGeometry& g, const ActivationSpec& act,
                                          const Eigen::bfloat16* input_item,
                                          const Eigen::bfloat16* dy_item,
                                          const Eigen::bfloat16* operand_item, int64_t o0,
                                          int64_t rows, int64_t pitch, int64_t cout_padded,
-                                         float* dw, Bf16PairTileScratch* scratch) {
+                                         float* dw, Bf16PairTileScratch* scratch,
+                                         TilePrefetch* next_tile) {
   using namespace cpu_tiles;  // NOLINT: the passes' own building blocks
   const auto bits = [](const Eigen::bfloat16* p) { return reinterpret_cast<const uint16_t*>(p); };
   const int64_t cin = g.in_channels, cout = g.out_channels, inner = g.kernel_size * cin;
@@ -479,6 +481,7 @@ inline void AddFilterGradTileInBf16Pairs(const Conv1DGeometry& g, const Activati
   a.k_stride = 2;
   gemm::Epilogue<float> e;
   e.accumulate = true;
+  e.prefetch = next_tile;
   gemm::GemmBf16Pairs(inner + 1, cout, pairs, a, scratch->dz_pairs.data(),
                       pairs * gemm::kBf16PairPanelRow, dw, cout_padded, e);
 }

@@ -657,9 +657,16 @@ void BackpropFilterPass(const Conv1DGeometry& g,
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
           if (bf16_pairs) {  // bf16_pair_passes.h
+            TilePrefetch next_tile;
+            if (unit + 1 < parts.FirstUnit(part + 1)) {
+              const int64_t register_tiles =
+                  CeilDiv(inner + 1, gemm::Tile<float>::kMr) * gemm::Panels<float>(cout);
+              next_tile = PrefetchOfFilterGradTile<T>(g, input, grad_output, dz_operand,
+                                                      unit + 1, tile, register_tiles);
+            }
             AddFilterGradTileInBf16Pairs(g, act, input + n * in_item, grad_output + n * out_item,
                                          operand + n * out_item, o0, rows, RoundUp(tile, 2),
-                                         cout_padded, dw, &pair_scratch);
+                                         cout_padded, dw, &pair_scratch, &next_tile);
             continue;
           }
         }

@@ -236,12 +236,23 @@ class RowsPrefetch {
   int64_t count_ = 0, stride_ = 0, lines_ = 0, row_ = 0, line_ = 0;
 };
 
-// What runs between the steps of a block's products.
+// What runs between the steps of a block's products: the block before's
+// rows finished, the next row block's A and the caller's next tile
+// (Epilogue::prefetch) fetched, each spread evenly, since a burst of
+// prefetches stalls the core until its line-fill buffers drain.
 struct BetweenSteps {
   PendingBlock* pending;
   int64_t pending_rows;  // per step
   RowsPrefetch* next_rows;
   int64_t next_lines;  // per step
+  TilePrefetch* next_tile;  // may be null
+  int64_t next_tile_steps;  // per step
+
+  void Run() const {
+    pending->Advance(pending_rows);
+    next_rows->Step(next_lines);
+    for (int64_t i = 0; i < next_tile_steps; ++i) next_tile->Step();
+  }
 };
 
 // One block's products, with the work of `between` after each step.
@@ -274,8 +285,7 @@ __attribute__((target("amx-tile,amx-bf16"))) void RunBlock(const Block& k,
       }
     }
     Step<RT>(a + q * 64, k.a_stride, bq);
-    between.pending->Advance(between.pending_rows);
-    between.next_rows->Step(between.next_lines);
+    between.Run();
   }
   if (k.a_tail != nullptr) {
     Step<RT>(reinterpret_cast<const char*>(k.a_tail), k.a_tail_stride,
@@ -419,8 +429,12 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
                    pitch * sizeof(uint16_t), 2 * pairs * sizeof(uint16_t));
       }
       const int64_t steps = std::max<int64_t>(pair_tiles, 1);
-      const BetweenSteps between{&pending, CeilDiv(pending.RowsLeft(), steps), &next_a,
-                                 CeilDiv(next_a.LinesLeft(), steps * (panels - p))};
+      // The caller's prefetch takes as many steps as the register tiles the
+      // block replaces.
+      const int64_t tile_steps = e.prefetch != nullptr ? CeilDiv(block_rows, Tile<float>::kMr) : 0;
+      const BetweenSteps between{&pending,   CeilDiv(pending.RowsLeft(), steps),
+                                 &next_a,    CeilDiv(next_a.LinesLeft(), steps * (panels - p)),
+                                 e.prefetch, CeilDiv(tile_steps, steps)};
       if (row_tiles == 2) {
         RunBlock<2>(k, between);
       } else {
@@ -429,8 +443,8 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       pending.Advance(pending.RowsLeft());
       pending.Set(k.c, k.c_stride / static_cast<int64_t>(sizeof(float)), block_rows, block_cols,
                   r0, col0, direct ? nullptr : target, ldc);
-      if (e.prefetch != nullptr) {  // as many steps as the register tiles it replaces
-        for (int64_t i = 0; i < block_rows; i += Tile<float>::kMr) e.prefetch->Step();
+      for (int64_t i = pair_tiles * between.next_tile_steps; i < tile_steps; ++i) {
+        e.prefetch->Step();
       }
     }
     r0 += block_rows;
