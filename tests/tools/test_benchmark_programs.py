@@ -172,3 +172,21 @@ def test_int8_error_program_compares_both_routes_with_the_stock_layer():
     assert len(rows) == 2, out
     assert all(float(cell) > 0 for row in rows for cell in row.strip("| ").split(" | ")[1:])
     assert "export(format='litert'): error / stock's, median 1.00, largest 1.00" in out, out
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="AMX is x86-64 only")
+def test_amx_steps_program_rates_the_step_against_the_products_alone(tmp_path):
+    """Built as its header says; where the CPU (or the kernel) has no AMX it
+    says so and fails, which skips the test."""
+    binary = tmp_path / "amx_steps"
+    subprocess.run(["g++", "-O2", "-std=c++17", "python/benchmarks/amx_steps.cc", "-o",
+                    str(binary)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    result = subprocess.run([str(binary), "2", "1"], capture_output=True, text=True, timeout=300)
+    if result.returncode == 1 and "no AMX" in result.stderr:
+        pytest.skip(result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("2 steps: products alone "), line
+    shares = [float(line.split(label)[1].split(",")[0]) for label in
+              ("4 tile loads a step ", "2 tile loads a step ")]
+    assert all(0 < share < 2 for share in shares), line
