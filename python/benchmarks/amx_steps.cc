@@ -5,7 +5,8 @@
 // The variants run in turn in one process and print their rate as a ratio
 // to the products alone: this VM's speed drifts 2 to 3x between minutes, a
 // ratio of neighbouring runs does not. See docs/performance.md.
-//   g++ -O2 -std=c++17 python/benchmarks/amx_steps.cc -o /tmp/amx_steps
+//   g++ -O2 -std=c++17 -I. -DTF_CONV1D_LEVEL_NAMESPACE=bench -o /tmp/amx_steps
+//       python/benchmarks/amx_steps.cc
 //   /tmp/amx_steps [STEPS] [ROUNDS]
 // Needs a CPU with AMX-BF16 and Linux 5.16 or later (the tile data
 // permission); prints why otherwise.
@@ -20,30 +21,15 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cc/kernels/core/amx_tiles.h"
+
+using conv1d::amx::ConfigureTiles;
+using conv1d::amx::ReleaseTiles;
+
 namespace {
 
 constexpr int64_t kPairRowBytes = 128;  // a 32-column panel's pair row
 constexpr int64_t kStepBytes = 16 * kPairRowBytes;  // B's 16 pair rows
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-
-__attribute__((target("amx-tile"))) void ConfigureTiles() {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.bytes_per_row[t] = 64;
-    config.rows[t] = 16;
-  }
-  __asm__ volatile("" : : "r"(&config) : "memory");  // as in gemm_amx.cc
-  _tile_loadconfig(&config);
-}
-
-__attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 
 enum class Loads { kAll, kHalf, kNone };
 

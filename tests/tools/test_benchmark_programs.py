@@ -179,8 +179,9 @@ def test_amx_steps_program_rates_the_step_against_the_products_alone(tmp_path):
     """Built as its header says; where the CPU (or the kernel) has no AMX it
     says so and fails, which skips the test."""
     binary = tmp_path / "amx_steps"
-    subprocess.run(["g++", "-O2", "-std=c++17", "python/benchmarks/amx_steps.cc", "-o",
-                    str(binary)], check=True, cwd=ROOT, capture_output=True, timeout=300)
+    subprocess.run(["g++", "-O2", "-std=c++17", "-I.", "-DTF_CONV1D_LEVEL_NAMESPACE=bench",
+                    "python/benchmarks/amx_steps.cc", "-o", str(binary)],
+                   check=True, cwd=ROOT, capture_output=True, timeout=300)
     result = subprocess.run([str(binary), "2", "1"], capture_output=True, text=True, timeout=300)
     if result.returncode == 1 and "no AMX" in result.stderr:
         pytest.skip(result.stderr.strip())

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cc/kernels/core/amx_tiles.h"
 #include "cc/kernels/core/cpu_isa.h"
 #include "cc/kernels/core/cpu_tiles.h"
 #include "cc/kernels/core/float_conversions.h"
@@ -28,28 +29,10 @@ static_assert(kBlockCols == 32 && kBf16PairPanelRow == 64,
               "a pair panel is two B tiles side by side");
 constexpr int64_t kPanelRowBytes = kBf16PairPanelRow * sizeof(uint16_t);
 
-// Palette 1, every tile 16 rows of 64 bytes: tiles 0 to 3 hold C (row tile
-// x column half), 4 and 5 A, 6 and 7 B.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-
-__attribute__((target("amx-tile"))) void ConfigureTiles() {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.bytes_per_row[t] = 64;
-    config.rows[t] = kTileRows;
-  }
-  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the
-  // configuration, which lets it drop the stores to the rest: this barrier
-  // makes them all happen first.
-  __asm__ volatile("" : : "r"(&config) : "memory");
-  _tile_loadconfig(&config);
-}
+// Tiles (amx_tiles.h) 0 to 3 hold C (row tile x column half), 4 and 5 A,
+// 6 and 7 B.
+static_assert(amx::kTileRows == kTileRows && amx::kTileRowBytes == kTilePairs * 4,
+              "a tile row holds 16 pairs");
 
 enum class Start { kLoad, kBias, kZero };
 
@@ -101,8 +84,6 @@ __attribute__((target("amx-tile"), always_inline)) inline void LoadC(const char*
     _tile_loadd(3, c + row_tile + 64, stride);
   }
 }
-
-__attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 
 // A finished block of C (`rows` x `cols`, 32 floats apart) activated with F
 // and rounded to bfloat16 at out (rows `out_ld` apart), a row at a time.
@@ -374,7 +355,7 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
   }
   PendingBlock pending(e, narrow_rows);
   RowsPrefetch next_a;
-  ConfigureTiles();
+  amx::ConfigureTiles();
   for (int64_t r0 = 0; r0 < rows;) {
     const bool rest = r0 >= whole_rows;
     const int64_t block_rows = rest ? rest_rows : std::min<int64_t>(2 * kTileRows, whole_rows - r0);
@@ -450,7 +431,7 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
     r0 += block_rows;
   }
   pending.Advance(pending.RowsLeft());
-  ReleaseTiles();
+  amx::ReleaseTiles();
 }
 #endif
 
