@@ -188,50 +188,22 @@ class PendingBlock {
   int64_t ldc_ = 0;
 };
 
-// The next row block's A, fetched into L2 a few lines at a time while this
-// one's products run: its first panel would otherwise wait on memory for
-// each of its tile loads (16 rows, a line each, in flight together).
-class RowsPrefetch {
- public:
-  void Set(const char* rows, int64_t count, int64_t stride, int64_t row_bytes) {
-    rows_ = rows;
-    count_ = count;
-    stride_ = stride;
-    lines_ = (row_bytes + 63) / 64;
-    row_ = line_ = 0;
-  }
-  int64_t LinesLeft() const { return (count_ - row_) * lines_ - line_; }
-
-  void Step(int64_t n) {
-    for (; n > 0 && row_ < count_; --n) {
-      _mm_prefetch(rows_ + row_ * stride_ + line_ * 64, _MM_HINT_T1);
-      if (++line_ == lines_) {
-        line_ = 0;
-        ++row_;
-      }
-    }
-  }
-
- private:
-  const char* rows_ = nullptr;
-  int64_t count_ = 0, stride_ = 0, lines_ = 0, row_ = 0, line_ = 0;
-};
-
 // What runs between the steps of a block's products: the block before's
-// rows finished, the next row block's A and the caller's next tile
-// (Epilogue::prefetch) fetched, each spread evenly, since a burst of
-// prefetches stalls the core until its line-fill buffers drain.
+// rows finished; the next row block's A fetched into L2 (its first panel
+// would otherwise wait on memory for each of its tile loads, 16 rows a line
+// each), and the caller's next tile (Epilogue::prefetch), each spread
+// evenly, since a burst of prefetches stalls the core until its line-fill
+// buffers drain.
 struct BetweenSteps {
   PendingBlock* pending;
   int64_t pending_rows;  // per step
-  RowsPrefetch* next_rows;
-  int64_t next_lines;  // per step
+  SpanPrefetch<false>* next_a;  // a step per step
   TilePrefetch* next_tile;  // may be null
   int64_t next_tile_steps;  // per step
 
   void Run() const {
     pending->Advance(pending_rows);
-    next_rows->Step(next_lines);
+    next_a->Step();
     for (int64_t i = 0; i < next_tile_steps; ++i) next_tile->Step();
   }
 };
@@ -354,7 +326,7 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
         e.fused, [](auto fused) -> NarrowRows { return &NarrowBlock<decltype(fused)::value>; });
   }
   PendingBlock pending(e, narrow_rows);
-  RowsPrefetch next_a;
+  SpanPrefetch<false> next_a;
   amx::ConfigureTiles();
   for (int64_t r0 = 0; r0 < rows;) {
     const bool rest = r0 >= whole_rows;
@@ -403,19 +375,21 @@ void GemmBf16PairsOnAmx(int64_t rows, int64_t cols, int64_t pairs, const RowsOf<
       }
       // The block before's rows, and the next row block's A, spread over
       // this block's steps.
-      if (p == 0) {
-        const int64_t next = r0 + block_rows;
-        const int64_t next_rows = next < whole_rows ? std::min(2 * kTileRows, whole_rows - next) : 0;
-        next_a.Set(reinterpret_cast<const char*>(a0 + next * pitch), next_rows,
-                   pitch * sizeof(uint16_t), 2 * pairs * sizeof(uint16_t));
-      }
       const int64_t steps = std::max<int64_t>(pair_tiles, 1);
+      if (p == 0) {  // its rows lie pitch values apart, 2 * pairs values each
+        const int64_t next = r0 + block_rows;
+        const int64_t next_rows = std::min(2 * kTileRows, whole_rows - next);
+        next_a = next_rows > 0 ? SpanPrefetch<false>(a0 + next * pitch,
+                                                     ((next_rows - 1) * pitch + 2 * pairs) *
+                                                         int64_t{sizeof(uint16_t)},
+                                                     steps * panels)
+                               : SpanPrefetch<false>();
+      }
       // The caller's prefetch takes as many steps as the register tiles the
       // block replaces.
       const int64_t tile_steps = e.prefetch != nullptr ? CeilDiv(block_rows, Tile<float>::kMr) : 0;
-      const BetweenSteps between{&pending,   CeilDiv(pending.RowsLeft(), steps),
-                                 &next_a,    CeilDiv(next_a.LinesLeft(), steps * (panels - p)),
-                                 e.prefetch, CeilDiv(tile_steps, steps)};
+      const BetweenSteps between{&pending, CeilDiv(pending.RowsLeft(), steps), &next_a, e.prefetch,
+                                 CeilDiv(tile_steps, steps)};
       if (row_tiles == 2) {
         RunBlock<2>(k, between);
       } else {
