@@ -80,7 +80,7 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
 
   // GFLOP/s of one call of build A (0) or B (1), over the thread's CPU time:
   // the time slices other processes take on a shared machine do not count.
-  std::vector<char> other(cold ? 256 << 20 : 0, 1);
+  std::vector<char> other(cold ? 256 << 20 : 0, 1);  // written to evict the tensors
   const auto gflops = [&](int build) {
     for (size_t i = 0; i < other.size(); i += 64) ++other[i];
     const double start = ThreadSeconds();
@@ -128,8 +128,8 @@ int Compare(const Conv1DGeometry& g, const ActivationSpec& act, const std::strin
 
 int main(int argc, char** argv) {
   if (argc < 10) {
-    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE] [STATE]\n", argv[0],
-                 geometry_args::kUsage);
+    std::fprintf(stderr, "usage: %s %s PASS [TRIALS] [GROUPS] [ACTIVATION] [DTYPE] [STATE]\n",
+                 argv[0], geometry_args::kUsage);
     return 2;
   }
   Conv1DGeometry g;
