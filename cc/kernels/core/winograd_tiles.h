@@ -8,7 +8,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "Eigen/Core"
 #include "cc/kernels/core/activations.h"
 #include "cc/kernels/core/conv1d_geometry.h"
 #include "cc/kernels/core/cpu_tiles.h"
@@ -193,12 +192,15 @@ int64_t WinogradTileRows(const Conv1DGeometry& g) {
 }
 
 // Whether every element of x[0, count) lies within +-kWinogradBound (false
-// for NaN).
+// for NaN). An OR of comparisons, which GCC vectorizes with no chain longer
+// than one integer OR per vector: a running maximum that propagates NaN
+// (Eigen's maxCoeff) waits on a max and two blends per vector, and took a
+// tenth of the text_cnn forward's transforms.
 template <typename A>
-bool WithinWinogradBound(const A* x, int64_t count) {
-  if (count == 0) return true;
-  const Eigen::Map<const Eigen::Array<A, Eigen::Dynamic, 1>> values(x, count);
-  return values.abs().template maxCoeff<Eigen::PropagateNaN>() <= kWinogradBound<A>;
+bool WithinWinogradBound(const A* __restrict x, int64_t count) {
+  int outside = 0;
+  for (int64_t i = 0; i < count; ++i) outside |= !(std::abs(x[i]) <= kWinogradBound<A>);
+  return outside == 0;
 }
 
 // V_0..7 of `count` channels of one set and group, from its eight input rows
