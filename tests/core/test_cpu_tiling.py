@@ -14,8 +14,8 @@ filter-gradient windows packed where their row pitch would alias in L1, and
 the Winograd forward tiles (K = 3 and longer, enough channels, >= 1024
 output rows; or a stride folded into the channels; and the input gradient as
 a forward convolution of dz in those tiles): one, two and three tap
-groups, a last group of one or two taps, items ending in each place of a set of six
-output rows, one item, strides whose taps do not fill the last folded tap,
+groups, a last group of one or two taps, F(6,3) and F(4,5), items ending in each place
+of a set of six or four output rows, one item, strides whose taps do not fill the last folded tap,
 partial panels, fused and separate activations, every padding and layout.
 Each is checked against the float64 reference, and the result must not
 depend on the number of threads, bit for bit.
@@ -81,6 +81,12 @@ WINOGRAD_CASES = [
     (3, 2100, 1, 64, 80, 4, 1, "VALID", "NWC", "relu", "float32"),
     (2, 2100, 2, 40, 15, 2, 1, "SAME", "NCW", "tanh", "float64"),
     (3, 1201, 3, 32, 23, 3, 1, "CAUSAL", "NWC", "leaky_relu", "float64"),
+    # F(4,5) (K = 4, 5, 10 and the folded 20 taps above): two groups of five
+    # taps, and a set of four rows that an item ends after its first row
+    # (after its second: 1026 here and the folded case's 506, third: 2051,
+    # fourth: 2100 and 1100 above).
+    (1, 2058, 48, 64, 10, 1, 1, "VALID", "NCW", "relu", "float64"),
+    (2, 1026, 64, 96, 5, 1, 1, "SAME", "NWC", "silu", "float32"),
 ]
 CASES = DIRECT_CASES + WINOGRAD_CASES
 WINOGRAD_CASE = len(DIRECT_CASES)

@@ -128,9 +128,9 @@ std::vector<Case> GroupEdgeCases() {
   return cases;
 }
 
-// The Winograd forward tiles (stride 1, K = 3 to 7, 24 to 128 channels,
+// The Winograd forward tiles (stride 1, K = 3 to 10, 24 to 128 channels,
 // 1024 output rows or more), items that end at several places in a set of
-// six rows.
+// six rows (F(6,3)) or four (F(4,5): K = 4, 5 and 10).
 std::vector<Case> WinogradCases() {
   const ActivationSpec relu{Activation::kRelu, 0.2f};
   const ActivationSpec gelu{Activation::kGelu, 0.2f};
@@ -142,6 +142,8 @@ std::vector<Case> WinogradCases() {
           {1, 2051, 32, 5, 64, 1, 1, Padding::kCausal, Layout::kNWC, relu, false},
           {1, 2050, 64, 4, 48, 1, 1, Padding::kSame, Layout::kNWC, relu, true},
           {1, 1030, 64, 7, 64, 1, 1, Padding::kCausal, Layout::kNCW, gelu, false},
+          // F(4,5) over two groups of five taps.
+          {1, 2062, 48, 10, 64, 1, 1, Padding::kValid, Layout::kNCW, gelu, true},
           // Strides folded into the channels: 4 x 1 channels and 20 taps, 2 x 3
           // and 5 (the last tap half zero), 3 x 2 and 3 (the last tap a third).
           {2, 4160, 1, 80, 64, 4, 1, Padding::kValid, Layout::kNWC, relu, true},

@@ -84,7 +84,7 @@ def test_winograd_error_program_finds_float32_errors_within_the_tolerance():
     rows = {line.split()[0]: numbers(line) for line in out.splitlines()[1:]}
     assert set(rows) == {"16x8x5", "12x20x3"}
     # A wrong transform would leave errors of order 1; float32 rounding, 1e-7 to 1e-6.
-    assert all(len(row) == 3 and 0 < min(row) and max(row) < 1e-5 for row in rows.values())
+    assert all(len(row) == 4 and 0 < min(row) and max(row) < 1e-5 for row in rows.values())
 
 
 def test_depthwise_probe_program_times_the_op():

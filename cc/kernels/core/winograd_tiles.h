@@ -1,5 +1,5 @@
-// Winograd F(6,3) forward tiles of the CPU core (conv1d_cpu.cc): which
-// layers use them, the transformed filter, and one tile of output rows.
+// Winograd F(6,3) and F(4,5) forward tiles of the CPU core (conv1d_cpu.cc):
+// which layers use them, the transformed filter, and one tile of output rows.
 #ifndef TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
 #define TF_CONV1D_OP_CORE_WINOGRAD_TILES_H_
 
@@ -16,86 +16,120 @@ namespace conv1d {
 inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace cpu_tiles {
 
-// Winograd F(6,3) forward tiles (dilation 1; a stride is folded into the
-// channels, see WinogradFolding). The taps are taken in groups of three (a
-// zero tap pads the last group of K = 3j + 2, whose U_7 is then zero: the
-// GEMM of point 7 stops one group short); for each set of six output rows
-// and each group, eight input rows d0..d7 become, with
+// Winograd forward tiles (dilation 1; a stride is folded into the channels,
+// see WinogradFolding), in one of two forms on the same eight points (0, 1,
+// -1, 2, -2, 1/2, -1/2 and infinity): F(6,3), sets of six output rows from
+// taps in groups of three, or F(4,5), sets of four rows from groups of five
+// (WinogradFormOf). Zero taps pad the last group, and where they do its
+// U_7 (the group's last tap) is zero: the GEMM of point 7 stops one group
+// short. For each set and group, eight input rows d0..d7 become, with
 //   odd1 = d1 + d5 - 17/4 d3,      even1 = d2 + d6 - 17/4 d4,
 //   odd2 = d1 / 2 - 5/2 d3 + 2 d5,  even2 = d2 / 4 - 5/4 d4 + d6,
 //   odd3 = 2 d1 - 5/2 d3 + d5 / 2,  even3 = 4 d2 - 5 d4 + d6,
 //   V = (d0 - d6 + 21/4 (d4 - d2),  even1 +- odd1,  even2 +- odd2,
 //        even3 +- odd3,  d7 - d1 + 21/4 (d3 - d5)),
-// and each tap triple w0..w2 of the filter
+// (the same for both forms: it depends on the points alone) and each group
+// of taps w0..w(r-1) of the filter, U_i = c_i sum_k p_i^k w_k at the finite
+// points p_i (c = 1, -2/9, -2/9, 1/90, 1/90, 32/45, 32/45), and U_7 its last
+// tap; for F(6,3)
 //   U = (w0,  -2/9 (w0 +- w1 + w2),  (w0 +- 2 w1 + 4 w2) / 90,
-//        8/45 (4 w0 +- 2 w1 + w2),  w2)
-// (the interpolation points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity), so
-// that with M_i = V_i x U_i (eight GEMMs of depth groups x Cin) and
-// s_ij = M_i + M_j, d_ij = M_i - M_j, output row 6q + r is
+//        8/45 (4 w0 +- 2 w1 + w2),  w2),
+// for F(4,5), with e = (w0 + w2 + w4, w0 + 4 w2 + 16 w4, 16 w0 + 4 w2 + w4)
+// and o = (w1 + w3, 2 w1 + 8 w3, 8 w1 + 2 w3),
+//   U = (w0,  -2/9 (e1 +- o1),  (e2 +- o2) / 90,  2/45 (e3 +- o3),  w4).
+// Then with M_i = V_i x U_i (eight GEMMs of depth groups x Cin) and
+// s_ij = M_i + M_j, d_ij = M_i - M_j, output row m q + r of set q is
+// sum_i p_i^r M_i, plus M7 in the last row (r = m - 1):
 //   M0 + s12 + s34 + s56                      (r = 0)
-//   d12 + 2^r d34 + 2^-r d56                  (r = 1, 3)
-//   s12 + 2^r s34 + 2^-r s56                  (r = 2, 4)
-//   d12 + 32 d34 + d56 / 32 + M7              (r = 5):
-// 8 multiplications per group and set of outputs instead of 18 (F(2,3) would
-// save 2 of 6, F(4,3) 6 of 12). The transforms
-// scale by at most 15 (input), 1.25 (filter) and 67 (output); in float32 the
-// error is 0.8e-6 to 2.6e-6 of the largest output for
-// 64 to 1024 channels and K = 3 or 5, against 0.2e-6 to 0.5e-6 for the
-// direct sum (python/benchmarks/winograd_error.py; tests allow 1e-5).
+//   d12 + 2^r d34 + 2^-r d56                  (r = 1, 3, 5)
+//   s12 + 2^r s34 + 2^-r s56                  (r = 2, 4).
+// 8 multiplications per group and set instead of 18 (F(6,3)) or 20
+// (F(4,5)). The transforms scale by at most 15 (input), 1.38 (filter: 1.25
+// for F(6,3)) and 67 (output: 19.25 for F(4,5)); in float32 F(6,3)'s error
+// is 0.8e-6 to 2.6e-6 of the largest output for 64 to 1024 channels and
+// K = 3 or 5, against 0.2e-6 to 0.5e-6 for the direct sum
+// (python/benchmarks/winograd_error.py; tests allow 1e-5).
 // Where a term that the direct sum would multiply by zero is infinite (or a
 // NaN), the transformed sums turn Inf - Inf into NaN where the direct sum has
 // an Inf; and the scaled sums of huge values may overflow where the direct
 // products do not. So a tile whose input holds a value beyond kWinogradBound,
-// or any call whose filter does (there, a tap triple whose magnitudes sum
-// beyond it), runs the direct way. Within the bound B, a
-// result sums at most 67 x 15 x 1.25 x depth x B^2 in magnitude: below the
-// largest float for depths up to 2^21 (double: 2^53).
+// or any call whose filter does (there, a group of taps whose magnitudes
+// sum beyond it), runs the direct way. Within the bound B, a result sums at
+// most 67 x 15 x 1.25 x depth x B^2 in magnitude (F(4,5): 19.25 x 15 x
+// 1.38): below the largest float for depths up to 2^21 (double: 2^53).
 template <typename A>
 constexpr A kWinogradBound = A(0x1p480);  // double; float below
 template <>
 constexpr float kWinogradBound<float> = 0x1p48f;
 
-// Output rows per set, and points (GEMMs) per set.
-constexpr int64_t kWinogradOutputs = 6;
+// Points (GEMMs) per set, in both forms.
 constexpr int64_t kWinogradPoints = 8;
+
+// Output rows per set, and taps per group: outputs + taps - 1 = 8 points.
+struct WinogradForm {
+  int64_t outputs, taps;
+};
+constexpr WinogradForm kWinogradF63{6, 3};
+constexpr WinogradForm kWinogradF45{4, 5};
+
+// Multiplications per set of a layer of K taps: 8 per group, less point 7's
+// where zero taps pad the last group.
+inline int64_t WinogradProducts(WinogradForm form, int64_t kernel_size) {
+  return kWinogradPoints * CeilDiv(kernel_size, form.taps) - (kernel_size % form.taps != 0);
+}
+
+// F(4,5) where it needs a tenth fewer multiplications per output row than
+// F(6,3) (K = 4, 5, 10, 20: 1.75, 2, 4, 8 against 2.5, 2.5, 5.17, 9.17),
+// as its output transform reads eight M rows for every four outputs, not six.
+inline WinogradForm WinogradFormOf(int64_t kernel_size) {
+  const int64_t f45 = WinogradProducts(kWinogradF45, kernel_size) * kWinogradF63.outputs;
+  const int64_t f63 = WinogradProducts(kWinogradF63, kernel_size) * kWinogradF45.outputs;
+  return 10 * f45 < 9 * f63 ? kWinogradF45 : kWinogradF63;
+}
 
 // A stride s > 1 is folded into the channels: input steps s t .. s t + s - 1
 // make folded step t of s x Cin channels (contiguous in NWC, and so in the
 // slab), taps s j .. s j + s - 1 make folded tap j (zeros past the kernel),
 // and the folded convolution has stride 1: y(t) = sum_j x'(t + j) w'(j).
+// The form is chosen for the folded kernel.
 struct WinogradFolding {
   int64_t fold, in_channels, kernel_size;
+  WinogradForm form;
 };
 
 inline WinogradFolding Folded(const Conv1DGeometry& g) {
-  return {g.stride, g.stride * g.in_channels, CeilDiv(g.kernel_size, g.stride)};
+  const int64_t kernel_size = CeilDiv(g.kernel_size, g.stride);
+  return {g.stride, g.stride * g.in_channels, kernel_size, WinogradFormOf(kernel_size)};
 }
 
-inline int64_t WinogradGroups(int64_t kernel_size) { return CeilDiv(kernel_size, 3); }
+inline int64_t WinogradGroups(const WinogradFolding& f) {
+  return CeilDiv(f.kernel_size, f.form.taps);
+}
 
 // Depth of the GEMM of each point: groups x Cin, one group less for point 7
-// (infinity: U_7 = w2) where the last group has a zero third tap.
+// (infinity: U_7 is the group's last tap) where zero taps pad the last group.
 inline int64_t WinogradDepth(const Conv1DGeometry& g, int64_t point) {
   const WinogradFolding f = Folded(g);
-  const int64_t groups = WinogradGroups(f.kernel_size);
-  return (point == kWinogradPoints - 1 && f.kernel_size % 3 != 0 ? groups - 1 : groups) *
+  const int64_t groups = WinogradGroups(f);
+  return (point == kWinogradPoints - 1 && f.kernel_size % f.form.taps != 0 ? groups - 1
+                                                                            : groups) *
          f.in_channels;
 }
 
 // Where the taps make three groups or more (a folded stride, mostly), the
 // input transform runs over every slab row t once, W_i(t) from rows t .. t
-// + 7, and V_i of set q and group j is W_i(6q + 3j): the GEMM reads it as a
-// window of `groups` taps 3 rows apart. Fewer values to transform (8 per
-// slab row instead of 8 x groups per set of 6 rows) in one long vectorized
-// loop, where a small Cin would leave the per-group loops a few elements
-// long. (With one or two groups, each set transforms its own rows.)
-inline bool WinogradRowForm(const Conv1DGeometry& g) {
-  return WinogradGroups(Folded(g).kernel_size) >= 3;
-}
+// + 7, and V_i of set q and group j is W_i(m q + r j) (m outputs a set, r
+// taps a group): the GEMM reads it as a window of `groups` taps r rows
+// apart. Fewer values to transform (8 per slab row instead of 8 x groups
+// per set of m rows) in one long vectorized loop, where a small Cin would
+// leave the per-group loops a few elements long. (With one or two groups,
+// each set transforms its own rows.)
+inline bool WinogradRowForm(const Conv1DGeometry& g) { return WinogradGroups(Folded(g)) >= 3; }
 
-// Worth it where groups turn 18 multiplications into 8 (K a multiple of 3),
-// a last group of two taps 12 into 7 (K = 5: 15 for 30), or of one tap 6
-// into 7 (K = 4: 15 for 24; K = 1 never gets here). The transforms,
+// Worth it where groups turn 18 multiplications into 8 (F(6,3), K a
+// multiple of 3; a last group of two taps 12 into 7, K = 8: 23 for 48) or
+// 20 into 8 (F(4,5), K = 5; K = 4: 16 into 7; K = 1 never gets here).
+// The transforms,
 // a pass over Cin input and Cout output values per row, must stay small
 // against the GEMMs, so stride 1 needs enough channels on both sides.
 // Measured with F(6,3) (core_ab.sh, one core of a Zen 4, K = 3, 32 x 1024
@@ -113,9 +147,10 @@ inline bool WinogradRowForm(const Conv1DGeometry& g) {
 constexpr int64_t kMinWinogradFilters = gemm::kVectorBytes == 64 ? 16 : 32;
 
 // The channel pairs (Cin x Cout) a stride-1 layer needs. A last group of one
-// tap (K = 4, 7, ...) saves less than one of three: K = 4 does 15
-// multiplications for every 24 of the direct form (K = 3: 8 for 18), so it
-// needs more channels. Forward, as above: K = 4 at 64 -> 64 1.31 and 1.14,
+// tap (K = 4, 7, ...) saves less than one of three: in F(6,3), where these
+// were measured, K = 4 does 15 multiplications for every 24 of the direct
+// form (K = 3: 8 for 18), so it needs more channels (F(4,5), which K = 4
+// takes now, does 7 for 16). Forward, as above: K = 4 at 64 -> 64 1.31 and 1.14,
 // 48 -> 48 1.17 and 1.09, 32 -> 64 1.13 and 1.03, 128 -> 128 1.38; 32 -> 32
 // 0.88; K = 7 at 64 -> 64 1.37, 256 -> 256 1.56 and 1.39.
 inline int64_t WinogradMinChannelPairs(int64_t kernel_size) {
@@ -161,11 +196,12 @@ inline bool WinogradAppliesToInputGradient(const Conv1DGeometry& dz_forward) {
 
 // The GEMM depth blocks of each point, in the form WinogradTile uses.
 inline std::vector<std::vector<DepthBlock>> WinogradBlocks(const Conv1DGeometry& g) {
-  const int64_t cin = Folded(g).in_channels;
+  const WinogradFolding f = Folded(g);
+  const int64_t cin = f.in_channels;
   std::vector<std::vector<DepthBlock>> blocks(kWinogradPoints);
   for (int64_t i = 0; i < kWinogradPoints; ++i) {
     if (WinogradRowForm(g)) {
-      TapBlocks(0, 3 * cin, 0, WinogradDepth(g, i) / cin, cin, &blocks[i]);
+      TapBlocks(0, f.form.taps * cin, 0, WinogradDepth(g, i) / cin, cin, &blocks[i]);
     } else {
       SplitBlock(0, 0, WinogradDepth(g, i), &blocks[i]);
     }
@@ -173,8 +209,9 @@ inline std::vector<std::vector<DepthBlock>> WinogradBlocks(const Conv1DGeometry&
   return blocks;
 }
 
-// Rows per Winograd tile, a multiple of 6: the slab, V (8/6 depth rows per
-// output row), M (8/6 Cout rows) and the output within the tile budget, but
+// Rows per Winograd tile, a multiple of the form's m outputs a set: the
+// slab, V (8/m depth rows per output row), M (8/m Cout rows) and the output
+// within the tile budget, but
 // at least 96, as shorter GEMMs lose more to their remainder rows (one core:
 // 128 rows lost 3 to 6% on resnet and text_cnn, 48 up to 6%). Where a small
 // batch is split into kMinUnits tiles (TileRows), at least 64: a batch-1
@@ -184,11 +221,12 @@ template <typename A>
 int64_t WinogradTileRows(const Conv1DGeometry& g) {
   const int64_t min_rows = g.batch < kMinUnits ? 64 : 96;
   const WinogradFolding f = Folded(g);
-  const int64_t depth = WinogradGroups(f.kernel_size) * f.in_channels;
+  const int64_t m = f.form.outputs, depth = WinogradGroups(f) * f.in_channels;
   const int64_t bytes_per_row =
-      (f.in_channels + (4 * depth + 7 * g.out_channels) / 3) * sizeof(A);
+      (f.in_channels + kWinogradPoints * (depth + g.out_channels) / m + g.out_channels) *
+      sizeof(A);
   const int64_t rows = TileRows<A>(bytes_per_row, g.out_steps, g.batch, 288);
-  return std::min(g.out_steps, RoundUp(std::max(rows, min_rows), kWinogradOutputs));
+  return std::min(g.out_steps, RoundUp(std::max(rows, min_rows), m));
 }
 
 // Whether every element of x[0, count) lies within +-kWinogradBound (false
@@ -238,8 +276,8 @@ void TransformInputs(const A* d, int64_t ld, int64_t count, A* const* v) {
                      d + 7 * ld, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 
-// U_0..7 of `count` filter columns from one tap triple's rows w0..w2; false
-// where a value lies beyond the bound (or is a NaN).
+// U_0..7 of `count` filter columns from one tap triple's rows w0..w2 (F(6,3));
+// false where a value lies beyond the bound (or is a NaN).
 template <typename T, typename A>
 bool TransformFilterRows(int64_t count, const T* __restrict w0, const T* __restrict w1,
                          const T* __restrict w2, A* __restrict u0, A* __restrict u1,
@@ -262,6 +300,37 @@ bool TransformFilterRows(int64_t count, const T* __restrict w0, const T* __restr
   return within;
 }
 
+// The same for F(4,5), from one group's five tap rows w[0..4].
+template <typename T, typename A>
+bool TransformFilterRows5(int64_t count, const T* const* w, A* __restrict u0, A* __restrict u1,
+                          A* __restrict u2, A* __restrict u3, A* __restrict u4,
+                          A* __restrict u5, A* __restrict u6, A* __restrict u7) {
+  const T* __restrict w0 = w[0];
+  const T* __restrict w1 = w[1];
+  const T* __restrict w2 = w[2];
+  const T* __restrict w3 = w[3];
+  const T* __restrict w4 = w[4];
+  int within = 1;
+  for (int64_t n = 0; n < count; ++n) {
+    const A a = static_cast<A>(w0[n]), b = static_cast<A>(w1[n]), c = static_cast<A>(w2[n]),
+            d = static_cast<A>(w3[n]), e = static_cast<A>(w4[n]);
+    within &= std::abs(a) + std::abs(b) + std::abs(c) + std::abs(d) + std::abs(e) <=
+              kWinogradBound<A>;  // NaN: false
+    const A even1 = a + c + e, odd1 = b + d;
+    const A even2 = a + A(4) * c + A(16) * e, odd2 = A(2) * b + A(8) * d;
+    const A even3 = A(16) * a + A(4) * c + e, odd3 = A(8) * b + A(2) * d;
+    u0[n] = a;
+    u1[n] = (even1 + odd1) * A(-2.0 / 9);
+    u2[n] = (even1 - odd1) * A(-2.0 / 9);
+    u3[n] = (even2 + odd2) / A(90);
+    u4[n] = (even2 - odd2) / A(90);
+    u5[n] = (even3 + odd3) * A(2.0 / 45);
+    u6[n] = (even3 - odd3) * A(2.0 / 45);
+    u7[n] = e;
+  }
+  return within;
+}
+
 // The eight transformed filters U_i, each packed for the GEMM as B (panels of
 // kNr columns, zero-padded) with depth groups x Cin, in one pass over the
 // filter (folded, see WinogradFolding); empty where the filter holds a value
@@ -270,35 +339,43 @@ template <typename T, typename A>
 std::vector<std::vector<A>> WinogradFilters(const Conv1DGeometry& g, const T* filter) {
   constexpr int64_t kNr = gemm::Tile<A>::kNr;
   const WinogradFolding f = Folded(g);
-  const int64_t cin = f.in_channels, cout = g.out_channels;
-  const int64_t depth = WinogradGroups(f.kernel_size) * cin, panels = gemm::Panels<A>(cout);
+  const int64_t cin = f.in_channels, cout = g.out_channels, taps = f.form.taps;
+  const int64_t depth = WinogradGroups(f) * cin, panels = gemm::Panels<A>(cout);
   std::vector<std::vector<A>> u(kWinogradPoints, std::vector<A>(panels * depth * kNr, A(0)));
   const std::vector<T> zeros(cout, T(0));  // the taps past the kernel
   bool within = true;
   for (int64_t q = 0; q < depth; ++q) {
-    // Folded tap and channel (q / cin + j, q % cin) are tap s (q / cin + j)
-    // + q % cin / Cin and channel q % Cin of the layer's filter.
-    const int64_t first_tap = f.fold * 3 * (q / cin) + q % cin / g.in_channels;
-    const T* w[3];
-    for (int64_t j = 0; j < 3; ++j) {
+    // Folded tap and channel (q / cin * taps + j, q % cin) are tap
+    // s (q / cin * taps + j) + q % cin / Cin and channel q % Cin of the
+    // layer's filter.
+    const int64_t first_tap = f.fold * taps * (q / cin) + q % cin / g.in_channels;
+    const T* w[kWinogradF45.taps];
+    for (int64_t j = 0; j < taps; ++j) {
       const int64_t tap = first_tap + j * f.fold;
       w[j] = tap < g.kernel_size ? filter + (tap * g.in_channels + q % g.in_channels) * cout
                                  : zeros.data();
     }
     for (int64_t p = 0; p < panels; ++p) {
-      const int64_t at = (p * depth + q) * kNr, co = p * kNr;
-      within &= TransformFilterRows<T, A>(std::min(kNr, cout - co), w[0] + co, w[1] + co,
-                                          w[2] + co, u[0].data() + at, u[1].data() + at,
-                                          u[2].data() + at, u[3].data() + at, u[4].data() + at,
-                                          u[5].data() + at, u[6].data() + at, u[7].data() + at);
+      const int64_t at = (p * depth + q) * kNr, co = p * kNr, count = std::min(kNr, cout - co);
+      A* ui[kWinogradPoints];
+      for (int64_t i = 0; i < kWinogradPoints; ++i) ui[i] = u[i].data() + at;
+      if (taps == kWinogradF45.taps) {
+        const T* wc[kWinogradF45.taps];
+        for (int64_t j = 0; j < taps; ++j) wc[j] = w[j] + co;
+        within &= TransformFilterRows5<T, A>(count, wc, ui[0], ui[1], ui[2], ui[3], ui[4],
+                                             ui[5], ui[6], ui[7]);
+      } else {
+        within &= TransformFilterRows<T, A>(count, w[0] + co, w[1] + co, w[2] + co, ui[0],
+                                            ui[1], ui[2], ui[3], ui[4], ui[5], ui[6], ui[7]);
+      }
     }
   }
   if (!within) return {};
   return u;
 }
 
-// Output rows 6q .. 6q + 5 of a set, y0..y5, from its M_0..7 plus bias,
-// with the activation K applied (the kind fixed at compile time, so that the
+// F(6,3)'s output rows 6q .. 6q + 5 of a set, y0..y5, from its M_0..7 plus
+// bias, with the activation K applied (the kind fixed at compile time, so that the
 // loop vectorizes; restrict parameters as in TransformInputRows).
 template <Activation K, typename A>
 void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
@@ -322,12 +399,40 @@ void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __res
   }
 }
 
-// The same for M_i at m[i], into rows y + r cout, r = 0..5.
+// F(4,5)'s output rows 4q .. 4q + 3, y0..y3, the same way.
 template <Activation K, typename A>
-void TransformOutputsAs(const ActivationSpec& act, const A* const* m, const A* bias,
-                        int64_t cout, A* y) {
-  TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias, y,
-                            y + cout, y + 2 * cout, y + 3 * cout, y + 4 * cout, y + 5 * cout);
+void TransformOutputRows4(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
+                          const A* __restrict m1, const A* __restrict m2,
+                          const A* __restrict m3, const A* __restrict m4,
+                          const A* __restrict m5, const A* __restrict m6,
+                          const A* __restrict m7, const A* __restrict bias, A* __restrict y0,
+                          A* __restrict y1, A* __restrict y2, A* __restrict y3) {
+  ActivationSpec fixed = act;
+  fixed.kind = K;
+  for (int64_t co = 0; co < cout; ++co) {
+    const A sum12 = m1[co] + m2[co], diff12 = m1[co] - m2[co];
+    const A sum34 = m3[co] + m4[co], diff34 = m3[co] - m4[co];
+    const A sum56 = m5[co] + m6[co], diff56 = m5[co] - m6[co];
+    y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + sum56 + bias[co]);
+    y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + A(0.5) * diff56 + bias[co]);
+    y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + A(0.25) * sum56 + bias[co]);
+    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + A(0.125) * diff56 + m7[co] + bias[co]);
+  }
+}
+
+// A set's output rows, the form's m of them, from M_i at m[i] into rows
+// y + r cout.
+template <Activation K, typename A>
+void TransformOutputsAs(const ActivationSpec& act, WinogradForm form, const A* const* m,
+                        const A* bias, int64_t cout, A* y) {
+  if (form.outputs == kWinogradF45.outputs) {
+    TransformOutputRows4<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias,
+                               y, y + cout, y + 2 * cout, y + 3 * cout);
+  } else {
+    TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias,
+                              y, y + cout, y + 2 * cout, y + 3 * cout, y + 4 * cout,
+                              y + 5 * cout);
+  }
 }
 
 // Scratch of one thread for WinogradTile.
@@ -337,8 +442,8 @@ struct WinogradScratch {
   std::vector<int64_t> row_offset;
 };
 
-// Output rows [o0, o0 + rows) of one batch item (rows a multiple of 6
-// unless they end the item) into c [rows, Cout]: conv + bias, then `fused`
+// Output rows [o0, o0 + rows) of one batch item (rows a multiple of the
+// form's set unless they end the item) into c [rows, Cout]: conv + bias, then `fused`
 // (relu, relu6, leaky_relu or none). False, with c untouched, where the
 // input rows hold a value beyond the bound.
 template <typename T, typename A>
@@ -346,13 +451,14 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
                   const std::vector<std::vector<A>>& u,
                   const std::vector<std::vector<DepthBlock>>& blocks, const A* bias,
                   const ActivationSpec& fused, A* c, WinogradScratch<A>* s) {
-  constexpr int64_t kOut = kWinogradOutputs, kPoints = kWinogradPoints;
+  constexpr int64_t kPoints = kWinogradPoints;
   const WinogradFolding f = Folded(g);
+  const int64_t out = f.form.outputs, taps = f.form.taps;
   const int64_t cin = f.in_channels, cout = g.out_channels;
-  const int64_t groups = WinogradGroups(f.kernel_size), depth = groups * cin;
-  const int64_t sets = CeilDiv(rows, kOut);
-  // Set q, group j reads slab rows 6q + 3j + (0..7).
-  const int64_t count = kOut * (sets - 1) + 3 * (groups - 1) + kPoints;
+  const int64_t groups = WinogradGroups(f), depth = groups * cin;
+  const int64_t sets = CeilDiv(rows, out);
+  // Set q, group j reads slab rows out q + taps j + (0..7).
+  const int64_t count = out * (sets - 1) + taps * (groups - 1) + kPoints;
   // The slab's count x s steps of Cin channels are its count folded steps.
   const A* slab = Slab<T, A>(g, item, g.in_steps, g.in_channels, o0 * f.fold - g.pad_left,
                              count * f.fold, &s->slab);
@@ -366,14 +472,14 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   s->row_offset.resize(sets);
   if (row_form) {
     TransformInputs(slab, cin, row_values, v);
-    for (int64_t q = 0; q < sets; ++q) s->row_offset[q] = kOut * q * cin;
+    for (int64_t q = 0; q < sets; ++q) s->row_offset[q] = out * q * cin;
   } else {
     for (int64_t q = 0; q < sets; ++q) {
       for (int64_t j = 0; j < groups; ++j) {
         const int64_t at = q * depth + j * cin;
         A* vq[kPoints];
         for (int64_t i = 0; i < kPoints; ++i) vq[i] = v[i] + at;
-        TransformInputs(slab + (kOut * q + 3 * j) * cin, cin, cin, vq);
+        TransformInputs(slab + (out * q + taps * j) * cin, cin, cin, vq);
       }
       s->row_offset[q] = q * depth;
     }
@@ -390,14 +496,14 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
     for (int64_t q = 0; q < sets; ++q) {
       const A* mq[kPoints];
       for (int64_t i = 0; i < kPoints; ++i) mq[i] = m[i] + q * cout;
-      const int64_t valid = std::min(kOut, rows - kOut * q);
-      A* y = c + kOut * q * cout;
-      if (valid < kOut) {  // the item ends within this set
-        s->last_set.resize(kOut * cout);
+      const int64_t valid = std::min(out, rows - out * q);
+      A* y = c + out * q * cout;
+      if (valid < out) {  // the item ends within this set
+        s->last_set.resize(out * cout);
         y = s->last_set.data();
       }
-      TransformOutputsAs<decltype(kind)::value, A>(fused, mq, bias, cout, y);
-      if (valid < kOut) std::copy_n(y, valid * cout, c + kOut * q * cout);
+      TransformOutputsAs<decltype(kind)::value, A>(fused, f.form, mq, bias, cout, y);
+      if (valid < out) std::copy_n(y, valid * cout, c + out * q * cout);
     }
   };
   WithRegisterForm(fused.kind, transform);
