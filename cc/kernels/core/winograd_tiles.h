@@ -374,16 +374,18 @@ std::vector<std::vector<A>> WinogradFilters(const Conv1DGeometry& g, const T* fi
   return u;
 }
 
-// F(6,3)'s output rows 6q .. 6q + 5 of a set, y0..y5, from its M_0..7 plus
-// bias, with the activation K applied (the kind fixed at compile time, so that the
-// loop vectorizes; restrict parameters as in TransformInputRows).
-template <Activation K, typename A>
+// A set's output rows m q .. m q + m - 1 (m = kRows: 6 for F(6,3), 4 for
+// F(4,5)), y0.., from its M_0..7 plus bias, with the activation K applied
+// (the kind fixed at compile time, so that the loop vectorizes; restrict
+// parameters as in TransformInputRows). y4 and y5 are not used where m = 4.
+template <int kRows, Activation K, typename A>
 void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
                          const A* __restrict m1, const A* __restrict m2, const A* __restrict m3,
                          const A* __restrict m4, const A* __restrict m5, const A* __restrict m6,
                          const A* __restrict m7, const A* __restrict bias, A* __restrict y0,
                          A* __restrict y1, A* __restrict y2, A* __restrict y3,
                          A* __restrict y4, A* __restrict y5) {
+  static_assert(kRows == kWinogradF63.outputs || kRows == kWinogradF45.outputs);
   ActivationSpec fixed = act;
   fixed.kind = K;
   for (int64_t co = 0; co < cout; ++co) {
@@ -393,45 +395,32 @@ void TransformOutputRows(const ActivationSpec& act, int64_t cout, const A* __res
     y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + sum56 + bias[co]);
     y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + A(0.5) * diff56 + bias[co]);
     y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + A(0.25) * sum56 + bias[co]);
-    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + A(0.125) * diff56 + bias[co]);
-    y4[co] = Activate<A>(fixed, sum12 + A(16) * sum34 + A(0.0625) * sum56 + bias[co]);
-    y5[co] = Activate<A>(fixed, diff12 + A(32) * diff34 + A(0.03125) * diff56 + m7[co] + bias[co]);
+    A row3 = diff12 + A(8) * diff34 + A(0.125) * diff56;
+    if constexpr (kRows == kWinogradF45.outputs) row3 += m7[co];
+    y3[co] = Activate<A>(fixed, row3 + bias[co]);
+    if constexpr (kRows == kWinogradF63.outputs) {
+      y4[co] = Activate<A>(fixed, sum12 + A(16) * sum34 + A(0.0625) * sum56 + bias[co]);
+      y5[co] =
+          Activate<A>(fixed, diff12 + A(32) * diff34 + A(0.03125) * diff56 + m7[co] + bias[co]);
+    }
   }
 }
 
-// F(4,5)'s output rows 4q .. 4q + 3, y0..y3, the same way.
-template <Activation K, typename A>
-void TransformOutputRows4(const ActivationSpec& act, int64_t cout, const A* __restrict m0,
-                          const A* __restrict m1, const A* __restrict m2,
-                          const A* __restrict m3, const A* __restrict m4,
-                          const A* __restrict m5, const A* __restrict m6,
-                          const A* __restrict m7, const A* __restrict bias, A* __restrict y0,
-                          A* __restrict y1, A* __restrict y2, A* __restrict y3) {
-  ActivationSpec fixed = act;
-  fixed.kind = K;
-  for (int64_t co = 0; co < cout; ++co) {
-    const A sum12 = m1[co] + m2[co], diff12 = m1[co] - m2[co];
-    const A sum34 = m3[co] + m4[co], diff34 = m3[co] - m4[co];
-    const A sum56 = m5[co] + m6[co], diff56 = m5[co] - m6[co];
-    y0[co] = Activate<A>(fixed, m0[co] + sum12 + sum34 + sum56 + bias[co]);
-    y1[co] = Activate<A>(fixed, diff12 + A(2) * diff34 + A(0.5) * diff56 + bias[co]);
-    y2[co] = Activate<A>(fixed, sum12 + A(4) * sum34 + A(0.25) * sum56 + bias[co]);
-    y3[co] = Activate<A>(fixed, diff12 + A(8) * diff34 + A(0.125) * diff56 + m7[co] + bias[co]);
-  }
-}
-
-// A set's output rows, the form's m of them, from M_i at m[i] into rows
-// y + r cout.
+// The same for M_i at m[i], into rows y + r cout.
 template <Activation K, typename A>
 void TransformOutputsAs(const ActivationSpec& act, WinogradForm form, const A* const* m,
                         const A* bias, int64_t cout, A* y) {
+  A* rows[kWinogradF63.outputs] = {};
+  for (int64_t r = 0; r < form.outputs; ++r) rows[r] = y + r * cout;
+  const auto transform = [&](auto kind) {
+    TransformOutputRows<decltype(kind)::value, K, A>(act, cout, m[0], m[1], m[2], m[3], m[4],
+                                                     m[5], m[6], m[7], bias, rows[0], rows[1],
+                                                     rows[2], rows[3], rows[4], rows[5]);
+  };
   if (form.outputs == kWinogradF45.outputs) {
-    TransformOutputRows4<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias,
-                               y, y + cout, y + 2 * cout, y + 3 * cout);
+    transform(std::integral_constant<int, kWinogradF45.outputs>());
   } else {
-    TransformOutputRows<K, A>(act, cout, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], bias,
-                              y, y + cout, y + 2 * cout, y + 3 * cout, y + 4 * cout,
-                              y + 5 * cout);
+    transform(std::integral_constant<int, kWinogradF63.outputs>());
   }
 }
 
