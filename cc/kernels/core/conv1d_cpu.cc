@@ -342,10 +342,17 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
         acc.resize(rows * cout);
         c = acc.data();
       }
+      // With Winograd tiles, the next unit's input (and output, written in
+      // place) fetched over this one's GEMMs, one step per register tile.
+      TilePrefetch next_winograd_tile;
+      if (!winograd_u.empty() && unit + 1 < end) {
+        next_winograd_tile = PrefetchOfTile(g, input, in_place ? output : nullptr, unit + 1,
+                                            tile, WinogradRegisterTiles<A>(winograd_blocks, g, rows));
+      }
       if (winograd_u.empty() ||
           !WinogradTile<T, A>(g, input + n * in_item, o0, rows, winograd_u, winograd_blocks,
                               bias_padded.data(), fuse ? act : ActivationSpec(), c,
-                              &winograd_scratch)) {
+                              &winograd_scratch, &next_winograd_tile)) {
         const Windows<A> w =
             TileWindows<T, A>(g, input + n * in_item, o0, rows, &window_scratch);
         const Windows<A> form = copy_groups ? GroupForm(g, w, rows) : w;

@@ -431,6 +431,18 @@ struct WinogradScratch {
   std::vector<int64_t> row_offset;
 };
 
+// Register tiles the GEMMs of a tile of `rows` output rows compute (the
+// steps a prefetch of the next tile is spread over).
+template <typename A>
+int64_t WinogradRegisterTiles(const std::vector<std::vector<DepthBlock>>& blocks,
+                              const Conv1DGeometry& g, int64_t rows) {
+  constexpr int64_t kMr = gemm::Tile<A>::kMr;
+  const int64_t sets = CeilDiv(rows, Folded(g).form.outputs);
+  int64_t block_count = 0;
+  for (const std::vector<DepthBlock>& point : blocks) block_count += point.size();
+  return block_count * gemm::Panels<A>(g.out_channels) * CeilDiv(sets, kMr);
+}
+
 // Output rows [o0, o0 + rows) of one batch item (rows a multiple of the
 // form's set unless they end the item) into c [rows, Cout]: conv + bias, then `fused`
 // (relu, relu6, leaky_relu or none). False, with c untouched, where the
@@ -439,7 +451,8 @@ template <typename T, typename A>
 bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t rows,
                   const std::vector<std::vector<A>>& u,
                   const std::vector<std::vector<DepthBlock>>& blocks, const A* bias,
-                  const ActivationSpec& fused, A* c, WinogradScratch<A>* s) {
+                  const ActivationSpec& fused, A* c, WinogradScratch<A>* s,
+                  TilePrefetch* next_tile = nullptr) {
   constexpr int64_t kPoints = kWinogradPoints;
   const WinogradFolding f = Folded(g);
   const int64_t out = f.form.outputs, taps = f.form.taps;
@@ -478,7 +491,7 @@ bool WinogradTile(const Conv1DGeometry& g, const T* item, int64_t o0, int64_t ro
   for (int64_t i = 0; i < kPoints; ++i) {
     A* mi = s->m.data() + i * sets * cout;
     GemmBlocks<A>(blocks[i], sets, cout, v[i], s->row_offset.data(), u[i].data(), depth, mi,
-                  cout, nullptr, Activation::kLinear, A(0));
+                  cout, nullptr, Activation::kLinear, A(0), next_tile);
     m[i] = mi;
   }
   const auto transform = [&](auto kind) {
