@@ -343,11 +343,13 @@ void ForwardPass(const Conv1DGeometry& g, const ActivationSpec& act,
         c = acc.data();
       }
       // With Winograd tiles, the next unit's input (and output, written in
-      // place) fetched over this one's GEMMs, one step per register tile.
+      // place) fetched over this one's GEMMs, one step per register tile,
+      // from the depth the direct tiles' prefetch starts at.
       TilePrefetch next_winograd_tile;
-      if (!winograd_u.empty() && unit + 1 < end) {
+      if (!winograd_u.empty() && unit + 1 < end && inner >= kPrefetchMinDepth) {
+        const int64_t register_tiles = WinogradRegisterTiles<A>(winograd_blocks, g, rows);
         next_winograd_tile = PrefetchOfTile(g, input, in_place ? output : nullptr, unit + 1,
-                                            tile, WinogradRegisterTiles<A>(winograd_blocks, g, rows));
+                                            tile, register_tiles);
       }
       if (winograd_u.empty() ||
           !WinogradTile<T, A>(g, input + n * in_item, o0, rows, winograd_u, winograd_blocks,
@@ -664,8 +666,8 @@ void BackpropFilterPass(const Conv1DGeometry& g,
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, Eigen::bfloat16>) {
           if (bf16_pairs) {  // bf16_pair_passes.h
-            TilePrefetch next_tile;
-            if (unit + 1 < parts.FirstUnit(part + 1)) {
+            TilePrefetch next_tile;  // as the float tiles' below
+            if (unit + 1 < parts.FirstUnit(part + 1) && inner >= kPrefetchMinDepth) {
               const int64_t register_tiles =
                   CeilDiv(inner + 1, gemm::Tile<float>::kMr) * gemm::Panels<float>(cout);
               next_tile = PrefetchOfFilterGradTile<T>(g, input, grad_output, dz_operand,
