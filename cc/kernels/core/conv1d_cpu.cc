@@ -54,6 +54,7 @@
 #include "cc/kernels/core/filter_grad_parts.h"
 #include "cc/kernels/core/bf16_pair_passes.h"
 #include "cc/kernels/core/gemm_kernel.h"
+#include "cc/kernels/core/gemm_simd.h"
 #include "cc/kernels/core/output_pages.h"
 #include "cc/kernels/core/tile_prefetch.h"
 #include "cc/kernels/core/winograd_tiles.h"
@@ -558,7 +559,8 @@ class PackedWindows {
   PackedWindows(int64_t inner, int64_t tile, const std::vector<int64_t>& slab_offset,
                 const std::vector<int64_t>& gathered_offset)
       : inner_(inner), tile_(tile), slab_offset_(slab_offset),
-        gathered_offset_(gathered_offset), packed_offset_(inner) {
+        gathered_offset_(gathered_offset), packed_offset_(inner),
+        slab_runs_(RunsOf(slab_offset)), gathered_runs_(RunsOf(gathered_offset)) {
     for (int64_t i = 0; i < inner; ++i) {
       packed_offset_[i] = (i / kMr) * tile * kMr + i % kMr;
     }
@@ -578,18 +580,25 @@ class PackedWindows {
       return a;
     }
     scratch->resize(CeilDiv(inner_, kMr) * tile_ * kMr);
+    const std::vector<int64_t>& runs = w.gathered ? gathered_runs_ : slab_runs_;
+    const int64_t whole_runs = static_cast<int64_t>(runs.size());
+    const int64_t run_pitch = tile_ * kMr;  // between the runs of one window
     for (int64_t k = 0; k < rows; ++k) {
       const A* window = w.data + k * w.row_pitch;
-      for (int64_t b0 = 0; b0 < inner_; b0 += kMr) {
-        A* run = scratch->data() + b0 * tile_ + k * kMr;
-        const int64_t count = std::min(kMr, inner_ - b0);
-        if (count == kMr && offset[b0 + kMr - 1] - offset[b0] == kMr - 1) {
-          // One tap's adjacent channels, as a copy of constant size (std::copy_n
-          // became a memmove call per 6 values, 10% of the pass).
-          std::memcpy(run, window + offset[b0], kMr * sizeof(A));
+      A* run = scratch->data() + k * kMr;
+      // A block whose kMr rows are one tap's adjacent channels is a copy of
+      // constant size (std::copy_n became a memmove call per 6 values, 10%
+      // of the pass), from offsets found once per pass (checked per run and
+      // window, they were half of the copy's time).
+      for (int64_t b = 0; b < whole_runs; ++b) {
+        if (runs[b] >= 0) {
+          std::memcpy(run + b * run_pitch, window + runs[b], kMr * sizeof(A));
         } else {
-          for (int64_t j = 0; j < count; ++j) run[j] = window[offset[b0 + j]];
+          for (int64_t j = 0; j < kMr; ++j) run[b * run_pitch + j] = window[offset[b * kMr + j]];
         }
+      }
+      for (int64_t i = whole_runs * kMr; i < inner_; ++i) {
+        run[whole_runs * run_pitch + i % kMr] = window[offset[i]];
       }
     }
     a.data = scratch->data();
@@ -600,11 +609,50 @@ class PackedWindows {
 
  private:
   static constexpr int64_t kMr = gemm::Tile<A>::kMr;
+
+  // Per whole block of kMr rows: the offset of its first row where its rows
+  // are adjacent, -1 where they are not.
+  static std::vector<int64_t> RunsOf(const std::vector<int64_t>& offset) {
+    std::vector<int64_t> runs(offset.size() / kMr);
+    for (size_t b = 0; b < runs.size(); ++b) {
+      const int64_t first = offset[b * kMr];
+      runs[b] = offset[b * kMr + kMr - 1] - first == kMr - 1 ? first : -1;
+    }
+    return runs;
+  }
+
   const int64_t inner_, tile_;
   const std::vector<int64_t>& slab_offset_;
   const std::vector<int64_t>& gathered_offset_;
   std::vector<int64_t> packed_offset_;
+  const std::vector<int64_t> slab_runs_, gathered_runs_;
 };
+
+// dz's `rows` rows of panels * kNr columns copied into the kernel's panel
+// layout (a panel's rows contiguous), each column's sum added to sums[column]
+// on the way. The sums are held in vector registers: as an array the compiler
+// kept them in memory, a store and reload per row (half of the copy's time in
+// the pointwise filter gradient). Each column is still summed row by row.
+template <typename A>
+void PanelsWithColumnSums(const A* dz, int64_t rows, int64_t panels, A* out, A* sums) {
+  using S = gemm::Simd<A>;
+  constexpr int64_t kNr = gemm::Tile<A>::kNr, kLanes = gemm::Tile<A>::kLanes;
+  static_assert(gemm::Tile<A>::kVectors == 2, "two vectors of sums per panel");
+  for (int64_t p = 0; p < panels; ++p) {
+    typename S::V low = S::Zero(), high = S::Zero();
+    const A* src = dz + p * kNr;
+    A* dst = out + p * rows * kNr;
+    for (int64_t r = 0; r < rows; ++r, src += panels * kNr, dst += kNr) {
+      const typename S::V a = S::Load(src), b = S::Load(src + kLanes);
+      S::Store(dst, a);
+      S::Store(dst + kLanes, b);
+      low = S::Add(low, a);
+      high = S::Add(high, b);
+    }
+    S::Store(sums + p * kNr, S::Add(S::Load(sums + p * kNr), low));
+    S::Store(sums + p * kNr + kLanes, S::Add(S::Load(sums + p * kNr + kLanes), high));
+  }
+}
 
 template <typename T>
 void BackpropFilterPass(const Conv1DGeometry& g,
@@ -691,18 +739,7 @@ void BackpropFilterPass(const Conv1DGeometry& g,
         // into db row by row, they cost 3% of the pointwise pass).
         const int64_t panels = cout_padded / kNr;
         dz_panels.resize(panels * rows * kNr);
-        for (int64_t p = 0; p < panels; ++p) {
-          A sums[kNr] = {};
-          A* panel_row = dz_panels.data() + p * rows * kNr;
-          for (int64_t r = 0; r < rows; ++r, panel_row += kNr) {
-            const A* src = dz + r * cout_padded + p * kNr;
-            for (int64_t j = 0; j < kNr; ++j) {
-              panel_row[j] = src[j];
-              sums[j] += src[j];
-            }
-          }
-          for (int64_t j = 0; j < kNr; ++j) db[p * kNr + j] += sums[j];
-        }
+        PanelsWithColumnSums(dz, rows, panels, dz_panels.data(), db);
         gemm::Epilogue<A> e;
         e.accumulate = true;
         // The next unit's input and gradient rows, fetched while this one's
