@@ -105,6 +105,12 @@ std::vector<Case> GroupEdgeCases() {
       for (int64_t width : {31, 33, 63, 64, 65, 130}) {  // multiplier 1: the vector path
         with(depthwise, [&](Case& c) { c.cin = c.cout = c.groups = width; c.steps = 12; });
       }
+      // Long filters of multiplier 1: the sliding form's groups of rows (12
+      // on AVX-512, 8 below) and the groups of 8, 4, 2 and 1 left over.
+      for (int64_t steps : {24, 35, 60}) {
+        with(depthwise, [&](Case& c) { c.cin = c.cout = c.groups = 64; c.kernel = 15;
+                                       c.steps = steps; });
+      }
       with(depthwise, [&](Case& c) { c.cin = c.groups = 65; c.cout = 195; });  // multiplier 3
       with(depthwise, [&](Case& c) { c.cin = c.groups = c.cout = 2; });
       with(grouped, [&](Case& c) { c.cin = c.cout = c.groups = 1; });  // one channel: dense

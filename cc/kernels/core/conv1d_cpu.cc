@@ -705,6 +705,7 @@ void BackpropFilterPass(const Conv1DGeometry& g,
     Bf16PairTileScratch pair_scratch;
 #endif
     for (int64_t part = begin; part < end; ++part) {
+      parts.Start(part);
       A* dw = parts.Filter(part);
       A* db = parts.Bias(part);
       for (int64_t unit = parts.FirstUnit(part); unit < parts.FirstUnit(part + 1); ++unit) {

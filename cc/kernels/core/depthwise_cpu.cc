@@ -318,6 +318,12 @@ class InputRows {
 // group's accumulators, the filter and the input vector must fit the
 // register file (16 with AVX2, 32 with AVX-512).
 constexpr int kGroupRows = 8;
+// The sliding form (SumTapsSliding) of long filters, where the compiler
+// keeps the group's filter vectors in registers: with AVX-512's 32 vector
+// registers, 16 rows. Each accumulator then takes one multiply-add per input
+// row in 16 independent chains, twice the FMA latency's 8; with 8 rows the
+// chains alone bound the loop at the FMA peak, and any stall shows.
+constexpr int kSlidingGroupRows = kLaneBytes == 64 ? 12 : kGroupRows;
 
 template <int R>
 using Rows = std::integral_constant<int, R>;
@@ -334,6 +340,12 @@ void InGroupsOfRows(int64_t rows, bool overlap, Group&& group) {
   for (; r + kWhole <= rows; r += kWhole) group(Rows<kWhole>(), r);
   if (r == rows) return;
   if (overlap && rows >= kWhole) return group(Rows<kWhole>(), rows - kWhole);
+  if constexpr (kWhole > 8) {
+    if (rows - r >= 8) {
+      group(Rows<8>(), r);
+      r += 8;
+    }
+  }
   if (rows - r >= 4) {
     group(Rows<4>(), r);
     r += 4;
@@ -521,9 +533,14 @@ void DepthwiseTile(const X* slab, int64_t row_pitch, int64_t tap_pitch, const A*
   // overlap rows already written (each row's sum is the same whichever group
   // computes it).
   const auto rows_of = [&](int64_t v0, int64_t v1) {
-    InGroupsOfRows<kGroupRows>(rows, /*overlap=*/true, [&](auto size, int64_t r) {
+    const auto each_vector = [&](auto size, int64_t r) {
       for (int64_t v = v0; v < v1; ++v) group(size, r, v);
-    });
+    };
+    if (sliding && taps >= kSlidingGroupRows) {
+      InGroupsOfRows<kSlidingGroupRows>(rows, /*overlap=*/true, each_vector);
+    } else {
+      InGroupsOfRows<kGroupRows>(rows, /*overlap=*/true, each_vector);
+    }
   };
   if (AcrossChannels<A>(taps, channels)) {
     rows_of(0, vectors);
@@ -1001,6 +1018,7 @@ void DepthwiseBackpropFilterPass(const Conv1DGeometry& g, const ActivationSpec& 
     InputRows<T, A> rows_in(g, kernel);
     std::vector<A> dz_scratch, slab_scratch;
     for (int64_t part = begin; part < end; ++part) {
+      parts.Start(part);
       A* dw = parts.Filter(part);
       A* db = parts.Bias(part);
       for (int64_t unit = parts.FirstUnit(part); unit < parts.FirstUnit(part + 1); ++unit) {

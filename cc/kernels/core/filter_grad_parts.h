@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "cc/kernels/core/float_conversions.h"
@@ -33,14 +34,20 @@ class FilterGradParts {
     const int64_t memory_cap = std::max<int64_t>(
         1, (int64_t{64} << 20) / (block_ * static_cast<int64_t>(sizeof(A))));
     parts_ = std::max<int64_t>(1, std::min<int64_t>({units, 16, memory_cap}));
-    sums_.assign(parts_ * block_, A(0));
+    sums_.reset(new A[parts_ * block_]);  // zeroed per part by Start
   }
 
   int64_t parts() const { return parts_; }
   // The units of a part: [FirstUnit(part), FirstUnit(part + 1)).
   int64_t FirstUnit(int64_t part) const { return part * units_ / parts_; }
+  // Zeroes a part's block, before its units are summed into it. Called by
+  // the thread that fills the part, so that the blocks are zeroed in
+  // parallel and each lands in its filler's cache (zeroed by the caller
+  // before the parallel loop, the 4 MiB of the pointwise filter gradient's
+  // 16 parts took about 1% of its training step).
+  void Start(int64_t part) { std::fill_n(Filter(part), block_, A(0)); }
   // A part's filter sums, [filter_rows, pitch], and its bias sums, [pitch].
-  A* Filter(int64_t part) { return sums_.data() + part * block_; }
+  A* Filter(int64_t part) { return sums_.get() + part * block_; }
   A* Bias(int64_t part) { return Filter(part) + filter_rows_ * pitch_; }
 
   // Adds the parts in part order, in parallel over the rows, and writes the
@@ -55,7 +62,7 @@ class FilterGradParts {
       for (int64_t row = begin; row < end; ++row) {
         std::fill(row_sum.begin(), row_sum.end(), A(0));  // (0 + -0 is 0, as the sum's start)
         for (int64_t part = 0; part < parts_; ++part) {
-          const A* src = sums_.data() + part * block_ + row * pitch_;
+          const A* src = sums_.get() + part * block_ + row * pitch_;
           for (int64_t c = 0; c < cols; ++c) row_sum[c] += src[c];
         }
         ConvertValues(row_sum.data(), cols, row < filter_rows_ ? grad_filter + row * cols
@@ -66,7 +73,7 @@ class FilterGradParts {
 
  private:
   int64_t filter_rows_, pitch_, units_, block_, parts_;
-  std::vector<A> sums_;
+  std::unique_ptr<A[]> sums_;
 };
 
 }  // namespace cpu_tiles
