@@ -62,13 +62,23 @@ def baseline_flags(machine=None):
     return ("-march=x86-64-v2",) if (machine or platform.machine()) in X86_64 else ()
 
 
+# Every level's copy may evaluate both sides of a floating-point select (the
+# derivative's `z > 0 ? 1 : 0` times dy, relu6's, leaky relu's): the passes
+# run with exceptions masked, as TensorFlow does, so no operation can trap,
+# and the values are the same. Without it GCC keeps such a loop scalar with a
+# branch wherever the vectors lack masks (AVX2, SSE): the float sensor
+# layer's training step took 4.7 times as long at the avx2 level as at avx512.
+LEVEL_FLAGS = ("-fno-trapping-math",)
+
+
 def levels(machine=None):
     """The levels to build, lowest first: the order they must be linked in
     (see link_order)."""
     machine = machine or platform.machine()
-    found = [Level("baseline", baseline_flags(machine))]
+    found = [Level("baseline", baseline_flags(machine) + LEVEL_FLAGS)]
     if machine in X86_64:
-        found += [Level("avx2", ("-march=x86-64-v3",)), Level("avx512", ("-march=x86-64-v4",))]
+        found += [Level("avx2", ("-march=x86-64-v3",) + LEVEL_FLAGS),
+                  Level("avx512", ("-march=x86-64-v4",) + LEVEL_FLAGS)]
     return found
 
 

@@ -233,7 +233,13 @@ inline SigmoidPair SigmoidBothWays(const Packet& x) {
   return {_mm512_mask_blend_ps(up, near_zero, near_one),
           _mm512_mask_blend_ps(up, near_one, near_zero)};
 #else
-  const Packet near_one = preciprocal(padd(one, e));
+  // Eigen's reciprocal here is rcp and one Newton step, up to a unit in the
+  // last place off: sigmoid of a large x came out as 1 - 2^-24, not 1, and
+  // its derivative y (1 - y) as 6e-8, not 0, which made Inf where the stock
+  // gradient's Inf * 0 makes NaN. One more step, fused, rounds it right.
+  const Packet d = padd(one, e);
+  const Packet guess = preciprocal(d);
+  const Packet near_one = pmadd(guess, pnmadd(d, guess, one), guess);
   const Packet near_zero = pmul(e, near_one);
   const Packet up = pcmp_le(pzero(x), x);  // false for NaN: NaN either way
   return {pselect(up, near_one, near_zero), pselect(up, near_zero, near_one)};
