@@ -62,7 +62,8 @@ def baseline_flags(machine=None):
     return ("-march=x86-64-v2",) if (machine or platform.machine()) in X86_64 else ()
 
 
-# Every level's copy may evaluate both sides of a floating-point select (the
+# Every level's copy (and, with the baseline's flags, the shared sources and
+# the OpKernels) may evaluate both sides of a floating-point select (the
 # derivative's `z > 0 ? 1 : 0` times dy, relu6's, leaky relu's): the passes
 # run with exceptions masked, as TensorFlow does, so no operation can trap,
 # and the values are the same. Without it GCC keeps such a loop scalar with a
