@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "cc/kernels/core/float_conversions.h"
 #include "cc/kernels/core/gemm_amx.h"
@@ -20,6 +21,25 @@ inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 namespace {
 
+// One step k of a register tile's sums: B's row k (at b) times A(r, k) (at
+// rows[r] + k), added to row r's sums.
+template <typename A, int MR>
+__attribute__((always_inline)) inline void SumStep(
+    typename Simd<A>::V (&acc)[MR][Tile<A>::kVectors], const A* const (&rows)[MR], int64_t k,
+    const A* b) {
+  using S = Simd<A>;
+  constexpr int L = Tile<A>::kLanes, NV = Tile<A>::kVectors;
+  typename S::V bv[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) bv[v] = S::Load(b + v * L);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const typename S::V ai = S::Broadcast(rows[i] + k);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::Fma(ai, bv[v], acc[i][v]);
+  }
+}
+
 // C rows [0, MR) x panel columns [0, cols), cols <= kNr. The epilogue is
 // fixed at compile time: with short depths (few input channels) it is a
 // good part of each call, and branching per vector showed.
@@ -27,9 +47,8 @@ template <typename A, int MR, Store ST, Activation F>
 void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, const A* b,
                  int64_t ldb, A* c, int64_t ldc, int64_t cols, const A* bias, A negative_slope) {
   using S = Simd<A>;
-  using V = typename S::V;
-  constexpr int L = Tile<A>::kLanes, NV = Tile<A>::kVectors;
-  V acc[MR][NV];
+  constexpr int NV = Tile<A>::kVectors;
+  typename S::V acc[MR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
@@ -45,18 +64,51 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
     // FMA groups, one core ran a 256-deep GEMM at 89% of its FMA peak; 98%
     // unrolled by 4 (by 2: 93%, by 8: 95%).
 #pragma GCC unroll 4
-    for (int64_t k = 0; k < depth; ++k, kk += k_stride, b += ldb) {
-      V bv[NV];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) bv[v] = S::Load(b + v * L);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const V ai = S::Broadcast(rows[i] + kk);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = S::Fma(ai, bv[v], acc[i][v]);
-      }
-    }
+    for (int64_t k = 0; k < depth; ++k, kk += k_stride, b += ldb) SumStep<A, MR>(acc, rows, kk, b);
   }
+  StoreTile<A, MR, ST, F>(acc, c, ldc, cols, bias, negative_slope);
+}
+
+// f(std::integral_constant<int, J>()) for J = 0, 1, ..., N - 1, in
+// straight-line code.
+template <typename F, int... J>
+__attribute__((always_inline)) inline void ForEachIndex(F&& f, std::integer_sequence<int, J...>) {
+  (f(std::integral_constant<int, J>()), ...);
+}
+
+// The same for A of one tap read along its rows (k_stride 1) and B's panel
+// rows adjacent (ldb kNr), fetching one line of `prefetch`'s step after
+// every kStepsPerLine steps (TilePrefetch::spread). A function of its own,
+// not inlined, with the strides as constants and the steps unrolled by
+// hand: GCC keeps its row pointers and sums in registers only so (with
+// variable strides, or inside its callers, it spilled them around the
+// prefetch: 0.72 to 0.95x), and left a pragma's loop of 8 steps rolled.
+constexpr int kStepsPerLine = 8;
+
+template <typename A, int MR, Store ST, Activation F>
+__attribute__((noinline)) void MicroKernelFetching(int64_t depth, const A* a,
+                                                   const int64_t* row_offset, const A* b, A* c,
+                                                   int64_t ldc, int64_t cols, const A* bias,
+                                                   A negative_slope, TilePrefetch* prefetch) {
+  using S = Simd<A>;
+  constexpr int NV = Tile<A>::kVectors, NR = Tile<A>::kNr;
+  typename S::V acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::Zero();
+  }
+  const A* rows[MR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) rows[i] = a + row_offset[i];
+  int64_t k = 0;
+  for (; k + kStepsPerLine <= depth; k += kStepsPerLine, b += kStepsPerLine * NR) {
+    ForEachIndex([&](auto j) __attribute__((always_inline)) {
+      SumStep<A, MR>(acc, rows, k + j, b + j * NR);
+    }, std::make_integer_sequence<int, kStepsPerLine>());
+    prefetch->Line();
+  }
+  for (; k < depth; ++k, b += NR) SumStep<A, MR>(acc, rows, k, b);
   StoreTile<A, MR, ST, F>(acc, c, ldc, cols, bias, negative_slope);
 }
 
@@ -149,6 +201,16 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<In>& a, cons
     const A* bias = bias_all != nullptr ? bias_all + p * NR : nullptr;
     int64_t r = 0;
     for (; r + MR <= rows; r += MR) {
+      if constexpr (std::is_same_v<In, A>) {
+        if (prefetch != nullptr && prefetch->spread && a.taps == 1 && a.k_stride == 1 &&
+            ldb == NR) {
+          prefetch->BeginStep();
+          MicroKernelFetching<A, MR, ST, F>(depth, a.data, a.row_offset + r, bp, cp + r * ldc,
+                                            ldc, pc, bias, slope, prefetch);
+          prefetch->EndStep();
+          continue;
+        }
+      }
       if (prefetch != nullptr) prefetch->Step();
       RunMicroKernel<A, In, MR, ST, F>(depth, a, a.row_offset + r, bp, ldb, cp + r * ldc, ldc,
                                        pc, bias, slope);
