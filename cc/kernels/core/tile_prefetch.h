@@ -67,9 +67,9 @@ struct TilePrefetch {
   SpanPrefetch<false> input;
   SpanPrefetch<true> output;
   SpanPrefetch<false> gradient, operand;
-  // Whether the float micro-kernel takes each step's lines one at a time
-  // over its depth loop (BeginStep, Line, EndStep) instead of in one burst
-  // before it (Step). One thread on Golden Cove, against the burst: the
+  // Whether the GEMM's float and double micro-kernels take each step's lines
+  // one at a time over their depth loop (BeginStep, Line, EndStep) instead
+  // of in one burst before it (Step). One thread on Golden Cove, against the burst: the
   // forward tiles 1.02 to 1.03x (the pointwise tile's burst, 24 lines per
   // register tile, stalled on the line-fill buffers: 3% of its samples); the
   // filter gradient's tiles 0.94x (their A is read down the steps, a new line
