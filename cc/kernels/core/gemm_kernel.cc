@@ -21,6 +21,17 @@ inline namespace TF_CONV1D_LEVEL_NAMESPACE {
 namespace gemm {
 namespace {
 
+// A register tile's sums, zeroed before its depth loop.
+template <typename A, int MR>
+__attribute__((always_inline)) inline void ZeroSums(
+    typename Simd<A>::V (&acc)[MR][Tile<A>::kVectors]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Tile<A>::kVectors; ++v) acc[i][v] = Simd<A>::Zero();
+  }
+}
+
 // One step k of a register tile's sums: B's row k (at b) times A(r, k) (at
 // rows[r] + k), added to row r's sums.
 template <typename A, int MR>
@@ -49,11 +60,7 @@ void MicroKernel(int64_t depth, const RowsOf<A>& a, const int64_t* row_offset, c
   using S = Simd<A>;
   constexpr int NV = Tile<A>::kVectors;
   typename S::V acc[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = S::Zero();
-  }
+  ZeroSums<A, MR>(acc);
   const A* rows[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) rows[i] = a.data + row_offset[i];
@@ -93,11 +100,7 @@ __attribute__((noinline)) void MicroKernelFetching(int64_t depth, const A* a,
   using S = Simd<A>;
   constexpr int NV = Tile<A>::kVectors, NR = Tile<A>::kNr;
   typename S::V acc[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = S::Zero();
-  }
+  ZeroSums<A, MR>(acc);
   const A* rows[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) rows[i] = a + row_offset[i];
@@ -126,11 +129,7 @@ __attribute__((target("avx512bf16"))) void MicroKernelBf16(
   using V = Simd<float>::V;
   constexpr int NV = Tile<float>::kVectors, kPairLanes = 2 * Tile<float>::kLanes;
   V acc[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  }
+  ZeroSums<float, MR>(acc);
   const uint16_t* rows[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) rows[i] = a.data + row_offset[i];

@@ -101,7 +101,7 @@ struct TilePrefetch {
 // The input and output spans of forward tile `unit` (tiles of `tile` rows,
 // item by item), to prefetch over `steps` calls of Step(): the input where
 // given and its rows are contiguous (NWC), the output where given (written
-// in place and not streamed).
+// in place and not streamed); spread over the register tiles' depth loops.
 template <typename T>
 TilePrefetch PrefetchOfTile(const Conv1DGeometry& g, const T* input, const T* output,
                             int64_t unit, int64_t tile, int64_t steps) {
@@ -141,8 +141,9 @@ template <typename T>
 TilePrefetch PrefetchOfFilterGradTile(const Conv1DGeometry& g, const T* input,
                                       const T* grad_output, const T* operand, int64_t unit,
                                       int64_t tile, int64_t steps) {
-  TilePrefetch prefetch = PrefetchOfTile<T>(g, input, nullptr, unit, tile, steps);
-  prefetch.spread = false;
+  // Only the forward tile's input span: not its spread (the member's comment).
+  TilePrefetch prefetch;
+  prefetch.input = PrefetchOfTile<T>(g, input, nullptr, unit, tile, steps).input;
   if (g.layout != Layout::kNWC) return prefetch;
   const int64_t tiles_per_item = CeilDiv(g.out_steps, tile);
   const int64_t n = unit / tiles_per_item, o0 = (unit % tiles_per_item) * tile;
