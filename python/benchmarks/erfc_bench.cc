@@ -1,8 +1,10 @@
 // Scalar std::erfc against Eigen's vectorized erfc for the exact gelu on
 // 350K floats (the layer size of the demo's gelu layer): time per pass and
 // the largest relative error against a double reference. See
-// docs/performance.md. Build and run (TensorFlow's headers carry Eigen):
-//   g++ -O3 -march=native -std=c++17 -I"$(python -c "import tensorflow as tf; print(tf.sysconfig.get_include())")" \
+// docs/performance.md. Build and run (TensorFlow's headers carry Eigen), for
+// the avx512 level as below or x86-64-v3 for avx2; not -march=native, which
+// g++ 12 cannot compile Eigen with on a CPU with AVX512-FP16:
+//   g++ -O3 -march=x86-64-v4 -std=c++17 -I"$(python -c "import tensorflow as tf; print(tf.sysconfig.get_include())")" \
 //       python/benchmarks/erfc_bench.cc -o /tmp/erfc_bench && /tmp/erfc_bench
 #include <chrono>
 #include <cmath>

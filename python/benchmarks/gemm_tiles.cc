@@ -5,10 +5,12 @@
 // what fetching the input costs it. Each trial times a cold call, then the
 // same tile hot, so slow minutes of the VM touch both; medians are printed.
 //
-//   g++ -std=c++17 -O3 -march=x86-64-v4 -DTF_CONV1D_LEVEL_NAMESPACE=isa_avx512 \
-//       -isystem "$(python -c 'import tensorflow as tf; print(tf.sysconfig.get_include())')" \
-//       -I. python/benchmarks/gemm_tiles.cc cc/kernels/core/gemm_kernel.cc \
-//       cc/kernels/core/activations.cc -o /tmp/gemm_tiles
+// Built with the op library's objects of the core, compiled itself for the
+// level it calls (the flags and namespace build_tools/cpu_levels.py lists):
+//
+//   mapfile -t core < <(python -m build_tools.op_library core)
+//   g++ ${core[0]} -march=x86-64-v4 -DTF_CONV1D_LEVEL_NAMESPACE=isa_avx512 \
+//       python/benchmarks/gemm_tiles.cc "${core[@]:1}" -o /tmp/gemm_tiles
 //   /tmp/gemm_tiles [ROWS DEPTH COLS [TRIALS]]    # default: the pointwise tile, 96 256 256
 //
 // (-march=x86-64-v3 and isa_avx2 for the avx2 level.) Compare with

@@ -91,6 +91,16 @@ def generate_streaming(step, streaming, first, steps):
     return outputs
 
 
+# Latencies are timed in rounds alternating the formulations, so that a change
+# of the machine's load hits both alike.
+ROUNDS = 10
+
+
+def steps_per_round(count):
+    """At least one, so that every formulation has a median."""
+    return max(1, count // ROUNDS)
+
+
 def op_call_latencies(channels, dilation, count):
     """Seconds of single calls of one tf.function holding one causal
     convolution step (kernel 2, batch 1, one step, `dilation` steps of state),
@@ -110,10 +120,10 @@ def op_call_latencies(channels, dilation, count):
         steps["concat"] = tf.function(step)
         steps["concat"].get_concrete_function(x, state)
     latencies = {name: [] for name in steps}
-    for _ in range(10):
+    for _ in range(ROUNDS):
         for name, fn in steps.items():
             y, s = fn(x, state)
-            for _ in range(count // 10):
+            for _ in range(steps_per_round(count)):
                 start = time.perf_counter()
                 y, s = fn(y, s)
                 latencies[name].append(time.perf_counter() - start)
@@ -159,14 +169,11 @@ def main(argv=None):
     _, concat_s = timed(lambda: generate_streaming(stream_concat, streaming, first,
                                                    args.steps))
 
-    # Alternating rounds, so that a change of load hits both alike.
     latencies = {"streaming op": [], "concat": []}
-    rounds = 10
-    for _ in range(rounds):
-        latencies["streaming op"] += step_latencies(stream, streaming, first,
-                                                    args.latency_steps // rounds)
-        latencies["concat"] += step_latencies(stream_concat, streaming, first,
-                                              args.latency_steps // rounds)
+    for _ in range(ROUNDS):
+        per_round = steps_per_round(args.latency_steps)
+        latencies["streaming op"] += step_latencies(stream, streaming, first, per_round)
+        latencies["concat"] += step_latencies(stream_concat, streaming, first, per_round)
 
     single = {dilation: op_call_latencies(args.channels, dilation, args.latency_steps)
               for dilation in (1, 2 ** (args.layers - 1))}

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.support import REPO
+from tests.support.cpu_levels import supported_levels
 
 ROOT = REPO
 
@@ -21,6 +22,30 @@ def run_program(name, *args):
 
 def numbers(line):
     return [float(cell) for cell in line.split()[1:]]
+
+
+def core_build():
+    """The op library's flags for the core (a list), then its objects (built
+    where missing), as `python -m build_tools.op_library core` prints them."""
+    flags, *objects = subprocess.run(
+        [sys.executable, "-m", "build_tools.op_library", "core"], check=True,
+        capture_output=True, text=True, cwd=ROOT, timeout=900).stdout.splitlines()
+    return [flags.split(), *objects]
+
+
+def build_level(level):
+    """A CPU level's namespace and compiler flags, as build_tools/cpu_levels.py
+    lists them (the programs measuring one level are compiled with these)."""
+    levels = subprocess.run([sys.executable, "-m", "build_tools.cpu_levels", "levels"],
+                            check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    _, namespace, *flags = next(line.split() for line in levels.splitlines()
+                                if line.split()[0] == level)
+    return namespace, flags
+
+
+def tensorflow_include():
+    import tensorflow as tf
+    return tf.sysconfig.get_include()
 
 
 @pytest.mark.parametrize("layout_and_dtype", [(), ("--data-format", "NCW", "--dtype", "bfloat16")])
@@ -121,10 +146,9 @@ def test_pass_threads_program_gives_one_output_for_every_thread_count(tmp_path):
     """Built as its header says, with the op library's objects of the core: a
     dense, a grouped (dilated) and two depthwise passes (one with silu) on 1
     and 3 threads, warm and cold, sum to the same outputs."""
-    core = subprocess.run([sys.executable, "-m", "build_tools.op_library", "core"], check=True,
-                          capture_output=True, text=True, cwd=ROOT, timeout=900).stdout.splitlines()
+    flags, *objects = core_build()
     binary = tmp_path / "pass_threads"
-    subprocess.run(["g++", *core[0].split(), "python/benchmarks/pass_threads.cc", *core[1:],
+    subprocess.run(["g++", *flags, "python/benchmarks/pass_threads.cc", *objects,
                     "-pthread", "-o", str(binary)], check=True, cwd=ROOT, capture_output=True,
                    timeout=300)
     for shape, activation in ((["3", "40", "6", "10", "3", "1", "1", "same", "1"], "linear"),
@@ -191,3 +215,104 @@ def test_amx_steps_program_rates_the_step_against_the_products_alone(tmp_path):
     shares = [float(line.split(label)[1].split(",")[0]) for label in
               ("4 tile loads a step ", "2 tile loads a step ")]
     assert all(0 < share < 2 for share in shares), line
+
+
+@pytest.mark.skipif("avx2" not in supported_levels(), reason="this CPU has no avx2 level")
+def test_gemm_tiles_program_rates_a_tile_hot_and_cold(tmp_path):
+    """Built as its header says, for the avx2 level (every CI machine has it),
+    with the op library's objects of the core."""
+    flags, *objects = core_build()
+    namespace, level_flags = build_level("avx2")
+    binary = tmp_path / "gemm_tiles"
+    subprocess.run(["g++", *flags, *level_flags, f"-DTF_CONV1D_LEVEL_NAMESPACE={namespace}",
+                    "python/benchmarks/gemm_tiles.cc", *objects, "-o", str(binary)],
+                   check=True, cwd=ROOT, capture_output=True, timeout=300)
+    line = subprocess.run([str(binary), "13", "40", "70", "3"], check=True, capture_output=True,
+                          text=True, timeout=300).stdout.strip()
+    assert line.startswith("tile 13 x 40 x 70: hot "), line
+    rates = [float(line.split(label)[1].split(" GFLOP/s")[0]) for label in ("hot ", "cold ")]
+    assert min(rates) > 0, line
+
+
+VECTOR_LEVELS = [level for level in ("avx2", "avx512") if level in supported_levels()]
+
+
+@pytest.mark.parametrize("level", VECTOR_LEVELS)
+def test_fma_peak_program_rates_one_core(tmp_path, level):
+    """Built as its header says, for each vector level this CPU has."""
+    _, flags = build_level(level)
+    binary = tmp_path / "fma_peak"
+    subprocess.run(["g++", "-O2", *flags, "python/benchmarks/fma_peak.cc", "-o", str(binary)],
+                   check=True, cwd=ROOT, capture_output=True, timeout=300)
+    lines = subprocess.run([str(binary)], check=True, capture_output=True, text=True,
+                           timeout=300).stdout.splitlines()
+    lanes = {"avx2": 8, "avx512": 16}[level]
+    rates = [line for line in lines if line.endswith(f"on this core ({lanes}-float vectors)")]
+    assert rates and all(float(line.split()[0]) > 0 for line in rates), lines
+
+
+@pytest.mark.parametrize("level", VECTOR_LEVELS)
+def test_erfc_program_times_both_forms_within_the_error(tmp_path, level):
+    """Built as its header says (not -march=native: g++ 12 cannot compile
+    TensorFlow's Eigen for a CPU with AVX512-FP16)."""
+    _, flags = build_level(level)
+    binary = tmp_path / "erfc_bench"
+    subprocess.run(["g++", "-O3", *flags, "-std=c++17", f"-I{tensorflow_include()}",
+                    "python/benchmarks/erfc_bench.cc", "-o", str(binary)],
+                   check=True, cwd=ROOT, capture_output=True, timeout=300)
+    line = subprocess.run([str(binary)], check=True, capture_output=True, text=True,
+                          timeout=300).stdout.strip()
+    assert line.startswith("scalar ") and " ms per pass; max rel err eigen " in line, line
+    errors = line.split("max rel err ")[1].split()  # eigen E scalar E
+    assert errors[0::2] == ["eigen", "scalar"], line
+    assert all(float(error) < 1e-4 for error in errors[1::2]), line
+
+
+@pytest.mark.skipif("avx512" not in supported_levels(), reason="its loops are AVX-512")
+def test_store_bandwidth_program_rates_each_access(tmp_path):
+    binary = tmp_path / "store_bandwidth"
+    subprocess.run(["g++", "-O2", "-mavx512f", "python/benchmarks/store_bandwidth.cc",
+                    "-pthread", "-o", str(binary)], check=True, cwd=ROOT, capture_output=True,
+                   timeout=300)
+    lines = subprocess.run([str(binary), "1"], check=True, capture_output=True, text=True,
+                           timeout=300).stdout.splitlines()
+    kinds = {line.split(",")[1].rsplit(None, 2)[0].strip() for line in lines}
+    assert kinds == {"read", "store", "streamed store", "copy", "streamed copy"}, lines
+    assert all(float(line.split()[-2]) > 0 for line in lines), lines
+
+
+def test_core_ab_script_times_two_builds_of_the_core():
+    """The working tree against itself (a directory as build B), one small
+    shape: both builds compile, link and run at this CPU's best level."""
+    result = subprocess.run(
+        ["bash", "python/benchmarks/core_ab.sh", ".", "2", "40", "8", "12", "3", "1", "1",
+         "same", "forward", "3"],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        env={**{k: v for k, v in os.environ.items() if k != "TF_CONV1D_ISA"},
+             "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[-2] == f"core_ab: level {supported_levels()[-1]}", lines
+    assert lines[-1].startswith("forward: A ") and " B/A " in lines[-1], lines
+
+
+def test_depthwise_speed_program_times_both_sides_against_a_copy():
+    out = run_program("depthwise_speed", "--shapes", "conformer", "--repeats", "1")
+    line = next(line for line in out.splitlines() if line.startswith("conformer: copy "))
+    times = [float(line.split(label)[1].split(" ms")[0])
+             for label in ("forward ours ", "stock ", "train ours ")]
+    assert all(t > 0 for t in times), line
+
+
+def test_streaming_generation_program_agrees_with_the_stock_stack_and_times_it():
+    out = run_program("streaming_generation", "--steps", "20", "--layers", "2",
+                      "--channels", "8", "--latency-steps", "5")
+    difference = next(line for line in out.splitlines() if "largest difference" in line)
+    assert float(difference.split(": ")[1].split()[0]) < 1e-5, out
+    assert "ratio (streaming op / recompute): " in out, out
+
+
+def test_demo_layers_program_times_each_layer_of_the_demo():
+    rows = [line.split() for line in run_program("demo_layers").splitlines() if " stock " in line]
+    assert len(rows) == 4, rows
+    assert all(float(row[3]) > 0 and float(row[6]) > 0 for row in rows), rows
