@@ -3,7 +3,9 @@
 // it is written), streamed stores (written past the caches, no read), and the
 // two copies. Tells what a pass that writes large outputs can expect from the
 // machine, and what streaming its stores would save. See docs/performance.md.
-//   g++ -O2 -mavx512f python/benchmarks/store_bandwidth.cc -pthread -o /tmp/store_bandwidth
+// The widest vectors the build targets: AVX-512 as below, AVX with
+// -march=x86-64-v3 (a machine without AVX-512).
+//   g++ -O2 -march=x86-64-v4 python/benchmarks/store_bandwidth.cc -pthread -o /tmp/store_bandwidth
 //   /tmp/store_bandwidth 1; /tmp/store_bandwidth 2
 #include <immintrin.h>
 #include <sched.h>
@@ -15,6 +17,36 @@
 #include <vector>
 
 namespace {
+
+#if defined(__AVX512F__)
+using Vector = __m512;
+constexpr size_t kLanes = 16;
+Vector Zero() { return _mm512_setzero_ps(); }
+Vector Ones() { return _mm512_set1_ps(1.0f); }
+Vector Load(const float* p) { return _mm512_load_ps(p); }
+Vector Add(Vector a, Vector b) { return _mm512_add_ps(a, b); }
+void Store(float* p, Vector v) { _mm512_store_ps(p, v); }
+void Stream(float* p, Vector v) { _mm512_stream_ps(p, v); }
+float Sum(Vector v) { return _mm512_reduce_add_ps(v); }
+#elif defined(__AVX__)
+using Vector = __m256;
+constexpr size_t kLanes = 8;
+Vector Zero() { return _mm256_setzero_ps(); }
+Vector Ones() { return _mm256_set1_ps(1.0f); }
+Vector Load(const float* p) { return _mm256_load_ps(p); }
+Vector Add(Vector a, Vector b) { return _mm256_add_ps(a, b); }
+void Store(float* p, Vector v) { _mm256_store_ps(p, v); }
+void Stream(float* p, Vector v) { _mm256_stream_ps(p, v); }
+float Sum(Vector v) {
+  alignas(32) float lanes[kLanes];
+  _mm256_store_ps(lanes, v);
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+#else
+#error "build for x86-64-v3 or x86-64-v4 (the header's command)"
+#endif
 
 constexpr size_t kFloats = (size_t{128} << 20) / sizeof(float);
 enum Mode { kRead, kStore, kStream, kCopy, kStreamCopy, kModes };
@@ -30,20 +62,20 @@ void Pin(int cpu) {
 // GB/s of one pass over the thread's arrays (bytes read plus bytes written).
 double Run(Mode mode, const float* in, float* out) {
   const auto start = std::chrono::steady_clock::now();
-  const __m512 ones = _mm512_set1_ps(1.0f);
+  const Vector ones = Ones();
   if (mode == kRead) {
-    __m512 sum = _mm512_setzero_ps();
-    for (size_t i = 0; i < kFloats; i += 16) sum = _mm512_add_ps(sum, _mm512_load_ps(in + i));
-    volatile float keep = _mm512_reduce_add_ps(sum);
+    Vector sum = Zero();
+    for (size_t i = 0; i < kFloats; i += kLanes) sum = Add(sum, Load(in + i));
+    volatile float keep = Sum(sum);
     (void)keep;
   } else if (mode == kStore || mode == kStream) {
-    for (size_t i = 0; i < kFloats; i += 16) {
-      mode == kStore ? _mm512_store_ps(out + i, ones) : _mm512_stream_ps(out + i, ones);
+    for (size_t i = 0; i < kFloats; i += kLanes) {
+      mode == kStore ? Store(out + i, ones) : Stream(out + i, ones);
     }
   } else {
-    for (size_t i = 0; i < kFloats; i += 16) {
-      const __m512 v = _mm512_load_ps(in + i);
-      mode == kCopy ? _mm512_store_ps(out + i, v) : _mm512_stream_ps(out + i, v);
+    for (size_t i = 0; i < kFloats; i += kLanes) {
+      const Vector v = Load(in + i);
+      mode == kCopy ? Store(out + i, v) : Stream(out + i, v);
     }
   }
   _mm_sfence();

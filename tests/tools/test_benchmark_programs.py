@@ -268,12 +268,12 @@ def test_erfc_program_times_both_forms_within_the_error(tmp_path, level):
     assert all(float(error) < 1e-4 for error in errors[1::2]), line
 
 
-@pytest.mark.skipif("avx512" not in supported_levels(), reason="its loops are AVX-512")
-def test_store_bandwidth_program_rates_each_access(tmp_path):
+@pytest.mark.parametrize("level", VECTOR_LEVELS)
+def test_store_bandwidth_program_rates_each_access(tmp_path, level):
+    _, flags = build_level(level)
     binary = tmp_path / "store_bandwidth"
-    subprocess.run(["g++", "-O2", "-mavx512f", "python/benchmarks/store_bandwidth.cc",
-                    "-pthread", "-o", str(binary)], check=True, cwd=ROOT, capture_output=True,
-                   timeout=300)
+    subprocess.run(["g++", "-O2", *flags, "python/benchmarks/store_bandwidth.cc", "-pthread",
+                    "-o", str(binary)], check=True, cwd=ROOT, capture_output=True, timeout=300)
     lines = subprocess.run([str(binary), "1"], check=True, capture_output=True, text=True,
                            timeout=300).stdout.splitlines()
     kinds = {line.split(",")[1].rsplit(None, 2)[0].strip() for line in lines}
