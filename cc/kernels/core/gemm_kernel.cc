@@ -192,6 +192,13 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<In>& a, cons
             int64_t ldb, int64_t panel_stride, A* c, int64_t ldc, const A* bias_all,
             A slope, TilePrefetch* prefetch) {
   constexpr int MR = Tile<A>::kMr, NR = Tile<A>::kNr;
+  // Whether the register tiles spread the prefetch over their depth loops:
+  // the same for every tile of the call.
+  bool fetching = false;
+  if constexpr (std::is_same_v<In, A>) {
+    fetching = prefetch != nullptr && prefetch->spread && a.taps == 1 && a.k_stride == 1 &&
+               ldb == NR;
+  }
   // Panels outer: one B panel (depth x kNr) stays in L1 while all rows pass.
   for (int64_t p = 0; p * NR < cols; ++p) {
     const In* bp = b + p * panel_stride;
@@ -201,8 +208,7 @@ void Panels(int64_t rows, int64_t cols, int64_t depth, const RowsOf<In>& a, cons
     int64_t r = 0;
     for (; r + MR <= rows; r += MR) {
       if constexpr (std::is_same_v<In, A>) {
-        if (prefetch != nullptr && prefetch->spread && a.taps == 1 && a.k_stride == 1 &&
-            ldb == NR) {
+        if (fetching) {
           prefetch->BeginStep();
           MicroKernelFetching<A, MR, ST, F>(depth, a.data, a.row_offset + r, bp, cp + r * ldc,
                                             ldc, pc, bias, slope, prefetch);
